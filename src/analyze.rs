@@ -1,0 +1,807 @@
+//! Planning and running an analysis over a set of files.
+//!
+//! The run: collect the target files, identify each by blob id (in parallel: the index answers
+//! for unmodified tracked files without reading them), look every `(type, blob, variant)` key
+//! up, then run the misses on a bounded pool of workers, writing each entry atomically the
+//! moment it is ready. One file failing never stops the others; Ctrl-C stops taking new work
+//! and keeps everything already written.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cache::{Entry, Key, Lookup, Tokens, SCHEMA_VERSION};
+use crate::config::Config;
+use crate::error::UserError;
+use crate::git::{looks_binary, FileId, Repo, Source, Tracked, WorkFile};
+use crate::index::Index;
+use crate::provider::{AnalyzeError, Analyzer};
+use crate::session::Session;
+
+/// Set by the Ctrl-C handler: workers finish the request in hand and take no more.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Runs over more files than this show a progress bar and list hits only with `-v`.
+const QUIET_HITS_ABOVE: usize = 20;
+
+/// Which files to analyse.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Files and folders named on the command line.
+    pub paths: Vec<PathBuf>,
+    /// Every tracked file matching include/exclude.
+    pub all: bool,
+    /// The staged content (from the index git is using).
+    pub staged: bool,
+    /// Files changed against HEAD, untracked ones included.
+    pub changed: bool,
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Re-analyse even on a hit.
+    pub force: bool,
+    /// List what would be analysed; write nothing.
+    pub dry_run: bool,
+    /// Workers for remote analyzers (built-in ones use every core).
+    pub jobs: Option<usize>,
+    /// `GIT_INDEX_FILE`, for `--staged`.
+    pub index_file: Option<String>,
+    /// Stop starting new analyses after this instant (hooks).
+    pub deadline: Option<Instant>,
+}
+
+/// One analysis type in a run: its analyzer, or why it cannot run.
+pub struct Plan {
+    /// Analysis type.
+    pub cache_type: String,
+    /// The analyzer, or the reason every file of this type is skipped.
+    pub analyzer: std::result::Result<Arc<dyn Analyzer>, String>,
+}
+
+/// Outcome of one `(file, type)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// A valid entry existed.
+    Hit,
+    /// Analysed now (or, with `--dry-run`, would be).
+    Miss,
+    /// Not analysed, with a reason.
+    Skipped,
+    /// The analysis failed.
+    Error,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileResult {
+    /// Repository-relative path.
+    pub path: String,
+    /// Analysis type.
+    #[serde(rename = "type")]
+    pub cache_type: String,
+    /// Blob id, when known.
+    pub blob: Option<String>,
+    /// What happened.
+    pub status: Status,
+    /// Tokens spent now (zero on a hit).
+    pub tokens: Tokens,
+    /// Cost spent now, when known.
+    pub cost_usd: Option<f64>,
+    /// Why it was skipped or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Entry file, relative to the work tree, when one exists now.
+    #[serde(skip)]
+    pub entry_path: Option<PathBuf>,
+    /// Whether the skip was a budget refusal.
+    #[serde(skip)]
+    pub budget_refused: bool,
+    /// Cost the hit saved (the entry's own cost).
+    #[serde(skip)]
+    pub saved_usd: f64,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Hits.
+    pub hits: usize,
+    /// Misses (analysed now).
+    pub misses: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Errors.
+    pub errors: usize,
+    /// Tokens spent.
+    pub tokens: Tokens,
+    /// Cost spent (known prices only).
+    pub cost_usd: f64,
+    /// Wall time.
+    pub elapsed_ms: u128,
+    /// Entries that existed but could not be trusted.
+    #[serde(skip)]
+    pub invalid_entries: usize,
+    /// Whether any request was refused by the budget.
+    #[serde(skip)]
+    pub budget_refused: bool,
+    /// Whether the run was interrupted.
+    #[serde(skip)]
+    pub interrupted: bool,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// One line per `(file, type)`.
+    pub results: Vec<FileResult>,
+    /// Totals.
+    pub summary: Summary,
+}
+
+impl Report {
+    /// The `--json` document.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({ "results": self.results, "summary": self.summary })
+    }
+}
+
+/// A file to analyse, identified or skipped.
+struct Target {
+    path: String,
+    id: std::result::Result<FileId, (Status, String)>,
+}
+
+/// Work for a worker: one `(file, plan)` miss.
+struct Job {
+    file: Arc<FileId>,
+    plan: usize,
+    key: Key,
+}
+
+/// Collect, identify and analyse; print progress through `session.out`.
+pub fn run(
+    session: &Session,
+    sel: &Selection,
+    plans: &[Plan],
+    opts: &RunOptions,
+    index: Option<&Index>,
+) -> Result<Report> {
+    let started = Instant::now();
+    let out = session.out;
+    let targets = collect(session, sel, opts)?;
+    let explicit_small = targets.len() <= QUIET_HITS_ABOVE;
+
+    // Phase 1: look every key up. Hits are cheap; misses become jobs.
+    let mut results: Vec<FileResult> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut summary = Summary::default();
+    let valid = index.map(|i| i.valid_snapshot()).unwrap_or_default();
+    let lookups = identify_and_lookup(session, &targets, plans, opts, &valid);
+    let mut index_touched: Vec<(String, bool)> = Vec::new();
+    for (t, per_plan) in targets.iter().zip(lookups) {
+        let file = match &t.id {
+            Ok(f) => Arc::new(f.clone()),
+            Err((status, reason)) => {
+                for p in plans {
+                    results.push(skip(&t.path, &p.cache_type, None, *status, reason.clone()));
+                }
+                continue;
+            }
+        };
+        for (pi, found) in per_plan.into_iter().enumerate() {
+            let plan = &plans[pi];
+            let Some((key, found)) = found else {
+                let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
+                results.push(skip(
+                    &file.path,
+                    &plan.cache_type,
+                    Some(&file.blob),
+                    Status::Skipped,
+                    reason,
+                ));
+                continue;
+            };
+            match found {
+                Found::Hit { rel, saved } if !opts.force => {
+                    if explicit_small || out.verbose > 0 {
+                        out.line(&format!("📦 Using cached analysis for {}", file.path));
+                    }
+                    index_touched.push((rel.clone(), true));
+                    let mut r = skip(
+                        &file.path,
+                        &plan.cache_type,
+                        Some(&file.blob),
+                        Status::Hit,
+                        String::new(),
+                    );
+                    r.reason = None;
+                    r.entry_path = Some(PathBuf::from(".rustassistant").join(rel));
+                    r.saved_usd = saved;
+                    results.push(r);
+                }
+                other => {
+                    if let Found::Invalid { path, error } = &other {
+                        summary.invalid_entries += 1;
+                        out.warn(&format!(
+                            "ignoring untrusted entry {}: {error} (treated as a miss; `rustassistant cache verify` lists all)",
+                            path.display()
+                        ));
+                    }
+                    jobs.push(Job {
+                        file: file.clone(),
+                        plan: pi,
+                        key,
+                    });
+                }
+            }
+        }
+    }
+
+    // Phase 2: the misses.
+    if opts.dry_run {
+        for j in &jobs {
+            out.line(&format!(
+                "🔍 Would analyze {} ({})",
+                j.file.path, plans[j.plan].cache_type
+            ));
+            let mut r = skip(
+                &j.file.path,
+                &plans[j.plan].cache_type,
+                Some(&j.file.blob),
+                Status::Miss,
+                "dry run: not analysed".into(),
+            );
+            r.tokens = Tokens::default();
+            results.push(r);
+        }
+    } else if !jobs.is_empty() {
+        let written = execute(session, plans, jobs, opts, &mut results)?;
+        index_touched.extend(written.into_iter().map(|p| (p, false)));
+    }
+
+    for r in &results {
+        match r.status {
+            Status::Hit => summary.hits += 1,
+            Status::Miss => summary.misses += 1,
+            Status::Skipped => summary.skipped += 1,
+            Status::Error => summary.errors += 1,
+        }
+        summary.tokens = summary.tokens.add(&r.tokens);
+        summary.cost_usd += r.cost_usd.unwrap_or(0.0);
+        summary.budget_refused |= r.budget_refused;
+    }
+    summary.interrupted = INTERRUPTED.load(Ordering::SeqCst);
+    summary.elapsed_ms = started.elapsed().as_millis();
+    if let Some(ix) = index {
+        if !opts.dry_run {
+            if let Err(e) = ix.record_run(session, &index_touched, &results) {
+                out.warn(&format!(
+                    "could not update the local index ({e}); it will catch up on the next run"
+                ));
+            }
+        }
+    }
+    Ok(Report { results, summary })
+}
+
+fn skip(path: &str, ty: &str, blob: Option<&str>, status: Status, reason: String) -> FileResult {
+    FileResult {
+        path: path.to_string(),
+        cache_type: ty.to_string(),
+        blob: blob.map(str::to_string),
+        status,
+        tokens: Tokens::default(),
+        cost_usd: None,
+        reason: Some(reason),
+        entry_path: None,
+        budget_refused: false,
+        saved_usd: 0.0,
+    }
+}
+
+enum Found {
+    Hit { rel: String, saved: f64 },
+    Miss,
+    Invalid { path: PathBuf, error: String },
+}
+
+/// Identify each target and look its keys up, on every core. `valid` maps entry paths
+/// (relative to `.rustassistant/`) to the `(size, mtime_ns)` the index verified them at: a file
+/// that still matches is a hit without being read.
+fn identify_and_lookup(
+    session: &Session,
+    targets: &[Target],
+    plans: &[Plan],
+    _opts: &RunOptions,
+    valid: &HashMap<String, (u64, i64, f64)>,
+) -> Vec<Vec<Option<(Key, Found)>>> {
+    let identities: Vec<Option<(String, String, String)>> = plans
+        .iter()
+        .map(|p| {
+            p.analyzer.as_ref().ok().map(|a| {
+                let id = a.identity();
+                (
+                    id.provider.clone(),
+                    id.model.clone(),
+                    id.prompt_hash.clone(),
+                )
+            })
+        })
+        .collect();
+    let variants: Vec<Option<String>> = identities
+        .iter()
+        .map(|i| {
+            i.as_ref()
+                .map(|(p, m, h)| crate::cache::variant(p, m, h, SCHEMA_VERSION))
+        })
+        .collect();
+    let lookup_one = |t: &Target| -> Vec<Option<(Key, Found)>> {
+        let Ok(file) = &t.id else { return Vec::new() };
+        plans
+            .iter()
+            .enumerate()
+            .map(|(pi, p)| {
+                let variant = variants[pi].clone()?;
+                let key = Key {
+                    cache_type: p.cache_type.clone(),
+                    blob: file.blob.clone(),
+                    variant,
+                };
+                let found = match session.store.existing(&key) {
+                    None => Found::Miss,
+                    Some((path, meta)) => {
+                        let rel = path
+                            .strip_prefix(session.store.root())
+                            .unwrap_or(&path)
+                            .to_string_lossy()
+                            .into_owned();
+                        let mtime = mtime_ns(&meta);
+                        if let Some(&(_, _, saved)) = valid
+                            .get(&rel)
+                            .filter(|v| (v.0, v.1) == (meta.len(), mtime))
+                        {
+                            Found::Hit { rel, saved }
+                        } else {
+                            match session.store.lookup(&key) {
+                                Lookup::Hit { entry, .. } => Found::Hit {
+                                    rel,
+                                    saved: entry.cost_usd.unwrap_or(0.0),
+                                },
+                                Lookup::Miss => Found::Miss,
+                                Lookup::Invalid { path, error } => Found::Invalid {
+                                    path,
+                                    error: error.to_string(),
+                                },
+                            }
+                        }
+                    }
+                };
+                Some((key, found))
+            })
+            .collect()
+    };
+    parallel_map(targets, lookup_one)
+}
+
+/// Modification time in nanoseconds, the index's change detector.
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+}
+
+/// Map `f` over `items` on every core, keeping order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    if items.len() < 64 || threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker panicked"))
+            .collect()
+    })
+}
+
+/// Run the misses on a pool of workers; results arrive on a channel and are printed in the
+/// order they finish. Returns the entry paths written (relative to `.rustassistant/`).
+fn execute(
+    session: &Session,
+    plans: &[Plan],
+    jobs: Vec<Job>,
+    opts: &RunOptions,
+    results: &mut Vec<FileResult>,
+) -> Result<Vec<String>> {
+    let out = session.out;
+    let remote = jobs.iter().any(|j| {
+        plans[j.plan]
+            .analyzer
+            .as_ref()
+            .map(|a| a.is_remote())
+            .unwrap_or(false)
+    });
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let workers = if remote {
+        opts.jobs
+            .or(session.config.file.llm.max_concurrency)
+            .unwrap_or(4)
+            .max(1)
+    } else {
+        opts.jobs.unwrap_or(cores).max(1)
+    }
+    .min(jobs.len());
+    let total = jobs.len();
+    let bar = progress_bar(total, out);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(FileResult, Option<String>)>();
+    let jobs = &jobs;
+    let mut written = Vec::new();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || loop {
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(job) = jobs.get(i) else { break };
+                if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                    let r = skip(
+                        &job.file.path,
+                        &plans[job.plan].cache_type,
+                        Some(&job.file.blob),
+                        Status::Skipped,
+                        "time limit reached".into(),
+                    );
+                    if tx.send((r, None)).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                if remote {
+                    // Printed before the request so a slow provider shows what it is waiting on.
+                    session
+                        .out
+                        .detail(&format!("🔍 Analyzing {}...", job.file.path));
+                }
+                let res = analyze_one(session, &plans[job.plan], job);
+                if tx.send(res).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (r, rel) in rx {
+            match r.status {
+                Status::Miss => {
+                    bar.suspend(|| {
+                        out.line(&format!("🔍 Analyzing {}...", r.path));
+                        out.line("💾 Analysis cached");
+                    });
+                }
+                Status::Error => bar.suspend(|| {
+                    out.note(&format!(
+                        "❌ {} ({}): {}",
+                        r.path,
+                        r.cache_type,
+                        r.reason.as_deref().unwrap_or("")
+                    ))
+                }),
+                Status::Skipped => bar.suspend(|| {
+                    out.line(&format!(
+                        "⏭️  Skipped {} ({}): {}",
+                        r.path,
+                        r.cache_type,
+                        r.reason.as_deref().unwrap_or("")
+                    ))
+                }),
+                Status::Hit => {}
+            }
+            bar.inc(1);
+            if let Some(rel) = rel {
+                written.push(rel);
+            }
+            results.push(r);
+        }
+    });
+    bar.finish_and_clear();
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        out.note("interrupted: every entry already written is kept");
+    }
+    Ok(written)
+}
+
+fn progress_bar(total: usize, out: crate::output::Printer) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if out.json || out.quiet || total <= QUIET_HITS_ABOVE || !std::io::stdout().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} {wide_msg} [{elapsed_precise}, eta {eta}]",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Analyse one miss and write its entry. Never panics on bad content; every failure becomes
+/// the file's result.
+fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option<String>) {
+    let file = &job.file;
+    let ty = &plan.cache_type;
+    let fail = |status: Status, reason: String| {
+        (skip(&file.path, ty, Some(&file.blob), status, reason), None)
+    };
+    let analyzer = match &plan.analyzer {
+        Ok(a) => a,
+        Err(reason) => return fail(Status::Skipped, reason.clone()),
+    };
+    let content = match read_content(&session.repo, file) {
+        Ok(c) => c,
+        Err(e) => return fail(Status::Error, format!("cannot read: {e}")),
+    };
+    if looks_binary(&content) {
+        return fail(Status::Skipped, "binary file".into());
+    }
+    let Ok(text) = std::str::from_utf8(&content) else {
+        return fail(Status::Skipped, "not UTF-8 text".into());
+    };
+    let outcome = match analyzer.analyze(&file.path, text) {
+        Ok(o) => o,
+        Err(AnalyzeError::Budget(m)) => {
+            let (mut r, _) = fail(Status::Skipped, m);
+            r.budget_refused = true;
+            return (r, None);
+        }
+        Err(AnalyzeError::Skipped(m)) => return fail(Status::Skipped, m),
+        Err(AnalyzeError::Failed(m)) => return fail(Status::Error, m),
+    };
+    let id = analyzer.identity();
+    let mut entry = Entry {
+        schema_version: SCHEMA_VERSION,
+        cache_type: ty.clone(),
+        blob: file.blob.clone(),
+        path: file.path.clone(),
+        file_size: file.size,
+        provider: id.provider.clone(),
+        model: id.model.clone(),
+        prompt_hash: id.prompt_hash.clone(),
+        created_at: crate::util::now_rfc3339(&session.env),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        tokens: outcome.tokens,
+        cost_usd: outcome.cost_usd,
+        response_model: outcome.response_model.filter(|m| m != &id.model),
+        signature: None,
+        result: outcome.result,
+    };
+    if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
+        entry.signature = Some(crate::cache::sign(key.as_bytes(), &entry));
+    }
+    debug_assert_eq!(entry.key(), job.key);
+    if let Err(e) = entry.check() {
+        return fail(Status::Error, format!("result rejected: {e}"));
+    }
+    match session.store.write(&entry) {
+        Ok(p) => {
+            let rel = p
+                .strip_prefix(session.store.root())
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            let r = FileResult {
+                path: file.path.clone(),
+                cache_type: ty.clone(),
+                blob: Some(file.blob.clone()),
+                status: Status::Miss,
+                tokens: entry.tokens,
+                cost_usd: entry.cost_usd,
+                reason: None,
+                entry_path: Some(PathBuf::from(".rustassistant").join(&rel)),
+                budget_refused: false,
+                saved_usd: 0.0,
+            };
+            (r, Some(rel))
+        }
+        Err(e) => fail(Status::Error, format!("cannot write entry: {e}")),
+    }
+}
+
+fn read_content(repo: &Repo, file: &FileId) -> std::io::Result<Vec<u8>> {
+    if let Some(c) = &file.content {
+        return Ok(c.clone());
+    }
+    match file.source {
+        Source::WorkTree => std::fs::read(repo.workdir().join(&file.path)),
+        Source::Object => repo.read_blob(&file.blob).map_err(std::io::Error::other),
+    }
+}
+
+/// Turn the selection into identified files.
+fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<Target>> {
+    let repo = &session.repo;
+    let cfg = &session.config;
+    let filter = Filter::new(cfg)?;
+    let max = cfg.max_file_bytes();
+    let mut seen = std::collections::HashSet::new();
+    let mut targets = Vec::new();
+
+    if sel.staged {
+        // The staged content, from the object database: exactly what the commit will hold.
+        for t in repo.tracked(opts.index_file.as_deref())? {
+            if !filter.matches(&t.path) || !seen.insert(t.path.clone()) {
+                continue;
+            }
+            let id = if t.size as u64 > max {
+                Err((
+                    Status::Skipped,
+                    format!("over max_file_bytes ({} > {max})", t.size),
+                ))
+            } else {
+                Ok(FileId {
+                    path: t.path.clone(),
+                    blob: t.blob.clone(),
+                    size: t.size as u64,
+                    content: None,
+                    source: Source::Object,
+                })
+            };
+            targets.push(Target { path: t.path, id });
+        }
+        return Ok(targets);
+    }
+
+    let tracked = repo.tracked(None)?;
+    let by_path: HashMap<&str, &Tracked> = tracked.iter().map(|t| (t.path.as_str(), t)).collect();
+    let mut wanted: Vec<String> = Vec::new();
+    if sel.all {
+        wanted.extend(
+            tracked
+                .iter()
+                .filter(|t| filter.matches(&t.path))
+                .map(|t| t.path.clone()),
+        );
+    }
+    if sel.changed {
+        let mut so = git2::StatusOptions::new();
+        so.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        let git = repo.git();
+        for s in git.statuses(Some(&mut so))?.iter() {
+            let st = s.status();
+            if st.is_wt_deleted() || st.is_index_deleted() || st.is_ignored() {
+                continue;
+            }
+            if let Ok(p) = s.path() {
+                if filter.matches(p) {
+                    wanted.push(p.to_string());
+                }
+            }
+        }
+    }
+    for given in &sel.paths {
+        let rel = repo.relative(&session.cwd, given)?;
+        let abs = repo.workdir().join(&rel);
+        if abs.is_dir() {
+            let mut walk = ignore::WalkBuilder::new(&abs);
+            walk.hidden(false)
+                .git_ignore(true)
+                .git_exclude(true)
+                .parents(true)
+                .require_git(false);
+            walk.filter_entry(|e| e.file_name() != ".git");
+            for item in walk.build().flatten() {
+                if !item.file_type().is_some_and(|t| t.is_file()) {
+                    continue;
+                }
+                if let Ok(r) = item.path().strip_prefix(repo.workdir()) {
+                    let r = r.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+                    if filter.matches(&r) {
+                        wanted.push(r);
+                    }
+                }
+            }
+        } else if rel.starts_with(".rustassistant/") {
+            return Err(UserError::Input(format!(
+                "{}: is a cache entry, not a source file",
+                given.display()
+            ))
+            .into());
+        } else {
+            wanted.push(rel);
+        }
+    }
+    wanted.retain(|p| seen.insert(p.clone()));
+    let resolved = parallel_map(&wanted, |p| {
+        let id = match repo.work_file(p, by_path.get(p.as_str()).copied(), max) {
+            Ok(Some(WorkFile::Known(f))) => {
+                if f.content.as_deref().is_some_and(looks_binary) {
+                    Err((Status::Skipped, "binary file".to_string()))
+                } else {
+                    Ok(f)
+                }
+            }
+            Ok(Some(WorkFile::TooLarge(n))) => Err((
+                Status::Skipped,
+                format!("over max_file_bytes ({n} > {max})"),
+            )),
+            Ok(None) => Err((Status::Skipped, "not a regular file".to_string())),
+            Err(e) => Err((Status::Error, format!("cannot read: {e}"))),
+        };
+        Target {
+            path: p.clone(),
+            id,
+        }
+    });
+    targets.extend(resolved);
+    Ok(targets)
+}
+
+/// `[analysis] include` / `exclude` as compiled glob sets.
+pub struct Filter {
+    include: globset::GlobSet,
+    exclude: globset::GlobSet,
+}
+
+impl Filter {
+    /// Compile the configured patterns; a bad pattern is a usage error naming it.
+    pub fn new(cfg: &Config) -> Result<Filter, UserError> {
+        let build = |pats: Vec<String>, what: &str| {
+            let mut b = globset::GlobSetBuilder::new();
+            for p in pats {
+                let g = globset::GlobBuilder::new(&p)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| {
+                        UserError::Usage(format!("invalid [analysis] {what} pattern `{p}`: {e}"))
+                    })?;
+                b.add(g);
+                // `dir/**` should match the folder itself at any depth too, like .gitignore.
+                if !p.starts_with("**/") && !p.starts_with('/') {
+                    if let Ok(g) = globset::GlobBuilder::new(&format!("**/{p}"))
+                        .literal_separator(true)
+                        .build()
+                    {
+                        if what == "exclude" {
+                            b.add(g);
+                        }
+                    }
+                }
+            }
+            b.build()
+                .map_err(|e| UserError::Usage(format!("invalid [analysis] {what} patterns: {e}")))
+        };
+        Ok(Filter {
+            include: build(cfg.include(), "include")?,
+            exclude: build(cfg.exclude(), "exclude")?,
+        })
+    }
+
+    /// Whether `path` (repository-relative) is analysed by walks and `--all`.
+    pub fn matches(&self, path: &str) -> bool {
+        self.include.is_match(path)
+            && !self.exclude.is_match(path)
+            && !Path::new(path).starts_with(".rustassistant")
+    }
+}

@@ -1,0 +1,1 @@
+//! Pricing, the per-user ledger and the monthly budget.

@@ -1,0 +1,412 @@
+//! One cache entry: its JSON shape, deterministic serialisation and defensive parsing.
+//!
+//! Entries arrive in other people's commits, so [`Entry::decode`] treats every byte as
+//! untrusted: bounded size, bounded decompression, no control characters, a `path` that stays
+//! inside the repository, and fields that must re-derive the entry's own key.
+
+use std::io::Read;
+use std::path::{Component, Path};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::key::{valid_type_name, variant, Key};
+use crate::util::is_lower_hex;
+
+/// Largest entry file read from disk, compressed or not. A real entry is a few kilobytes; a
+/// `docs` result for a large module may reach a few hundred.
+pub const MAX_ENTRY_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest decompressed entry: the bound that defuses a zstd decompression bomb.
+pub const MAX_ENTRY_JSON_BYTES: u64 = 8 * 1024 * 1024;
+/// zstd level for new entries: near the best ratio on kilobyte-sized JSON while still taking
+/// well under a millisecond per entry.
+const ZSTD_LEVEL: i32 = 19;
+/// Magic number that opens every zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Token usage of the request that produced an entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    /// Every input token, cached ones included.
+    pub input: u64,
+    /// Output tokens (reasoning tokens included where the provider bills them as output).
+    pub output: u64,
+    /// The part of `input` the provider served from its prompt cache.
+    pub cached_input: u64,
+}
+
+impl Tokens {
+    /// Sum of two usages.
+    pub fn add(&self, o: &Tokens) -> Tokens {
+        Tokens {
+            input: self.input + o.input,
+            output: self.output + o.output,
+            cached_input: self.cached_input + o.cached_input,
+        }
+    }
+}
+
+/// One cached analysis result. Field order is the serialisation order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// [`super::SCHEMA_VERSION`] at the time of writing.
+    pub schema_version: u32,
+    /// Analysis type.
+    pub cache_type: String,
+    /// Git blob id of the analysed content.
+    pub blob: String,
+    /// Repository-relative path of the file when it was analysed (informational: the key is
+    /// the blob, so a renamed file still hits).
+    pub path: String,
+    /// Size of the analysed content in bytes.
+    pub file_size: u64,
+    /// Provider name (`builtin` for the offline analyzers).
+    pub provider: String,
+    /// Model requested (the analyzer name and version for built-in types).
+    pub model: String,
+    /// sha256 of the expanded prompt and every request option.
+    pub prompt_hash: String,
+    /// RFC 3339 UTC creation time.
+    pub created_at: String,
+    /// Version of rustassistant that wrote the entry.
+    pub tool_version: String,
+    /// Token usage.
+    pub tokens: Tokens,
+    /// Cost in USD; `null` when the model's price is unknown (never a made-up zero).
+    pub cost_usd: Option<f64>,
+    /// Model name the server reported, when it differs from `model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_model: Option<String>,
+    /// HMAC-SHA256 (hex) over the canonical bytes of the entry without this field, present when
+    /// the writer had `RUSTASSISTANT_SIGNING_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The analysis result, shaped by the type's schema.
+    pub result: Value,
+}
+
+/// Why an entry file cannot be trusted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EntryError {
+    /// Larger than the read bound.
+    #[error("entry is {size} bytes, over the {limit}-byte bound")]
+    TooLarge {
+        /// Bytes found.
+        size: u64,
+        /// The bound.
+        limit: u64,
+    },
+    /// The zstd stream is corrupt or expands past the bound.
+    #[error("bad zstd stream: {0}")]
+    Decompress(String),
+    /// Not an entry: invalid JSON or a missing/ill-typed field.
+    #[error("malformed entry: {0}")]
+    Malformed(String),
+    /// The fields do not hash to the file's own name: someone edited or forged it.
+    #[error("mislabelled entry: {0}")]
+    Mislabelled(String),
+    /// A string carries terminal control characters.
+    #[error("entry text carries terminal control characters in `{0}`")]
+    ControlChars(String),
+    /// The recorded path leaves the repository.
+    #[error("entry path `{0}` escapes the repository")]
+    PathEscape(String),
+}
+
+impl Entry {
+    /// The key this entry's fields derive.
+    pub fn key(&self) -> Key {
+        Key {
+            cache_type: self.cache_type.clone(),
+            blob: self.blob.clone(),
+            variant: variant(
+                &self.provider,
+                &self.model,
+                &self.prompt_hash,
+                self.schema_version,
+            ),
+        }
+    }
+
+    /// Deterministic JSON: fixed field order, two-space indent, trailing newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("entry serialisation cannot fail");
+        v.push(b'\n');
+        v
+    }
+
+    /// Bytes to write: JSON, or JSON compressed with zstd.
+    pub fn to_bytes(&self, zstd: bool) -> Vec<u8> {
+        let json = self.to_json();
+        if zstd {
+            zstd::bulk::compress(&json, ZSTD_LEVEL).expect("in-memory zstd compression cannot fail")
+        } else {
+            json
+        }
+    }
+
+    /// The bytes the signature covers: the canonical JSON of the entry without its signature.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let mut unsigned = self.clone();
+        unsigned.signature = None;
+        unsigned.to_json()
+    }
+
+    /// Parse and check untrusted bytes read from an entry file. `expected` is the key the file
+    /// name encodes; the entry must derive exactly that key.
+    pub fn decode(bytes: &[u8], expected: Option<&Key>) -> Result<Entry, EntryError> {
+        let json = decode_json_bytes(bytes)?;
+        let entry: Entry =
+            serde_json::from_slice(&json).map_err(|e| EntryError::Malformed(e.to_string()))?;
+        entry.check()?;
+        if let Some(k) = expected {
+            let derived = entry.key();
+            if &derived != k {
+                let what = if derived.cache_type != k.cache_type {
+                    format!(
+                        "cache_type `{}` but stored under `{}`",
+                        entry.cache_type, k.cache_type
+                    )
+                } else if derived.blob != k.blob {
+                    format!("blob {} but stored under {}", entry.blob, k.blob)
+                } else {
+                    format!(
+                        "provider/model/prompt_hash/schema_version derive variant {} but the file name says {}",
+                        derived.variant, k.variant
+                    )
+                };
+                return Err(EntryError::Mislabelled(what));
+            }
+        }
+        Ok(entry)
+    }
+
+    /// Field-level checks that need no file name.
+    pub fn check(&self) -> Result<(), EntryError> {
+        let bad = |m: String| Err(EntryError::Malformed(m));
+        if !valid_type_name(&self.cache_type) {
+            return bad(format!(
+                "cache_type `{}` is not a type name",
+                crate::output::sanitize(&self.cache_type)
+            ));
+        }
+        if !matches!(self.blob.len(), 40 | 64) || !is_lower_hex(&self.blob) {
+            return bad("blob is not a 40 or 64 digit lower-case hex id".into());
+        }
+        if self.prompt_hash.len() != 64 || !is_lower_hex(&self.prompt_hash) {
+            return bad("prompt_hash is not 64 hex digits".into());
+        }
+        if self.created_at.parse::<jiff::Timestamp>().is_err() {
+            return bad("created_at is not an RFC 3339 time".into());
+        }
+        if let Some(c) = self.cost_usd {
+            if !c.is_finite() || c < 0.0 {
+                return bad("cost_usd is negative or not finite".into());
+            }
+        }
+        if self.tokens.cached_input > self.tokens.input {
+            return bad("tokens.cached_input exceeds tokens.input".into());
+        }
+        for (name, s) in [
+            ("path", &self.path),
+            ("provider", &self.provider),
+            ("model", &self.model),
+            ("created_at", &self.created_at),
+            ("tool_version", &self.tool_version),
+        ] {
+            if crate::output::has_control(s) {
+                return Err(EntryError::ControlChars(name.to_string()));
+            }
+        }
+        if let Some(m) = &self.response_model {
+            if crate::output::has_control(m) {
+                return Err(EntryError::ControlChars("response_model".into()));
+            }
+        }
+        if let Some(field) = find_control(&self.result, "result") {
+            return Err(EntryError::ControlChars(field));
+        }
+        if !safe_relative_path(&self.path) {
+            return Err(EntryError::PathEscape(crate::output::sanitize(&self.path)));
+        }
+        Ok(())
+    }
+}
+
+/// Turn the bytes of an entry file into JSON bytes: plain JSON passes through, a zstd frame is
+/// decompressed with a hard bound on the output.
+pub fn decode_json_bytes(bytes: &[u8]) -> Result<Vec<u8>, EntryError> {
+    if bytes.len() as u64 > MAX_ENTRY_FILE_BYTES {
+        return Err(EntryError::TooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_ENTRY_FILE_BYTES,
+        });
+    }
+    if bytes.starts_with(&ZSTD_MAGIC) {
+        let mut out = Vec::new();
+        let decoder = zstd::stream::read::Decoder::new(bytes)
+            .map_err(|e| EntryError::Decompress(e.to_string()))?;
+        decoder
+            .take(MAX_ENTRY_JSON_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| EntryError::Decompress(e.to_string()))?;
+        if out.len() as u64 > MAX_ENTRY_JSON_BYTES {
+            return Err(EntryError::Decompress(format!(
+                "expands past the {MAX_ENTRY_JSON_BYTES}-byte bound"
+            )));
+        }
+        Ok(out)
+    } else {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// A path that is relative, has no `..`, no root or prefix, and no NUL: joined to the work tree
+/// it stays inside it.
+pub fn safe_relative_path(p: &str) -> bool {
+    if p.is_empty() || p.contains('\0') || p.contains('\\') {
+        return false;
+    }
+    Path::new(p)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
+fn find_control(v: &Value, at: &str) -> Option<String> {
+    match v {
+        Value::String(s) => crate::output::has_control(s).then(|| at.to_string()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| find_control(x, &format!("{at}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if crate::output::has_control(k) {
+                Some(format!("{at} key"))
+            } else {
+                find_control(x, &format!("{at}.{}", k))
+            }
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Entry {
+        Entry {
+            schema_version: 1,
+            cache_type: "refactor".into(),
+            blob: "f13893335dc53501e525a24eed8c429a2c9bfd4e".into(),
+            path: "src/error.rs".into(),
+            file_size: 2995,
+            provider: "xai".into(),
+            model: "grok-4-fast".into(),
+            prompt_hash: "a".repeat(64),
+            created_at: "2026-11-21T10:00:00Z".into(),
+            tool_version: "0.1.0".into(),
+            tokens: Tokens {
+                input: 1200,
+                output: 800,
+                cached_input: 0,
+            },
+            cost_usd: Some(0.0123),
+            response_model: None,
+            signature: None,
+            result: serde_json::json!({"smells": [], "score": 7}),
+        }
+    }
+
+    #[test]
+    fn serialisation_is_deterministic_and_round_trips() {
+        let e = sample();
+        let a = e.to_json();
+        assert_eq!(a, e.to_json());
+        assert!(a.ends_with(b"}\n"));
+        let text = String::from_utf8(a.clone()).unwrap();
+        let order: Vec<usize> = [
+            "schema_version",
+            "cache_type",
+            "blob",
+            "path",
+            "file_size",
+            "provider",
+            "model",
+            "prompt_hash",
+            "created_at",
+            "tool_version",
+            "tokens",
+            "cost_usd",
+            "result",
+        ]
+        .iter()
+        .map(|f| text.find(&format!("\"{f}\"")).unwrap())
+        .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "field order is the documented one"
+        );
+        let back = Entry::decode(&a, Some(&e.key())).unwrap();
+        assert_eq!(back, e);
+        let z = e.to_bytes(true);
+        assert!(z.len() < a.len());
+        assert_eq!(Entry::decode(&z, Some(&e.key())).unwrap(), e);
+    }
+
+    #[test]
+    fn mislabelled_entries_are_rejected() {
+        let e = sample();
+        let mut k = e.key();
+        k.variant = "0000000000000000".into();
+        assert!(matches!(
+            Entry::decode(&e.to_json(), Some(&k)),
+            Err(EntryError::Mislabelled(_))
+        ));
+        let mut k = e.key();
+        k.blob = "0".repeat(40);
+        assert!(matches!(
+            Entry::decode(&e.to_json(), Some(&k)),
+            Err(EntryError::Mislabelled(_))
+        ));
+    }
+
+    #[test]
+    fn hostile_fields_are_rejected() {
+        let mut e = sample();
+        e.path = "../../etc/passwd".into();
+        assert!(matches!(e.check(), Err(EntryError::PathEscape(_))));
+        e.path = "/etc/passwd".into();
+        assert!(matches!(e.check(), Err(EntryError::PathEscape(_))));
+        let mut e = sample();
+        e.result = serde_json::json!({"text": "hi\x1b[31m"});
+        assert!(matches!(e.check(), Err(EntryError::ControlChars(_))));
+        let mut e = sample();
+        e.cost_usd = Some(-1.0);
+        assert!(e.check().is_err());
+        assert!(matches!(
+            Entry::decode(b"{not json", None),
+            Err(EntryError::Malformed(_))
+        ));
+        assert!(matches!(
+            Entry::decode(b"{}", None),
+            Err(EntryError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn decompression_bomb_is_bounded() {
+        let zeros = vec![b' '; (MAX_ENTRY_JSON_BYTES + 10) as usize];
+        let bomb = zstd::bulk::compress(&zeros, 3).unwrap();
+        assert!((bomb.len() as u64) < MAX_ENTRY_FILE_BYTES);
+        assert!(matches!(
+            decode_json_bytes(&bomb),
+            Err(EntryError::Decompress(_))
+        ));
+        let garbage = [0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3];
+        assert!(matches!(
+            decode_json_bytes(&garbage),
+            Err(EntryError::Decompress(_))
+        ));
+    }
+}

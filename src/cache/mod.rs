@@ -1,0 +1,23 @@
+//! The entry format, key derivation and the on-disk store.
+//!
+//! What callers may rely on:
+//! - a [`Key`] is `(cache_type, blob, variant)` and maps to exactly one relative path;
+//! - [`Entry::to_bytes`] is deterministic: the same entry always serialises to the same bytes;
+//! - [`store::Store::lookup`] never trusts an entry whose fields do not re-derive its own path.
+
+pub mod entry;
+pub mod key;
+pub mod store;
+
+pub use entry::{Entry, EntryError, Tokens};
+pub use key::{variant, Key, KNOWN_TYPES, LLM_TYPES, SCHEMA_VERSION};
+pub use store::{Lookup, Store};
+
+/// HMAC-SHA256 (hex) of `entry`'s signing bytes under `key`.
+pub fn sign(key: &[u8], entry: &Entry) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(&entry.signing_bytes());
+    crate::util::hex(&mac.finalize().into_bytes())
+}

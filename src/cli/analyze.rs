@@ -1,0 +1,407 @@
+//! `analyze`, its seed-compatible aliases (`refactor analyze`, `docs module`) and `show`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::analyze::{Plan, RunOptions, Selection};
+use crate::cache::{Key, KNOWN_TYPES, LLM_TYPES};
+use crate::config::Overrides;
+use crate::error::UserError;
+use crate::index::Index;
+use crate::output::sanitize;
+use crate::provider::builtin::Builtin;
+use crate::provider::Analyzer;
+use crate::session::Session;
+
+/// Analyse files, reusing every cached result.
+///
+/// Each (file content, analysis type, provider, model, prompt) is analysed at most once: the
+/// result is written to .rustassistant/cache/ and reused on every later run, by anyone who has
+/// the commit. With no LLM provider configured, the built-in offline types (todos, metrics) run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Files or folders to analyse (folders are walked, honouring .gitignore and include/exclude).
+    pub paths: Vec<PathBuf>,
+    /// Analysis type (repeatable): refactor, docs, analysis, todos, metrics.
+    #[arg(long = "type", short = 't', value_name = "T")]
+    pub types: Vec<String>,
+    /// Every tracked file matching [analysis] include/exclude.
+    #[arg(long)]
+    pub all: bool,
+    /// The staged content (what the next commit will hold), read from the index.
+    #[arg(long, conflicts_with_all = ["all", "changed"])]
+    pub staged: bool,
+    /// Files changed against HEAD, untracked ones included.
+    #[arg(long)]
+    pub changed: bool,
+    /// Requests in flight at once for LLM types (default: [llm] max_concurrency, else 4).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Show what would be analysed; write nothing, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Analyse again even when a cached result exists.
+    #[arg(long)]
+    pub force: bool,
+    /// LLM provider (xai, openai, anthropic, gemini, ollama, openai-compatible).
+    #[arg(long, value_name = "P")]
+    pub provider: Option<String>,
+    /// Model name.
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+}
+
+impl AnalyzeArgs {
+    /// The flags that override configuration.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+        }
+    }
+}
+
+/// `refactor analyze FILE`
+#[derive(Debug, clap::Subcommand)]
+pub enum RefactorCmd {
+    /// Refactoring suggestions for FILE (cached).
+    Analyze(OneFile),
+}
+
+/// `docs module FILE`
+#[derive(Debug, clap::Subcommand)]
+pub enum DocsCmd {
+    /// Module documentation for FILE (cached).
+    Module(OneFile),
+}
+
+/// One file, with the provider flags.
+#[derive(Debug, clap::Args)]
+pub struct OneFile {
+    /// The file.
+    pub file: PathBuf,
+    /// Analyse again even when a cached result exists.
+    #[arg(long)]
+    pub force: bool,
+    /// LLM provider.
+    #[arg(long, value_name = "P")]
+    pub provider: Option<String>,
+    /// Model name.
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+}
+
+impl OneFile {
+    /// The equivalent `analyze` invocation.
+    pub fn into_analyze(self, ty: &str) -> AnalyzeArgs {
+        AnalyzeArgs {
+            paths: vec![self.file],
+            types: vec![ty.to_string()],
+            all: false,
+            staged: false,
+            changed: false,
+            jobs: None,
+            dry_run: false,
+            force: self.force,
+            provider: self.provider,
+            model: self.model,
+        }
+    }
+}
+
+/// Check type names; an unknown one is a usage error listing the known ones.
+pub fn check_types(types: &[String]) -> Result<(), UserError> {
+    for t in types {
+        if !KNOWN_TYPES.contains(&t.as_str()) {
+            return Err(UserError::Usage(format!(
+                "unknown analysis type `{}` (known: {})",
+                sanitize(t),
+                KNOWN_TYPES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// How to enable the LLM types, in one line.
+pub const ENABLE_LLM_HINT: &str = "set a provider to enable refactor/docs/analysis: e.g. RUSTASSISTANT_PROVIDER=xai with XAI_API_KEY, or [llm] provider in .rustassistant/config.toml";
+
+/// The analyzer for each requested type.
+pub fn plans(session: &Session, types: &[String]) -> Result<Vec<Plan>> {
+    let mut out = Vec::new();
+    for t in types {
+        let analyzer: std::result::Result<Arc<dyn Analyzer>, String> =
+            if let Some(b) = Builtin::new(t) {
+                Ok(Arc::new(b))
+            } else if LLM_TYPES.contains(&t.as_str()) {
+                crate::provider::llm_analyzer(session, t)?
+            } else {
+                Err(format!("unknown analysis type `{t}`"))
+            };
+        out.push(Plan {
+            cache_type: t.clone(),
+            analyzer,
+        });
+    }
+    Ok(out)
+}
+
+/// Run `analyze`.
+pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
+    let out = session.out;
+    check_types(&args.types)?;
+    if args.paths.is_empty() && !args.all && !args.staged && !args.changed {
+        return Err(UserError::Usage(
+            "nothing to analyse: name files or folders, or pass --all, --changed or --staged"
+                .into(),
+        )
+        .into());
+    }
+    let explicit_types = !args.types.is_empty();
+    let types = if explicit_types {
+        args.types.clone()
+    } else {
+        session.config.default_types()
+    };
+    check_types(&types)?;
+    if !session.initialised() && !args.dry_run {
+        super::init::ensure(session)?;
+        out.note(&format!(
+            "✨ Set up {} (first run in this repository)",
+            session.store.root().display()
+        ));
+    }
+    let plans = plans(session, &types)?;
+    // Asking for an LLM type by name with no provider is a mistake to report, not a skip.
+    if explicit_types {
+        if let Some(p) = plans.iter().find(|p| p.analyzer.is_err()) {
+            return Err(
+                UserError::Usage(p.analyzer.as_ref().err().cloned().unwrap_or_default()).into(),
+            );
+        }
+    }
+    let sel = Selection {
+        paths: args.paths.clone(),
+        all: args.all,
+        staged: args.staged,
+        changed: args.changed,
+    };
+    let opts = RunOptions {
+        force: args.force,
+        dry_run: args.dry_run,
+        jobs: args.jobs.map(usize::from),
+        index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
+        deadline: None,
+    };
+    let index = Index::open(session);
+    let report = crate::analyze::run(session, &sel, &plans, &opts, Some(&index))?;
+    let s = &report.summary;
+    if out.json {
+        out.json_doc(&report.to_json());
+    } else {
+        let files: std::collections::HashSet<&str> =
+            report.results.iter().map(|r| r.path.as_str()).collect();
+        let mut line =
+            format!(
+            "{} {} file{}, {} analys{}: {} cached, {} analysed, {} skipped, {} error{} in {:.2}s",
+            if s.errors > 0 { "⚠️ " } else { "✅" },
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            report.results.len(),
+            if report.results.len() == 1 { "is" } else { "es" },
+            s.hits,
+            s.misses,
+            s.skipped,
+            s.errors,
+            if s.errors == 1 { "" } else { "s" },
+            s.elapsed_ms as f64 / 1000.0
+        );
+        if s.tokens.input + s.tokens.output > 0 {
+            line.push_str(&format!(
+                " · {} tokens in, {} out · ${:.4}",
+                s.tokens.input, s.tokens.output, s.cost_usd
+            ));
+        }
+        out.line(&line);
+        if args.dry_run {
+            out.line("(dry run: nothing was analysed or written)");
+        }
+    }
+    if !explicit_types && session.config.provider.is_none() && !out.json {
+        out.note(&format!(
+            "ℹ️  ran the offline analyses ({}); {ENABLE_LLM_HINT}",
+            types.join(", ")
+        ));
+    }
+    Ok(if s.interrupted {
+        130
+    } else if s.budget_refused {
+        3
+    } else if s.errors > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+/// Print the cached result for a file's current content.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The source file.
+    pub file: PathBuf,
+    /// Only this analysis type (default: every type with a result).
+    #[arg(long = "type", short = 't', value_name = "T")]
+    pub types: Vec<String>,
+}
+
+/// Run `show`.
+pub fn show(session: &Session, args: &ShowArgs) -> Result<i32> {
+    check_types(&args.types)?;
+    let repo = &session.repo;
+    let rel = repo.relative(&session.cwd, &args.file)?;
+    let abs = repo.workdir().join(&rel);
+    if abs.is_dir() {
+        return Err(UserError::Input(format!(
+            "{}: is a directory; show takes one file (try `analyze {}`)",
+            args.file.display(),
+            args.file.display()
+        ))
+        .into());
+    }
+    let tracked = repo.tracked(None)?;
+    let t = tracked.iter().find(|t| t.path == rel);
+    let file = match repo.work_file(&rel, t, u64::MAX)? {
+        Some(crate::git::WorkFile::Known(f)) => f,
+        _ => {
+            return Err(
+                UserError::Input(format!("{}: not a regular file", args.file.display())).into(),
+            )
+        }
+    };
+    let types: Vec<String> = if args.types.is_empty() {
+        KNOWN_TYPES.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.types.clone()
+    };
+    let plans = plans(session, &types)?;
+    let mut found = Vec::new();
+    for p in &plans {
+        if let Some(e) = find_entry(session, p, &file.blob) {
+            found.push(e);
+        }
+    }
+    if found.is_empty() {
+        return Err(UserError::Input(format!(
+            "no cached analysis for {} at its current content ({}): run `rustassistant analyze {}`",
+            rel,
+            &file.blob[..12],
+            args.file.display()
+        ))
+        .into());
+    }
+    if session.out.json {
+        let docs: Vec<serde_json::Value> = found
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or_default())
+            .collect();
+        session
+            .out
+            .json_doc(&serde_json::json!({ "path": rel, "blob": file.blob, "entries": docs }));
+        return Ok(0);
+    }
+    for e in &found {
+        println!(
+            "── {} · {} ({}/{}) · {} ──",
+            sanitize(&rel),
+            e.cache_type,
+            sanitize(&e.provider),
+            sanitize(&e.model),
+            sanitize(&e.created_at)
+        );
+        println!("{}", render_result(e));
+    }
+    Ok(0)
+}
+
+/// The entry for `(plan type, blob)`: the one the current configuration would use, else the
+/// newest valid entry for that content under any model or prompt.
+fn find_entry(session: &Session, plan: &Plan, blob: &str) -> Option<crate::cache::Entry> {
+    if let Ok(a) = &plan.analyzer {
+        let id = a.identity();
+        let key = Key {
+            cache_type: plan.cache_type.clone(),
+            blob: blob.to_string(),
+            variant: crate::cache::variant(
+                &id.provider,
+                &id.model,
+                &id.prompt_hash,
+                crate::cache::SCHEMA_VERSION,
+            ),
+        };
+        if let crate::cache::Lookup::Hit { entry, .. } = session.store.lookup(&key) {
+            return Some(*entry);
+        }
+    }
+    let dir = session
+        .store
+        .cache_dir()
+        .join(&plan.cache_type)
+        .join(&blob[..2]);
+    let prefix = format!("{}-", &blob[2..]);
+    let mut best: Option<crate::cache::Entry> = None;
+    for it in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = it.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        let rel = format!("{}/{}/{}", plan.cache_type, &blob[..2], name);
+        let Some((key, _)) = Key::from_relative(std::path::Path::new(&rel)) else {
+            continue;
+        };
+        if let Ok(e) = crate::cache::store::read_entry_file(&it.path(), Some(&key), None) {
+            if best.as_ref().is_none_or(|b| e.created_at > b.created_at) {
+                best = Some(e);
+            }
+        }
+    }
+    best
+}
+
+/// Human rendering of a result: Markdown for docs, a readable summary for the built-in types,
+/// pretty JSON otherwise. Always sanitised.
+fn render_result(e: &crate::cache::Entry) -> String {
+    let r = &e.result;
+    let text = match e.cache_type.as_str() {
+        "docs" => r
+            .get("markdown")
+            .and_then(|m| m.as_str())
+            .map(str::to_string),
+        "todos" => r.get("items").and_then(|i| i.as_array()).map(|items| {
+            if items.is_empty() {
+                return "no TODO/FIXME/HACK/XXX".to_string();
+            }
+            items
+                .iter()
+                .map(|it| {
+                    let owner = it
+                        .get("owner")
+                        .and_then(|o| o.as_str())
+                        .map(|o| format!("({o}) "))
+                        .unwrap_or_default();
+                    format!(
+                        "{:>5}  {:<5} {}{}",
+                        it.get("line").and_then(|l| l.as_u64()).unwrap_or(0),
+                        it.get("tag").and_then(|t| t.as_str()).unwrap_or(""),
+                        owner,
+                        it.get("text").and_then(|t| t.as_str()).unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
+        _ => None,
+    };
+    sanitize(&text.unwrap_or_else(|| serde_json::to_string_pretty(r).unwrap_or_default()))
+}

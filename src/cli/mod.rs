@@ -1,0 +1,158 @@
+//! The command line: clap definitions (one file per subcommand) and the one place where errors
+//! become exit codes and messages.
+
+mod analyze;
+mod cache;
+mod entry;
+mod init;
+
+/// How to enable the LLM analysis types, in one line.
+pub const ENABLE_LLM_HINT_PUB: &str = analyze::ENABLE_LLM_HINT;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Env, Overrides};
+use crate::error::{exit_code_of, render};
+use crate::output::Printer;
+use crate::session::Session;
+
+/// A git-native cache for LLM code analyses.
+///
+/// Results are stored under .rustassistant/ keyed by each file's git blob id, and committed
+/// with the code: an unchanged file is never analysed twice, by you, a teammate or CI.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rustassistant",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Run as if started in PATH (like git -C).
+    #[arg(short = 'C', global = true, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// Machine-readable output: one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors and warnings.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More detail (every cache hit, every request).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create .rustassistant/ (config, README, .gitattributes, cache/) in this repository.
+    Init(init::InitArgs),
+    /// Analyse files, reusing every cached result.
+    Analyze(analyze::AnalyzeArgs),
+    /// Refactoring suggestions for one file (= analyze --type refactor FILE).
+    Refactor {
+        /// `analyze FILE`
+        #[command(subcommand)]
+        cmd: analyze::RefactorCmd,
+    },
+    /// Module documentation for one file (= analyze --type docs FILE).
+    Docs {
+        /// `module FILE`
+        #[command(subcommand)]
+        cmd: analyze::DocsCmd,
+    },
+    /// Print the cached result for a file's current content.
+    Show(analyze::ShowArgs),
+    /// Inspect and maintain the cache.
+    Cache {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: cache::CacheCmd,
+    },
+    /// Print an entry file as JSON (also the git diff textconv for .json.zst entries).
+    Cat(entry::CatArgs),
+}
+
+/// Parse the process's arguments, run, and return the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let _ = ctrlc::set_handler(|| {
+        if crate::analyze::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // Second Ctrl-C: the user means it.
+            std::process::exit(130);
+        }
+    });
+    let out = Printer {
+        json: cli.json,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    let env = Env::from_process();
+    match run(cli, env, out) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", crate::output::sanitize(&render(&e)));
+            exit_code_of(&e)
+        }
+    }
+}
+
+/// Where the command runs: `-C PATH` or the current directory.
+fn cwd(dir: &Option<PathBuf>) -> Result<PathBuf> {
+    let here = std::env::current_dir()?;
+    Ok(match dir {
+        Some(d) if d.is_absolute() => d.clone(),
+        Some(d) => here.join(d),
+        None => here,
+    })
+}
+
+/// Run a parsed command line; returns the exit code of a command that ran.
+pub fn run(cli: Cli, env: Env, out: Printer) -> Result<i32> {
+    let cwd = cwd(&cli.dir)?;
+    if let Some(d) = &cli.dir {
+        if !cwd.is_dir() {
+            return Err(crate::error::UserError::Input(format!(
+                "-C {}: no such directory",
+                d.display()
+            ))
+            .into());
+        }
+    }
+    let open = |overrides: &Overrides| Session::open(cwd.clone(), env.clone(), overrides, out);
+    match cli.command {
+        Command::Init(a) => init::run(&open(&Overrides::default())?, &a),
+        Command::Analyze(a) => {
+            let s = open(&a.overrides())?;
+            analyze::run(&s, &a)
+        }
+        Command::Refactor {
+            cmd: analyze::RefactorCmd::Analyze(f),
+        } => {
+            let a = f.into_analyze("refactor");
+            analyze::run(&open(&a.overrides())?, &a)
+        }
+        Command::Docs {
+            cmd: analyze::DocsCmd::Module(f),
+        } => {
+            let a = f.into_analyze("docs");
+            analyze::run(&open(&a.overrides())?, &a)
+        }
+        Command::Show(a) => analyze::show(&open(&Overrides::default())?, &a),
+        Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd),
+        Command::Cat(a) => entry::cat(&a, out),
+    }
+}

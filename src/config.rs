@@ -1,0 +1,566 @@
+//! Layered configuration.
+//!
+//! Precedence, highest first: command-line flag > environment (`RUSTASSISTANT_PROVIDER`,
+//! `RUSTASSISTANT_MODEL`, `RUSTASSISTANT_BASE_URL`) > user config (`$RUSTASSISTANT_HOME/config.toml`)
+//! > repository config (`.rustassistant/config.toml`) > built-in defaults.
+//!
+//! The library never reads the process environment itself: `main` captures it once into an
+//! [`Env`], and everything below receives that, which is what lets tests run many sealed
+//! configurations in one process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::UserError;
+
+/// A snapshot of the environment variables the tool looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// Capture the process environment.
+    pub fn from_process() -> Env {
+        Env {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    /// An environment with exactly these variables (tests).
+    pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Env {
+        Env {
+            vars: pairs.into_iter().collect(),
+        }
+    }
+
+    /// The value of `name`, if set and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The per-user folder: `$RUSTASSISTANT_HOME`, else `~/.rustassistant`.
+    pub fn user_home(&self) -> Option<PathBuf> {
+        if let Some(h) = self.get("RUSTASSISTANT_HOME") {
+            return Some(PathBuf::from(h));
+        }
+        self.get("HOME")
+            .map(|h| Path::new(h).join(".rustassistant"))
+    }
+}
+
+/// `[llm]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSection {
+    /// Provider name (`xai`, `openai`, `anthropic`, `gemini`, `ollama`, `openai-compatible`,
+    /// or `none`).
+    pub provider: Option<String>,
+    /// Model name.
+    pub model: Option<String>,
+    /// Base URL overriding the provider's default.
+    pub base_url: Option<String>,
+    /// Request timeout in seconds.
+    pub timeout: Option<u64>,
+    /// Most requests in flight at once.
+    pub max_concurrency: Option<usize>,
+    /// Most output tokens asked for per request.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature sent with each request.
+    pub temperature: Option<f64>,
+}
+
+/// `[analysis]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSection {
+    /// Analysis types run by `analyze` when no `--type` is given.
+    pub types: Option<Vec<String>>,
+    /// Glob patterns a file must match (any) to be analysed by `--all` and folder walks.
+    pub include: Option<Vec<String>>,
+    /// Glob patterns that exclude a file.
+    pub exclude: Option<Vec<String>>,
+    /// Files larger than this are skipped with a reason.
+    pub max_file_bytes: Option<u64>,
+}
+
+/// `[cache]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// `none` (plain JSON) or `zstd`.
+    pub compression: Option<String>,
+    /// Size above which entries are evicted after writes (`500MB`).
+    pub max_size: Option<String>,
+    /// Policy used by automatic eviction.
+    pub eviction: Option<String>,
+    /// Whether the pre-commit hook drops entries whose blob is not in the committed tree.
+    pub prune_on_commit: Option<bool>,
+    /// Whether unsigned or badly signed entries are treated as misses.
+    pub require_signature: Option<bool>,
+}
+
+/// `[budget]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSection {
+    /// Monthly limit in USD.
+    pub monthly_limit_usd: Option<f64>,
+    /// Fraction of the limit at which the status becomes Warning.
+    pub warn_at: Option<f64>,
+    /// Fraction of the limit at which the status becomes Alert.
+    pub alert_at: Option<f64>,
+    /// Whether requests that would cross the limit are refused.
+    pub hard_limit: Option<bool>,
+    /// Whether models with no known price may be used under a hard limit.
+    pub allow_unknown_price: Option<bool>,
+}
+
+/// `[hooks]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HooksSection {
+    /// `analyze`, `check` or `off`.
+    pub pre_commit: Option<String>,
+    /// `warn`, `strict` or `off`.
+    pub pre_push: Option<String>,
+    /// Whether a failed analysis in a hook blocks the commit.
+    pub strict: Option<bool>,
+    /// Time bound of the pre-commit analysis, in seconds.
+    pub pre_commit_timeout_s: Option<u64>,
+}
+
+/// Prices in USD per million tokens.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Input tokens.
+    pub input: f64,
+    /// Output tokens.
+    pub output: f64,
+    /// Cached input tokens (defaults to the input price).
+    pub cached_input: Option<f64>,
+}
+
+/// One configuration file, as written. Every field is optional so files can be layered.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[llm]`
+    #[serde(default)]
+    pub llm: LlmSection,
+    /// `[analysis]`
+    #[serde(default)]
+    pub analysis: AnalysisSection,
+    /// `[cache]`
+    #[serde(default)]
+    pub cache: CacheSection,
+    /// `[budget]`
+    #[serde(default)]
+    pub budget: BudgetSection,
+    /// `[hooks]`
+    #[serde(default)]
+    pub hooks: HooksSection,
+    /// `[pricing."<model>"]`
+    #[serde(default)]
+    pub pricing: BTreeMap<String, Price>,
+}
+
+impl ConfigFile {
+    /// Parse `text` (the content of `path`, named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, UserError> {
+        toml::from_str(text).map_err(|e| UserError::Config {
+            path: path.to_path_buf(),
+            reason: e.message().to_string(),
+            line: e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+        })
+    }
+
+    /// Load `path`; a missing file is an empty config, an unreadable or malformed one an error.
+    pub fn load(path: &Path) -> Result<ConfigFile, UserError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => ConfigFile::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+            Err(e) => Err(UserError::Config {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+                line: None,
+            }),
+        }
+    }
+
+    /// Overlay `higher` on `self`: every field `higher` sets wins.
+    fn overlay(mut self, higher: ConfigFile) -> ConfigFile {
+        macro_rules! take {
+            ($sec:ident: $($f:ident),*) => { $( if higher.$sec.$f.is_some() { self.$sec.$f = higher.$sec.$f; } )* };
+        }
+        take!(llm: provider, model, base_url, timeout, max_concurrency, max_tokens, temperature);
+        take!(analysis: types, include, exclude, max_file_bytes);
+        take!(cache: compression, max_size, eviction, prune_on_commit, require_signature);
+        take!(budget: monthly_limit_usd, warn_at, alert_at, hard_limit, allow_unknown_price);
+        take!(hooks: pre_commit, pre_push, strict, pre_commit_timeout_s);
+        self.pricing.extend(higher.pricing);
+        self
+    }
+}
+
+/// Entry encoding on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain, pretty JSON (`.json`).
+    None,
+    /// zstd-compressed JSON (`.json.zst`).
+    Zstd,
+}
+
+/// Default include patterns: source files of common languages.
+pub const DEFAULT_INCLUDE: &[&str] = &[
+    "**/*.rs",
+    "**/*.py",
+    "**/*.js",
+    "**/*.jsx",
+    "**/*.ts",
+    "**/*.tsx",
+    "**/*.go",
+    "**/*.java",
+    "**/*.kt",
+    "**/*.c",
+    "**/*.h",
+    "**/*.cc",
+    "**/*.cpp",
+    "**/*.hpp",
+    "**/*.cs",
+    "**/*.rb",
+    "**/*.php",
+    "**/*.swift",
+    "**/*.scala",
+    "**/*.sh",
+    "**/*.lua",
+    "**/*.zig",
+    "**/*.ex",
+    "**/*.exs",
+    "**/*.hs",
+    "**/*.ml",
+    "**/*.sql",
+    "**/*.toml",
+    "**/*.md",
+];
+
+/// Default exclude patterns: build output, vendored code and the cache itself.
+pub const DEFAULT_EXCLUDE: &[&str] = &[
+    ".rustassistant/**",
+    "target/**",
+    "node_modules/**",
+    "vendor/**",
+    "dist/**",
+    "build/**",
+    ".git/**",
+    "**/*.min.js",
+    "**/*.lock",
+];
+
+/// The effective configuration after layering.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The merged file-level settings.
+    pub file: ConfigFile,
+    /// Effective provider (`None` when no LLM is configured).
+    pub provider: Option<String>,
+    /// Effective model.
+    pub model: Option<String>,
+    /// Effective base URL override.
+    pub base_url: Option<String>,
+}
+
+/// Command-line overrides that take precedence over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--provider`
+    pub provider: Option<String>,
+    /// `--model`
+    pub model: Option<String>,
+}
+
+impl Config {
+    /// Layer defaults, the repository config at `repo_config`, the user config and the
+    /// environment, then `overrides`.
+    pub fn load(
+        repo_config: Option<&Path>,
+        env: &Env,
+        overrides: &Overrides,
+    ) -> Result<Config, UserError> {
+        let mut file = ConfigFile::default();
+        if let Some(p) = repo_config {
+            file = file.overlay(ConfigFile::load(p)?);
+        }
+        if let Some(home) = env.user_home() {
+            file = file.overlay(ConfigFile::load(&home.join("config.toml"))?);
+        }
+        let pick = |flag: &Option<String>, var: &str, conf: &Option<String>| {
+            flag.clone()
+                .or_else(|| env.get(var).map(str::to_string))
+                .or_else(|| conf.clone())
+        };
+        let provider = pick(
+            &overrides.provider,
+            "RUSTASSISTANT_PROVIDER",
+            &file.llm.provider,
+        )
+        .filter(|p| !p.eq_ignore_ascii_case("none") && !p.is_empty());
+        let model = pick(&overrides.model, "RUSTASSISTANT_MODEL", &file.llm.model);
+        let base_url = pick(&None, "RUSTASSISTANT_BASE_URL", &file.llm.base_url);
+        let cfg = Config {
+            file,
+            provider,
+            model,
+            base_url,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), UserError> {
+        let bad = |what: &str, why: String| {
+            Err(UserError::Usage(format!(
+                "invalid configuration: {what}: {why}"
+            )))
+        };
+        if let Some(c) = &self.file.cache.compression {
+            if !matches!(c.as_str(), "none" | "json" | "zstd") {
+                return bad(
+                    "[cache] compression",
+                    format!("`{c}` is not one of none, zstd"),
+                );
+            }
+        }
+        if let Some(s) = &self.file.cache.max_size {
+            if let Err(e) = crate::util::parse_size(s) {
+                return bad("[cache] max_size", e);
+            }
+        }
+        if let Some(l) = self.file.budget.monthly_limit_usd {
+            if !(l.is_finite() && l >= 0.0) {
+                return bad(
+                    "[budget] monthly_limit_usd",
+                    format!("{l} is not a non-negative amount"),
+                );
+            }
+        }
+        for (name, v) in [
+            ("warn_at", self.file.budget.warn_at),
+            ("alert_at", self.file.budget.alert_at),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                    return bad(
+                        &format!("[budget] {name}"),
+                        format!("{v} is not a fraction between 0 and 1"),
+                    );
+                }
+            }
+        }
+        for (model, p) in &self.file.pricing {
+            let cached = p.cached_input.unwrap_or(p.input);
+            if [p.input, p.output, cached]
+                .iter()
+                .any(|v| !v.is_finite() || *v < 0.0)
+            {
+                return bad(
+                    &format!("[pricing.\"{model}\"]"),
+                    "prices must be non-negative numbers".into(),
+                );
+            }
+        }
+        if let Some(m) = &self.file.hooks.pre_commit {
+            if !matches!(m.as_str(), "analyze" | "check" | "off") {
+                return bad(
+                    "[hooks] pre_commit",
+                    format!("`{m}` is not one of analyze, check, off"),
+                );
+            }
+        }
+        if let Some(m) = &self.file.hooks.pre_push {
+            if !matches!(m.as_str(), "warn" | "strict" | "off") {
+                return bad(
+                    "[hooks] pre_push",
+                    format!("`{m}` is not one of warn, strict, off"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Entry encoding for new writes.
+    pub fn compression(&self) -> Compression {
+        match self.file.cache.compression.as_deref() {
+            Some("zstd") => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+
+    /// Files larger than this are skipped (default 256 KiB: past that an LLM review is rarely
+    /// useful and the request cost grows linearly).
+    pub fn max_file_bytes(&self) -> u64 {
+        self.file.analysis.max_file_bytes.unwrap_or(256 * 1024)
+    }
+
+    /// Include globs.
+    pub fn include(&self) -> Vec<String> {
+        self.file
+            .analysis
+            .include
+            .clone()
+            .unwrap_or_else(|| DEFAULT_INCLUDE.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Exclude globs (the cache folder is always excluded).
+    pub fn exclude(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .file
+            .analysis
+            .exclude
+            .clone()
+            .unwrap_or_else(|| DEFAULT_EXCLUDE.iter().map(|s| s.to_string()).collect());
+        v.push(".rustassistant/**".into());
+        v
+    }
+
+    /// Types run when `analyze` is given no `--type`: the configured list, else the built-in
+    /// offline types plus `refactor` when a provider is configured.
+    pub fn default_types(&self) -> Vec<String> {
+        if let Some(t) = &self.file.analysis.types {
+            return t.clone();
+        }
+        let mut v = vec!["todos".to_string(), "metrics".to_string()];
+        if self.provider.is_some() {
+            v.push("refactor".into());
+        }
+        v
+    }
+
+    /// Whether the pre-commit hook removes entries of blobs not in the committed tree.
+    pub fn prune_on_commit(&self) -> bool {
+        self.file.cache.prune_on_commit.unwrap_or(true)
+    }
+}
+
+/// The commented defaults written by `init` into `.rustassistant/config.toml`.
+pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committed with the repository.
+# Personal settings (budget, default provider) belong in ~/.rustassistant/config.toml.
+# Precedence: flags > RUSTASSISTANT_* environment > user config > this file > defaults.
+
+[llm]
+# provider = "xai"            # xai | openai | anthropic | gemini | ollama | openai-compatible | none
+# model = "grok-4-fast"
+# base_url = "http://localhost:11434/v1"   # OpenAI-style URLs include the version
+# timeout = 120               # seconds per request
+# max_concurrency = 4         # requests in flight
+# max_tokens = 4096           # output tokens per request
+
+[analysis]
+# types = ["todos", "metrics", "refactor"]   # default: todos + metrics (+ refactor with a provider)
+# include = ["**/*.rs", "**/*.py"]            # default: common source extensions
+# exclude = ["target/**", "vendor/**"]
+# max_file_bytes = 262144
+
+[cache]
+# compression = "none"        # none | zstd (.json.zst entries, ~70% smaller)
+# max_size = "500MB"          # evict after writes when the cache grows past this
+# eviction = "lru"            # lru | oldest | largest | expensive
+# prune_on_commit = true      # the pre-commit hook drops entries of blobs no longer committed
+# require_signature = false   # with RUSTASSISTANT_SIGNING_KEY: unsigned entries are misses
+
+[budget]
+# monthly_limit_usd = 3.00
+# warn_at = 0.75
+# alert_at = 0.90
+# hard_limit = true
+
+[hooks]
+# pre_commit = "analyze"      # analyze | check | off
+# pre_push = "warn"           # warn | strict | off
+# strict = false              # a failed analysis blocks the commit
+# pre_commit_timeout_s = 30
+
+# [pricing."my-local-model"]
+# input = 0.0                 # USD per million tokens
+# output = 0.0
+# cached_input = 0.0
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_template_parses_and_is_all_defaults() {
+        let f = ConfigFile::parse(DEFAULT_CONFIG_TOML, Path::new("config.toml")).unwrap();
+        assert!(f.llm.provider.is_none());
+        assert!(f.pricing.is_empty());
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo_cfg = dir.path().join("repo.toml");
+        std::fs::write(
+            &repo_cfg,
+            "[llm]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\n",
+        )
+        .unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("config.toml"), "[llm]\nmodel = \"gpt-4o-mini\"\n").unwrap();
+        let env = Env::from_pairs([("RUSTASSISTANT_HOME".to_string(), home.display().to_string())]);
+        let c = Config::load(Some(&repo_cfg), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.provider.as_deref(), Some("openai"));
+        assert_eq!(c.model.as_deref(), Some("gpt-4o-mini"));
+
+        let env2 = Env::from_pairs([
+            ("RUSTASSISTANT_HOME".to_string(), home.display().to_string()),
+            ("RUSTASSISTANT_MODEL".to_string(), "env-model".to_string()),
+        ]);
+        let c = Config::load(Some(&repo_cfg), &env2, &Overrides::default()).unwrap();
+        assert_eq!(c.model.as_deref(), Some("env-model"));
+        let o = Overrides {
+            provider: None,
+            model: Some("flag-model".into()),
+        };
+        let c = Config::load(Some(&repo_cfg), &env2, &o).unwrap();
+        assert_eq!(c.model.as_deref(), Some("flag-model"));
+    }
+
+    #[test]
+    fn malformed_config_names_file_and_line() {
+        let err =
+            ConfigFile::parse("[llm]\nprovider = \n", Path::new("x/config.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("x/config.toml"), "{msg}");
+        let err = ConfigFile::parse("[llm]\nbogus = 1\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        for bad in [
+            "[budget]\nmonthly_limit_usd = -1.0\n",
+            "[cache]\ncompression = \"lz4\"\n",
+            "[pricing.\"m\"]\ninput = 1.0\n",
+        ] {
+            std::fs::write(&p, bad).unwrap();
+            assert!(
+                Config::load(Some(&p), &Env::default(), &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

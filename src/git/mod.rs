@@ -1,0 +1,291 @@
+//! Everything that touches git: opening the repository, blob ids, the index, trees.
+//!
+//! Blob ids are exactly what `git hash-object` prints. A tracked file whose stat data still
+//! matches its index entry takes the id from the index without being read (git's own rule,
+//! including the "racily clean" case where the file changed in the same second the index was
+//! written); anything else is hashed with git2 in the repository's object format (SHA-1 or
+//! SHA-256).
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use std::sync::{Mutex, MutexGuard};
+
+use git2::{ObjectFormat, ObjectType, Oid, Repository};
+
+use crate::error::UserError;
+
+/// Mode bits of a regular file in the index (`100644` / `100755`).
+const MODE_FILE_MASK: u32 = 0o170000;
+const MODE_REGULAR: u32 = 0o100000;
+
+/// An open repository with a work tree.
+pub struct Repo {
+    /// The git2 handle, behind a lock because libgit2 repositories may move between threads
+    /// but not be shared; every hot path (stat, hashing) works without it.
+    git: Mutex<Repository>,
+    commondir: PathBuf,
+    workdir: PathBuf,
+    format: ObjectFormat,
+}
+
+/// One tracked file as the index records it.
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    /// Repository-relative path with `/` separators.
+    pub path: String,
+    /// Blob id recorded in the index.
+    pub blob: String,
+    /// Size recorded in the index (truncated to 32 bits by git).
+    pub size: u32,
+    mtime: (i32, u32),
+    ctime: i32,
+    ino: u32,
+    racy: bool,
+}
+
+/// How the analysed bytes are identified and where they come from.
+#[derive(Debug, Clone)]
+pub struct FileId {
+    /// Repository-relative path.
+    pub path: String,
+    /// Blob id.
+    pub blob: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Content already read while hashing (modified and untracked files), so a miss does not
+    /// read it twice.
+    pub content: Option<Vec<u8>>,
+    /// Where the content lives when it is not in `content`.
+    pub source: Source,
+}
+
+/// Where to read a file's content from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The work tree.
+    WorkTree,
+    /// The object database (staged content, for the pre-commit hook).
+    Object,
+}
+
+impl Repo {
+    /// Find the repository containing `start`, like git does.
+    pub fn discover(start: &Path) -> Result<Repo, UserError> {
+        let repo =
+            Repository::discover(start).map_err(|_| UserError::NotARepo(start.to_path_buf()))?;
+        let Some(workdir) = repo.workdir() else {
+            return Err(UserError::Bare(repo.path().to_path_buf()));
+        };
+        let workdir = workdir
+            .canonicalize()
+            .unwrap_or_else(|_| workdir.to_path_buf());
+        let format = repo.object_format();
+        let commondir = repo.commondir().to_path_buf();
+        Ok(Repo {
+            git: Mutex::new(repo),
+            commondir,
+            workdir,
+            format,
+        })
+    }
+
+    /// The git2 repository (locked for the guard's lifetime).
+    pub fn git(&self) -> MutexGuard<'_, Repository> {
+        self.git.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The git directory (`.git`, or the worktree's own folder).
+    pub fn git_dir(&self) -> PathBuf {
+        self.git().path().to_path_buf()
+    }
+
+    /// The work tree root.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// The folder for local, never-committed state: `<common git dir>/rustassistant` (shared
+    /// by linked worktrees).
+    pub fn state_dir(&self) -> PathBuf {
+        self.commondir.join("rustassistant")
+    }
+
+    /// The repository's object format.
+    pub fn format(&self) -> ObjectFormat {
+        self.format
+    }
+
+    /// Blob id of `bytes` in this repository's object format.
+    pub fn hash_blob(&self, bytes: &[u8]) -> String {
+        Oid::hash_object_ext(ObjectType::Blob, bytes, self.format)
+            .map(|o| o.to_string())
+            .expect("hashing an in-memory buffer cannot fail")
+    }
+
+    /// Parse a hex object id in this repository's format.
+    pub fn oid(&self, hex: &str) -> Result<Oid, git2::Error> {
+        Oid::from_str_ext(hex, self.format)
+    }
+
+    /// Open the index git is using: `GIT_INDEX_FILE` when set (git sets it for hooks of
+    /// `git commit -a` and `git commit PATH`), else the repository's.
+    pub fn index(&self, index_file: Option<&str>) -> Result<git2::Index, git2::Error> {
+        match index_file {
+            Some(f) => {
+                let p = Path::new(f);
+                let p = if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    self.workdir.join(p)
+                };
+                git2::Index::open_ext(&p, self.format)
+            }
+            None => self.git().index(),
+        }
+    }
+
+    /// Every regular file in the index (stage 0), in index order.
+    pub fn tracked(&self, index_file: Option<&str>) -> Result<Vec<Tracked>, git2::Error> {
+        let index = self.index(index_file)?;
+        let index_path = index.path().map(Path::to_path_buf);
+        // git's racy-clean rule: an entry whose mtime is not older than the index file itself
+        // may have changed after it was recorded, so its stat match proves nothing.
+        let index_mtime = index_path
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| (m.mtime(), m.mtime_nsec()))
+            .unwrap_or((i64::MAX, 0));
+        let mut out = Vec::with_capacity(index.len());
+        for e in index.iter() {
+            let stage = (e.flags >> 12) & 0x3;
+            if stage != 0 || e.mode & MODE_FILE_MASK != MODE_REGULAR {
+                continue;
+            }
+            let Ok(path) = String::from_utf8(e.path) else {
+                continue;
+            };
+            let mtime = (e.mtime.seconds(), e.mtime.nanoseconds());
+            let racy = (mtime.0 as i64, mtime.1 as i64) >= index_mtime;
+            out.push(Tracked {
+                path,
+                blob: e.id.to_string(),
+                size: e.file_size,
+                mtime,
+                ctime: e.ctime.seconds(),
+                ino: e.ino,
+                racy,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Identify the work-tree file at `rel`, trusting `tracked` when its stat data matches.
+    /// Returns `Ok(None)` when the path is not a regular file.
+    pub fn work_file(
+        &self,
+        rel: &str,
+        tracked: Option<&Tracked>,
+        max_bytes: u64,
+    ) -> std::io::Result<Option<WorkFile>> {
+        let abs = self.workdir.join(rel);
+        let meta = std::fs::symlink_metadata(&abs)?;
+        if !meta.file_type().is_file() {
+            return Ok(None);
+        }
+        if let Some(t) = tracked {
+            if stat_matches(t, &meta) {
+                return Ok(Some(WorkFile::Known(FileId {
+                    path: rel.to_string(),
+                    blob: t.blob.clone(),
+                    size: meta.len(),
+                    content: None,
+                    source: Source::WorkTree,
+                })));
+            }
+        }
+        if meta.len() > max_bytes {
+            return Ok(Some(WorkFile::TooLarge(meta.len())));
+        }
+        let content = std::fs::read(&abs)?;
+        Ok(Some(WorkFile::Known(FileId {
+            path: rel.to_string(),
+            blob: self.hash_blob(&content),
+            size: content.len() as u64,
+            content: Some(content),
+            source: Source::WorkTree,
+        })))
+    }
+
+    /// Read a blob's content from the object database.
+    pub fn read_blob(&self, blob: &str) -> Result<Vec<u8>, git2::Error> {
+        let oid = self.oid(blob)?;
+        let git = self.git();
+        let blob = git.find_blob(oid)?;
+        Ok(blob.content().to_vec())
+    }
+
+    /// Map of every blob id in `tree` (recursively) to one path where it occurs.
+    pub fn tree_blobs(&self, tree: &git2::Tree<'_>) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        let _ = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() == Some(ObjectType::Blob) {
+                let name = entry.name().unwrap_or("");
+                out.entry(entry.id().to_string())
+                    .or_insert_with(|| format!("{dir}{name}"));
+            }
+            git2::TreeWalkResult::Ok
+        });
+        out
+    }
+
+    /// Convert a user-given path (relative to `cwd`, or absolute) to a repository-relative one
+    /// with `/` separators. Errors name the path and say what is wrong.
+    pub fn relative(&self, cwd: &Path, given: &Path) -> Result<String, UserError> {
+        let abs = if given.is_absolute() {
+            given.to_path_buf()
+        } else {
+            cwd.join(given)
+        };
+        let canon = abs.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                UserError::Input(format!("{}: no such file or directory", given.display()))
+            }
+            _ => UserError::Input(format!("{}: {e}", given.display())),
+        })?;
+        let rel = canon.strip_prefix(&self.workdir).map_err(|_| {
+            UserError::Input(format!(
+                "{}: outside the repository at {}",
+                given.display(),
+                self.workdir.display()
+            ))
+        })?;
+        let s = rel
+            .to_str()
+            .ok_or_else(|| UserError::Input(format!("{}: path is not UTF-8", given.display())))?;
+        Ok(s.replace(std::path::MAIN_SEPARATOR, "/"))
+    }
+}
+
+/// A work-tree file, identified or skipped.
+#[derive(Debug)]
+pub enum WorkFile {
+    /// Identified by blob id.
+    Known(FileId),
+    /// Larger than the analysis bound (its size); not read.
+    TooLarge(u64),
+}
+
+fn stat_matches(t: &Tracked, m: &std::fs::Metadata) -> bool {
+    !t.racy
+        && m.len() as u32 == t.size
+        && m.mtime() as i32 == t.mtime.0
+        && (t.mtime.1 == 0 || m.mtime_nsec() as u32 == t.mtime.1)
+        && m.ctime() as i32 == t.ctime
+        && (t.ino == 0 || m.ino() as u32 == t.ino)
+}
+
+/// True when `bytes` looks binary: a NUL in the first 8000 bytes, git's own heuristic.
+pub fn looks_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(8000)].contains(&0)
+}

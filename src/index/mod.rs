@@ -1,0 +1,713 @@
+//! The local SQLite index at `<git dir>/rustassistant/index.db`: derived from the entry files,
+//! never committed, rebuilt at will.
+//!
+//! What callers may rely on:
+//! - [`Index::open`] never fails the user's command: a corrupt or outdated database is rebuilt
+//!   with one warning, and a database held by another process past a short wait degrades to an
+//!   in-memory index built from the entry files.
+//! - [`Index::sync`] costs in proportion to what changed: it compares the modification time of
+//!   every `cache/<type>/<b0b1>` folder with the one recorded and lists only folders that
+//!   changed (a `git pull`, a checkout, `git clean` or an editor all add, remove or rename
+//!   files, which changes the folder). Files are read only when new or changed.
+//! - Counters (hits, misses, cost saved) and access history live only here.
+
+pub mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::analyze::{mtime_ns, parallel_map, FileResult, Status};
+use crate::cache::entry::decode_json_bytes;
+use crate::cache::{Entry, EntryError, Key, Store};
+use crate::session::Session;
+
+/// How long a command waits for another process's write to finish before degrading. Long
+/// enough for any sync or run record (they are milliseconds), short enough that a hook never
+/// stalls a commit noticeably.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+
+/// The open index.
+pub struct Index {
+    conn: Connection,
+    /// Whether this is the in-memory fallback (nothing persists).
+    pub degraded: bool,
+}
+
+/// What a sync changed.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct SyncStats {
+    /// Entry files newly indexed.
+    pub added: usize,
+    /// Rows removed because their file is gone.
+    pub removed: usize,
+    /// Files re-read because they changed.
+    pub changed: usize,
+    /// Folders listed.
+    pub dirs_scanned: usize,
+}
+
+/// One group in the statistics (a type or a model).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Group {
+    /// The type or model name.
+    pub name: String,
+    /// Entries.
+    pub entries: u64,
+    /// Bytes on disk.
+    pub size_bytes: u64,
+    /// Input + output tokens.
+    pub total_tokens: u64,
+    /// Input tokens.
+    pub tokens_in: u64,
+    /// Output tokens.
+    pub tokens_out: u64,
+    /// Sum of known costs.
+    pub cost_usd: f64,
+}
+
+/// Cache statistics (`cache stats`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    /// Valid entries.
+    pub total_entries: u64,
+    /// Entries that failed verification.
+    pub invalid_entries: u64,
+    /// Bytes on disk of valid entries.
+    pub total_size_bytes: u64,
+    /// Bytes of their JSON, uncompressed.
+    pub uncompressed_size_bytes: u64,
+    /// Input + output tokens over all entries.
+    pub total_tokens: u64,
+    /// Input tokens.
+    pub tokens_in: u64,
+    /// Output tokens.
+    pub tokens_out: u64,
+    /// Cached input tokens.
+    pub tokens_cached: u64,
+    /// Sum of known entry costs.
+    pub estimated_cost_usd: f64,
+    /// Entries whose cost is unknown (model without a price).
+    pub unknown_cost_entries: u64,
+    /// Cache hits recorded.
+    pub hits: u64,
+    /// Misses recorded.
+    pub misses: u64,
+    /// hits / (hits + misses), 0 when nothing was recorded.
+    pub hit_rate: f64,
+    /// Cost the hits saved.
+    pub saved_usd: f64,
+    /// `[cache] max_size` in bytes, when set.
+    pub max_size_bytes: Option<u64>,
+    /// Per analysis type.
+    pub by_type: Vec<Group>,
+    /// Per model.
+    pub by_model: Vec<Group>,
+}
+
+/// One indexed entry, as eviction and clearing see it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Path relative to `.rustassistant/`.
+    pub rel: String,
+    /// Analysis type.
+    pub cache_type: String,
+    /// Blob id.
+    pub blob: String,
+    /// Recorded source path.
+    pub path: Option<String>,
+    /// Bytes on disk.
+    pub size_on_disk: u64,
+    /// Whether it verified.
+    pub valid: bool,
+    /// Why not.
+    pub error: Option<String>,
+}
+
+/// Eviction order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Policy {
+    /// Least recently used first (never-used entries by creation time).
+    Lru,
+    /// Oldest `created_at` first.
+    Oldest,
+    /// Largest on disk first.
+    Largest,
+    /// Most tokens (the dearest to have produced) first.
+    Expensive,
+}
+
+impl Index {
+    /// Open (creating or repairing as needed) the index of `session`'s repository and sync it.
+    pub fn open(session: &Session) -> Index {
+        let dir = session.repo.state_dir();
+        let path = dir.join("index.db");
+        let out = session.out;
+        match Self::open_file(&dir, &path) {
+            Ok(mut ix) => match ix.sync(&session.store) {
+                Ok(_) => return ix,
+                Err(e) if is_busy(&e) => out.warn(
+                    "the local index is busy in another process; reading the entry files directly",
+                ),
+                Err(e) => {
+                    out.warn(&format!("the local index could not be updated ({e:#}); rebuilding it from the entry files"));
+                    drop(ix);
+                    if let Ok(mut ix) = Self::recreate(&dir, &path) {
+                        if ix.sync(&session.store).is_ok() {
+                            return ix;
+                        }
+                    }
+                }
+            },
+            Err(OpenError::Busy) => out.warn(
+                "the local index is busy in another process; reading the entry files directly",
+            ),
+            Err(OpenError::Corrupt(reason)) => {
+                out.warn(&format!(
+                    "the local index was unusable ({reason}); rebuilt it from the entry files"
+                ));
+                if let Ok(mut ix) = Self::recreate(&dir, &path) {
+                    if ix.sync(&session.store).is_ok() {
+                        return ix;
+                    }
+                }
+            }
+        }
+        Self::in_memory(&session.store)
+    }
+
+    /// An index held in memory, built from the entry files (the degraded mode).
+    pub fn in_memory(store: &Store) -> Index {
+        let conn = Connection::open_in_memory().expect("an in-memory database always opens");
+        conn.execute_batch(schema::SCHEMA)
+            .expect("the schema is valid SQL");
+        let mut ix = Index {
+            conn,
+            degraded: true,
+        };
+        let _ = ix.sync(store);
+        ix
+    }
+
+    fn open_file(dir: &Path, path: &Path) -> std::result::Result<Index, OpenError> {
+        std::fs::create_dir_all(dir).map_err(|e| OpenError::Corrupt(e.to_string()))?;
+        let conn = Connection::open(path).map_err(classify)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(classify)?;
+        // WAL lets readers work while one process writes; NORMAL sync is durable enough for a
+        // derived index (the worst a crash can do is lose the last sync, which is redone).
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(classify)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(classify)?;
+        let version: Option<String> = match conn.query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        ) {
+            Ok(v) => Some(v),
+            Err(rusqlite::Error::QueryReturnedNoRows) => None,
+            Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("no such table") => {
+                None
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        match version.as_deref().map(str::parse::<i64>) {
+            None => {
+                let tables: i64 = conn
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(classify)?;
+                if tables > 0 {
+                    return Err(OpenError::Corrupt(
+                        "unknown tables and no schema version".into(),
+                    ));
+                }
+                conn.execute_batch(schema::SCHEMA).map_err(classify)?;
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?1)",
+                    [schema::VERSION.to_string()],
+                )
+                .map_err(classify)?;
+            }
+            Some(Ok(v)) if v == schema::VERSION => {}
+            Some(_) => {
+                return Err(OpenError::Corrupt(format!(
+                    "schema version {} is not {}",
+                    version.unwrap_or_default(),
+                    schema::VERSION
+                )))
+            }
+        }
+        Ok(Index {
+            conn,
+            degraded: false,
+        })
+    }
+
+    fn recreate(dir: &Path, path: &Path) -> std::result::Result<Index, OpenError> {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        Self::open_file(dir, path)
+    }
+
+    /// Remove every row and re-read every entry file (`cache rebuild-index`). Access history
+    /// and counters are kept.
+    pub fn rebuild(&mut self, store: &Store) -> Result<SyncStats> {
+        {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch("DELETE FROM entries; DELETE FROM dirs; DELETE FROM totals;")?;
+            tx.commit()?;
+        }
+        self.sync(store)
+    }
+
+    /// Bring the index up to date with the entry files.
+    pub fn sync(&mut self, store: &Store) -> Result<SyncStats> {
+        let mut st = SyncStats::default();
+        let cache = store.cache_dir();
+        // Every cache/<type>/<b0b1> folder with its mtime, stat'ed before listing so a change
+        // during the listing shows up as a changed folder next time.
+        let mut current: HashMap<String, i64> = HashMap::new();
+        if let Ok(types) = std::fs::read_dir(&cache) {
+            for t in types.flatten() {
+                let Ok(tname) = t.file_name().into_string() else {
+                    continue;
+                };
+                if !t.file_type().is_ok_and(|f| f.is_dir()) {
+                    continue;
+                }
+                let Ok(prefixes) = std::fs::read_dir(t.path()) else {
+                    continue;
+                };
+                for p in prefixes.flatten() {
+                    let Ok(pname) = p.file_name().into_string() else {
+                        continue;
+                    };
+                    if let Ok(m) = p.metadata() {
+                        if m.is_dir() {
+                            current.insert(format!("cache/{tname}/{pname}"), mtime_ns(&m));
+                        }
+                    }
+                }
+            }
+        }
+        let recorded: HashMap<String, i64> = {
+            let mut q = self.conn.prepare("SELECT dir, mtime_ns FROM dirs")?;
+            let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let gone: Vec<&String> = recorded
+            .keys()
+            .filter(|d| !current.contains_key(*d))
+            .collect();
+        let mut changed: Vec<(&String, i64)> = current
+            .iter()
+            .filter(|(d, m)| recorded.get(*d) != Some(m))
+            .map(|(d, m)| (d, *m))
+            .collect();
+        changed.sort();
+        if gone.is_empty() && changed.is_empty() {
+            return Ok(st);
+        }
+        let root = store.root().to_path_buf();
+        // List changed folders and decide which files need reading, outside the transaction.
+        let mut to_read: Vec<(String, String, Key, u64, i64)> = Vec::new();
+        let mut to_delete: Vec<String> = Vec::new();
+        for (dir, _) in &changed {
+            st.dirs_scanned += 1;
+            let known: HashMap<String, (u64, i64)> = {
+                let mut q = self.conn.prepare_cached(
+                    "SELECT rel, size_on_disk, mtime_ns FROM entries WHERE dir = ?1",
+                )?;
+                let rows = q.query_map([dir.as_str()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)?),
+                    ))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut present = HashSet::new();
+            if let Ok(items) = std::fs::read_dir(root.join(dir)) {
+                for it in items.flatten() {
+                    let Ok(name) = it.file_name().into_string() else {
+                        continue;
+                    };
+                    if name.starts_with(crate::util::TEMP_PREFIX) {
+                        crate::cache::store::remove_if_stale(&it.path());
+                        continue;
+                    }
+                    let rel = format!("{dir}/{name}");
+                    let Some((key, _)) =
+                        Key::from_relative(Path::new(rel.strip_prefix("cache/").unwrap_or(&rel)))
+                    else {
+                        continue;
+                    };
+                    let Ok(meta) = it.metadata() else { continue };
+                    if !meta.is_file() {
+                        continue;
+                    }
+                    present.insert(rel.clone());
+                    let sig = (meta.len(), mtime_ns(&meta));
+                    match known.get(&rel) {
+                        Some(k) if *k == sig => {}
+                        Some(_) => {
+                            st.changed += 1;
+                            to_read.push((rel, dir.to_string(), key, sig.0, sig.1));
+                        }
+                        None => {
+                            st.added += 1;
+                            to_read.push((rel, dir.to_string(), key, sig.0, sig.1));
+                        }
+                    }
+                }
+            }
+            for rel in known.keys() {
+                if !present.contains(rel) {
+                    to_delete.push(rel.clone());
+                }
+            }
+        }
+        let decoded = parallel_map(&to_read, |(rel, _, key, _, _)| {
+            read_for_index(&root.join(rel), key)
+        });
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for d in &gone {
+            st.removed += tx.execute("DELETE FROM entries WHERE dir = ?1", [d.as_str()])?;
+            tx.execute("DELETE FROM dirs WHERE dir = ?1", [d.as_str()])?;
+        }
+        for rel in &to_delete {
+            st.removed += tx.execute("DELETE FROM entries WHERE rel = ?1", [rel])?;
+        }
+        for ((rel, dir, key, size, mtime), (entry, json_size)) in to_read.iter().zip(decoded) {
+            upsert(&tx, rel, dir, key, &entry, *size, json_size, *mtime)?;
+        }
+        for (dir, m) in &changed {
+            tx.execute(
+                "INSERT OR REPLACE INTO dirs VALUES (?1, ?2)",
+                params![dir, m],
+            )?;
+        }
+        tx.commit()?;
+        Ok(st)
+    }
+
+    /// Valid entries as `rel -> (size, mtime_ns, cost)`: a file that still has that size and
+    /// mtime was verified and need not be read again.
+    pub fn valid_snapshot(&self) -> HashMap<String, (u64, i64, f64)> {
+        let mut out = HashMap::new();
+        if let Ok(mut q) = self.conn.prepare("SELECT rel, size_on_disk, mtime_ns, COALESCE(cost_usd, 0) FROM entries WHERE valid = 1") {
+            if let Ok(rows) = q.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)?, r.get::<_, f64>(3)?)))) {
+                out.extend(rows.flatten());
+            }
+        }
+        out
+    }
+
+    /// Record a finished run: index the entries it wrote, count hits and misses, stamp the
+    /// access time of every hit.
+    pub fn record_run(
+        &self,
+        session: &Session,
+        touched: &[(String, bool)],
+        results: &[FileResult],
+    ) -> Result<()> {
+        let root = session.store.root();
+        let written: Vec<&String> = touched
+            .iter()
+            .filter(|(_, hit)| !hit)
+            .map(|(r, _)| r)
+            .collect();
+        let decoded: Vec<_> = written
+            .iter()
+            .map(|rel| {
+                let p = root.join(rel);
+                let key = Key::from_relative(Path::new(rel.strip_prefix("cache/").unwrap_or(rel)))
+                    .map(|k| k.0);
+                let meta = std::fs::metadata(&p).ok();
+                (key, meta, key_read(&p))
+            })
+            .collect();
+        let now = crate::util::now_timestamp(&session.env).as_second();
+        let hits = results.iter().filter(|r| r.status == Status::Hit).count() as f64;
+        let misses = results.iter().filter(|r| r.status == Status::Miss).count() as f64;
+        let saved: f64 = results
+            .iter()
+            .filter(|r| r.status == Status::Hit)
+            .map(|r| r.saved_usd)
+            .sum();
+        let tx = self.conn.unchecked_transaction()?;
+        for ((rel, (key, meta, read)), _) in written.iter().zip(decoded).zip(0..) {
+            let (Some(key), Some(meta)) = (key, meta) else {
+                continue;
+            };
+            let dir = rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let (entry, json_size) = read;
+            upsert(
+                &tx,
+                rel,
+                dir,
+                &key,
+                &entry,
+                meta.len(),
+                json_size,
+                mtime_ns(&meta),
+            )?;
+        }
+        {
+            let mut q = tx.prepare_cached(
+                "INSERT INTO access VALUES (?1, ?2, 1) ON CONFLICT (rel) DO UPDATE SET last_accessed = excluded.last_accessed, access_count = access_count + 1",
+            )?;
+            for (rel, _) in touched.iter().filter(|(_, hit)| *hit) {
+                q.execute(params![rel, now])?;
+            }
+        }
+        for (name, v) in [("hits", hits), ("misses", misses), ("saved_usd", saved)] {
+            tx.execute("INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", params![name, v])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Statistics from the aggregates the triggers maintain.
+    pub fn stats(&self, max_size: Option<u64>) -> Result<Stats> {
+        let mut s = Stats {
+            max_size_bytes: max_size,
+            ..Stats::default()
+        };
+        let mut by_type: HashMap<String, Group> = HashMap::new();
+        let mut by_model: HashMap<String, Group> = HashMap::new();
+        let mut q = self.conn.prepare(
+            "SELECT cache_type, model, valid, n, size_on_disk, json_size, tokens_in, tokens_out, tokens_cached, cost_usd, cost_unknown FROM totals",
+        )?;
+        let mut rows = q.query([])?;
+        while let Some(r) = rows.next()? {
+            let valid: i64 = r.get(2)?;
+            let n: u64 = r.get::<_, i64>(3)? as u64;
+            if valid == 0 {
+                s.invalid_entries += n;
+                continue;
+            }
+            let (ty, model): (String, String) = (r.get(0)?, r.get(1)?);
+            let size = r.get::<_, i64>(4)? as u64;
+            let tin = r.get::<_, i64>(6)? as u64;
+            let tout = r.get::<_, i64>(7)? as u64;
+            let cost: f64 = r.get(9)?;
+            s.total_entries += n;
+            s.total_size_bytes += size;
+            s.uncompressed_size_bytes += r.get::<_, i64>(5)? as u64;
+            s.tokens_in += tin;
+            s.tokens_out += tout;
+            s.tokens_cached += r.get::<_, i64>(8)? as u64;
+            s.estimated_cost_usd += cost;
+            s.unknown_cost_entries += r.get::<_, i64>(10)? as u64;
+            for (map, name) in [(&mut by_type, ty), (&mut by_model, model)] {
+                let g = map.entry(name.clone()).or_insert_with(|| Group {
+                    name,
+                    ..Group::default()
+                });
+                g.entries += n;
+                g.size_bytes += size;
+                g.tokens_in += tin;
+                g.tokens_out += tout;
+                g.total_tokens += tin + tout;
+                g.cost_usd += cost;
+            }
+        }
+        s.total_tokens = s.tokens_in + s.tokens_out;
+        let counter = |name: &str| -> f64 {
+            self.conn
+                .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .ok()
+                .flatten()
+                .unwrap_or(0.0)
+        };
+        s.hits = counter("hits") as u64;
+        s.misses = counter("misses") as u64;
+        s.saved_usd = counter("saved_usd");
+        s.hit_rate = if s.hits + s.misses > 0 {
+            s.hits as f64 / (s.hits + s.misses) as f64
+        } else {
+            0.0
+        };
+        let sort = |m: HashMap<String, Group>| {
+            let mut v: Vec<Group> = m.into_values().collect();
+            v.sort_by(|a, b| b.entries.cmp(&a.entries).then(a.name.cmp(&b.name)));
+            v
+        };
+        s.by_type = sort(by_type);
+        s.by_model = sort(by_model);
+        Ok(s)
+    }
+
+    /// Every indexed entry, in the order `policy` evicts them (or by path with `None`).
+    pub fn rows(&self, policy: Option<Policy>) -> Result<Vec<Row>> {
+        let order = match policy {
+            None => "e.rel",
+            Some(Policy::Lru) => {
+                "COALESCE(a.last_accessed, unixepoch(e.created_at), 0) ASC, e.created_at ASC, e.rel"
+            }
+            Some(Policy::Oldest) => "e.created_at ASC, e.rel",
+            Some(Policy::Largest) => "e.size_on_disk DESC, e.rel",
+            Some(Policy::Expensive) => {
+                "(e.tokens_in + e.tokens_out) DESC, COALESCE(e.cost_usd, 0) DESC, e.rel"
+            }
+        };
+        let sql = format!(
+            "SELECT e.rel, e.cache_type, e.blob, e.path, e.size_on_disk, e.valid, e.error FROM entries e LEFT JOIN access a ON a.rel = e.rel ORDER BY {order}"
+        );
+        let mut q = self.conn.prepare(&sql)?;
+        let rows = q.query_map([], |r| {
+            Ok(Row {
+                rel: r.get(0)?,
+                cache_type: r.get(1)?,
+                blob: r.get(2)?,
+                path: r.get(3)?,
+                size_on_disk: r.get::<_, i64>(4)? as u64,
+                valid: r.get::<_, i64>(5)? != 0,
+                error: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Remove the entry files of `rows` and their index rows. Returns bytes freed.
+    pub fn remove(&self, store: &Store, rows: &[Row]) -> Result<u64> {
+        let mut freed = 0;
+        let tx = self.conn.unchecked_transaction()?;
+        for r in rows {
+            store
+                .remove(&store.root().join(&r.rel))
+                .with_context(|| format!("removing {}", r.rel))?;
+            tx.execute("DELETE FROM entries WHERE rel = ?1", [&r.rel])?;
+            tx.execute("DELETE FROM access WHERE rel = ?1", [&r.rel])?;
+            freed += r.size_on_disk;
+        }
+        tx.commit()?;
+        Ok(freed)
+    }
+
+    /// Evict by `policy` until valid entries total at most `max_bytes`. Returns what went.
+    pub fn evict(&self, store: &Store, policy: Policy, max_bytes: u64) -> Result<(Vec<Row>, u64)> {
+        let rows = self.rows(Some(policy))?;
+        let mut total: u64 = rows.iter().map(|r| r.size_on_disk).sum();
+        let mut victims = Vec::new();
+        for r in rows {
+            if total <= max_bytes {
+                break;
+            }
+            total -= r.size_on_disk;
+            victims.push(r);
+        }
+        let freed = self.remove(store, &victims)?;
+        Ok((victims, freed))
+    }
+}
+
+enum OpenError {
+    Busy,
+    Corrupt(String),
+}
+
+fn classify(e: rusqlite::Error) -> OpenError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            OpenError::Busy
+        }
+        _ => OpenError::Corrupt(e.to_string()),
+    }
+}
+
+fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(c.downcast_ref::<rusqlite::Error>(), Some(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    })
+}
+
+fn read_for_index(path: &Path, key: &Key) -> (std::result::Result<Entry, EntryError>, u64) {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return (Err(EntryError::Malformed(format!("cannot read: {e}"))), 0),
+    };
+    if bytes.len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
+        return (
+            Err(EntryError::TooLarge {
+                size: bytes.len() as u64,
+                limit: crate::cache::entry::MAX_ENTRY_FILE_BYTES,
+            }),
+            0,
+        );
+    }
+    match decode_json_bytes(&bytes) {
+        Ok(json) => {
+            let n = json.len() as u64;
+            (Entry::decode(&json, Some(key)), n)
+        }
+        Err(e) => (Err(e), 0),
+    }
+}
+
+fn key_read(path: &Path) -> (std::result::Result<Entry, EntryError>, u64) {
+    let rel_key = path
+        .to_str()
+        .and_then(|s| s.find("/cache/").map(|i| &s[i + 7..]))
+        .and_then(|r| Key::from_relative(Path::new(r)));
+    match rel_key {
+        Some((k, _)) => read_for_index(path, &k),
+        None => (Err(EntryError::Malformed("not an entry name".into())), 0),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn upsert(
+    tx: &rusqlite::Transaction<'_>,
+    rel: &str,
+    dir: &str,
+    key: &Key,
+    entry: &std::result::Result<Entry, EntryError>,
+    size: u64,
+    json_size: u64,
+    mtime: i64,
+) -> rusqlite::Result<()> {
+    // Delete then insert (not REPLACE) so the triggers keep `totals` exact.
+    tx.execute("DELETE FROM entries WHERE rel = ?1", [rel])?;
+    match entry {
+        Ok(e) => tx.execute(
+            "INSERT INTO entries (rel, dir, cache_type, blob, variant, valid, path, file_size, provider, model, created_at,
+                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size, mtime_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                rel, dir, key.cache_type, key.blob, key.variant, e.path, e.file_size as i64, e.provider, e.model, e.created_at,
+                e.tokens.input as i64, e.tokens.output as i64, e.tokens.cached_input as i64, e.cost_usd, size as i64, json_size as i64, mtime
+            ],
+        )?,
+        Err(err) => tx.execute(
+            "INSERT INTO entries (rel, dir, cache_type, blob, variant, valid, error, size_on_disk, json_size, mtime_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)",
+            params![rel, dir, key.cache_type, key.blob, key.variant, err.to_string(), size as i64, json_size as i64, mtime],
+        )?,
+    };
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! The index schema and its migrations, in one place. `SCHEMA` creates the current version from
+//! nothing; an index at an older version is rebuilt from the entry files (it is derived data),
+//! carrying over the access history and counters that only it holds.
+
+/// Current schema version, stored in `meta`.
+pub const VERSION: i64 = 1;
+
+/// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
+/// reads a few dozen rows instead of scanning every entry.
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    rel           TEXT PRIMARY KEY,   -- path relative to .rustassistant/
+    dir           TEXT NOT NULL,      -- cache/<type>/<b0b1>
+    cache_type    TEXT NOT NULL,
+    blob          TEXT NOT NULL,
+    variant       TEXT NOT NULL,
+    valid         INTEGER NOT NULL,   -- 0: malformed or mislabelled (error says why)
+    error         TEXT,
+    path          TEXT,
+    file_size     INTEGER,
+    provider      TEXT,
+    model         TEXT,
+    created_at    TEXT,
+    tokens_in     INTEGER NOT NULL DEFAULT 0,
+    tokens_out    INTEGER NOT NULL DEFAULT 0,
+    tokens_cached INTEGER NOT NULL DEFAULT 0,
+    cost_usd      REAL,
+    size_on_disk  INTEGER NOT NULL,
+    json_size     INTEGER NOT NULL DEFAULT 0,
+    mtime_ns      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_dir ON entries(dir);
+CREATE INDEX IF NOT EXISTS entries_blob ON entries(blob);
+CREATE INDEX IF NOT EXISTS entries_created ON entries(created_at);
+CREATE TABLE IF NOT EXISTS dirs (dir TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
+-- Access history lives apart from entries so a rebuild keeps it.
+CREATE TABLE IF NOT EXISTS access (rel TEXT PRIMARY KEY, last_accessed INTEGER NOT NULL, access_count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS totals (
+    cache_type TEXT NOT NULL, model TEXT NOT NULL, valid INTEGER NOT NULL,
+    n INTEGER NOT NULL, size_on_disk INTEGER NOT NULL, json_size INTEGER NOT NULL,
+    tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, tokens_cached INTEGER NOT NULL,
+    cost_usd REAL NOT NULL, cost_unknown INTEGER NOT NULL,
+    PRIMARY KEY (cache_type, model, valid)
+);
+CREATE TRIGGER IF NOT EXISTS entries_ins AFTER INSERT ON entries BEGIN
+    INSERT INTO totals VALUES (NEW.cache_type, COALESCE(NEW.model, ''), NEW.valid, 1, NEW.size_on_disk, NEW.json_size,
+        NEW.tokens_in, NEW.tokens_out, NEW.tokens_cached, COALESCE(NEW.cost_usd, 0), NEW.valid AND NEW.cost_usd IS NULL)
+    ON CONFLICT (cache_type, model, valid) DO UPDATE SET
+        n = n + 1, size_on_disk = size_on_disk + excluded.size_on_disk, json_size = json_size + excluded.json_size,
+        tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+        tokens_cached = tokens_cached + excluded.tokens_cached, cost_usd = cost_usd + excluded.cost_usd,
+        cost_unknown = cost_unknown + excluded.cost_unknown;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_del AFTER DELETE ON entries BEGIN
+    UPDATE totals SET n = n - 1, size_on_disk = size_on_disk - OLD.size_on_disk, json_size = json_size - OLD.json_size,
+        tokens_in = tokens_in - OLD.tokens_in, tokens_out = tokens_out - OLD.tokens_out,
+        tokens_cached = tokens_cached - OLD.tokens_cached, cost_usd = cost_usd - COALESCE(OLD.cost_usd, 0),
+        cost_unknown = cost_unknown - (OLD.valid AND OLD.cost_usd IS NULL)
+    WHERE cache_type = OLD.cache_type AND model = COALESCE(OLD.model, '') AND valid = OLD.valid;
+    DELETE FROM totals WHERE n <= 0;
+END;
+"#;

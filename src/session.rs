@@ -1,0 +1,51 @@
+//! A [`Session`]: the repository, configuration and store one command works on, built once
+//! from the process's context. Tests and hooks build it the same way, from an explicit
+//! [`Env`] and working directory.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cache::Store;
+use crate::config::{Config, Env, Overrides};
+use crate::git::Repo;
+use crate::output::Printer;
+
+/// Everything a command needs.
+pub struct Session {
+    /// The repository.
+    pub repo: Repo,
+    /// Effective configuration.
+    pub config: Config,
+    /// The entry store.
+    pub store: Store,
+    /// Environment snapshot.
+    pub env: Env,
+    /// Directory relative paths are resolved from.
+    pub cwd: PathBuf,
+    /// Where output goes.
+    pub out: Printer,
+}
+
+impl Session {
+    /// Open the repository containing `cwd` and load its configuration.
+    pub fn open(cwd: PathBuf, env: Env, overrides: &Overrides, out: Printer) -> Result<Session> {
+        let repo = Repo::discover(&cwd)?;
+        let root = repo.workdir().join(".rustassistant");
+        let config = Config::load(Some(&root.join("config.toml")), &env, overrides)?;
+        let store = Store::new(root, config.compression());
+        Ok(Session {
+            repo,
+            config,
+            store,
+            env,
+            cwd,
+            out,
+        })
+    }
+
+    /// Whether `.rustassistant/` exists.
+    pub fn initialised(&self) -> bool {
+        self.store.root().join("config.toml").is_file() || self.store.cache_dir().is_dir()
+    }
+}
