@@ -1,1 +1,6 @@
-//! Integration tests
+//! Integration tests: the real binary, real git, throw-away repositories, fake HTTP servers on
+//! 127.0.0.1. One test binary (see Cargo.toml `autotests = false`) keeps link time down.
+
+mod common;
+
+mod cache_flow;

@@ -178,7 +178,7 @@ pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
     if explicit_types {
         if let Some(p) = plans.iter().find(|p| p.analyzer.is_err()) {
             return Err(
-                UserError::Usage(p.analyzer.as_ref().err().cloned().unwrap_or_default()).into(),
+                UserError::Input(p.analyzer.as_ref().err().cloned().unwrap_or_default()).into(),
             );
         }
     }

@@ -1,0 +1,177 @@
+//! A sealed test environment, in the manner of jj's `TestEnvironment`: a temporary HOME and
+//! RUSTASSISTANT_HOME, no global or system git config, a fixed author and clock, and helpers to
+//! run the real binary and real git.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_rustassistant");
+
+pub struct TestEnv {
+    pub tmp: tempfile::TempDir,
+    pub home: PathBuf,
+    pub vars: BTreeMap<String, String>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(home.join(".rustassistant")).unwrap();
+        let mut vars = BTreeMap::new();
+        let path = std::env::var("PATH").unwrap_or_default();
+        let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
+        for (k, v) in [
+            ("PATH", format!("{bin_dir}:{path}")),
+            ("HOME", home.display().to_string()),
+            ("RUSTASSISTANT_HOME", home.join(".rustassistant").display().to_string()),
+            ("GIT_CONFIG_GLOBAL", "/dev/null".to_string()),
+            ("GIT_CONFIG_NOSYSTEM", "1".to_string()),
+            ("GIT_AUTHOR_NAME", "Test Author".to_string()),
+            ("GIT_AUTHOR_EMAIL", "author@example.com".to_string()),
+            ("GIT_COMMITTER_NAME", "Test Committer".to_string()),
+            ("GIT_COMMITTER_EMAIL", "committer@example.com".to_string()),
+            ("GIT_AUTHOR_DATE", "2026-11-21T10:00:00Z".to_string()),
+            ("GIT_COMMITTER_DATE", "2026-11-21T10:00:00Z".to_string()),
+            ("RUSTASSISTANT_NOW", "2026-11-21T10:00:00Z".to_string()),
+            ("NO_COLOR", "1".to_string()),
+            ("LANG", "C.UTF-8".to_string()),
+        ] {
+            vars.insert(k.to_string(), v);
+        }
+        TestEnv { tmp, home, vars }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn set(&mut self, k: &str, v: &str) {
+        self.vars.insert(k.to_string(), v.to_string());
+    }
+
+    pub fn unset(&mut self, k: &str) {
+        self.vars.remove(k);
+    }
+
+    fn command(&self, prog: &str, dir: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(prog);
+        c.args(args).current_dir(dir).env_clear().envs(&self.vars).stdin(Stdio::null());
+        c
+    }
+
+    /// Run rustassistant in `dir`.
+    pub fn run(&self, dir: &Path, args: &[&str]) -> Run {
+        self.command(BIN, dir, args).output().unwrap().into()
+    }
+
+    /// Run rustassistant with extra environment.
+    pub fn run_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.command(BIN, dir, args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap().into()
+    }
+
+    /// Run git in `dir`; panics on failure.
+    #[track_caller]
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let r: Run = self.command("git", dir, args).output().unwrap().into();
+        assert_eq!(r.code, 0, "git {args:?} failed:\n{}\n{}", r.stdout, r.stderr);
+        r.stdout
+    }
+
+    /// Run git and return the whole result.
+    pub fn git_run(&self, dir: &Path, args: &[&str]) -> Run {
+        self.command("git", dir, args).output().unwrap().into()
+    }
+
+    /// A new repository at `name` with `files` committed.
+    pub fn repo(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        self.repo_with(name, files, &[])
+    }
+
+    pub fn repo_with(&self, name: &str, files: &[(&str, &str)], init_args: &[&str]) -> PathBuf {
+        let dir = self.root().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args = vec!["init", "-q", "-b", "main"];
+        args.extend_from_slice(init_args);
+        self.git(&dir, &args);
+        write_files(&dir, files);
+        if !files.is_empty() {
+            self.git(&dir, &["add", "-A"]);
+            self.git(&dir, &["commit", "-q", "-m", "initial"]);
+        }
+        dir
+    }
+}
+
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (p, content) in files {
+        let path = dir.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+}
+
+/// Every entry file under `.rustassistant/cache`, relative to the repository, sorted.
+pub fn entry_files(repo: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(repo.join(".rustassistant/cache"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(repo).unwrap().to_path_buf())
+        .filter(|p| {
+            let s = p.to_string_lossy();
+            s.ends_with(".json") || s.ends_with(".json.zst")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Bytes and mtimes of every entry file.
+pub fn snapshot(repo: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    entry_files(repo)
+        .into_iter()
+        .map(|p| {
+            let abs = repo.join(&p);
+            let m = std::fs::metadata(&abs).unwrap().modified().unwrap();
+            (p, std::fs::read(&abs).unwrap(), m)
+        })
+        .collect()
+}
+
+pub const RUST_SRC: &str = "//! demo\n\n// TODO(alice): split this function\nfn main() {\n    let x: Option<u8> = None;\n    if true {\n        println!(\"{}\", x.unwrap());\n    }\n}\n";
+pub const PY_SRC: &str = "def f(x):\n    # FIXME: handle None\n    return x + 1\n";
