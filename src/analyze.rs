@@ -27,6 +27,10 @@ use crate::session::Session;
 /// Set by the Ctrl-C handler: workers finish the request in hand and take no more.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Up to this many named files are identified by hashing them rather than by loading the git
+/// index (see `collect`).
+const FEW_FILES: usize = 16;
+
 /// Runs over more files than this show a progress bar and list hits only with `-v`.
 const QUIET_HITS_ABOVE: usize = 20;
 
@@ -184,8 +188,7 @@ pub fn run(
     let mut results: Vec<FileResult> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     let mut summary = Summary::default();
-    let valid = index.map(|i| i.valid_snapshot()).unwrap_or_default();
-    let lookups = identify_and_lookup(session, &targets, plans, opts, &valid);
+    let lookups = lookup_all(session, &targets, plans, index);
     let mut index_touched: Vec<(String, bool)> = Vec::new();
     for (t, per_plan) in targets.iter().zip(lookups) {
         let file = match &t.id {
@@ -314,82 +317,123 @@ enum Found {
     Invalid { path: PathBuf, error: String },
 }
 
-/// Identify each target and look its keys up, on every core. `valid` maps entry paths
-/// (relative to `.rustassistant/`) to the `(size, mtime_ns)` the index verified them at: a file
-/// that still matches is a hit without being read.
-fn identify_and_lookup(
+/// Look every `(target, plan)` key up. Three phases: stat the candidate entry files on every
+/// core; let the index confirm the ones it verified at that size and mtime (so they are not
+/// read); read and verify the rest, again on every core.
+fn lookup_all(
     session: &Session,
     targets: &[Target],
     plans: &[Plan],
-    _opts: &RunOptions,
-    valid: &HashMap<String, (u64, i64, f64)>,
+    index: Option<&Index>,
 ) -> Vec<Vec<Option<(Key, Found)>>> {
-    let identities: Vec<Option<(String, String, String)>> = plans
+    let variants: Vec<Option<String>> = plans
         .iter()
         .map(|p| {
             p.analyzer.as_ref().ok().map(|a| {
                 let id = a.identity();
-                (
-                    id.provider.clone(),
-                    id.model.clone(),
-                    id.prompt_hash.clone(),
-                )
+                crate::cache::variant(&id.provider, &id.model, &id.prompt_hash, SCHEMA_VERSION)
             })
         })
         .collect();
-    let variants: Vec<Option<String>> = identities
-        .iter()
-        .map(|i| {
-            i.as_ref()
-                .map(|(p, m, h)| crate::cache::variant(p, m, h, SCHEMA_VERSION))
-        })
-        .collect();
-    let lookup_one = |t: &Target| -> Vec<Option<(Key, Found)>> {
+    let root = session.store.root();
+    // Phase 1: stat.
+    type Probe = Option<(Key, Option<(String, u64, i64)>)>;
+    let probes: Vec<Vec<Probe>> = parallel_map(targets, |t| {
         let Ok(file) = &t.id else { return Vec::new() };
         plans
             .iter()
             .enumerate()
             .map(|(pi, p)| {
-                let variant = variants[pi].clone()?;
                 let key = Key {
                     cache_type: p.cache_type.clone(),
                     blob: file.blob.clone(),
-                    variant,
+                    variant: variants[pi].clone()?,
                 };
-                let found = match session.store.existing(&key) {
-                    None => Found::Miss,
-                    Some((path, meta)) => {
-                        let rel = path
-                            .strip_prefix(session.store.root())
-                            .unwrap_or(&path)
-                            .to_string_lossy()
-                            .into_owned();
-                        let mtime = mtime_ns(&meta);
-                        if let Some(&(_, _, saved)) = valid
-                            .get(&rel)
-                            .filter(|v| (v.0, v.1) == (meta.len(), mtime))
-                        {
-                            Found::Hit { rel, saved }
-                        } else {
-                            match session.store.lookup(&key) {
-                                Lookup::Hit { entry, .. } => Found::Hit {
-                                    rel,
-                                    saved: entry.cost_usd.unwrap_or(0.0),
-                                },
-                                Lookup::Miss => Found::Miss,
-                                Lookup::Invalid { path, error } => Found::Invalid {
-                                    path,
-                                    error: error.to_string(),
-                                },
-                            }
-                        }
-                    }
-                };
-                Some((key, found))
+                let existing = session.store.probe(&key);
+                Some((key, existing))
             })
             .collect()
-    };
-    parallel_map(targets, lookup_one)
+    });
+    // Phase 2: the index confirms what it has verified.
+    let candidates: Vec<(&str, u64, i64)> = probes
+        .iter()
+        .flatten()
+        .flatten()
+        .filter_map(|(_, e)| e.as_ref().map(|(r, s, m)| (r.as_str(), *s, *m)))
+        .collect();
+    let mut confirmed = match index {
+        Some(ix) => ix.confirm(&candidates),
+        None => vec![None; candidates.len()],
+    }
+    .into_iter();
+    // Per probe with an existing file, in probe order: Some(cost) when the index vouches for it.
+    let confirmed: Vec<Option<f64>> = probes
+        .iter()
+        .flatten()
+        .flatten()
+        .filter(|(_, e)| e.is_some())
+        .map(|_| confirmed.next().flatten())
+        .collect();
+    // Phase 3: read and verify the unconfirmed.
+    let unconfirmed: Vec<&Key> = probes
+        .iter()
+        .flatten()
+        .flatten()
+        .filter(|(_, e)| e.is_some())
+        .zip(&confirmed)
+        .filter(|(_, c)| c.is_none())
+        .map(|((k, _), _)| k)
+        .collect();
+    let verified: HashMap<Key, Found> = unconfirmed
+        .iter()
+        .map(|k| (*k).clone())
+        .zip(parallel_map(&unconfirmed, |k| {
+            match session.store.lookup(k) {
+                Lookup::Hit { entry, path } => Found::Hit {
+                    rel: path
+                        .strip_prefix(root)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .into_owned(),
+                    saved: entry.cost_usd.unwrap_or(0.0),
+                },
+                Lookup::Miss => Found::Miss,
+                Lookup::Invalid { path, error } => Found::Invalid {
+                    path,
+                    error: error.to_string(),
+                },
+            }
+        }))
+        .collect();
+    let mut confirmed = confirmed.into_iter();
+    probes
+        .into_iter()
+        .map(|per| {
+            per.into_iter()
+                .map(|p| {
+                    let (key, existing) = p?;
+                    let found = match existing {
+                        None => Found::Miss,
+                        Some((rel, _, _)) => match confirmed.next().flatten() {
+                            Some(saved) => Found::Hit { rel, saved },
+                            None => match verified.get(&key) {
+                                Some(Found::Hit { rel, saved }) => Found::Hit {
+                                    rel: rel.clone(),
+                                    saved: *saved,
+                                },
+                                Some(Found::Invalid { path, error }) => Found::Invalid {
+                                    path: path.clone(),
+                                    error: error.clone(),
+                                },
+                                _ => Found::Miss,
+                            },
+                        },
+                    };
+                    Some((key, found))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Modification time in nanoseconds, the index's change detector.
@@ -671,14 +715,38 @@ fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<
         return Ok(targets);
     }
 
-    let tracked = repo.tracked(None)?;
+    // Only entries that can be wanted are materialised: --all needs those passing the filter,
+    // named paths need their own (or, for folders, those below them).
+    let named: Vec<String> = sel
+        .paths
+        .iter()
+        .map(|g| repo.relative(&session.cwd, g))
+        .collect::<Result<_, _>>()?;
+    let under = |p: &str, n: &str| {
+        n.is_empty() || p == n || (p.starts_with(n) && p.as_bytes().get(n.len()) == Some(&b'/'))
+    };
+    // A handful of named files: hashing them (bounded by max_file_bytes) is cheaper than
+    // loading the git index, which is megabytes once the cache itself is tracked, and gives
+    // the same ids.
+    let few_named_files = !sel.all
+        && !sel.changed
+        && named.len() <= FEW_FILES
+        && named.iter().all(|n| repo.workdir().join(n).is_file());
+    let tracked = if few_named_files {
+        Vec::new()
+    } else {
+        repo.tracked_where(None, |p| {
+            ((sel.all || sel.changed) && filter.matches(p)) || named.iter().any(|n| under(p, n))
+        })?
+    };
     let by_path: HashMap<&str, &Tracked> = tracked.iter().map(|t| (t.path.as_str(), t)).collect();
     let mut wanted: Vec<String> = Vec::new();
     if sel.all {
+        // Without named paths, everything tracked_where kept passed the filter already.
         wanted.extend(
             tracked
                 .iter()
-                .filter(|t| filter.matches(&t.path))
+                .filter(|t| named.is_empty() || filter.matches(&t.path))
                 .map(|t| t.path.clone()),
         );
     }
@@ -700,8 +768,7 @@ fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<
             }
         }
     }
-    for given in &sel.paths {
-        let rel = repo.relative(&session.cwd, given)?;
+    for (given, rel) in sel.paths.iter().zip(named) {
         let abs = repo.workdir().join(&rel);
         if abs.is_dir() {
             let mut walk = ignore::WalkBuilder::new(&abs);

@@ -87,6 +87,42 @@ impl Store {
         None
     }
 
+    /// The existing file for `key` as `(path relative to .rustassistant/, size, mtime_ns)`:
+    /// [`Store::existing`] for the hot path, one string built and one stat per encoding.
+    pub fn probe(&self, key: &Key) -> Option<(String, u64, i64)> {
+        let root = self.root.to_str()?;
+        let mut p = String::with_capacity(root.len() + 128);
+        p.push_str(root);
+        p.push_str("/cache/");
+        p.push_str(&key.cache_type);
+        p.push('/');
+        p.push_str(&key.blob[..2]);
+        p.push('/');
+        p.push_str(&key.blob[2..]);
+        p.push('-');
+        p.push_str(&key.variant);
+        p.push_str(".json");
+        let first_zst = self.compression == Compression::Zstd;
+        for zst in [first_zst, !first_zst] {
+            if zst {
+                p.push_str(".zst");
+            }
+            if let Ok(m) = std::fs::metadata(&p) {
+                if m.is_file() {
+                    return Some((
+                        p[root.len() + 1..].to_string(),
+                        m.len(),
+                        crate::analyze::mtime_ns(&m),
+                    ));
+                }
+            }
+            if zst {
+                p.truncate(p.len() - 4);
+            }
+        }
+        None
+    }
+
     /// Look `key` up, reading and checking the entry.
     pub fn lookup(&self, key: &Key) -> Lookup {
         match self.existing(key) {

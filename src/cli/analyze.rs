@@ -195,7 +195,7 @@ pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
         index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
         deadline: None,
     };
-    let index = Index::open(session);
+    let index = Index::open_for_lookup(session);
     let report = crate::analyze::run(session, &sel, &plans, &opts, Some(&index))?;
     let s = &report.summary;
     if out.json {

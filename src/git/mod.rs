@@ -6,6 +6,8 @@
 //! written); anything else is hashed with git2 in the repository's object format (SHA-1 or
 //! SHA-256).
 
+pub mod index_file;
+
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ pub struct Repo {
 }
 
 /// One tracked file as the index records it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tracked {
     /// Repository-relative path with `/` separators.
     pub path: String,
@@ -148,6 +150,71 @@ impl Repo {
 
     /// Every regular file in the index (stage 0), in index order.
     pub fn tracked(&self, index_file: Option<&str>) -> Result<Vec<Tracked>, git2::Error> {
+        self.tracked_where(index_file, |_| true)
+    }
+
+    /// [`Repo::tracked`], keeping only paths `keep` accepts (checked before anything is
+    /// allocated for the entry).
+    pub fn tracked_where(
+        &self,
+        index_file: Option<&str>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Vec<Tracked>, git2::Error> {
+        let path = match index_file {
+            Some(f) if Path::new(f).is_absolute() => PathBuf::from(f),
+            Some(f) => self.workdir.join(f),
+            None => self.git_dir().join("index"),
+        };
+        if let Some(v) = self.tracked_fast(&path, &keep) {
+            return Ok(v);
+        }
+        Ok(self
+            .tracked_git2(index_file)?
+            .into_iter()
+            .filter(|t| keep(&t.path))
+            .collect())
+    }
+
+    fn tracked_fast(&self, path: &Path, keep: &dyn Fn(&str) -> bool) -> Option<Vec<Tracked>> {
+        let data = match std::fs::read(path) {
+            Ok(d) => d,
+            // No index yet (fresh repository): nothing is tracked.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
+            Err(_) => return None,
+        };
+        let oid_len = if self.format == ObjectFormat::Sha1 {
+            20
+        } else {
+            32
+        };
+        let index_mtime = std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.mtime(), m.mtime_nsec()))
+            .unwrap_or((i64::MAX, 0));
+        let mut out = Vec::new();
+        index_file::parse(&data, oid_len, |e| {
+            if e.stage != 0 || e.mode & MODE_FILE_MASK != MODE_REGULAR {
+                return;
+            }
+            let Some(path) = std::str::from_utf8(e.path).ok().filter(|p| keep(p)) else {
+                return;
+            };
+            let mtime = (e.mtime.0 as i32, e.mtime.1);
+            out.push(Tracked {
+                path: path.to_string(),
+                blob: crate::util::hex(e.oid),
+                size: e.size,
+                mtime,
+                ctime: e.ctime as i32,
+                ino: e.ino,
+                racy: (mtime.0 as i64, mtime.1 as i64) >= index_mtime,
+            });
+        })?;
+        Some(out)
+    }
+
+    /// [`Repo::tracked`] through libgit2 (the reference the fast reader is tested against).
+    pub fn tracked_git2(&self, index_file: Option<&str>) -> Result<Vec<Tracked>, git2::Error> {
         let index = self.index(index_file)?;
         let index_path = index.path().map(Path::to_path_buf);
         // git's racy-clean rule: an entry whose mtime is not older than the index file itself

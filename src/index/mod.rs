@@ -144,10 +144,22 @@ pub enum Policy {
 impl Index {
     /// Open (creating or repairing as needed) the index of `session`'s repository and sync it.
     pub fn open(session: &Session) -> Index {
+        Self::open_with(session, true)
+    }
+
+    /// Open without the folder sweep of [`Index::sync`]: for `analyze`, which asks the index
+    /// only to confirm specific files at their current size and mtime (a stale row simply
+    /// fails to confirm) and records what it writes itself.
+    pub fn open_for_lookup(session: &Session) -> Index {
+        Self::open_with(session, false)
+    }
+
+    fn open_with(session: &Session, sync: bool) -> Index {
         let dir = session.repo.state_dir();
         let path = dir.join("index.db");
         let out = session.out;
         match Self::open_file(&dir, &path) {
+            Ok(ix) if !sync => return ix,
             Ok(mut ix) => match ix.sync(&session.store) {
                 Ok(_) => return ix,
                 Err(e) if is_busy(&e) => out.warn(
@@ -203,6 +215,13 @@ impl Index {
             .map_err(classify)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(classify)?;
+        // The last connection to close would checkpoint the WAL and fsync every time: a few
+        // milliseconds on each one-file run. SQLite's automatic checkpoint (every 1000 pages)
+        // keeps the WAL bounded anyway.
+        let _ = conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        );
         let version: Option<String> = match conn.query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
             [],
@@ -258,6 +277,16 @@ impl Index {
             let _ = std::fs::remove_file(PathBuf::from(p));
         }
         Self::open_file(dir, path)
+    }
+
+    /// After a write of many rows, fold the WAL back into the database. Checkpoint-on-close is
+    /// off (it costs every small run an fsync), so without this a large WAL would linger and
+    /// every later connection would pay to re-index it.
+    fn checkpoint_if_large(&self, rows: usize) {
+        // ~100 rows is a few WAL pages: cheap to keep, cheap to re-read.
+        if rows > 100 {
+            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
     }
 
     /// Remove every row and re-read every entry file (`cache rebuild-index`). Access history
@@ -403,11 +432,62 @@ impl Index {
             )?;
         }
         tx.commit()?;
+        self.checkpoint_if_large(to_read.len() + to_delete.len());
         Ok(st)
     }
 
-    /// Valid entries as `rel -> (size, mtime_ns, cost)`: a file that still has that size and
-    /// mtime was verified and need not be read again.
+    /// For each `(rel, size, mtime_ns)`, the entry's cost when the index verified that file at
+    /// exactly that size and mtime (so it need not be read again), else `None`.
+    pub fn confirm(&self, items: &[(&str, u64, i64)]) -> Vec<Option<f64>> {
+        // A few keys: one indexed query each. Many: one scan beats thousands of queries.
+        if items.len() < 2000 {
+            let Ok(mut q) = self.conn.prepare_cached("SELECT size_on_disk, mtime_ns, COALESCE(cost_usd, 0) FROM entries WHERE rel = ?1 AND valid = 1") else {
+                return vec![None; items.len()];
+            };
+            return items
+                .iter()
+                .map(|(rel, size, mtime)| {
+                    q.query_row([rel], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)? as u64,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, f64>(2)?,
+                        ))
+                    })
+                    .ok()
+                    .filter(|(s, m, _)| (s, m) == (size, mtime))
+                    .map(|(_, _, c)| c)
+                })
+                .collect();
+        }
+        let mut snap: HashMap<i64, (u64, i64, f64)> = HashMap::with_capacity(items.len());
+        if let Ok(mut q) = self.conn.prepare(
+            "SELECT id, size_on_disk, mtime_ns, COALESCE(cost_usd, 0) FROM entries WHERE valid = 1",
+        ) {
+            if let Ok(rows) = q.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    (
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, f64>(3)?,
+                    ),
+                ))
+            }) {
+                snap.extend(rows.flatten());
+            }
+        }
+        items
+            .iter()
+            .map(|(rel, size, mtime)| {
+                snap.get(&rel_id(rel))
+                    .filter(|v| (v.0, v.1) == (*size, *mtime))
+                    .map(|v| v.2)
+            })
+            .collect()
+    }
+
+    /// Valid entries as `rel -> (size, mtime_ns, cost)`.
     pub fn valid_snapshot(&self) -> HashMap<String, (u64, i64, f64)> {
         let mut out = HashMap::new();
         if let Ok(mut q) = self.conn.prepare("SELECT rel, size_on_disk, mtime_ns, COALESCE(cost_usd, 0) FROM entries WHERE valid = 1") {
@@ -468,18 +548,25 @@ impl Index {
                 mtime_ns(&meta),
             )?;
         }
-        {
-            let mut q = tx.prepare_cached(
-                "INSERT INTO access VALUES (?1, ?2, 1) ON CONFLICT (rel) DO UPDATE SET last_accessed = excluded.last_accessed, access_count = access_count + 1",
+        // One statement for every hit (a JSON array of paths): thousands of hits cost a few
+        // milliseconds instead of one round trip each.
+        let hit_ids: Vec<i64> = touched
+            .iter()
+            .filter(|(_, hit)| *hit)
+            .map(|(r, _)| rel_id(r))
+            .collect();
+        if !hit_ids.is_empty() {
+            tx.execute(
+                "INSERT INTO access SELECT value, ?2, 1 FROM json_each(?1) WHERE true
+                 ON CONFLICT (id) DO UPDATE SET last_accessed = excluded.last_accessed, access_count = access_count + 1",
+                params![serde_json::to_string(&hit_ids)?, now],
             )?;
-            for (rel, _) in touched.iter().filter(|(_, hit)| *hit) {
-                q.execute(params![rel, now])?;
-            }
         }
         for (name, v) in [("hits", hits), ("misses", misses), ("saved_usd", saved)] {
             tx.execute("INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", params![name, v])?;
         }
         tx.commit()?;
+        self.checkpoint_if_large(written.len() + hits as usize);
         Ok(())
     }
 
@@ -571,7 +658,7 @@ impl Index {
             }
         };
         let sql = format!(
-            "SELECT e.rel, e.cache_type, e.blob, e.path, e.size_on_disk, e.valid, e.error FROM entries e LEFT JOIN access a ON a.rel = e.rel ORDER BY {order}"
+            "SELECT e.rel, e.cache_type, e.blob, e.path, e.size_on_disk, e.valid, e.error FROM entries e LEFT JOIN access a ON a.id = e.id ORDER BY {order}"
         );
         let mut q = self.conn.prepare(&sql)?;
         let rows = q.query_map([], |r| {
@@ -597,10 +684,11 @@ impl Index {
                 .remove(&store.root().join(&r.rel))
                 .with_context(|| format!("removing {}", r.rel))?;
             tx.execute("DELETE FROM entries WHERE rel = ?1", [&r.rel])?;
-            tx.execute("DELETE FROM access WHERE rel = ?1", [&r.rel])?;
+            tx.execute("DELETE FROM access WHERE id = ?1", [rel_id(&r.rel)])?;
             freed += r.size_on_disk;
         }
         tx.commit()?;
+        self.checkpoint_if_large(rows.len());
         Ok(freed)
     }
 
@@ -619,6 +707,17 @@ impl Index {
         let freed = self.remove(store, &victims)?;
         Ok((victims, freed))
     }
+}
+
+/// 64-bit FNV-1a of an entry's relative path: the compact key of its access history. A
+/// collision (odds ~1e-10 at 100,000 entries) would only make two entries share recency.
+pub fn rel_id(rel: &str) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in rel.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h as i64
 }
 
 enum OpenError {
@@ -695,18 +794,18 @@ fn upsert(
     tx.execute("DELETE FROM entries WHERE rel = ?1", [rel])?;
     match entry {
         Ok(e) => tx.execute(
-            "INSERT INTO entries (rel, dir, cache_type, blob, variant, valid, path, file_size, provider, model, created_at,
+            "INSERT INTO entries (rel, id, dir, cache_type, blob, variant, valid, path, file_size, provider, model, created_at,
                 tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size, mtime_ns)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             VALUES (?1, ?18, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 rel, dir, key.cache_type, key.blob, key.variant, e.path, e.file_size as i64, e.provider, e.model, e.created_at,
-                e.tokens.input as i64, e.tokens.output as i64, e.tokens.cached_input as i64, e.cost_usd, size as i64, json_size as i64, mtime
+                e.tokens.input as i64, e.tokens.output as i64, e.tokens.cached_input as i64, e.cost_usd, size as i64, json_size as i64, mtime, rel_id(rel)
             ],
         )?,
         Err(err) => tx.execute(
-            "INSERT INTO entries (rel, dir, cache_type, blob, variant, valid, error, size_on_disk, json_size, mtime_ns)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)",
-            params![rel, dir, key.cache_type, key.blob, key.variant, err.to_string(), size as i64, json_size as i64, mtime],
+            "INSERT INTO entries (rel, id, dir, cache_type, blob, variant, valid, error, size_on_disk, json_size, mtime_ns)
+             VALUES (?1, ?10, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)",
+            params![rel, dir, key.cache_type, key.blob, key.variant, err.to_string(), size as i64, json_size as i64, mtime, rel_id(rel)],
         )?,
     };
     Ok(())

@@ -24,11 +24,20 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -54,7 +63,10 @@ impl TestEnv {
         for (k, v) in [
             ("PATH", format!("{bin_dir}:{path}")),
             ("HOME", home.display().to_string()),
-            ("RUSTASSISTANT_HOME", home.join(".rustassistant").display().to_string()),
+            (
+                "RUSTASSISTANT_HOME",
+                home.join(".rustassistant").display().to_string(),
+            ),
             ("GIT_CONFIG_GLOBAL", "/dev/null".to_string()),
             ("GIT_CONFIG_NOSYSTEM", "1".to_string()),
             ("GIT_AUTHOR_NAME", "Test Author".to_string()),
@@ -86,7 +98,11 @@ impl TestEnv {
 
     fn command(&self, prog: &str, dir: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(prog);
-        c.args(args).current_dir(dir).env_clear().envs(&self.vars).stdin(Stdio::null());
+        c.args(args)
+            .current_dir(dir)
+            .env_clear()
+            .envs(&self.vars)
+            .stdin(Stdio::null());
         c
     }
 
@@ -108,7 +124,11 @@ impl TestEnv {
     #[track_caller]
     pub fn git(&self, dir: &Path, args: &[&str]) -> String {
         let r: Run = self.command("git", dir, args).output().unwrap().into();
-        assert_eq!(r.code, 0, "git {args:?} failed:\n{}\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            r.code, 0,
+            "git {args:?} failed:\n{}\n{}",
+            r.stdout, r.stderr
+        );
         r.stdout
     }
 

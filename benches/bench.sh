@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Benchmarks for rustassistant. Prints a Markdown table per section; paste it into BENCHMARKS.md
+# with the date and machine it prints.
+#
+#   benches/bench.sh [cache] [providers] [index] [hooks]     (default: all sections)
+#
+# Whole-process wall times, median of RUNS runs (default 7), release build. Synthetic
+# repositories are generated under $BENCH_DIR (default: a temporary folder, removed at exit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=${RUNS:-7}
+sections=("$@")
+[ ${#sections[@]} -gt 0 ] || sections=(cache providers index hooks)
+
+cargo build --release --quiet --bin rustassistant --example fake_llm_server --example gen_cache 2>/dev/null ||
+  cargo build --release --quiet --bin rustassistant
+BIN=$ROOT/target/release/rustassistant
+WORK=${BENCH_DIR:-$(mktemp -d)}
+[ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$WORK"' EXIT
+
+export RUSTASSISTANT_HOME=$WORK/home GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 \
+  GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench \
+  GIT_COMMITTER_EMAIL=bench@example.com
+mkdir -p "$RUSTASSISTANT_HOME"
+
+# Timing uses bash's own clock ($EPOCHREALTIME): forking `date` would add its start-up time, a
+# millisecond or more, to every measurement.
+# median_ms CMD...: run CMD $RUNS times (after one warm-up), print the median wall time in ms.
+median_ms() {
+  "$@" >/dev/null 2>&1 || true
+  local times=()
+  for _ in $(seq "$RUNS"); do
+    local t0 t1
+    t0=${EPOCHREALTIME/./}
+    "$@" >/dev/null 2>&1 || true
+    t1=${EPOCHREALTIME/./}
+    times+=($((10#$t1 - 10#$t0)))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%.1f", m/1000}'
+}
+
+# gen_repo DIR N: a git repository with N Rust files in 100 folders, committed.
+gen_repo() {
+  local dir=$1 n=$2
+  rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+  git init -q -b main
+  python3 - "$n" <<'PY'
+import os, sys, random
+random.seed(1)
+n = int(sys.argv[1])
+for i in range(n):
+    d = f"src/m{i % 100:03d}"
+    os.makedirs(d, exist_ok=True)
+    body = "\n".join(f"    let v{j} = x.checked_add({j}).unwrap_or(0); // TODO: tidy {j}" if j % 7 == 0 else f"    let v{j} = {j} * x;" for j in range(random.randint(5, 40)))
+    with open(f"{d}/f{i}.rs", "w") as f:
+        f.write(f"//! module {i}\n\npub fn f{i}(x: u32) -> u32 {{\n{body}\n    x\n}}\n")
+PY
+  git add -A && git commit -q -m gen
+  cd "$ROOT"
+}
+
+echo "# rustassistant benchmarks"
+echo
+echo "Date: $(date -u +%Y-%m-%dT%H:%MZ) · Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr) · runs: median of $RUNS"
+
+for section in "${sections[@]}"; do
+case $section in
+cache)
+  N=${FILES:-10000}
+  R=$WORK/repo
+  gen_repo "$R" "$N"
+  (cd "$R" && "$BIN" analyze --all -q >/dev/null 2>&1)
+  (cd "$R" && git add .rustassistant && git commit -q -m cache)
+  one=$(cd "$R" && median_ms "$BIN" analyze src/m001/f1.rs -q)
+  all=$(cd "$R" && median_ms "$BIN" analyze --all -q)
+  gst=$(cd "$R" && median_ms git status --porcelain)
+  echo
+  echo "## Cache hits ($N files, 2 offline types, everything cached)"
+  echo
+  echo "| measurement | wall time (ms) | target |"
+  echo "|---|---:|---|"
+  echo "| one-file hit (\`analyze FILE\`) | $one | < 10 ms |"
+  echo "| all cached (\`analyze --all\`) | $all | ≤ 2 × git status |"
+  echo "| \`git status\` (reference) | $gst | |"
+  awk -v a="$all" -v g="$gst" 'BEGIN { printf "\nanalyze --all / git status = %.2f×\n", a / g }'
+  ;;
+*) [ -f "benches/sections/$section.sh" ] && source "benches/sections/$section.sh" || echo "unknown section $section" >&2 ;;
+esac
+done
