@@ -13,8 +13,7 @@ RUNS=${RUNS:-7}
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=(cache providers index hooks)
 
-cargo build --release --quiet --bin rustassistant --example fake_llm_server --example gen_cache 2>/dev/null ||
-  cargo build --release --quiet --bin rustassistant
+cargo build --release --quiet --bin rustassistant
 BIN=$ROOT/target/release/rustassistant
 WORK=${BENCH_DIR:-$(mktemp -d)}
 [ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$WORK"' EXIT

@@ -570,7 +570,7 @@ fn execute(
     });
     bar.finish_and_clear();
     if INTERRUPTED.load(Ordering::SeqCst) {
-        out.note("interrupted: every entry already written is kept");
+        out.warn("interrupted: every entry already written is kept; run again to finish");
     }
     Ok(written)
 }

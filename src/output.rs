@@ -70,11 +70,9 @@ impl Printer {
         }
     }
 
-    /// A warning (stderr), shown unless `-q`.
+    /// A warning (stderr), always shown (`-q` keeps errors and warnings).
     pub fn warn(&self, s: &str) {
-        if !self.quiet {
-            eprintln!("warning: {s}");
-        }
+        eprintln!("warning: {s}");
     }
 
     /// A note (stderr), shown unless `-q`.

@@ -4,3 +4,4 @@
 mod common;
 
 mod cache_flow;
+mod providers;

@@ -131,12 +131,29 @@ pub const ENABLE_LLM_HINT: &str = "set a provider to enable refactor/docs/analys
 /// The analyzer for each requested type.
 pub fn plans(session: &Session, types: &[String]) -> Result<Vec<Plan>> {
     let mut out = Vec::new();
+    let needs_llm = types.iter().any(|t| LLM_TYPES.contains(&t.as_str()));
+    let provider = if needs_llm {
+        crate::provider::configured_provider(session)?
+    } else {
+        None
+    };
     for t in types {
         let analyzer: std::result::Result<Arc<dyn Analyzer>, String> =
             if let Some(b) = Builtin::new(t) {
                 Ok(Arc::new(b))
             } else if LLM_TYPES.contains(&t.as_str()) {
-                crate::provider::llm_analyzer(session, t)?
+                match &provider {
+                    Some((p, settings)) => {
+                        let tpl = crate::provider::template_override(session, t)?;
+                        Ok(Arc::new(crate::provider::llm::LlmAnalyzer::new(
+                            t,
+                            p.clone(),
+                            tpl,
+                            settings,
+                        )))
+                    }
+                    None => Err(format!("`{t}` needs an LLM provider: {ENABLE_LLM_HINT}")),
+                }
             } else {
                 Err(format!("unknown analysis type `{t}`"))
             };

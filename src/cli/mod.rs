@@ -6,9 +6,6 @@ mod cache;
 mod entry;
 mod init;
 
-/// How to enable the LLM analysis types, in one line.
-pub const ENABLE_LLM_HINT_PUB: &str = analyze::ENABLE_LLM_HINT;
-
 use std::path::PathBuf;
 
 use anyhow::Result;

@@ -1,7 +1,15 @@
 //! What produces an analysis: the [`Analyzer`] seam, the built-in offline analyzers, and (in
 //! `http`) the LLM providers speaking each vendor's wire format.
 
+pub mod anthropic;
 pub mod builtin;
+pub mod gemini;
+pub mod http;
+pub mod llm;
+pub mod openai;
+pub mod prompts;
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -63,19 +71,142 @@ pub trait Analyzer: Send + Sync {
     }
 }
 
-/// The analyzer for an LLM type under the session's configuration, or the reason it cannot
-/// run (no provider configured). Errors are configuration mistakes (unknown provider).
-pub fn llm_analyzer(
+/// A provider name's wire format, default endpoint, key variable and default model.
+#[derive(Debug, Clone, Copy)]
+pub struct Preset {
+    /// Name used in config and keys.
+    pub name: &'static str,
+    /// Wire format.
+    pub wire: http::Wire,
+    /// Default base URL (`None`: the user must give one).
+    pub base_url: Option<&'static str>,
+    /// Environment variable holding the key.
+    pub key_var: Option<&'static str>,
+    /// Whether requests need the key.
+    pub key_required: bool,
+    /// Model used when none is configured.
+    pub default_model: Option<&'static str>,
+}
+
+/// Every provider name the tool knows.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "xai",
+        wire: http::Wire::OpenAi,
+        base_url: Some("https://api.x.ai/v1"),
+        key_var: Some("XAI_API_KEY"),
+        key_required: true,
+        default_model: Some("grok-4-fast"),
+    },
+    Preset {
+        name: "openai",
+        wire: http::Wire::OpenAi,
+        base_url: Some("https://api.openai.com/v1"),
+        key_var: Some("OPENAI_API_KEY"),
+        key_required: true,
+        default_model: Some("gpt-4o-mini"),
+    },
+    Preset {
+        name: "anthropic",
+        wire: http::Wire::Anthropic,
+        base_url: Some("https://api.anthropic.com"),
+        key_var: Some("ANTHROPIC_API_KEY"),
+        key_required: true,
+        default_model: Some("claude-sonnet-4-20250514"),
+    },
+    Preset {
+        name: "gemini",
+        wire: http::Wire::Gemini,
+        base_url: Some("https://generativelanguage.googleapis.com"),
+        key_var: Some("GEMINI_API_KEY"),
+        key_required: true,
+        default_model: Some("gemini-2.5-flash"),
+    },
+    Preset {
+        name: "ollama",
+        wire: http::Wire::OpenAi,
+        base_url: Some("http://localhost:11434/v1"),
+        key_var: None,
+        key_required: false,
+        default_model: Some("llama3.1"),
+    },
+    Preset {
+        name: "openai-compatible",
+        wire: http::Wire::OpenAi,
+        base_url: None,
+        key_var: Some("OPENAI_API_KEY"),
+        key_required: false,
+        default_model: None,
+    },
+];
+
+/// Default seconds per request: an LLM review of a large file can take a minute.
+const DEFAULT_TIMEOUT_S: u64 = 120;
+/// Default most output tokens per request.
+const DEFAULT_MAX_TOKENS: u32 = 4096;
+/// Low temperature: reviews should be stable, not creative.
+const DEFAULT_TEMPERATURE: f64 = 0.2;
+
+/// The configured provider and the settings its analyzers share, or `None` when no provider is
+/// configured. Unknown names and missing required settings are usage errors.
+pub fn configured_provider(
+    session: &crate::session::Session,
+) -> anyhow::Result<Option<(Arc<dyn http::Provider>, llm::LlmSettings)>> {
+    use crate::error::UserError;
+    let cfg = &session.config;
+    let Some(name) = &cfg.provider else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+    let preset = PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
+        UserError::Usage(format!(
+            "unknown provider `{}` (known: {})",
+            crate::output::sanitize(name),
+            names.join(", ")
+        ))
+    })?;
+    let base = cfg.base_url.as_deref().or(preset.base_url).ok_or_else(|| {
+        UserError::Usage(format!("provider `{name}` needs a base URL: set RUSTASSISTANT_BASE_URL or [llm] base_url (e.g. http://localhost:8080/v1)"))
+    })?;
+    let model = cfg.model.as_deref().or(preset.default_model).ok_or_else(|| {
+        UserError::Usage(format!("provider `{name}` needs a model: pass --model, set RUSTASSISTANT_MODEL or [llm] model"))
+    })?;
+    let key = preset
+        .key_var
+        .and_then(|v| session.env.get(v))
+        .map(str::to_string);
+    let missing_key = if preset.key_required && key.is_none() {
+        preset.key_var
+    } else {
+        None
+    };
+    let timeout =
+        std::time::Duration::from_secs(cfg.file.llm.timeout.unwrap_or(DEFAULT_TIMEOUT_S).max(1));
+    let http = http::Http::new(preset.name, model, preset.wire, base, key, timeout)
+        .map_err(anyhow::Error::msg)?;
+    let settings = llm::LlmSettings {
+        max_tokens: cfg.file.llm.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        temperature: cfg.file.llm.temperature.unwrap_or(DEFAULT_TEMPERATURE),
+        pricing: Arc::new(crate::budget::Pricing::new(&cfg.file.pricing)),
+        free: preset.name == "ollama",
+        missing_key,
+    };
+    Ok(Some((Arc::new(http), settings)))
+}
+
+/// The prompt override for `cache_type`, if the repository has one.
+pub fn template_override(
     session: &crate::session::Session,
     cache_type: &str,
-) -> anyhow::Result<std::result::Result<std::sync::Arc<dyn Analyzer>, String>> {
-    let Some(provider) = &session.config.provider else {
-        return Ok(Err(format!(
-            "`{cache_type}` needs an LLM provider: {}",
-            crate::cli::ENABLE_LLM_HINT_PUB
-        )));
-    };
-    Ok(Err(format!(
-        "provider `{provider}`: LLM providers are not available in this build yet"
-    )))
+) -> anyhow::Result<Option<String>> {
+    let p = session
+        .store
+        .root()
+        .join("prompts")
+        .join(format!("{cache_type}.md"));
+    match std::fs::read_to_string(&p) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(crate::error::UserError::Input(format!("{}: {e}", p.display())).into()),
+    }
 }

@@ -195,3 +195,5 @@ pub fn snapshot(repo: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
 
 pub const RUST_SRC: &str = "//! demo\n\n// TODO(alice): split this function\nfn main() {\n    let x: Option<u8> = None;\n    if true {\n        println!(\"{}\", x.unwrap());\n    }\n}\n";
 pub const PY_SRC: &str = "def f(x):\n    # FIXME: handle None\n    return x + 1\n";
+
+pub mod fake;

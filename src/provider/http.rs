@@ -1,0 +1,467 @@
+//! The HTTP side of LLM providers: the [`Provider`] trait, its typed errors, and [`Http`], one
+//! client for every wire format (the formats themselves live in `openai.rs`, `anthropic.rs` and
+//! `gemini.rs`) with a timeout on every request, retries with exponential backoff and jitter on
+//! 429/5xx/529 honouring `Retry-After`, a bounded reply size, and API keys kept out of every
+//! message.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Most attempts per request (the first plus two retries): enough to ride out a rate-limit
+/// window or a restarting server, few enough that a dead one fails a file in seconds.
+const MAX_ATTEMPTS: u32 = 3;
+/// First backoff; doubled per retry, with ±50% jitter.
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// Longest wait honoured from `Retry-After` (a server asking for more is treated as failing).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Largest reply body read: a real analysis is a few kilobytes; this stops a broken or hostile
+/// server from filling memory.
+pub const MAX_REPLY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Token usage as the provider reported it, normalised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Every input token, cached ones included.
+    pub input: u64,
+    /// Output tokens including reasoning/thinking tokens.
+    pub output: u64,
+    /// The cached part of `input`.
+    pub cached_input: u64,
+    /// Reasoning/thinking tokens (already counted in `output`).
+    pub reasoning: u64,
+}
+
+/// One chat request.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// System instructions.
+    pub system: String,
+    /// The user message (prompt with the file).
+    pub user: String,
+    /// Most output tokens.
+    pub max_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: f64,
+}
+
+/// One chat reply.
+#[derive(Debug, Clone)]
+pub struct ChatResponse {
+    /// The text of the answer.
+    pub text: String,
+    /// Usage, when the reply carried it.
+    pub usage: Option<Usage>,
+    /// The model the server says answered.
+    pub model: Option<String>,
+}
+
+/// Why a request failed. Messages never contain the API key.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// No key in the environment.
+    #[error("no API key: set {0} in the environment")]
+    NoKey(&'static str),
+    /// Still rate limited after retries.
+    #[error("rate limited (HTTP 429) after {attempts} attempts: {message}")]
+    RateLimited {
+        /// Attempts made.
+        attempts: u32,
+        /// The provider's message.
+        message: String,
+    },
+    /// The account's spending cap or quota is exhausted (not retried).
+    #[error("spending cap or quota reached (HTTP {status}): {message}")]
+    SpendingCap {
+        /// HTTP status.
+        status: u16,
+        /// The provider's message.
+        message: String,
+    },
+    /// A server error that persisted through retries.
+    #[error("server error (HTTP {status}) after {attempts} attempts: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+        /// The provider's message.
+        message: String,
+    },
+    /// A request error that retrying cannot fix (400, 401, 403, 404, …).
+    #[error("request refused (HTTP {status}): {message}")]
+    Client {
+        /// HTTP status.
+        status: u16,
+        /// The provider's message.
+        message: String,
+    },
+    /// No answer within the timeout.
+    #[error("timed out after {0}s")]
+    Timeout(u64),
+    /// Could not connect.
+    #[error("cannot reach {url}: {message}")]
+    Connect {
+        /// The base URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// A reply that is not in the format's shape.
+    #[error("invalid reply: {0}")]
+    InvalidReply(String),
+    /// Not sent: the monthly budget refused it (raised by the budget wrapper).
+    #[error("{0}")]
+    Budget(String),
+}
+
+/// Something that answers chat requests.
+///
+/// Contract: `send` returns the answer of one successful request, having retried transient
+/// failures itself; an `Err` means no usable answer was obtained. It may be called from several
+/// threads at once.
+pub trait Provider: Send + Sync {
+    /// Provider name (`xai`, `openai`, …): part of every key.
+    fn name(&self) -> &str;
+    /// Model requested: part of every key.
+    fn model(&self) -> &str;
+    /// Send one request.
+    fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError>;
+}
+
+/// The wire formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// OpenAI chat completions (OpenAI, xAI, Ollama, llama.cpp, vLLM, …).
+    OpenAi,
+    /// Anthropic messages.
+    Anthropic,
+    /// Gemini generateContent.
+    Gemini,
+}
+
+/// How one wire format builds requests and reads replies.
+pub struct Built {
+    /// Path appended to the base URL.
+    pub path: String,
+    /// Headers (the key header included).
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON body.
+    pub body: Value,
+}
+
+/// An HTTP provider.
+pub struct Http {
+    name: String,
+    model: String,
+    wire: Wire,
+    base_url: String,
+    key: Option<String>,
+    timeout: Duration,
+    client: reqwest::blocking::Client,
+}
+
+impl Http {
+    /// A provider speaking `wire` at `base_url`. `key` is sent in the format's own header and
+    /// nowhere else.
+    pub fn new(
+        name: &str,
+        model: &str,
+        wire: Wire,
+        base_url: &str,
+        key: Option<String>,
+        timeout: Duration,
+    ) -> Result<Http, String> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("rustassistant/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        Ok(Http {
+            name: name.to_string(),
+            model: model.to_string(),
+            wire,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key,
+            timeout,
+            client,
+        })
+    }
+
+    /// Replace every occurrence of the key in `s`.
+    fn redact(&self, s: &str) -> String {
+        redact(s, self.key.as_deref())
+    }
+
+    fn build(&self, req: &ChatRequest) -> Built {
+        match self.wire {
+            Wire::OpenAi => super::openai::build(&self.model, self.key.as_deref(), req),
+            Wire::Anthropic => super::anthropic::build(&self.model, self.key.as_deref(), req),
+            Wire::Gemini => super::gemini::build(&self.model, self.key.as_deref(), req),
+        }
+    }
+
+    fn parse(&self, body: &Value) -> Result<ChatResponse, String> {
+        match self.wire {
+            Wire::OpenAi => super::openai::parse(body),
+            Wire::Anthropic => super::anthropic::parse(body),
+            Wire::Gemini => super::gemini::parse(body),
+        }
+    }
+}
+
+impl Provider for Http {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let built = self.build(req);
+        let url = format!("{}{}", self.base_url, built.path);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut rb = self.client.post(&url).json(&built.body);
+            for (k, v) in &built.headers {
+                rb = rb.header(*k, v);
+            }
+            let resp = match rb.send() {
+                Ok(r) => r,
+                Err(e) if e.is_timeout() => {
+                    return Err(ProviderError::Timeout(self.timeout.as_secs().max(1)))
+                }
+                Err(e) => {
+                    return Err(ProviderError::Connect {
+                        url: self.base_url.clone(),
+                        message: self.redact(&error_chain(&e)),
+                    });
+                }
+            };
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let body = match read_bounded(resp) {
+                Ok(b) => b,
+                Err(ReadError::Timeout) => {
+                    return Err(ProviderError::Timeout(self.timeout.as_secs().max(1)))
+                }
+                Err(ReadError::Other(m)) => {
+                    return Err(ProviderError::InvalidReply(self.redact(&m)))
+                }
+            };
+            if (200..300).contains(&status) {
+                let json: Value = serde_json::from_slice(&body)
+                    .map_err(|e| ProviderError::InvalidReply(format!("reply is not JSON ({e})")))?;
+                return self
+                    .parse(&json)
+                    .map_err(|m| ProviderError::InvalidReply(self.redact(&m)));
+            }
+            let message = self.redact(&error_message(&body));
+            let retryable = matches!(status, 429 | 500 | 502 | 503 | 504 | 529);
+            if status == 429 && is_spending_cap(&message) || matches!(status, 402) {
+                return Err(ProviderError::SpendingCap { status, message });
+            }
+            if !retryable {
+                return Err(ProviderError::Client { status, message });
+            }
+            if attempt >= MAX_ATTEMPTS || retry_after.is_some_and(|d| d > MAX_RETRY_AFTER) {
+                return Err(if status == 429 {
+                    ProviderError::RateLimited {
+                        attempts: attempt,
+                        message,
+                    }
+                } else {
+                    ProviderError::Server {
+                        status,
+                        attempts: attempt,
+                        message,
+                    }
+                });
+            }
+            let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+            let deadline = Instant::now() + wait;
+            // Sleep in slices so Ctrl-C is honoured during a long backoff.
+            while Instant::now() < deadline {
+                if crate::analyze::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(ProviderError::Server {
+                        status,
+                        attempts: attempt,
+                        message: "interrupted".into(),
+                    });
+                }
+                std::thread::sleep((deadline - Instant::now()).min(Duration::from_millis(100)));
+            }
+        }
+    }
+}
+
+enum ReadError {
+    Timeout,
+    Other(String),
+}
+
+fn read_bounded(resp: reqwest::blocking::Response) -> Result<Vec<u8>, ReadError> {
+    if resp.content_length().is_some_and(|n| n > MAX_REPLY_BYTES) {
+        return Err(ReadError::Other(format!(
+            "reply is larger than {} MiB",
+            MAX_REPLY_BYTES / (1024 * 1024)
+        )));
+    }
+    let mut body = Vec::new();
+    match resp.take(MAX_REPLY_BYTES + 1).read_to_end(&mut body) {
+        Ok(_) if body.len() as u64 > MAX_REPLY_BYTES => Err(ReadError::Other(format!(
+            "reply is larger than {} MiB",
+            MAX_REPLY_BYTES / (1024 * 1024)
+        ))),
+        Ok(_) => Ok(body),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") =>
+        {
+            Err(ReadError::Timeout)
+        }
+        Err(e) => Err(ReadError::Other(format!("reading the reply: {e}"))),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// The provider's own error message from an error body (every format nests it under
+/// `error.message`; some send `error` as a string), else the body's first 300 characters.
+pub fn error_message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        if let Some(m) = v.pointer("/error/message").and_then(Value::as_str) {
+            return crate::output::sanitize(m);
+        }
+        if let Some(m) = v.get("error").and_then(Value::as_str) {
+            return crate::output::sanitize(m);
+        }
+        if let Some(m) = v.get("message").and_then(Value::as_str) {
+            return crate::output::sanitize(m);
+        }
+    }
+    let t: String = text.chars().take(300).collect();
+    crate::output::sanitize(t.trim())
+}
+
+/// A 429 that retrying cannot fix: the account is out of money or quota.
+fn is_spending_cap(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "insufficient_quota",
+        "exceeded your current quota",
+        "spending limit",
+        "spending cap",
+        "billing",
+        "credit balance",
+        "out of credits",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(v.trim()).ok()?.timestamp();
+    let now = jiff::Timestamp::now();
+    Some(Duration::from_secs(
+        when.as_second().saturating_sub(now.as_second()).max(0) as u64,
+    ))
+}
+
+/// Exponential backoff with ±50% jitter for retry number `attempt` (1-based).
+fn backoff(attempt: u32) -> Duration {
+    let base = BACKOFF_BASE.as_millis() as u64 * (1u64 << (attempt - 1).min(6));
+    let jitter = pseudo_random() % (base + 1);
+    Duration::from_millis(base / 2 + jitter)
+}
+
+/// A cheap random number for jitter (no cryptographic use): time and thread mixed.
+fn pseudo_random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+/// Replace every occurrence of `key` (and of keys looking like it) in `s` with `[REDACTED]`.
+pub fn redact(s: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) if k.len() >= 4 => s.replace(k, "[REDACTED]"),
+        _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").is_some());
+        assert!(parse_retry_after("soon").is_none());
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_inside_bounds() {
+        for attempt in 1..4 {
+            let base = 500u64 << (attempt - 1);
+            let d = backoff(attempt).as_millis() as u64;
+            assert!(d >= base / 2 && d <= base / 2 + base, "{attempt}: {d}");
+        }
+    }
+
+    #[test]
+    fn errors_are_read_from_each_shape_and_keys_redacted() {
+        assert_eq!(
+            error_message(br#"{"error":{"message":"bad key sk-123456","type":"x"}}"#),
+            "bad key sk-123456"
+        );
+        assert_eq!(
+            error_message(
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
+            "Overloaded"
+        );
+        assert_eq!(error_message(b"plain text"), "plain text");
+        assert_eq!(
+            redact("bad key sk-123456", Some("sk-123456")),
+            "bad key [REDACTED]"
+        );
+        assert!(is_spending_cap(
+            "You exceeded your current quota, please check your plan"
+        ));
+        assert!(!is_spending_cap("Rate limit reached for requests"));
+    }
+}

@@ -1,0 +1,127 @@
+//! [`LlmAnalyzer`]: an LLM analysis type (`refactor`, `docs`, `analysis`) on top of any
+//! [`Provider`]. It expands the prompt, sends it, insists on a usage block and a reply in the
+//! type's schema, and prices the tokens. Only a real result becomes an [`Outcome`].
+
+use std::sync::Arc;
+
+use super::http::{ChatRequest, Provider, ProviderError};
+use super::{prompts, AnalyzeError, Analyzer, Identity, Outcome};
+use crate::budget::Pricing;
+use crate::cache::Tokens;
+
+/// One LLM analysis type.
+pub struct LlmAnalyzer {
+    cache_type: String,
+    provider: Arc<dyn Provider>,
+    identity: Identity,
+    system: String,
+    template: String,
+    max_tokens: u32,
+    temperature: f64,
+    pricing: Arc<Pricing>,
+    free: bool,
+    missing_key: Option<&'static str>,
+}
+
+/// Settings shared by the LLM types of one run.
+#[derive(Clone)]
+pub struct LlmSettings {
+    /// Most output tokens per request.
+    pub max_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Prices.
+    pub pricing: Arc<Pricing>,
+    /// Local inference (Ollama): costs nothing even without a listed price.
+    pub free: bool,
+    /// The key variable that is missing, if the provider needs one and it is not set.
+    pub missing_key: Option<&'static str>,
+}
+
+impl LlmAnalyzer {
+    /// `cache_type` through `provider`; `template_override` is the text of
+    /// `.rustassistant/prompts/<type>.md` when present.
+    pub fn new(
+        cache_type: &str,
+        provider: Arc<dyn Provider>,
+        template_override: Option<String>,
+        s: &LlmSettings,
+    ) -> LlmAnalyzer {
+        let system = prompts::system(cache_type);
+        let template =
+            template_override.unwrap_or_else(|| prompts::builtin_template(cache_type).to_string());
+        let prompt_hash = prompts::prompt_hash(&system, &template, s.max_tokens, s.temperature);
+        LlmAnalyzer {
+            cache_type: cache_type.to_string(),
+            identity: Identity {
+                provider: provider.name().to_string(),
+                model: provider.model().to_string(),
+                prompt_hash,
+            },
+            provider,
+            system,
+            template,
+            max_tokens: s.max_tokens,
+            temperature: s.temperature,
+            pricing: s.pricing.clone(),
+            free: s.free,
+            missing_key: s.missing_key,
+        }
+    }
+}
+
+impl Analyzer for LlmAnalyzer {
+    fn cache_type(&self) -> &str {
+        &self.cache_type
+    }
+
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn analyze(&self, path: &str, content: &str) -> Result<Outcome, AnalyzeError> {
+        if let Some(var) = self.missing_key {
+            return Err(AnalyzeError::Failed(ProviderError::NoKey(var).to_string()));
+        }
+        let req = ChatRequest {
+            system: self.system.clone(),
+            user: prompts::expand(&self.template, path, content),
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+        };
+        let name = self.provider.name();
+        let resp = self.provider.send(&req).map_err(|e| match e {
+            ProviderError::Budget(m) => AnalyzeError::Budget(m),
+            other => AnalyzeError::Failed(format!("{name}: {other}")),
+        })?;
+        let usage = resp.usage.ok_or_else(|| {
+            AnalyzeError::Failed(format!("{name}: the reply has no usage block, so its tokens and cost are unknown; not cached"))
+        })?;
+        let result = prompts::parse_reply(&self.cache_type, &resp.text)
+            .map_err(|m| AnalyzeError::Failed(format!("{name}: {m}")))?;
+        let tokens = Tokens {
+            input: usage.input,
+            output: usage.output,
+            cached_input: usage.cached_input,
+        };
+        let cost = self
+            .pricing
+            .cost(&self.identity.model, &tokens)
+            .or_else(|| {
+                resp.model
+                    .as_deref()
+                    .and_then(|m| self.pricing.cost(m, &tokens))
+            })
+            .or(self.free.then_some(0.0));
+        Ok(Outcome {
+            result,
+            tokens,
+            cost_usd: cost,
+            response_model: resp.model,
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! OpenAI chat completions: OpenAI, xAI, and every OpenAI-compatible server (Ollama, llama.cpp,
+//! vLLM, LM Studio). `POST {base}/chat/completions`, key as a bearer token.
+
+use serde_json::{json, Value};
+
+use super::http::{Built, ChatRequest, ChatResponse, Usage};
+
+/// Build the request.
+pub fn build(model: &str, key: Option<&str>, req: &ChatRequest) -> Built {
+    let mut headers = Vec::new();
+    if let Some(k) = key {
+        headers.push(("authorization", format!("Bearer {k}")));
+    }
+    Built {
+        path: "/chat/completions".into(),
+        headers,
+        body: json!({
+            "model": model,
+            "messages": [
+                {"role": "system", "content": req.system},
+                {"role": "user", "content": req.user},
+            ],
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "response_format": {"type": "json_object"},
+        }),
+    }
+}
+
+/// Read the answer and usage from a reply.
+pub fn parse(v: &Value) -> Result<ChatResponse, String> {
+    let choice = v.pointer("/choices/0").ok_or("no choices in the reply")?;
+    let text = choice
+        .pointer("/message/content")
+        .and_then(Value::as_str)
+        .ok_or("the first choice has no message content")?
+        .to_string();
+    let usage = v.get("usage").filter(|u| u.is_object()).map(|u| {
+        let n = |p: &str| u.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+        let prompt = n("/prompt_tokens");
+        let completion = n("/completion_tokens");
+        let reasoning = n("/completion_tokens_details/reasoning_tokens");
+        // OpenAI counts reasoning inside completion_tokens; xAI reports it beside them (its
+        // total_tokens then adds all three). Either way it is billed as output.
+        let total = n("/total_tokens");
+        let output = if reasoning > 0 && total == prompt + completion + reasoning {
+            completion + reasoning
+        } else {
+            completion
+        };
+        Usage {
+            input: prompt,
+            output,
+            cached_input: n("/prompt_tokens_details/cached_tokens").min(prompt),
+            reasoning,
+        }
+    });
+    Ok(ChatResponse {
+        text,
+        usage,
+        model: v.get("model").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_with_cached_and_reasoning_tokens() {
+        let v = json!({"model": "gpt-4o-2024-08-06", "choices": [{"message": {"content": "{}"}}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 300, "total_tokens": 1300,
+                      "prompt_tokens_details": {"cached_tokens": 400}, "completion_tokens_details": {"reasoning_tokens": 100}}});
+        let r = parse(&v).unwrap();
+        assert_eq!(
+            r.usage.unwrap(),
+            Usage {
+                input: 1000,
+                output: 300,
+                cached_input: 400,
+                reasoning: 100
+            }
+        );
+        assert_eq!(r.model.as_deref(), Some("gpt-4o-2024-08-06"));
+        // xAI style: reasoning reported beside completion.
+        let v = json!({"choices": [{"message": {"content": "{}"}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 80, "completion_tokens_details": {"reasoning_tokens": 50}}});
+        assert_eq!(parse(&v).unwrap().usage.unwrap().output, 70);
+        assert!(parse(&json!({"choices": []})).is_err());
+        assert!(parse(&json!({"choices": [{"message": {"content": "{}"}}]}))
+            .unwrap()
+            .usage
+            .is_none());
+    }
+}

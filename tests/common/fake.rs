@@ -1,0 +1,204 @@
+//! A fake LLM server on 127.0.0.1 for tests and benchmarks. It answers in each provider's real
+//! wire format, chosen by the request path (`/chat/completions` OpenAI-style,
+//! `/v1/messages` Anthropic, `…:generateContent` Gemini), records every request, and follows a
+//! per-request script (status, headers, body, delay).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What to answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
+    }
+    pub fn with_header(mut self, k: &str, v: &str) -> Reply {
+        self.headers.push((k.to_string(), v.to_string()));
+        self
+    }
+    pub fn after(mut self, d: Duration) -> Reply {
+        self.delay = d;
+        self
+    }
+}
+
+/// A result valid for every LLM type's schema.
+pub const RESULT: &str = r##"{"summary": "fine", "smells": [{"type": "long-function", "severity": "low", "location": {"line_start": 1, "line_end": 3, "symbol": "main"}, "description": "x"}], "suggestions": [{"title": "split", "description": "split it", "priority": "low", "effort": "small"}], "scores": {"maintainability": 8, "readability": 8, "complexity": 3}, "markdown": "# Module\n\nDoes things.", "quality": {"score": 8, "findings": []}, "complexity": {"score": 3, "hotspots": []}, "security": {"score": 9, "findings": []}}"##;
+
+/// A successful reply in the wire format of `path`, carrying `content` as the answer text.
+pub fn ok_reply(path: &str, content: &str) -> Reply {
+    let text = serde_json::Value::String(content.to_string());
+    let body = if path.ends_with("/chat/completions") {
+        format!(
+            r#"{{"id": "chatcmpl-1", "object": "chat.completion", "model": "served-model-1", "choices": [{{"index": 0, "message": {{"role": "assistant", "content": {text}}}, "finish_reason": "stop"}}],
+               "usage": {{"prompt_tokens": 1200, "completion_tokens": 800, "total_tokens": 2000, "prompt_tokens_details": {{"cached_tokens": 200}}, "completion_tokens_details": {{"reasoning_tokens": 0}}}}}}"#
+        )
+    } else if path.ends_with("/v1/messages") {
+        format!(
+            r#"{{"id": "msg_1", "type": "message", "role": "assistant", "model": "served-model-1", "content": [{{"type": "text", "text": {text}}}], "stop_reason": "end_turn",
+               "usage": {{"input_tokens": 1000, "output_tokens": 800, "cache_read_input_tokens": 200, "cache_creation_input_tokens": 0}}}}"#
+        )
+    } else {
+        format!(
+            r#"{{"candidates": [{{"content": {{"parts": [{{"text": {text}}}], "role": "model"}}, "finishReason": "STOP", "index": 0}}],
+               "usageMetadata": {{"promptTokenCount": 1200, "candidatesTokenCount": 700, "thoughtsTokenCount": 100, "cachedContentTokenCount": 200, "totalTokenCount": 2000}},
+               "modelVersion": "served-model-1"}}"#
+        )
+    };
+    Reply::status(200, &body)
+}
+
+type Script = dyn Fn(&Recorded, usize) -> Reply + Send + Sync;
+
+pub struct FakeServer {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    count: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FakeServer {
+    /// A server answering every request with a valid result.
+    pub fn ok() -> FakeServer {
+        FakeServer::start(|r, _| ok_reply(&r.path, RESULT))
+    }
+
+    /// A server following `script(request, index)` (index counts from 0).
+    pub fn start(script: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let count = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let script: Arc<Script> = Arc::new(script);
+        {
+            let (requests, count, stop) = (requests.clone(), count.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let (requests, count, script) =
+                        (requests.clone(), count.clone(), script.clone());
+                    std::thread::spawn(move || serve(conn, &requests, &count, &*script));
+                }
+            });
+        }
+        FakeServer {
+            port,
+            requests,
+            count,
+            stop,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Base URL in the convention of `provider`.
+    pub fn base_url(&self, provider: &str) -> String {
+        match provider {
+            "anthropic" | "gemini" => format!("http://127.0.0.1:{}", self.port),
+            _ => format!("http://127.0.0.1:{}/v1", self.port),
+        }
+    }
+
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(conn: TcpStream, requests: &Mutex<Vec<Recorded>>, count: &AtomicUsize, script: &Script) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.trim_end().split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    let _ = reader.read_exact(&mut body);
+    let rec = Recorded {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    let n = count.fetch_add(1, Ordering::SeqCst);
+    requests.lock().unwrap().push(rec.clone());
+    let reply = script(&rec, n);
+    std::thread::sleep(reply.delay);
+    let mut out = conn;
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.body.len()
+    );
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(reply.body.as_bytes());
+    let _ = out.flush();
+}
