@@ -340,6 +340,14 @@ impl Config {
                 );
             }
         }
+        if let Some(e) = &self.file.cache.eviction {
+            if !matches!(e.as_str(), "lru" | "oldest" | "largest" | "expensive") {
+                return bad(
+                    "[cache] eviction",
+                    format!("`{e}` is not one of lru, oldest, largest, expensive"),
+                );
+            }
+        }
         if let Some(s) = &self.file.cache.max_size {
             if let Err(e) = crate::util::parse_size(s) {
                 return bad("[cache] max_size", e);
@@ -494,6 +502,50 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 # output = 0.0
 # cached_input = 0.0
 "#;
+
+/// Set `key = value` (a TOML literal) in `[section]` of the file at `path`, keeping every other
+/// line and comment: an existing assignment (or its commented-out default) is replaced in
+/// place, else the line is added to the section, else the section is appended.
+pub fn set_value(path: &Path, section: &str, key: &str, value: &str) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header = format!("[{section}]");
+    let new_line = format!("{key} = {value}");
+    let mut in_section = false;
+    let mut section_at = None;
+    let mut target = None;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            in_section = t == header;
+            if in_section {
+                section_at = Some(i);
+            }
+            continue;
+        }
+        if in_section {
+            let bare = t.trim_start_matches('#').trim_start();
+            if bare.starts_with(key) && bare[key.len()..].trim_start().starts_with('=') {
+                let commented = t.starts_with('#');
+                if target.is_none() || !commented {
+                    target = Some(i);
+                }
+            }
+        }
+    }
+    match (target, section_at) {
+        (Some(i), _) => lines[i] = new_line,
+        (None, Some(s)) => lines.insert(s + 1, new_line),
+        (None, None) => {
+            lines.push(String::new());
+            lines.push(header);
+            lines.push(new_line);
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    crate::util::write_atomic(path, out.as_bytes())
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,5 +3,7 @@
 
 mod common;
 
+mod budget;
 mod cache_flow;
+mod index;
 mod providers;

@@ -7,6 +7,7 @@
 
 pub mod entry;
 pub mod key;
+pub mod migrate;
 pub mod store;
 
 pub use entry::{Entry, EntryError, Tokens};

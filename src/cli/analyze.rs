@@ -214,7 +214,11 @@ pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
     };
     let index = Index::open_for_lookup(session);
     let report = crate::analyze::run(session, &sel, &plans, &opts, Some(&index))?;
+    record_savings(session, &plans, &report);
     let s = &report.summary;
+    if s.misses > 0 && !args.dry_run {
+        auto_evict(session, index);
+    }
     if out.json {
         out.json_doc(&report.to_json());
     } else {
@@ -261,6 +265,86 @@ pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
+fn record_savings(session: &Session, plans: &[Plan], report: &crate::analyze::Report) {
+    let mut by: std::collections::BTreeMap<(String, String), (u64, f64)> = Default::default();
+    for r in report
+        .results
+        .iter()
+        .filter(|r| r.status == crate::analyze::Status::Hit)
+    {
+        let Some(Ok(a)) = plans
+            .iter()
+            .find(|p| p.cache_type == r.cache_type)
+            .map(|p| &p.analyzer)
+        else {
+            continue;
+        };
+        if !a.is_remote() {
+            continue;
+        }
+        let e = by
+            .entry((a.identity().model.clone(), r.cache_type.clone()))
+            .or_default();
+        e.0 += 1;
+        e.1 += r.saved_usd;
+    }
+    if by.is_empty() {
+        return;
+    }
+    let rows: Vec<(String, String, u64, f64)> = by
+        .into_iter()
+        .map(|((m, t), (n, s))| (m, t, n, s))
+        .collect();
+    let month = crate::budget::month_of(crate::util::now_timestamp(&session.env));
+    let repo = session.repo.workdir().display().to_string();
+    if let Err(e) = crate::budget::open_ledger(&session.env).and_then(|l| {
+        l.record_savings(&month, &repo, &rows)
+            .map_err(|e| e.to_string())
+    }) {
+        session.out.warn(&format!(
+            "could not record cache savings in the ledger: {e}"
+        ));
+    }
+}
+
+/// `[cache] max_size`: after a run that wrote entries, evict by `[cache] eviction` (default
+/// lru) until the cache fits. Failures warn; they never fail the run.
+fn auto_evict(session: &Session, mut index: Index) {
+    let Some(max) = session
+        .config
+        .file
+        .cache
+        .max_size
+        .as_deref()
+        .and_then(|s| crate::util::parse_size(s).ok())
+    else {
+        return;
+    };
+    let policy = match session.config.file.cache.eviction.as_deref() {
+        Some("oldest") => crate::index::Policy::Oldest,
+        Some("largest") => crate::index::Policy::Largest,
+        Some("expensive") => crate::index::Policy::Expensive,
+        _ => crate::index::Policy::Lru,
+    };
+    if let Err(e) = index.sync(&session.store) {
+        session
+            .out
+            .warn(&format!("automatic eviction skipped: {e}"));
+        return;
+    }
+    match index.evict(&session.store, policy, max) {
+        Ok((rows, freed)) if !rows.is_empty() => session.out.note(&format!(
+            "🧹 [cache] max_size {}: evicted {} entries ({} freed)",
+            crate::util::format_size(max),
+            rows.len(),
+            crate::util::format_size(freed)
+        )),
+        Ok(_) => {}
+        Err(e) => session.out.warn(&format!("automatic eviction failed: {e}")),
+    }
 }
 
 /// Print the cached result for a file's current content.

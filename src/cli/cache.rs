@@ -54,6 +54,29 @@ pub enum CacheCmd {
     Verify,
     /// Recreate the local index from the entry files.
     RebuildIndex,
+    /// Rewrite every entry in another encoding, or import an older flat cache layout.
+    ///
+    /// `--to zstd` writes each entry as .json.zst (typically 60-70% smaller) and sets
+    /// [cache] compression so new entries follow; `--to json` goes back. `--from-legacy DIR`
+    /// imports one-JSON-file-per-source-path caches (file_path, file_hash, provider, model,
+    /// result, tokens_used, cache_type) whose source file is unchanged in the work tree.
+    Migrate {
+        /// Target encoding.
+        #[arg(long, value_enum, required_unless_present = "from_legacy")]
+        to: Option<Encoding>,
+        /// Import an older flat layout from DIR.
+        #[arg(long, value_name = "DIR")]
+        from_legacy: Option<PathBuf>,
+    },
+}
+
+/// Entry encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    /// Plain, pretty JSON (.json).
+    Json,
+    /// zstd-compressed JSON (.json.zst).
+    Zstd,
 }
 
 /// Run a cache subcommand.
@@ -72,6 +95,7 @@ pub fn run(session: &Session, cmd: CacheCmd) -> Result<i32> {
         CacheCmd::Prune { dry_run } => prune(session, dry_run),
         CacheCmd::Clear { cache_type, file } => clear(session, cache_type, file),
         CacheCmd::Verify => verify(session),
+        CacheCmd::Migrate { to, from_legacy } => migrate(session, to, from_legacy),
         CacheCmd::RebuildIndex => {
             let started = std::time::Instant::now();
             let mut ix = Index::open(session);
@@ -107,9 +131,14 @@ fn stats(session: &Session) -> Result<i32> {
     let ix = Index::open(session);
     let s = ix.stats(max_size(session))?;
     let out = session.out;
+    let budget = super::budget::budget_json(&session.config, &session.env);
     if out.json {
         let mut v = serde_json::to_value(&s)?;
         v["index_degraded"] = json!(ix.degraded);
+        v["budget"] = budget
+            .as_ref()
+            .map(|b| b.clone())
+            .unwrap_or_else(|e| json!({"error": e.to_string()}));
         out.json_doc(&v);
         return Ok(0);
     }
@@ -172,6 +201,13 @@ fn stats(session: &Session) -> Result<i32> {
         "Cost saved by hits              {:>10}",
         format!("${:.4}", s.saved_usd)
     ));
+    match &budget {
+        Ok(b) => lines.push(format!(
+            "Budget                          {}",
+            b["line"].as_str().unwrap_or("")
+        )),
+        Err(e) => lines.push(format!("Budget                          unavailable: {e}")),
+    }
     for (title, groups) in [("By type", &s.by_type), ("By model", &s.by_model)] {
         if groups.is_empty() {
             continue;
@@ -331,6 +367,81 @@ fn clear(session: &Session, cache_type: Option<String>, file: Option<PathBuf>) -
     let freed = ix.remove(&session.store, &victims)?;
     report_removed(session, "cleared", &victims, freed, false);
     Ok(0)
+}
+
+fn migrate(session: &Session, to: Option<Encoding>, from_legacy: Option<PathBuf>) -> Result<i32> {
+    use crate::cache::migrate;
+    let out = session.out;
+    let mut doc = json!({});
+    let mut code = 0;
+    if let Some(dir) = from_legacy {
+        let abs = if dir.is_absolute() {
+            dir.clone()
+        } else {
+            session.cwd.join(&dir)
+        };
+        if !abs.is_dir() {
+            return Err(UserError::Input(format!("{}: not a directory", dir.display())).into());
+        }
+        super::init::ensure(session)?;
+        let now = crate::util::now_rfc3339(&session.env);
+        let rep = migrate::import_legacy(&session.store, &session.repo, &abs, &now)?;
+        for (f, why) in &rep.not_imported {
+            out.warn(&format!("not imported: {}: {}", sanitize(f), sanitize(why)));
+        }
+        out.line(&format!(
+            "📥 Imported {} legacy entr{}; {} could not be keyed",
+            rep.imported,
+            if rep.imported == 1 { "y" } else { "ies" },
+            rep.not_imported.len()
+        ));
+        if !rep.not_imported.is_empty() {
+            code = 1;
+        }
+        doc["legacy"] = serde_json::to_value(&rep)?;
+    }
+    if let Some(to) = to {
+        let comp = if to == Encoding::Zstd {
+            crate::config::Compression::Zstd
+        } else {
+            crate::config::Compression::None
+        };
+        let rep = migrate::reencode(&session.store, comp);
+        for (f, why) in &rep.skipped {
+            out.warn(&format!("left as is: {}: {}", sanitize(f), sanitize(why)));
+        }
+        let cfg = session.store.root().join("config.toml");
+        crate::config::set_value(
+            &cfg,
+            "cache",
+            "compression",
+            if to == Encoding::Zstd {
+                "\"zstd\""
+            } else {
+                "\"none\""
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("updating {}: {e}", cfg.display()))?;
+        out.line(&format!(
+            "🗜️  Converted {} entries ({} already {}); {} → {} on disk. [cache] compression updated.",
+            rep.converted,
+            rep.unchanged,
+            if to == Encoding::Zstd { "zstd" } else { "JSON" },
+            format_size(rep.bytes_before),
+            format_size(rep.bytes_after)
+        ));
+        if !rep.skipped.is_empty() {
+            code = 1;
+        }
+        doc["reencode"] = serde_json::to_value(&rep)?;
+    }
+    // Keep the index's view in step.
+    let mut ix = Index::open(session);
+    let _ = ix.sync(&session.store);
+    if out.json {
+        out.json_doc(&doc);
+    }
+    Ok(code)
 }
 
 fn verify(session: &Session) -> Result<i32> {

@@ -2,6 +2,7 @@
 //! become exit codes and messages.
 
 mod analyze;
+mod budget;
 mod cache;
 mod entry;
 mod init;
@@ -74,6 +75,10 @@ pub enum Command {
     },
     /// Print an entry file as JSON (also the git diff textconv for .json.zst entries).
     Cat(entry::CatArgs),
+    /// Monthly spend against the budget; `budget set USD` changes the limit.
+    Budget(budget::BudgetArgs),
+    /// Spend by month, model and analysis type, with what cache hits saved.
+    Costs(budget::CostsArgs),
 }
 
 /// Parse the process's arguments, run, and return the exit code.
@@ -151,5 +156,15 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<i32> {
         Command::Show(a) => analyze::show(&open(&Overrides::default())?, &a),
         Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd),
         Command::Cat(a) => entry::cat(&a, out),
+        Command::Budget(a) => {
+            // Works outside a repository too: the budget is per user.
+            let repo_cfg = crate::git::Repo::discover(&cwd)
+                .ok()
+                .map(|r| r.workdir().join(".rustassistant/config.toml"));
+            let cfg =
+                crate::config::Config::load(repo_cfg.as_deref(), &env, &Overrides::default())?;
+            budget::run(&cfg, &env, out, &a)
+        }
+        Command::Costs(_) => budget::costs(&env, out),
     }
 }

@@ -31,6 +31,13 @@ use crate::session::Session;
 /// stalls a commit noticeably.
 const BUSY_WAIT: Duration = Duration::from_secs(5);
 
+/// How recent a folder's mtime must be to count as racily clean: well above any file-system
+/// timestamp granularity (jiffies, FAT's two seconds aside).
+const RACY_NS: i64 = 1_000_000_000;
+
+/// Past this many rows in one sync, totals are recomputed in one pass instead of by trigger.
+const BULK_ROWS: usize = 2000;
+
 /// The open index.
 pub struct Index {
     conn: Connection,
@@ -249,6 +256,7 @@ impl Index {
                     ));
                 }
                 conn.execute_batch(schema::SCHEMA).map_err(classify)?;
+                conn.execute_batch(schema::TRIGGERS).map_err(classify)?;
                 conn.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?1)",
                     [schema::VERSION.to_string()],
@@ -304,6 +312,10 @@ impl Index {
 
     /// Bring the index up to date with the entry files.
     pub fn sync(&mut self, store: &Store) -> Result<SyncStats> {
+        let started_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(i64::MAX);
         let mut st = SyncStats::default();
         let cache = store.cache_dir();
         // Every cache/<type>/<b0b1> folder with its mtime, stat'ed before listing so a change
@@ -351,65 +363,43 @@ impl Index {
             return Ok(st);
         }
         let root = store.root().to_path_buf();
-        // List changed folders and decide which files need reading, outside the transaction.
-        let mut to_read: Vec<(String, String, Key, u64, i64)> = Vec::new();
-        let mut to_delete: Vec<String> = Vec::new();
-        for (dir, _) in &changed {
-            st.dirs_scanned += 1;
-            let known: HashMap<String, (u64, i64)> = {
-                let mut q = self.conn.prepare_cached(
-                    "SELECT rel, size_on_disk, mtime_ns FROM entries WHERE dir = ?1",
-                )?;
-                let rows = q.query_map([dir.as_str()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)?),
-                    ))
-                })?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
-            let mut present = HashSet::new();
-            if let Ok(items) = std::fs::read_dir(root.join(dir)) {
-                for it in items.flatten() {
-                    let Ok(name) = it.file_name().into_string() else {
-                        continue;
-                    };
-                    if name.starts_with(crate::util::TEMP_PREFIX) {
-                        crate::cache::store::remove_if_stale(&it.path());
-                        continue;
-                    }
-                    let rel = format!("{dir}/{name}");
-                    let Some((key, _)) =
-                        Key::from_relative(Path::new(rel.strip_prefix("cache/").unwrap_or(&rel)))
-                    else {
-                        continue;
-                    };
-                    let Ok(meta) = it.metadata() else { continue };
-                    if !meta.is_file() {
-                        continue;
-                    }
-                    present.insert(rel.clone());
-                    let sig = (meta.len(), mtime_ns(&meta));
-                    match known.get(&rel) {
-                        Some(k) if *k == sig => {}
-                        Some(_) => {
-                            st.changed += 1;
-                            to_read.push((rel, dir.to_string(), key, sig.0, sig.1));
-                        }
-                        None => {
-                            st.added += 1;
-                            to_read.push((rel, dir.to_string(), key, sig.0, sig.1));
-                        }
-                    }
-                }
-            }
-            for rel in known.keys() {
-                if !present.contains(rel) {
-                    to_delete.push(rel.clone());
+        // What the index holds for the changed folders, in one query: name -> (inode, size,
+        // mtime). A file replaced by git, `git clean` or an editor differs in at least one of
+        // them (a freed inode number is often reused at once, so the inode alone proves nothing).
+        let mut known: HashMap<String, HashMap<String, FileSig>> = HashMap::new();
+        {
+            let wanted: HashSet<&str> = changed.iter().map(|(d, _)| d.as_str()).collect();
+            let mut q = self
+                .conn
+                .prepare("SELECT dir, rel, ino, size_on_disk, mtime_ns FROM entries")?;
+            let mut rows = q.query([])?;
+            while let Some(r) = rows.next()? {
+                let dir: String = r.get(0)?;
+                if wanted.contains(dir.as_str()) {
+                    let sig = (
+                        r.get::<_, i64>(2)? as u64,
+                        r.get::<_, i64>(3)? as u64,
+                        r.get::<_, i64>(4)?,
+                    );
+                    known.entry(dir).or_default().insert(r.get(1)?, sig);
                 }
             }
         }
-        let decoded = parallel_map(&to_read, |(rel, _, key, _, _)| {
+        // List and stat the changed folders on every core; read only new or changed files.
+        let empty = HashMap::new();
+        let scanned = parallel_map(&changed, |(dir, _)| {
+            scan_dir(&root, dir, known.get(dir.as_str()).unwrap_or(&empty))
+        });
+        let mut to_read: Vec<(String, String, Key, FileSig)> = Vec::new();
+        let mut to_delete: Vec<String> = Vec::new();
+        for s in scanned {
+            st.dirs_scanned += 1;
+            st.added += s.added;
+            st.changed += s.changed;
+            to_read.extend(s.to_read);
+            to_delete.extend(s.gone);
+        }
+        let decoded = parallel_map(&to_read, |(rel, _, key, _)| {
             read_for_index(&root.join(rel), key)
         });
         let tx = self
@@ -422,14 +412,30 @@ impl Index {
         for rel in &to_delete {
             st.removed += tx.execute("DELETE FROM entries WHERE rel = ?1", [rel])?;
         }
-        for ((rel, dir, key, size, mtime), (entry, json_size)) in to_read.iter().zip(decoded) {
-            upsert(&tx, rel, dir, key, &entry, *size, json_size, *mtime)?;
+        // A bulk load (rebuild, a large pull) skips the per-row trigger work and recomputes the
+        // totals in one pass: a third of the time at 100,000 entries.
+        let bulk = to_read.len() > BULK_ROWS;
+        if bulk {
+            tx.execute_batch(
+                "DROP TRIGGER IF EXISTS entries_ins; DROP TRIGGER IF EXISTS entries_del;",
+            )?;
+        }
+        for ((rel, dir, key, stat), (entry, json_size)) in to_read.iter().zip(decoded) {
+            upsert(&tx, rel, dir, key, &entry, *stat, json_size)?;
         }
         for (dir, m) in &changed {
+            // Racily clean (git's term): file times come from a coarse clock, so a folder
+            // changed in the same tick as this sync could keep this mtime. Record such recent
+            // folders as unknown (0) so the next sync lists them again.
+            let recorded = if *m >= started_ns - RACY_NS { 0 } else { *m };
             tx.execute(
                 "INSERT OR REPLACE INTO dirs VALUES (?1, ?2)",
-                params![dir, m],
+                params![dir, recorded],
             )?;
+        }
+        if bulk {
+            tx.execute_batch(schema::RECOMPUTE_TOTALS)?;
+            tx.execute_batch(schema::TRIGGERS)?;
         }
         tx.commit()?;
         self.checkpoint_if_large(to_read.len() + to_delete.len());
@@ -537,16 +543,12 @@ impl Index {
             };
             let dir = rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             let (entry, json_size) = read;
-            upsert(
-                &tx,
-                rel,
-                dir,
-                &key,
-                &entry,
+            let stat = (
+                std::os::unix::fs::MetadataExt::ino(&meta),
                 meta.len(),
-                json_size,
                 mtime_ns(&meta),
-            )?;
+            );
+            upsert(&tx, rel, dir, &key, &entry, stat, json_size)?;
         }
         // One statement for every hit (a JSON array of paths): thousands of hits cost a few
         // milliseconds instead of one round trip each.
@@ -720,6 +722,72 @@ pub fn rel_id(rel: &str) -> i64 {
     h as i64
 }
 
+/// (inode, size, mtime_ns) of an entry file.
+type FileSig = (u64, u64, i64);
+
+/// What listing one changed folder found.
+struct Scan {
+    to_read: Vec<(String, String, Key, FileSig)>,
+    gone: Vec<String>,
+    added: usize,
+    changed: usize,
+}
+
+/// List `dir` (relative to `.rustassistant/`), stat its entry files and compare with `known`.
+fn scan_dir(root: &Path, dir: &str, known: &HashMap<String, FileSig>) -> Scan {
+    let mut s = Scan {
+        to_read: Vec::new(),
+        gone: Vec::new(),
+        added: 0,
+        changed: 0,
+    };
+    let mut present = HashSet::new();
+    if let Ok(items) = std::fs::read_dir(root.join(dir)) {
+        for it in items.flatten() {
+            let Ok(name) = it.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with(crate::util::TEMP_PREFIX) {
+                crate::cache::store::remove_if_stale(&it.path());
+                continue;
+            }
+            let rel = format!("{dir}/{name}");
+            let Some((key, _)) =
+                Key::from_relative(Path::new(rel.strip_prefix("cache/").unwrap_or(&rel)))
+            else {
+                continue;
+            };
+            let Ok(meta) = it.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let sig = (
+                std::os::unix::fs::MetadataExt::ino(&meta),
+                meta.len(),
+                mtime_ns(&meta),
+            );
+            match known.get(&rel) {
+                Some(k) if *k == sig => {}
+                Some(_) => {
+                    s.changed += 1;
+                    s.to_read.push((rel.clone(), dir.to_string(), key, sig));
+                }
+                None => {
+                    s.added += 1;
+                    s.to_read.push((rel.clone(), dir.to_string(), key, sig));
+                }
+            }
+            present.insert(rel);
+        }
+    }
+    s.gone = known
+        .keys()
+        .filter(|r| !present.contains(*r))
+        .cloned()
+        .collect();
+    s
+}
+
 enum OpenError {
     Busy,
     Corrupt(String),
@@ -786,26 +854,25 @@ fn upsert(
     dir: &str,
     key: &Key,
     entry: &std::result::Result<Entry, EntryError>,
-    size: u64,
+    (ino, size, mtime): FileSig,
     json_size: u64,
-    mtime: i64,
 ) -> rusqlite::Result<()> {
     // Delete then insert (not REPLACE) so the triggers keep `totals` exact.
     tx.execute("DELETE FROM entries WHERE rel = ?1", [rel])?;
     match entry {
         Ok(e) => tx.execute(
             "INSERT INTO entries (rel, id, dir, cache_type, blob, variant, valid, path, file_size, provider, model, created_at,
-                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size, mtime_ns)
-             VALUES (?1, ?18, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size, mtime_ns, ino)
+             VALUES (?1, ?18, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?19)",
             params![
                 rel, dir, key.cache_type, key.blob, key.variant, e.path, e.file_size as i64, e.provider, e.model, e.created_at,
-                e.tokens.input as i64, e.tokens.output as i64, e.tokens.cached_input as i64, e.cost_usd, size as i64, json_size as i64, mtime, rel_id(rel)
+                e.tokens.input as i64, e.tokens.output as i64, e.tokens.cached_input as i64, e.cost_usd, size as i64, json_size as i64, mtime, rel_id(rel), ino as i64
             ],
         )?,
         Err(err) => tx.execute(
-            "INSERT INTO entries (rel, id, dir, cache_type, blob, variant, valid, error, size_on_disk, json_size, mtime_ns)
-             VALUES (?1, ?10, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)",
-            params![rel, dir, key.cache_type, key.blob, key.variant, err.to_string(), size as i64, json_size as i64, mtime, rel_id(rel)],
+            "INSERT INTO entries (rel, id, dir, cache_type, blob, variant, valid, error, size_on_disk, json_size, mtime_ns, ino)
+             VALUES (?1, ?10, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?11)",
+            params![rel, dir, key.cache_type, key.blob, key.variant, err.to_string(), size as i64, json_size as i64, mtime, rel_id(rel), ino as i64],
         )?,
     };
     Ok(())

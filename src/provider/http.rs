@@ -44,6 +44,8 @@ pub struct ChatRequest {
     pub max_tokens: u32,
     /// Sampling temperature.
     pub temperature: f64,
+    /// The analysis type (for the ledger; not sent).
+    pub cache_type: String,
 }
 
 /// One chat reply.

@@ -92,6 +92,7 @@ impl Analyzer for LlmAnalyzer {
             user: prompts::expand(&self.template, path, content),
             max_tokens: self.max_tokens,
             temperature: self.temperature,
+            cache_type: self.cache_type.clone(),
         };
         let name = self.provider.name();
         let resp = self.provider.send(&req).map_err(|e| match e {

@@ -182,16 +182,33 @@ pub fn configured_provider(
     };
     let timeout =
         std::time::Duration::from_secs(cfg.file.llm.timeout.unwrap_or(DEFAULT_TIMEOUT_S).max(1));
-    let http = http::Http::new(preset.name, model, preset.wire, base, key, timeout)
-        .map_err(anyhow::Error::msg)?;
+    let http: Arc<dyn http::Provider> = Arc::new(
+        http::Http::new(preset.name, model, preset.wire, base, key, timeout)
+            .map_err(anyhow::Error::msg)?,
+    );
+    let pricing = Arc::new(crate::budget::Pricing::new(&cfg.file.pricing));
+    let free = preset.name == "ollama";
     let settings = llm::LlmSettings {
         max_tokens: cfg.file.llm.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
         temperature: cfg.file.llm.temperature.unwrap_or(DEFAULT_TEMPERATURE),
-        pricing: Arc::new(crate::budget::Pricing::new(&cfg.file.pricing)),
-        free: preset.name == "ollama",
+        pricing: pricing.clone(),
+        free,
         missing_key,
     };
-    Ok(Some((Arc::new(http), settings)))
+    // Local inference is not billed: only paid providers go through the budget.
+    let provider: Arc<dyn http::Provider> = if free {
+        http
+    } else {
+        Arc::new(crate::budget::Budgeted::new(
+            http,
+            crate::budget::open_ledger(&session.env),
+            pricing,
+            crate::budget::Settings::from_config(cfg),
+            session.repo.workdir().display().to_string(),
+            session.env.clone(),
+        ))
+    };
+    Ok(Some((provider, settings)))
 }
 
 /// The prompt override for `cache_type`, if the repository has one.

@@ -1,0 +1,542 @@
+//! The local SQLite index: stats against a recount, eviction policies, prune, concurrency,
+//! corruption, migration.
+
+use std::path::Path;
+
+use crate::common::fake::{ok_reply, FakeServer, Reply, RESULT};
+use crate::common::*;
+
+/// Totals recounted from the entry files themselves: (valid entries, bytes, tokens in+out).
+fn recount(repo: &Path) -> (u64, u64, u64) {
+    let (mut n, mut bytes, mut tokens) = (0, 0, 0);
+    for f in entry_files(repo) {
+        let raw = std::fs::read(repo.join(&f)).unwrap();
+        let json = if f.to_string_lossy().ends_with(".zst") {
+            zstd::decode_all(&raw[..]).unwrap()
+        } else {
+            raw.clone()
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&json) else {
+            continue;
+        };
+        let Some(t) = v.get("tokens") else { continue };
+        n += 1;
+        bytes += raw.len() as u64;
+        tokens += t["input"].as_u64().unwrap() + t["output"].as_u64().unwrap();
+    }
+    (n, bytes, tokens)
+}
+
+#[track_caller]
+fn assert_stats_match(env: &TestEnv, repo: &Path, when: &str) {
+    let s = env.run(repo, &["cache", "stats", "--json"]).ok().json();
+    let (n, bytes, tokens) = recount(repo);
+    assert_eq!(s["total_entries"], n, "{when}: {s:#}");
+    assert_eq!(s["total_size_bytes"], bytes, "{when}");
+    assert_eq!(s["total_tokens"], tokens, "{when}");
+}
+
+#[test]
+fn stats_equal_a_recount_after_adds_deletes_pulls_checkouts_and_cleans() {
+    let env = TestEnv::new();
+    let remote = env.root().join("remote.git");
+    env.git(
+        env.root(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    let files: Vec<(String, String)> = (0..30)
+        .map(|i| {
+            (
+                format!("src/f{i}.rs"),
+                format!("// TODO {i}\nfn f{i}() {{}}\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let a = env.repo("a", &refs);
+    env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    env.run(&a, &["analyze", "--all"]).ok();
+    assert_stats_match(&env, &a, "after first analyze");
+    env.git(&a, &["add", "-A"]);
+    env.git(&a, &["commit", "-q", "-m", "cache"]);
+    env.git(&a, &["push", "-q", "origin", "main"]);
+    let b = env.root().join("b");
+    env.git(
+        env.root(),
+        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    assert_stats_match(&env, &b, "fresh clone");
+
+    // Deterministic pseudo-random operations.
+    let mut seed: u64 = 0x2545f4914f6cdd1d;
+    let mut rnd = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for round in 0..6 {
+        // Delete some entry files behind the index's back.
+        let entries = entry_files(&b);
+        for _ in 0..3 {
+            let victim = &entries[rnd(entries.len() as u64) as usize];
+            let _ = std::fs::remove_file(b.join(victim));
+        }
+        assert_stats_match(&env, &b, &format!("round {round}: after deletes"));
+        // New content in A, analysed, pushed, pulled into B.
+        let i = rnd(30);
+        std::fs::write(
+            a.join(format!("src/f{i}.rs")),
+            format!("// FIXME round {round}\nfn g{round}() {{}}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            a.join(format!("src/new{round}.rs")),
+            format!("fn n{round}() {{}}\n"),
+        )
+        .unwrap();
+        env.run(&a, &["analyze", "--all"]).ok();
+        env.git(&a, &["add", "-A"]);
+        env.git(&a, &["commit", "-q", "-m", &format!("round {round}")]);
+        env.git(&a, &["push", "-q", "origin", "main"]);
+        env.git(&b, &["checkout", "-q", "--", "."]);
+        env.git(&b, &["pull", "-q", "--no-rebase", "origin", "main"]);
+        assert_stats_match(&env, &b, &format!("round {round}: after pull"));
+        // A hand edit saved the way editors and git write files (new file, renamed over).
+        let entries = entry_files(&b);
+        let edited = b.join(&entries[rnd(entries.len() as u64) as usize]);
+        let tmp = edited.with_extension("edit");
+        std::fs::write(&tmp, "{\"hand\": \"edited\"}\n").unwrap();
+        std::fs::rename(&tmp, &edited).unwrap();
+        assert_stats_match(&env, &b, &format!("round {round}: after a hand edit"));
+    }
+    // Checking out an older commit, then cleaning untracked entries.
+    env.git(&b, &["checkout", "-q", "-f", "HEAD~3"]);
+    assert_stats_match(&env, &b, "after checkout of an older commit");
+    env.run(&b, &["analyze", "--all"]).ok();
+    env.git(&b, &["clean", "-q", "-fd", ".rustassistant"]);
+    assert_stats_match(&env, &b, "after git clean");
+}
+
+#[test]
+fn an_entry_rewritten_in_place_is_caught_at_its_next_lookup_and_by_verify() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
+    env.run(&repo, &["analyze", "a.rs", "-t", "todos"]).ok();
+    let f = repo.join(&entry_files(&repo)[0]);
+    let text = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("split this function", "forged advice!!");
+    std::fs::write(&f, text).unwrap();
+    let r = env
+        .run(&repo, &["analyze", "a.rs", "-t", "todos", "--json"])
+        .ok();
+    // The forged text is self-consistent (fields still derive the key), so it is the result on
+    // disk that is trusted only after being read again: the stat change forces that read.
+    assert_eq!(r.json()["summary"]["hits"], 1);
+    let shown = env.run(&repo, &["show", "a.rs", "-t", "todos"]).ok();
+    assert!(
+        shown.stdout.contains("forged advice"),
+        "a re-read, not a stale index answer"
+    );
+    std::fs::write(&f, "{ truncated").unwrap();
+    let r = env
+        .run(&repo, &["analyze", "a.rs", "-t", "todos", "--json"])
+        .ok();
+    assert!(r.stderr.contains("untrusted entry"), "{}", r.stderr);
+    std::fs::write(&f, "{ truncated again").unwrap();
+    let v = env.run(&repo, &["cache", "verify", "--json"]);
+    assert_eq!(v.code, 1);
+    assert_eq!(v.json()["bad"].as_array().unwrap().len(), 1);
+}
+
+fn evicted(env: &TestEnv, repo: &Path, policy: &str, keep_bytes: u64) -> Vec<String> {
+    let v = env
+        .run(
+            repo,
+            &[
+                "cache",
+                "evict",
+                "--policy",
+                policy,
+                "--max-size",
+                &keep_bytes.to_string(),
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
+    v["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn sizes(env: &TestEnv, repo: &Path) -> u64 {
+    env.run(repo, &["cache", "stats", "--json"]).ok().json()["total_size_bytes"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn each_eviction_policy_removes_the_right_entries() {
+    // Three files of clearly different sizes, analysed at three different times, with the
+    // oldest one used most recently.
+    let setup = |env: &TestEnv| {
+        let repo = env.repo(
+            "r",
+            &[
+                ("a.rs", "fn a() {}\n"),
+                ("b.rs", &"// TODO b\n".repeat(40)),
+                ("c.rs", "fn c() {}\n// TODO c\n"),
+            ],
+        );
+        for (f, t) in [
+            ("a.rs", "2026-11-01T00:00:00Z"),
+            ("b.rs", "2026-11-02T00:00:00Z"),
+            ("c.rs", "2026-11-03T00:00:00Z"),
+        ] {
+            env.run_env(
+                &repo,
+                &["analyze", f, "-t", "todos"],
+                &[("RUSTASSISTANT_NOW", t)],
+            )
+            .ok();
+        }
+        env.run_env(
+            &repo,
+            &["analyze", "a.rs", "-t", "todos"],
+            &[("RUSTASSISTANT_NOW", "2026-11-04T00:00:00Z")],
+        )
+        .ok();
+        repo
+    };
+    let one_less = |env: &TestEnv, repo: &Path| sizes(env, repo) - 1;
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    assert_eq!(
+        evicted(&env, &repo, "lru", one_less(&env, &repo)),
+        vec!["b.rs"],
+        "least recently used first"
+    );
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    assert_eq!(
+        evicted(&env, &repo, "oldest", one_less(&env, &repo)),
+        vec!["a.rs"],
+        "oldest created first"
+    );
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    assert_eq!(
+        evicted(&env, &repo, "largest", one_less(&env, &repo)),
+        vec!["b.rs"],
+        "largest first"
+    );
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    assert!(
+        evicted(&env, &repo, "largest", 0).len() == 3,
+        "max-size 0 empties the cache"
+    );
+    assert_eq!(entry_files(&repo).len(), 0);
+
+    // Tokens: a fake provider whose usage grows with each request.
+    let server = FakeServer::start(|r, n| {
+        let body = ok_reply(&r.path, RESULT).body.replace(
+            "\"completion_tokens\": 800",
+            &format!("\"completion_tokens\": {}", [50, 900, 300][n % 3]),
+        );
+        Reply::status(200, &body)
+    });
+    let mut env = TestEnv::new();
+    env.set("RUSTASSISTANT_PROVIDER", "openai");
+    env.set("OPENAI_API_KEY", "k");
+    env.set("RUSTASSISTANT_BASE_URL", &server.base_url("openai"));
+    let repo = env.repo(
+        "r",
+        &[
+            ("a.rs", "fn a() {}\n"),
+            ("b.rs", "fn b() {}\n"),
+            ("c.rs", "fn c() {}\n"),
+        ],
+    );
+    for f in ["a.rs", "b.rs", "c.rs"] {
+        env.run(&repo, &["analyze", f, "-t", "refactor"]).ok();
+    }
+    assert_eq!(
+        evicted(&env, &repo, "expensive", one_less(&env, &repo)),
+        vec!["b.rs"],
+        "most tokens first"
+    );
+
+    let r = env.run(&repo, &["cache", "evict", "--max-size", "lots"]);
+    assert_eq!(r.code, 2, "an impossible size is a usage error");
+    assert!(r.stderr.contains("--max-size"), "{}", r.stderr);
+}
+
+#[test]
+fn max_size_in_config_evicts_after_writes() {
+    let env = TestEnv::new();
+    let files: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("f{i}.rs"), format!("// TODO {i}\nfn f{i}() {{}}\n")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let repo = env.repo("r", &refs);
+    env.run(&repo, &["init"]).ok();
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[cache]\nmax_size = \"3kB\"\n",
+    )
+    .unwrap();
+    let r = env.run(&repo, &["analyze", "--all"]).ok();
+    assert!(r.stderr.contains("evicted"), "{}", r.stderr);
+    assert!(sizes(&env, &repo) <= 3000);
+}
+
+#[test]
+fn prune_keeps_exactly_the_entries_of_blobs_at_head() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "fn v1() {}\n"), ("b.rs", "fn b() {}\n")]);
+    env.run(&repo, &["analyze", "--all", "-t", "todos"]).ok();
+    std::fs::write(repo.join("a.rs"), "fn v2() {}\n").unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "todos"]).ok();
+    env.git(&repo, &["commit", "-qam", "v2"]);
+    assert_eq!(entry_files(&repo).len(), 3);
+    let dry = env
+        .run(&repo, &["cache", "prune", "--dry-run", "--json"])
+        .ok()
+        .json();
+    assert_eq!(dry["count"], 1);
+    assert_eq!(entry_files(&repo).len(), 3, "dry run removes nothing");
+    let v = env.run(&repo, &["cache", "prune", "--json"]).ok().json();
+    assert_eq!(v["count"], 1);
+    let left = env
+        .run(&repo, &["analyze", "--all", "-t", "todos", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        left["summary"]["hits"], 2,
+        "the entries of HEAD's blobs remain"
+    );
+    assert_eq!(entry_files(&repo).len(), 2);
+}
+
+#[test]
+fn clear_by_type_and_by_file() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", RUST_SRC), ("b.rs", "fn b() {}\n")]);
+    env.run(&repo, &["analyze", "--all"]).ok();
+    assert_eq!(entry_files(&repo).len(), 4);
+    env.run(&repo, &["cache", "clear", "--file", "a.rs"]).ok();
+    assert_eq!(entry_files(&repo).len(), 2);
+    env.run(&repo, &["cache", "clear", "--type", "metrics"])
+        .ok();
+    assert_eq!(entry_files(&repo).len(), 1);
+    env.run(&repo, &["cache", "clear"]).ok();
+    assert_eq!(entry_files(&repo).len(), 0);
+}
+
+#[test]
+fn two_processes_syncing_at_once_both_succeed_and_agree() {
+    let env = TestEnv::new();
+    let files: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("f{i}.rs"), format!("// TODO {i}\n")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let repo = env.repo("r", &refs);
+    env.run(&repo, &["analyze", "--all"]).ok();
+    for round in 0..3 {
+        std::fs::remove_dir_all(repo.join(".git/rustassistant")).unwrap();
+        let spawn = |args: &[&str]| {
+            std::process::Command::new(BIN)
+                .args(args)
+                .current_dir(&repo)
+                .env_clear()
+                .envs(&env.vars)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let p1 = spawn(&["cache", "stats", "--json"]);
+        let p2 = spawn(if round == 1 {
+            &["cache", "rebuild-index", "--json"]
+        } else {
+            &["cache", "stats", "--json"]
+        });
+        for p in [p1, p2] {
+            let out = p.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("locked"), "{stderr}");
+        }
+        let s = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
+        assert_eq!(s["total_entries"], 600, "round {round}");
+    }
+}
+
+#[test]
+fn a_corrupt_or_outdated_index_is_rebuilt_with_one_warning() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", RUST_SRC), ("b.rs", "fn b() {}\n")]);
+    env.run(&repo, &["analyze", "--all"]).ok();
+    let db = repo.join(".git/rustassistant/index.db");
+    let good = env.run(&repo, &["cache", "stats", "--json"]).ok().json()["total_entries"].clone();
+    assert_eq!(good, 4);
+    let corruptions: Vec<(&str, Box<dyn Fn()>)> = vec![
+        (
+            "garbage",
+            Box::new(|| {
+                std::fs::write(&db, b"this is not a database at all, not even close......").unwrap()
+            }),
+        ),
+        (
+            "truncated",
+            Box::new(|| {
+                let bytes = std::fs::read(&db).unwrap();
+                std::fs::write(&db, &bytes[..bytes.len().min(100)]).unwrap();
+            }),
+        ),
+        (
+            "old schema",
+            Box::new(|| {
+                let c = rusqlite::Connection::open(&db).unwrap();
+                c.execute(
+                    "UPDATE meta SET value = '0' WHERE key = 'schema_version'",
+                    [],
+                )
+                .unwrap();
+            }),
+        ),
+        (
+            "foreign tables",
+            Box::new(|| {
+                let _ = std::fs::remove_file(&db);
+                let c = rusqlite::Connection::open(&db).unwrap();
+                c.execute_batch("CREATE TABLE other (x)").unwrap();
+            }),
+        ),
+    ];
+    for (what, corrupt) in corruptions {
+        env.run(&repo, &["cache", "stats"]).ok();
+        // Fold the WAL into the database file (the tool leaves it for SQLite's automatic
+        // checkpoint) so the corruption below hits the whole index.
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        corrupt();
+        let r = env.run(&repo, &["cache", "stats", "--json"]).ok();
+        assert_eq!(
+            r.stderr.matches("warning:").count(),
+            1,
+            "{what}: {}",
+            r.stderr
+        );
+        assert_eq!(r.json()["total_entries"], 4, "{what}");
+        let again = env.run(&repo, &["cache", "stats", "--json"]).ok();
+        assert!(
+            again.stderr.is_empty(),
+            "{what}: repaired for good: {}",
+            again.stderr
+        );
+    }
+}
+
+#[test]
+fn migrate_round_trips_and_legacy_entries_are_imported_when_they_can_be_keyed() {
+    let env = TestEnv::new();
+    let repo = env.repo(
+        "r",
+        &[("src/error.rs", RUST_SRC), ("src/gone.rs", "fn g() {}\n")],
+    );
+    env.run(&repo, &["analyze", "--all"]).ok();
+    let before = recount(&repo);
+    let v = env
+        .run(&repo, &["cache", "migrate", "--to", "zstd", "--json"])
+        .ok()
+        .json();
+    assert_eq!(v["reencode"]["converted"], 4);
+    assert!(entry_files(&repo)
+        .iter()
+        .all(|p| p.to_string_lossy().ends_with(".json.zst")));
+    assert!(
+        std::fs::read_to_string(repo.join(".rustassistant/config.toml"))
+            .unwrap()
+            .contains("compression = \"zstd\"")
+    );
+    let hits = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(hits["summary"]["hits"], 4);
+    env.run(&repo, &["cache", "migrate", "--to", "json"]).ok();
+    assert_eq!(recount(&repo).0, before.0);
+    assert_eq!(recount(&repo).2, before.2);
+    assert!(entry_files(&repo)
+        .iter()
+        .all(|p| p.to_string_lossy().ends_with(".json")));
+
+    let legacy = env.root().join("legacy/cache/refactor");
+    std::fs::create_dir_all(&legacy).unwrap();
+    let blob = env
+        .git(&repo, &["hash-object", "src/error.rs"])
+        .trim()
+        .to_string();
+    let item = |path: &str, hash: &str| {
+        serde_json::json!({"file_path": path, "file_hash": hash, "provider": "xai", "model": "grok-beta",
+                           "result": {"smells": [], "suggestions": [], "scores": {}}, "tokens_used": 1234, "cache_type": "refactor"})
+        .to_string()
+    };
+    std::fs::write(
+        legacy.join("src_error_rs.json"),
+        item("src/error.rs", &blob),
+    )
+    .unwrap();
+    std::fs::write(
+        legacy.join("src_old_rs.json"),
+        item("src/old.rs", &"0".repeat(40)),
+    )
+    .unwrap();
+    std::fs::write(legacy.join("broken.json"), "{nope").unwrap();
+    let r = env.run(
+        &repo,
+        &[
+            "cache",
+            "migrate",
+            "--from-legacy",
+            env.root().join("legacy").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 1, "some could not be keyed");
+    let v = r.json();
+    assert_eq!(v["legacy"]["imported"], 1);
+    assert_eq!(v["legacy"]["not_imported"].as_array().unwrap().len(), 2);
+    let shown = env
+        .run(&repo, &["show", "src/error.rs", "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    assert_eq!(shown["entries"][0]["model"], "grok-beta");
+    assert_eq!(shown["entries"][0]["tokens"]["input"], 1234);
+}
