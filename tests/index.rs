@@ -406,7 +406,8 @@ fn a_corrupt_or_outdated_index_is_rebuilt_with_one_warning() {
     let db = repo.join(".git/rustassistant/index.db");
     let good = env.run(&repo, &["cache", "stats", "--json"]).ok().json()["total_entries"].clone();
     assert_eq!(good, 4);
-    let corruptions: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Corruption<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let corruptions: Vec<Corruption> = vec![
         (
             "garbage",
             Box::new(|| {
