@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub index_file: Option<String>,
     /// Stop starting new analyses after this instant (hooks).
     pub deadline: Option<Instant>,
+    /// Print no per-file lines (hooks report in one line of their own).
+    pub quiet: bool,
 }
 
 /// One analysis type in a run: its analyzer, or why it cannot run.
@@ -180,7 +182,14 @@ pub fn run(
     index: Option<&Index>,
 ) -> Result<Report> {
     let started = Instant::now();
-    let out = session.out;
+    let out = if opts.quiet {
+        crate::output::Printer {
+            quiet: true,
+            ..session.out
+        }
+    } else {
+        session.out
+    };
     let targets = collect(session, sel, opts)?;
     let explicit_small = targets.len() <= QUIET_HITS_ABOVE;
 
@@ -473,7 +482,14 @@ fn execute(
     opts: &RunOptions,
     results: &mut Vec<FileResult>,
 ) -> Result<Vec<String>> {
-    let out = session.out;
+    let out = if opts.quiet {
+        crate::output::Printer {
+            quiet: true,
+            ..session.out
+        }
+    } else {
+        session.out
+    };
     let remote = jobs.iter().any(|j| {
         plans[j.plan]
             .analyzer
@@ -524,9 +540,7 @@ fn execute(
                 }
                 if remote {
                     // Printed before the request so a slow provider shows what it is waiting on.
-                    session
-                        .out
-                        .detail(&format!("🔍 Analyzing {}...", job.file.path));
+                    out.detail(&format!("🔍 Analyzing {}...", job.file.path));
                 }
                 let res = analyze_one(session, &plans[job.plan], job);
                 if tx.send(res).is_err() {
@@ -749,6 +763,8 @@ fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<
                 .filter(|t| named.is_empty() || filter.matches(&t.path))
                 .map(|t| t.path.clone()),
         );
+        // And what git would track next: untracked files that .gitignore does not exclude.
+        wanted.extend(untracked_files(repo, &filter, &by_path));
     }
     if sel.changed {
         let mut so = git2::StatusOptions::new();
@@ -871,4 +887,37 @@ impl Filter {
             && !self.exclude.is_match(path)
             && !Path::new(path).starts_with(".rustassistant")
     }
+}
+
+/// Untracked files that `.gitignore` (and `.git/info/exclude`) do not exclude and the filter
+/// accepts. `.git` and `.rustassistant` are pruned from the walk, so its cost is that of
+/// listing the source folders.
+fn untracked_files(repo: &Repo, filter: &Filter, tracked: &HashMap<&str, &Tracked>) -> Vec<String> {
+    let root = repo.workdir().to_path_buf();
+    let mut walk = ignore::WalkBuilder::new(&root);
+    walk.hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .parents(false)
+        .require_git(false);
+    let prune_root = root.clone();
+    walk.filter_entry(move |e| {
+        let p = e.path();
+        !(p == prune_root.join(".git") || p == prune_root.join(".rustassistant"))
+    });
+    let mut out = Vec::new();
+    for item in walk.build().flatten() {
+        if !item.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(rel) = item.path().strip_prefix(&root) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str() else { continue };
+        if !tracked.contains_key(rel) && filter.matches(rel) {
+            out.push(rel.to_string());
+        }
+    }
+    out
 }

@@ -475,3 +475,36 @@ fn the_direct_index_reader_agrees_with_libgit2_for_every_index_version_and_forma
         }
     }
 }
+
+#[test]
+fn all_covers_what_git_would_track_untracked_included_ignored_excluded() {
+    let env = TestEnv::new();
+    let repo = env.repo(
+        "r",
+        &[
+            ("tracked.rs", "fn t() {}\n"),
+            (".gitignore", "ignored.rs\nbuild/\n"),
+        ],
+    );
+    write_files(
+        &repo,
+        &[
+            ("new.rs", "fn n() {}\n"),
+            ("ignored.rs", "fn i() {}\n"),
+            ("build/gen.rs", "fn g() {}\n"),
+            ("notes.bin", "x"),
+        ],
+    );
+    let v = env
+        .run(&repo, &["analyze", "--all", "-t", "todos", "--json"])
+        .ok()
+        .json();
+    let mut paths: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, vec!["new.rs", "tracked.rs"]);
+}

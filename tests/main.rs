@@ -5,5 +5,6 @@ mod common;
 
 mod budget;
 mod cache_flow;
+mod hooks;
 mod index;
 mod providers;

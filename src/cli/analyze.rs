@@ -211,6 +211,7 @@ pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
         jobs: args.jobs.map(usize::from),
         index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
         deadline: None,
+        quiet: false,
     };
     let index = Index::open_for_lookup(session);
     let report = crate::analyze::run(session, &sel, &plans, &opts, Some(&index))?;

@@ -33,3 +33,70 @@ pub fn cat(args: &CatArgs, _out: Printer) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// Git merge driver for entries (`merge-entry %O %A %B`).
+///
+/// Two results for one key converge deterministically: the earliest `created_at` wins, then
+/// the smaller bytes, so both sides of any merge pick the same winner. It is written to OURS
+/// and the driver exits 0. Anything that is not a valid entry, or two entries for different
+/// keys, is a conflict: OURS is left untouched (no conflict markers in an entry) and the driver
+/// exits 1 with a line saying what to do.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The common ancestor's version (%O).
+    pub base: PathBuf,
+    /// Ours (%A): the result is written here.
+    pub ours: PathBuf,
+    /// Theirs (%B).
+    pub theirs: PathBuf,
+}
+
+/// Run `merge-entry`.
+pub fn merge(args: &MergeArgs) -> Result<i32> {
+    let read = |p: &PathBuf| -> std::result::Result<(Vec<u8>, crate::cache::Entry), String> {
+        let meta = std::fs::metadata(p).map_err(|e| e.to_string())?;
+        if meta.len() > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
+            return Err("larger than the entry bound".into());
+        }
+        let bytes = std::fs::read(p).map_err(|e| e.to_string())?;
+        let entry = crate::cache::Entry::decode(&bytes, None).map_err(|e| e.to_string())?;
+        Ok((bytes, entry))
+    };
+    let conflict = |why: String| -> Result<i32> {
+        eprintln!(
+            "rustassistant merge-entry: cannot merge this entry ({}); kept ours. Delete the file (it is recomputed) or check it out from one side.",
+            crate::output::sanitize(&why)
+        );
+        Ok(1)
+    };
+    let (ours_bytes, ours) = match read(&args.ours) {
+        Ok(x) => x,
+        Err(e) => return conflict(format!("ours: {e}")),
+    };
+    let (theirs_bytes, theirs) = match read(&args.theirs) {
+        Ok(x) => x,
+        Err(e) => return conflict(format!("theirs: {e}")),
+    };
+    if ours.key() != theirs.key() {
+        return conflict("the two sides are entries for different keys".into());
+    }
+    let winner = merge_winner(
+        (&ours.created_at, &ours_bytes),
+        (&theirs.created_at, &theirs_bytes),
+    );
+    if winner != ours_bytes.as_slice() {
+        crate::util::write_atomic(&args.ours, winner)?;
+    }
+    Ok(0)
+}
+
+/// The winning bytes of two entries for one key: earliest `created_at` (compared as instants),
+/// then the smaller bytes (lexicographically), a total order both merge directions agree on.
+pub fn merge_winner<'a>(a: (&str, &'a [u8]), b: (&str, &'a [u8])) -> &'a [u8] {
+    let t = |s: &str| s.parse::<jiff::Timestamp>().ok();
+    match t(a.0).cmp(&t(b.0)) {
+        std::cmp::Ordering::Less => a.1,
+        std::cmp::Ordering::Greater => b.1,
+        std::cmp::Ordering::Equal => a.1.min(b.1),
+    }
+}

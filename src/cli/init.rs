@@ -74,9 +74,7 @@ pub fn run(session: &Session, args: &InitArgs) -> Result<i32> {
             .line(&format!("✔ {} is already set up", root.display()));
     }
     if args.hooks {
-        session
-            .out
-            .note("hooks: not available in this version yet (see `rustassistant --help`)");
+        super::hooks::install(session)?;
     }
     if session.out.json {
         session

@@ -5,6 +5,7 @@ mod analyze;
 mod budget;
 mod cache;
 mod entry;
+mod hooks;
 mod init;
 
 use std::path::PathBuf;
@@ -75,6 +76,14 @@ pub enum Command {
     },
     /// Print an entry file as JSON (also the git diff textconv for .json.zst entries).
     Cat(entry::CatArgs),
+    /// Git hooks: install, uninstall, or run one (what the shims call).
+    Hooks {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: hooks::HooksCmd,
+    },
+    /// Git merge driver for cache entries (configured by `hooks install`).
+    MergeEntry(entry::MergeArgs),
     /// Monthly spend against the budget; `budget set USD` changes the limit.
     Budget(budget::BudgetArgs),
     /// Spend by month, model and analysis type, with what cache hits saved.
@@ -156,6 +165,8 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<i32> {
         Command::Show(a) => analyze::show(&open(&Overrides::default())?, &a),
         Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd),
         Command::Cat(a) => entry::cat(&a, out),
+        Command::MergeEntry(a) => entry::merge(&a),
+        Command::Hooks { cmd } => hooks::run(&open(&Overrides::default())?, cmd),
         Command::Budget(a) => {
             // Works outside a repository too: the budget is per user.
             let repo_cfg = crate::git::Repo::discover(&cwd)

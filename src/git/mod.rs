@@ -6,6 +6,7 @@
 //! written); anything else is hashed with git2 in the repository's object format (SHA-1 or
 //! SHA-256).
 
+pub mod hooks;
 pub mod index_file;
 
 use std::collections::HashMap;

@@ -43,6 +43,10 @@ pub struct Index {
     conn: Connection,
     /// Whether this is the in-memory fallback (nothing persists).
     pub degraded: bool,
+    /// Whether the database was created empty by this process.
+    pub fresh: bool,
+    /// What the most recent [`Index::sync`] found.
+    pub last_sync: SyncStats,
 }
 
 /// What a sync changed.
@@ -204,9 +208,13 @@ impl Index {
         let conn = Connection::open_in_memory().expect("an in-memory database always opens");
         conn.execute_batch(schema::SCHEMA)
             .expect("the schema is valid SQL");
+        conn.execute_batch(schema::TRIGGERS)
+            .expect("the triggers are valid SQL");
         let mut ix = Index {
             conn,
             degraded: true,
+            fresh: true,
+            last_sync: SyncStats::default(),
         };
         let _ = ix.sync(store);
         ix
@@ -241,8 +249,10 @@ impl Index {
             }
             Err(e) => return Err(classify(e)),
         };
+        let mut fresh = false;
         match version.as_deref().map(str::parse::<i64>) {
             None => {
+                fresh = true;
                 let tables: i64 = conn
                     .query_row(
                         "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
@@ -275,6 +285,8 @@ impl Index {
         Ok(Index {
             conn,
             degraded: false,
+            fresh,
+            last_sync: SyncStats::default(),
         })
     }
 
@@ -312,6 +324,12 @@ impl Index {
 
     /// Bring the index up to date with the entry files.
     pub fn sync(&mut self, store: &Store) -> Result<SyncStats> {
+        let st = self.sync_inner(store)?;
+        self.last_sync = st;
+        Ok(st)
+    }
+
+    fn sync_inner(&mut self, store: &Store) -> Result<SyncStats> {
         let started_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)

@@ -1,0 +1,446 @@
+//! `hooks install | uninstall | run NAME`
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use serde_json::json;
+
+use crate::analyze::{RunOptions, Selection, Status};
+use crate::cache::Key;
+use crate::error::UserError;
+use crate::index::Index;
+use crate::output::sanitize;
+use crate::session::Session;
+
+/// Git hooks that keep the cache in step with commits, pulls and pushes.
+#[derive(Debug, clap::Subcommand)]
+pub enum HooksCmd {
+    /// Install the hooks (pre-commit, pre-push, post-merge, post-checkout, post-rewrite) into the
+    /// folder git uses (core.hooksPath respected), chaining any hook already there, and set the
+    /// merge driver and diff textconv for entries in .git/config.
+    Install,
+    /// Remove the hooks and restore whatever was there before, byte for byte.
+    Uninstall,
+    /// Run one hook (what the installed shims call).
+    Run {
+        /// pre-commit, pre-push, post-merge, post-checkout or post-rewrite.
+        name: String,
+        /// The arguments git passed to the hook.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Run a hooks subcommand.
+pub fn run(session: &Session, cmd: HooksCmd) -> Result<i32> {
+    match cmd {
+        HooksCmd::Install => install(session),
+        HooksCmd::Uninstall => {
+            let changes = crate::git::hooks::uninstall(&session.repo)?;
+            report(session, "uninstalled", &changes);
+            Ok(0)
+        }
+        HooksCmd::Run { name, args } => match name.as_str() {
+            "pre-commit" => pre_commit(session),
+            "pre-push" => pre_push(session),
+            "post-merge" | "post-rewrite" => arrivals(session),
+            // post-checkout PREV NEW FLAG: FLAG 0 is a file checkout, nothing arrives.
+            "post-checkout" => {
+                if args.get(2).map(String::as_str) == Some("0") {
+                    Ok(0)
+                } else {
+                    arrivals(session)
+                }
+            }
+            other => Err(UserError::Usage(format!(
+                "unknown hook `{}` (known: pre-commit, pre-push, post-merge, post-checkout, post-rewrite)",
+                sanitize(other)
+            ))
+            .into()),
+        },
+    }
+}
+
+/// `hooks install`, also used by `init --hooks`.
+pub fn install(session: &Session) -> Result<i32> {
+    let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rustassistant"));
+    let changes = crate::git::hooks::install(&session.repo, &bin)?;
+    report(session, "installed", &changes);
+    Ok(if changes.iter().any(|c| c.action.starts_with("skipped")) {
+        1
+    } else {
+        0
+    })
+}
+
+fn report(session: &Session, verb: &str, changes: &[crate::git::hooks::HookChange]) {
+    let out = session.out;
+    if out.json {
+        out.json_doc(
+            &json!({"hooks_dir": crate::git::hooks::hooks_dir(&session.repo), "changes": changes}),
+        );
+        return;
+    }
+    for c in changes {
+        if c.action.starts_with("skipped") {
+            out.warn(&format!("{}: {}", c.name, c.action));
+        } else {
+            out.detail(&format!("  {}: {}", c.name, c.action));
+        }
+    }
+    let chained = changes
+        .iter()
+        .filter(|c| c.action == "chained" || c.action == "restored")
+        .count();
+    out.line(&format!(
+        "🪝 Hooks {verb} in {}{}",
+        crate::git::hooks::hooks_dir(&session.repo).display(),
+        if chained > 0 {
+            format!(" ({chained} existing hook(s) kept and chained)")
+        } else {
+            String::new()
+        }
+    ));
+}
+
+/// Run `git` with the environment the hook received (GIT_INDEX_FILE included), plus `extra`.
+fn git(session: &Session, args: &[&str], extra: &[(&str, &Path)]) -> Result<()> {
+    let mut c = std::process::Command::new("git");
+    c.current_dir(session.repo.workdir()).args(args);
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let out = c.output().context("running git")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "git {}: {}",
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Stage (or unstage with `rm`) `paths` in the index git is committing, and, for `git commit
+/// PATH` (a temporary index beside the real one being rewritten in `index.lock`), in the real
+/// one too, so the entries are not left looking deleted after the commit.
+fn stage(session: &Session, verb: &[&str], paths: &[String]) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    for chunk in paths.chunks(500) {
+        let mut args: Vec<&str> = verb.to_vec();
+        args.push("--");
+        args.extend(chunk.iter().map(String::as_str));
+        git(session, &args, &[])?;
+        let git_dir = session.repo.git_dir();
+        let lock = git_dir.join("index.lock");
+        let using = session.env.get("GIT_INDEX_FILE").map(|f| {
+            let p = Path::new(f);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                session.repo.workdir().join(p)
+            }
+        });
+        if let Some(u) = using {
+            if lock.exists() && u != lock && u != git_dir.join("index") {
+                git(session, &args, &[("GIT_INDEX_FILE", &lock)])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pre_commit(session: &Session) -> Result<i32> {
+    let cfg = &session.config.file.hooks;
+    let mode = cfg.pre_commit.as_deref().unwrap_or("analyze");
+    if mode == "off" {
+        return Ok(0);
+    }
+    let strict = cfg.strict.unwrap_or(false);
+    let started = Instant::now();
+    let fresh = !session.initialised();
+    if fresh && mode == "analyze" {
+        super::init::ensure(session)?;
+    }
+    let types = session.config.default_types();
+    let plans = super::analyze::plans(session, &types)?;
+
+    let opts = RunOptions {
+        force: false,
+        dry_run: mode == "check",
+        jobs: None,
+        index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
+        // The time bound of the whole hook (default 30 s): what is not done by then is left out.
+        deadline: Some(started + Duration::from_secs(cfg.pre_commit_timeout_s.unwrap_or(30))),
+        // No per-file lines: the hook reports in one line below.
+        quiet: true,
+    };
+    let index = Index::open_for_lookup(session);
+    let report = crate::analyze::run(
+        session,
+        &Selection {
+            staged: true,
+            ..Selection::default()
+        },
+        &plans,
+        &opts,
+        Some(&index),
+    )?;
+    let mut written: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Miss && !opts.dry_run)
+        .filter_map(|r| r.entry_path.as_ref().map(|p| p.display().to_string()))
+        .collect();
+    if fresh && !written.is_empty() {
+        for f in [
+            "README.md",
+            "config.toml",
+            ".gitattributes",
+            ".gitignore",
+            "cache/.gitkeep",
+        ] {
+            written.push(format!(".rustassistant/{f}"));
+        }
+    }
+    stage(session, &["add", "-f"], &written)?;
+    let pruned = if session.config.prune_on_commit() && mode == "analyze" {
+        prune_staged(session)?
+    } else {
+        0
+    };
+
+    // What the commit goes without: failures and bounded-out work, not binary or oversize files.
+    let left_out: Vec<&crate::analyze::FileResult> = report
+        .results
+        .iter()
+        .filter(|r| match r.status {
+            Status::Error => true,
+            Status::Skipped => {
+                let why = r.reason.as_deref().unwrap_or("");
+                why.starts_with("time limit")
+                    || why.starts_with("skipped (budget)")
+                    || why.contains("needs an LLM provider")
+            }
+            Status::Miss => opts.dry_run,
+            Status::Hit => false,
+        })
+        .collect();
+    let added = if opts.dry_run {
+        0
+    } else {
+        report.summary.misses
+    };
+    if added > 0 || pruned > 0 {
+        eprintln!(
+            "rustassistant: {added} analyses added to this commit{}",
+            if pruned > 0 {
+                format!(", {pruned} stale ones dropped")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !left_out.is_empty() {
+        let first = left_out[0];
+        let what = if mode == "check" {
+            "lack analyses"
+        } else {
+            "left out"
+        };
+        eprintln!(
+            "rustassistant: {} analyses {what} of this commit (e.g. {} {}: {}){}",
+            left_out.len(),
+            first.path,
+            first.cache_type,
+            sanitize(first.reason.as_deref().unwrap_or("not analysed")),
+            if strict {
+                "; [hooks] strict = true refuses the commit"
+            } else {
+                ""
+            }
+        );
+        if strict {
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
+/// Unstage and delete staged entries whose blob is nowhere in the tree being committed.
+fn prune_staged(session: &Session) -> Result<usize> {
+    let idx = session.env.get("GIT_INDEX_FILE");
+    let staged = session.repo.tracked(idx)?;
+    let blobs: HashSet<&str> = staged
+        .iter()
+        .filter(|t| !t.path.starts_with(".rustassistant/"))
+        .map(|t| t.blob.as_str())
+        .collect();
+    let stale: Vec<String> = staged
+        .iter()
+        .filter_map(|t| {
+            let rel = t.path.strip_prefix(".rustassistant/cache/")?;
+            let (key, _) = Key::from_relative(Path::new(rel))?;
+            (!blobs.contains(key.blob.as_str())).then(|| t.path.clone())
+        })
+        .collect();
+    stage(
+        session,
+        &["rm", "-q", "--cached", "--ignore-unmatch"],
+        &stale,
+    )?;
+    // Unlinks dominate a large prune; spread them over the cores.
+    crate::analyze::parallel_map(&stale, |p| {
+        session.store.remove(&session.repo.workdir().join(p))
+    });
+    Ok(stale.len())
+}
+
+fn arrivals(session: &Session) -> Result<i32> {
+    let ix = Index::open(session);
+    // A brand-new index finds every entry "new": that is not news from a pull.
+    let n = if ix.fresh { 0 } else { ix.last_sync.added };
+    if n > 0 {
+        eprintln!(
+            "📥 {n} analyses arrived with this {}",
+            if session
+                .env
+                .get("GIT_REFLOG_ACTION")
+                .is_some_and(|a| a.starts_with("pull"))
+            {
+                "pull"
+            } else {
+                "update"
+            }
+        );
+    }
+    Ok(0)
+}
+
+fn pre_push(session: &Session) -> Result<i32> {
+    let mode = session
+        .config
+        .file
+        .hooks
+        .pre_push
+        .as_deref()
+        .unwrap_or("warn");
+    if mode == "off" {
+        return Ok(0);
+    }
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).ok();
+    let types = session.config.default_types();
+    let plans = super::analyze::plans(session, &types)?;
+    let variants: Vec<(String, String)> = plans
+        .iter()
+        .filter_map(|p| {
+            let a = p.analyzer.as_ref().ok()?;
+            let id = a.identity();
+            Some((
+                p.cache_type.clone(),
+                crate::cache::variant(
+                    &id.provider,
+                    &id.model,
+                    &id.prompt_hash,
+                    crate::cache::SCHEMA_VERSION,
+                ),
+            ))
+        })
+        .collect();
+    let filter = crate::analyze::Filter::new(&session.config)?;
+    let mut missing: Vec<(String, String, String)> = Vec::new();
+    let repo = &session.repo;
+    let git = repo.git();
+    for line in input.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 4 {
+            continue;
+        }
+        let (local_sha, remote_sha) = (f[1], f[3]);
+        if local_sha.bytes().all(|b| b == b'0') {
+            continue; // deletion
+        }
+        let tip = git.find_commit(repo.oid(local_sha)?)?;
+        let tip_tree = tip.tree()?;
+        let mut walk = git.revwalk()?;
+        walk.push(tip.id())?;
+        if remote_sha.bytes().all(|b| b == b'0') {
+            // A new branch: what no remote-tracking branch has yet.
+            for r in git.references_glob("refs/remotes/*")?.flatten() {
+                if let Some(o) = r.target() {
+                    let _ = walk.hide(o);
+                }
+            }
+        } else if let Ok(o) = repo.oid(remote_sha) {
+            let _ = walk.hide(o);
+        }
+        let mut changed: HashSet<String> = HashSet::new();
+        for oid in walk.flatten() {
+            let c = git.find_commit(oid)?;
+            let parent_tree = c.parents().next().and_then(|p| p.tree().ok());
+            let diff = git.diff_tree_to_tree(parent_tree.as_ref(), Some(&c.tree()?), None)?;
+            for d in diff.deltas() {
+                if let Some(p) = d.new_file().path().and_then(|p| p.to_str()) {
+                    if filter.matches(p) {
+                        changed.insert(p.to_string());
+                    }
+                }
+            }
+        }
+        for path in changed {
+            // The file as the pushed tip has it (deleted since: nothing to analyse).
+            let Ok(entry) = tip_tree.get_path(Path::new(&path)) else {
+                continue;
+            };
+            if entry.kind() != Some(git2::ObjectType::Blob) {
+                continue;
+            }
+            let blob = entry.id().to_string();
+            for (ty, variant) in &variants {
+                let key = Key {
+                    cache_type: ty.clone(),
+                    blob: blob.clone(),
+                    variant: variant.clone(),
+                };
+                let stem = Path::new(".rustassistant").join(key.stem());
+                let present = ["json", "json.zst"].iter().any(|ext| {
+                    tip_tree
+                        .get_path(&PathBuf::from(format!("{}.{ext}", stem.display())))
+                        .is_ok()
+                });
+                if !present {
+                    missing.push((path.clone(), ty.clone(), local_sha.to_string()));
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    missing.sort();
+    let strict = mode == "strict";
+    eprintln!(
+        "{} rustassistant: {} file analyses missing from the pushed commits{}:",
+        if strict { "❌" } else { "⚠️ " },
+        missing.len(),
+        if strict {
+            " ([hooks] pre_push = \"strict\" refuses the push)"
+        } else {
+            ""
+        }
+    );
+    for (p, t, _) in missing.iter().take(20) {
+        eprintln!("  {} ({t})", sanitize(p));
+    }
+    if missing.len() > 20 {
+        eprintln!("  … and {} more", missing.len() - 20);
+    }
+    eprintln!("  Run `rustassistant analyze --all`, commit .rustassistant/, and push again.");
+    Ok(if strict { 1 } else { 0 })
+}

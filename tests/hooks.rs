@@ -1,0 +1,538 @@
+//! Hooks, merge driver and textconv with real git: commits, pulls, pushes, merges.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::fake::{ok_reply, FakeServer, Reply, RESULT};
+use crate::common::*;
+
+/// Entry paths (under .rustassistant/cache) in the tree of `rev`.
+fn tree_entries(env: &TestEnv, repo: &Path, rev: &str) -> Vec<String> {
+    env.git(
+        repo,
+        &[
+            "ls-tree",
+            "-r",
+            "--name-only",
+            rev,
+            "--",
+            ".rustassistant/cache",
+        ],
+    )
+    .lines()
+    .filter(|l| l.ends_with(".json") || l.ends_with(".json.zst"))
+    .map(str::to_string)
+    .collect()
+}
+
+fn blob_of(env: &TestEnv, repo: &Path, rev_path: &str) -> String {
+    env.git(repo, &["rev-parse", rev_path]).trim().to_string()
+}
+
+fn hooked_repo(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let repo = env.repo(name, files);
+    env.run(&repo, &["init", "--hooks"]).ok();
+    env.run(&repo, &["analyze", "--all"]).ok();
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "cache"]);
+    repo
+}
+
+#[test]
+fn a_commit_carries_the_entries_of_exactly_the_staged_blob() {
+    let env = TestEnv::new();
+    let repo = hooked_repo(
+        &env,
+        "r",
+        &[("src/a.rs", RUST_SRC), ("src/b.rs", "fn b() {}\n")],
+    );
+    // Partially staged: the staged content differs from the working copy.
+    std::fs::write(repo.join("src/a.rs"), "// TODO staged\nfn a() {}\n").unwrap();
+    env.git(&repo, &["add", "src/a.rs"]);
+    std::fs::write(
+        repo.join("src/a.rs"),
+        "// TODO working copy only\nfn a() {}\n",
+    )
+    .unwrap();
+    env.git(&repo, &["commit", "-q", "-m", "staged change"]);
+    let staged_blob = blob_of(&env, &repo, "HEAD:src/a.rs");
+    let entries = tree_entries(&env, &repo, "HEAD");
+    let for_staged: Vec<_> = entries
+        .iter()
+        .filter(|e| e.contains(&format!("/{}/{}-", &staged_blob[..2], &staged_blob[2..])))
+        .collect();
+    assert_eq!(
+        for_staged.len(),
+        2,
+        "todos and metrics of the staged blob: {entries:?}"
+    );
+    let working_blob = env
+        .git(&repo, &["hash-object", "src/a.rs"])
+        .trim()
+        .to_string();
+    assert!(
+        !entries.iter().any(|e| e.contains(&working_blob[2..])),
+        "nothing for the unstaged content"
+    );
+    let shown = env
+        .run(
+            &repo,
+            &[
+                "cat",
+                for_staged.iter().find(|e| e.contains("/todos/")).unwrap(),
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(
+        shown["result"]["items"][0]["text"], "staged",
+        "analysed from the object database"
+    );
+    // prune_on_commit: the old blob's entries left the tree; b.rs keeps its own.
+    assert_eq!(entries.len(), 4, "{entries:?}");
+
+    // git commit -a (git uses a temporary index)
+    std::fs::write(repo.join("src/b.rs"), "// FIXME all\nfn b() {}\n").unwrap();
+    env.git(&repo, &["commit", "-q", "-a", "-m", "all"]);
+    let b_blob = blob_of(&env, &repo, "HEAD:src/b.rs");
+    assert_eq!(
+        tree_entries(&env, &repo, "HEAD")
+            .iter()
+            .filter(|e| e.contains(&b_blob[2..]))
+            .count(),
+        2
+    );
+
+    // git commit PATH (a temporary index beside the real one)
+    std::fs::write(repo.join("src/b.rs"), "// HACK path\nfn b() {}\n").unwrap();
+    env.git(&repo, &["commit", "-q", "-m", "path", "src/b.rs"]);
+    let b_blob = blob_of(&env, &repo, "HEAD:src/b.rs");
+    assert_eq!(
+        tree_entries(&env, &repo, "HEAD")
+            .iter()
+            .filter(|e| e.contains(&b_blob[2..]))
+            .count(),
+        2
+    );
+    let status = env.git(&repo, &["status", "--porcelain", "--", ".rustassistant"]);
+    assert_eq!(status, "", "the real index agrees with the commit");
+}
+
+#[test]
+fn fifty_commits_editing_one_file_leave_only_its_current_entries() {
+    let env = TestEnv::new();
+    let repo = hooked_repo(&env, "r", &[("a.rs", "fn a0() {}\n")]);
+    for i in 1..=50 {
+        std::fs::write(repo.join("a.rs"), format!("fn a{i}() {{}}\n")).unwrap();
+        env.git(&repo, &["commit", "-q", "-am", &format!("edit {i}")]);
+    }
+    let entries = tree_entries(&env, &repo, "HEAD");
+    let blob = blob_of(&env, &repo, "HEAD:a.rs");
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries.iter().all(|e| e.contains(&blob[2..])));
+    // Older analyses stay in history.
+    assert_eq!(tree_entries(&env, &repo, "HEAD~25").len(), 2);
+}
+
+#[test]
+fn a_commit_succeeds_with_the_provider_unreachable() {
+    let mut env = TestEnv::new();
+    env.set("RUSTASSISTANT_PROVIDER", "openai");
+    env.set("OPENAI_API_KEY", "k");
+    env.set("RUSTASSISTANT_BASE_URL", "http://127.0.0.1:9/v1");
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    env.run(&repo, &["init", "--hooks"]).ok();
+    std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
+    let r = env.git_run(&repo, &["commit", "-q", "-am", "offline"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("left out of this commit"), "{}", r.stderr);
+    // The offline analyses are still in the commit.
+    assert_eq!(tree_entries(&env, &repo, "HEAD").len(), 2);
+    // strict mode refuses.
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[hooks]\nstrict = true\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("a.rs"), "fn a3() {}\n").unwrap();
+    let r = env.git_run(&repo, &["commit", "-q", "-am", "strict"]);
+    assert_ne!(r.code, 0);
+}
+
+#[test]
+fn a_foreign_hook_still_runs_can_reject_and_is_restored_byte_for_byte() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    let hook = repo.join(".git/hooks/pre-commit");
+    let foreign = "#!/bin/sh\n# my team's hook\ntouch \"$(git rev-parse --git-dir)/foreign-ran\"\nif git diff --cached | grep -q REJECT; then echo rejected >&2; exit 1; fi\n";
+    std::fs::write(&hook, foreign).unwrap();
+    std::process::Command::new("chmod")
+        .args(["755", hook.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let r = env.run(&repo, &["hooks", "install"]).ok();
+    assert!(r.stdout.contains("chained"), "{}", r.stdout);
+    std::fs::write(repo.join("a.rs"), "fn a() {} // REJECT\n").unwrap();
+    let r = env.git_run(&repo, &["commit", "-q", "-am", "bad"]);
+    assert_ne!(r.code, 0, "the foreign hook can still reject");
+    assert!(repo.join(".git/foreign-ran").exists());
+    std::fs::write(repo.join("a.rs"), "fn a() {} // fine\n").unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "good"]);
+    assert_eq!(
+        tree_entries(&env, &repo, "HEAD").len(),
+        2,
+        "and ours ran after it"
+    );
+    // Installing again changes nothing; uninstalling restores the foreign hook exactly.
+    env.run(&repo, &["hooks", "install"]).ok();
+    env.run(&repo, &["hooks", "uninstall"]).ok();
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), foreign);
+    assert!(!repo.join(".git/hooks/pre-push").exists());
+    let cfg = env.git_run(&repo, &["config", "--get", "merge.rustassistant.driver"]);
+    assert_ne!(cfg.code, 0, "driver config removed");
+}
+
+#[test]
+fn core_hooks_path_is_honoured() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    env.git(&repo, &["config", "core.hooksPath", ".husky"]);
+    env.run(&repo, &["hooks", "install"]).ok();
+    assert!(repo.join(".husky/pre-commit").exists());
+    assert!(!repo.join(".git/hooks/pre-commit").exists());
+    std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "x"]);
+    assert_eq!(tree_entries(&env, &repo, "HEAD").len(), 2);
+}
+
+#[test]
+fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way() {
+    // A provider that answers differently each time, so the two branches disagree.
+    let server = FakeServer::start(|r, n| {
+        ok_reply(
+            &r.path,
+            &RESULT.replace("\"fine\"", &format!("\"answer {n}\"")),
+        )
+    });
+    let mut env = TestEnv::new();
+    env.set("RUSTASSISTANT_PROVIDER", "openai");
+    env.set("OPENAI_API_KEY", "k");
+    env.set("RUSTASSISTANT_BASE_URL", &server.base_url("openai"));
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    env.run(&repo, &["init", "--hooks"]).ok();
+    env.git(&repo, &["add", "-A"]);
+    // Without the hook: each branch is to produce its own analysis below.
+    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "init"]);
+    env.git(&repo, &["branch", "other"]);
+    env.run_env(
+        &repo,
+        &["analyze", "a.rs", "-t", "refactor"],
+        &[("RUSTASSISTANT_NOW", "2026-11-02T00:00:00Z")],
+    )
+    .ok();
+    env.git(&repo, &["add", "-A"]);
+    env.git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            "later analysis on main",
+        ],
+    );
+    env.git(&repo, &["checkout", "-q", "other"]);
+    env.run_env(
+        &repo,
+        &["analyze", "a.rs", "-t", "refactor"],
+        &[("RUSTASSISTANT_NOW", "2026-11-01T00:00:00Z")],
+    )
+    .ok();
+    env.git(&repo, &["add", "-A"]);
+    env.git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            "earlier analysis on other",
+        ],
+    );
+    let entry = tree_entries(&env, &repo, "HEAD")
+        .into_iter()
+        .find(|e| e.contains("/refactor/"))
+        .unwrap();
+    assert_eq!(
+        tree_entries(&env, &repo, "main")
+            .iter()
+            .filter(|e| **e == entry)
+            .count(),
+        1,
+        "same key on both branches"
+    );
+
+    // Merge other into main, and main into other (in a copy): both keep the earlier result.
+    let copy = env.root().join("copy");
+    env.git(
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            repo.to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ],
+    );
+    env.run(&copy, &["hooks", "install"]).ok();
+    // The clone starts on `other` (the branch checked out in `repo`).
+    env.git(&copy, &["checkout", "-q", "other"]);
+    env.git(&copy, &["merge", "-q", "--no-edit", "origin/main"]);
+    env.git(&repo, &["checkout", "-q", "main"]);
+    env.git(&repo, &["merge", "-q", "--no-edit", "other"]);
+    let a = std::fs::read(repo.join(&entry)).unwrap();
+    let b = std::fs::read(copy.join(&entry)).unwrap();
+    assert_eq!(a, b, "the same winner whichever side merges");
+    let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    assert_eq!(
+        v["created_at"], "2026-11-01T00:00:00Z",
+        "the earliest result wins"
+    );
+    assert!(!String::from_utf8_lossy(&a).contains("<<<<<<<"));
+}
+
+#[test]
+fn merge_entry_reports_a_conflict_for_unparsable_input() {
+    let env = TestEnv::new();
+    let d = env.root();
+    std::fs::write(d.join("o"), "{}").unwrap();
+    std::fs::write(d.join("a"), "not an entry").unwrap();
+    std::fs::write(d.join("b"), "{}").unwrap();
+    let r = env.run(d, &["merge-entry", "o", "a", "b"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("kept ours"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(d.join("a")).unwrap(),
+        "not an entry"
+    );
+}
+
+#[test]
+fn pulls_report_arrivals_and_update_the_index() {
+    let env = TestEnv::new();
+    let remote = env.root().join("remote.git");
+    env.git(
+        env.root(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    let a = env.repo("a", &[("a.rs", "fn a() {}\n")]);
+    env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    env.git(&a, &["push", "-q", "origin", "main"]);
+    let b = env.root().join("b");
+    env.git(
+        env.root(),
+        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    // A teammate of a repository that already has .rustassistant/ only installs the hooks.
+    env.run(&b, &["hooks", "install"]).ok();
+    env.run(&b, &["cache", "stats"]).ok();
+    env.run(&a, &["analyze", "--all"]).ok();
+    env.git(&a, &["add", "-A"]);
+    env.git(&a, &["commit", "-q", "-m", "analyses"]);
+    env.git(&a, &["push", "-q", "origin", "main"]);
+    let r = env.git_run(&b, &["pull", "--no-rebase", "origin", "main"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("📥 2 analyses arrived with this pull"),
+        "{}",
+        r.stderr
+    );
+    let s = env.run(&b, &["cache", "stats", "--json"]).ok().json();
+    assert_eq!(s["total_entries"], 2);
+
+    // pull --rebase runs post-rewrite when local commits are replayed.
+    std::fs::write(b.join("local.rs"), "fn l() {}\n").unwrap();
+    env.git(&b, &["add", "local.rs"]);
+    env.git(&b, &["commit", "-q", "-m", "local"]);
+    std::fs::write(a.join("more.rs"), "fn m() {}\n").unwrap();
+    env.run(&a, &["analyze", "--all"]).ok();
+    env.git(&a, &["add", "-A"]);
+    env.git(&a, &["commit", "-q", "-m", "more"]);
+    env.git(&a, &["push", "-q", "origin", "main"]);
+    let r = env.git_run(&b, &["pull", "--rebase", "origin", "main"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("analyses arrived"), "{}", r.stderr);
+}
+
+#[test]
+fn strict_pre_push_refuses_commits_without_entries_until_they_exist() {
+    let env = TestEnv::new();
+    let remote = env.root().join("remote.git");
+    env.git(
+        env.root(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    env.git(
+        &repo,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    env.run(&repo, &["init", "--hooks"]).ok();
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[hooks]\npre_push = \"strict\"\npre_commit = \"off\"\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("b.rs"), "fn b() {}\n").unwrap();
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "no analyses"]);
+    let r = env.git_run(&repo, &["push", "-q", "origin", "main"]);
+    assert_ne!(r.code, 0, "refused");
+    assert!(r.stderr.contains("b.rs (todos)"), "{}", r.stderr);
+    env.run(&repo, &["analyze", "--all"]).ok();
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "analyses"]);
+    let r = env.git_run(&repo, &["push", "-q", "origin", "main"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Deleting a branch is never blocked.
+    env.git(&repo, &["push", "-q", "origin", "main:gone"]);
+    env.git(&repo, &["push", "-q", "origin", ":gone"]);
+}
+
+#[test]
+fn git_diff_of_a_compressed_entry_shows_json() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
+    env.run(&repo, &["init", "--hooks"]).ok();
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[cache]\ncompression = \"zstd\"\n",
+    )
+    .unwrap();
+    env.run(&repo, &["analyze", "a.rs", "-t", "todos"]).ok();
+    env.git(&repo, &["add", "-A"]);
+    let diff = env.git(&repo, &["diff", "--cached", "--", ".rustassistant/cache"]);
+    assert!(diff.contains("+  \"cache_type\": \"todos\""), "{diff}");
+}
+
+#[test]
+fn a_missing_binary_never_blocks_a_commit() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    let bin_dir = env.root().join("gone");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let copy = bin_dir.join("rustassistant");
+    std::fs::copy(BIN, &copy).unwrap();
+    let r: Run = std::process::Command::new(&copy)
+        .args(["hooks", "install"])
+        .current_dir(&repo)
+        .env_clear()
+        .envs(&env.vars)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::remove_file(&copy).unwrap();
+    let mut vars = env.vars.clone();
+    vars.insert("PATH".into(), "/usr/bin:/bin".into());
+    std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
+    let r: Run = std::process::Command::new("git")
+        .args(["commit", "-q", "-am", "x"])
+        .current_dir(&repo)
+        .env_clear()
+        .envs(&vars)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rustassistant: not installed"),
+        "{}",
+        r.stderr
+    );
+    let _ = Reply::status(200, "");
+}
+
+#[test]
+fn the_scan_scripts_keep_their_documented_usage() {
+    let env = TestEnv::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = |name: &str| root.join("scripts").join(name);
+    let remote = env.root().join("remote.git");
+    env.git(
+        env.root(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    let repo = env.repo("r", &[("src/a.rs", RUST_SRC), ("lib/b.rs", "fn b() {}\n")]);
+    env.git(
+        &repo,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    env.git(&repo, &["push", "-q", "-u", "origin", "main"]);
+    let run = |args: &[&str]| -> Run {
+        std::process::Command::new("bash")
+            .args(args)
+            .current_dir(env.root())
+            .env_clear()
+            .envs(&env.vars)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let help = run(&[script("cache_scan_repo.sh").to_str().unwrap(), "--help"]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("--parallel N"));
+    let dry = run(&[
+        script("cache_scan_repo.sh").to_str().unwrap(),
+        repo.to_str().unwrap(),
+        "--dry-run",
+        "--type",
+        "todos",
+    ]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(entry_files(&repo).is_empty());
+    let r = run(&[
+        script("cache_scan_repo.sh").to_str().unwrap(),
+        repo.to_str().unwrap(),
+        "--push",
+        "--parallel",
+        "2",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(entry_files(&repo).len(), 4);
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "", "committed");
+    assert_eq!(
+        env.git(&repo, &["rev-parse", "HEAD"]),
+        env.git(&remote, &["rev-parse", "main"]),
+        "pushed"
+    );
+    let simple = run(&[
+        script("simple_cache_scan.sh").to_str().unwrap(),
+        repo.to_str().unwrap(),
+        "lib",
+        "--json",
+    ]);
+    assert_eq!(simple.code, 0, "{}", simple.stderr);
+    assert_eq!(simple.json()["summary"]["hits"], 2);
+    let bad = run(&[script("simple_cache_scan.sh").to_str().unwrap()]);
+    assert_eq!(bad.code, 2);
+}
