@@ -197,6 +197,7 @@ pub fn run(
     let mut results: Vec<FileResult> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     let mut summary = Summary::default();
+    let mut first_invalid: Option<String> = None;
     let lookups = lookup_all(session, &targets, plans, index);
     let mut index_touched: Vec<(String, bool)> = Vec::new();
     for (t, per_plan) in targets.iter().zip(lookups) {
@@ -243,10 +244,19 @@ pub fn run(
                 other => {
                     if let Found::Invalid { path, error } = &other {
                         summary.invalid_entries += 1;
-                        out.warn(&format!(
-                            "ignoring untrusted entry {}: {error} (treated as a miss; `rustassistant cache verify` lists all)",
-                            path.display()
-                        ));
+                        if out.verbose > 0 {
+                            out.warn(&format!(
+                                "ignoring untrusted entry {}: {}",
+                                path.display(),
+                                crate::output::sanitize(error)
+                            ));
+                        } else if first_invalid.is_none() {
+                            first_invalid = Some(format!(
+                                "{}: {}",
+                                path.display(),
+                                crate::output::sanitize(error)
+                            ));
+                        }
                     }
                     jobs.push(Job {
                         file: file.clone(),
@@ -258,6 +268,18 @@ pub fn run(
         }
     }
 
+    // Untrusted entries: one line for the run (each one with -v; all of them in `cache verify`).
+    if let Some(first) = &first_invalid {
+        out.warn(&format!(
+            "{} untrusted cache {} (e.g. {first}); `rustassistant cache verify` lists them",
+            summary.invalid_entries,
+            if summary.invalid_entries == 1 {
+                "entry ignored, treated as a miss"
+            } else {
+                "entries ignored, treated as misses"
+            }
+        ));
+    }
     // Phase 2: the misses.
     if opts.dry_run {
         for j in &jobs {
@@ -370,9 +392,10 @@ fn lookup_all(
         .flatten()
         .filter_map(|(_, e)| e.as_ref().map(|(r, s, m)| (r.as_str(), *s, *m)))
         .collect();
+    // With signatures required, every hit is read and its signature checked.
     let mut confirmed = match index {
-        Some(ix) => ix.confirm(&candidates),
-        None => vec![None; candidates.len()],
+        Some(ix) if !session.store.requires_signatures() => ix.confirm(&candidates),
+        _ => vec![None; candidates.len()],
     }
     .into_iter();
     // Per probe with an existing file, in probe order: Some(cost) when the index vouches for it.
@@ -625,6 +648,11 @@ fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option
     let Ok(text) = std::str::from_utf8(&content) else {
         return fail(Status::Skipped, "not UTF-8 text".into());
     };
+    if analyzer.is_remote() && !session_allows_secret(session, &file.path) {
+        if let Some(why) = crate::provider::secrets::reason(&file.path, text) {
+            return fail(Status::Skipped, why);
+        }
+    }
     let outcome = match analyzer.analyze(&file.path, text) {
         Ok(o) => o,
         Err(AnalyzeError::Budget(m)) => {
@@ -920,4 +948,16 @@ fn untracked_files(repo: &Repo, filter: &Filter, tracked: &HashMap<&str, &Tracke
         }
     }
     out
+}
+
+/// Whether `[analysis] allow_secrets` lets `path` be sent even if it looks like a secret.
+fn session_allows_secret(session: &Session, path: &str) -> bool {
+    let Some(globs) = &session.config.file.analysis.allow_secrets else {
+        return false;
+    };
+    globs.iter().any(|g| {
+        globset::Glob::new(g)
+            .map(|g| g.compile_matcher().is_match(path))
+            .unwrap_or(false)
+    })
 }

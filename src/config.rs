@@ -87,6 +87,8 @@ pub struct AnalysisSection {
     pub exclude: Option<Vec<String>>,
     /// Files larger than this are skipped with a reason.
     pub max_file_bytes: Option<u64>,
+    /// Globs of paths that may be sent to a provider even though they look like secrets.
+    pub allow_secrets: Option<Vec<String>>,
 }
 
 /// `[cache]`
@@ -202,7 +204,7 @@ impl ConfigFile {
             ($sec:ident: $($f:ident),*) => { $( if higher.$sec.$f.is_some() { self.$sec.$f = higher.$sec.$f; } )* };
         }
         take!(llm: provider, model, base_url, timeout, max_concurrency, max_tokens, temperature);
-        take!(analysis: types, include, exclude, max_file_bytes);
+        take!(analysis: types, include, exclude, max_file_bytes, allow_secrets);
         take!(cache: compression, max_size, eviction, prune_on_commit, require_signature);
         take!(budget: monthly_limit_usd, warn_at, alert_at, hard_limit, allow_unknown_price);
         take!(hooks: pre_commit, pre_push, strict, pre_commit_timeout_s);
@@ -303,6 +305,16 @@ impl Config {
         if let Some(home) = env.user_home() {
             file = file.overlay(ConfigFile::load(&home.join("config.toml"))?);
         }
+        Config::from_file(file, env, overrides)
+    }
+
+    /// The effective configuration of an already layered `file`: environment and flags on top,
+    /// then validated.
+    pub fn from_file(
+        file: ConfigFile,
+        env: &Env,
+        overrides: &Overrides,
+    ) -> Result<Config, UserError> {
         let pick = |flag: &Option<String>, var: &str, conf: &Option<String>| {
             flag.clone()
                 .or_else(|| env.get(var).map(str::to_string))

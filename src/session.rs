@@ -33,7 +33,13 @@ impl Session {
         let repo = Repo::discover(&cwd)?;
         let root = repo.workdir().join(".rustassistant");
         let config = Config::load(Some(&root.join("config.toml")), &env, overrides)?;
-        let store = Store::new(root, config.compression());
+        let mut store = Store::new(root, config.compression());
+        if config.file.cache.require_signature == Some(true) {
+            let key = env
+                .get("RUSTASSISTANT_SIGNING_KEY")
+                .map(|k| k.as_bytes().to_vec());
+            store = store.require_signatures(key);
+        }
         Ok(Session {
             repo,
             config,

@@ -425,7 +425,8 @@ fn a_corrupt_entry_is_reported_treated_as_a_miss_and_nothing_else_is_touched() {
     std::fs::write(repo.join(&victim), "{ \"schema_version\": 1, truncated").unwrap();
     let r = env.run(&repo, &["analyze", "--all", "--json"]).ok();
     assert!(
-        r.stderr.contains("ignoring untrusted entry"),
+        r.stderr
+            .contains("1 untrusted cache entry ignored, treated as a miss"),
         "{}",
         r.stderr
     );

@@ -435,14 +435,23 @@ fn a_missing_binary_never_blocks_a_commit() {
     std::fs::create_dir_all(&bin_dir).unwrap();
     let copy = bin_dir.join("rustassistant");
     std::fs::copy(BIN, &copy).unwrap();
-    let r: Run = std::process::Command::new(&copy)
-        .args(["hooks", "install"])
-        .current_dir(&repo)
-        .env_clear()
-        .envs(&env.vars)
-        .output()
-        .unwrap()
-        .into();
+    // A test forking elsewhere can hold the fresh copy open for a moment (ETXTBSY): retry.
+    let mut attempt = 0;
+    let r: Run = loop {
+        match std::process::Command::new(&copy)
+            .args(["hooks", "install"])
+            .current_dir(&repo)
+            .env_clear()
+            .envs(&env.vars)
+            .output()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap().into(),
+        }
+    };
     assert_eq!(r.code, 0, "{}", r.stderr);
     std::fs::remove_file(&copy).unwrap();
     let mut vars = env.vars.clone();

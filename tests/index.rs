@@ -153,7 +153,7 @@ fn an_entry_rewritten_in_place_is_caught_at_its_next_lookup_and_by_verify() {
     let r = env
         .run(&repo, &["analyze", "a.rs", "-t", "todos", "--json"])
         .ok();
-    assert!(r.stderr.contains("untrusted entry"), "{}", r.stderr);
+    assert!(r.stderr.contains("untrusted cache entry"), "{}", r.stderr);
     std::fs::write(&f, "{ truncated again").unwrap();
     let v = env.run(&repo, &["cache", "verify", "--json"]);
     assert_eq!(v.code, 1);

@@ -111,6 +111,9 @@ pub enum EntryError {
     /// The recorded path leaves the repository.
     #[error("entry path `{0}` escapes the repository")]
     PathEscape(String),
+    /// `[cache] require_signature` is on and the signature is missing or wrong.
+    #[error("{0}")]
+    Signature(String),
 }
 
 impl Entry {

@@ -39,6 +39,13 @@ pub fn reencode(store: &Store, to: Compression) -> MigrateReport {
             rep.bytes_after += size;
             continue;
         }
+        // An interrupted earlier migration may have written the target already: keep that one.
+        let already = target.path_for(&key, want_zst);
+        if already.is_file() && read_entry_file(&already, Some(&key), None).is_ok() {
+            let _ = std::fs::remove_file(&path);
+            rep.converted += 1;
+            continue;
+        }
         match read_entry_file(&path, Some(&key), Some(size)) {
             Ok(entry) => match target.write(&entry) {
                 Ok(new) => {

@@ -14,6 +14,19 @@ pub use entry::{Entry, EntryError, Tokens};
 pub use key::{variant, Key, KNOWN_TYPES, LLM_TYPES, SCHEMA_VERSION};
 pub use store::{Lookup, Store};
 
+/// Why a signed-entries policy rejects `e`, if it does: no signature, no key to check it with,
+/// or a signature that does not match.
+pub fn signature_problem(e: &Entry, key: Option<&[u8]>) -> Option<String> {
+    match (&e.signature, key) {
+        (None, _) => Some("unsigned entry ([cache] require_signature = true)".into()),
+        (Some(_), None) => {
+            Some("cannot check the signature: RUSTASSISTANT_SIGNING_KEY is not set".into())
+        }
+        (Some(sig), Some(k)) => (sign(k, e) != *sig)
+            .then(|| "bad signature (forged or signed with another key)".to_string()),
+    }
+}
+
 /// HMAC-SHA256 (hex) of `entry`'s signing bytes under `key`.
 pub fn sign(key: &[u8], entry: &Entry) -> String {
     use hmac::{KeyInit, Mac};

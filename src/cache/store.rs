@@ -43,12 +43,29 @@ pub enum Lookup {
 pub struct Store {
     root: PathBuf,
     compression: Compression,
+    /// `[cache] require_signature`: `Some(key)` (the key may be absent) when on.
+    signatures: Option<Option<Vec<u8>>>,
 }
 
 impl Store {
     /// A store rooted at `root` (the `.rustassistant` folder) writing with `compression`.
     pub fn new(root: PathBuf, compression: Compression) -> Store {
-        Store { root, compression }
+        Store {
+            root,
+            compression,
+            signatures: None,
+        }
+    }
+
+    /// Require every entry to carry a valid signature under `key` (`[cache] require_signature`).
+    pub fn require_signatures(mut self, key: Option<Vec<u8>>) -> Store {
+        self.signatures = Some(key);
+        self
+    }
+
+    /// Whether signatures are required (lookups then always read and check the file).
+    pub fn requires_signatures(&self) -> bool {
+        self.signatures.is_some()
     }
 
     /// The `.rustassistant` folder.
@@ -128,9 +145,19 @@ impl Store {
         match self.existing(key) {
             None => Lookup::Miss,
             Some((path, meta)) => match read_entry_file(&path, Some(key), Some(meta.len())) {
-                Ok(entry) => Lookup::Hit {
-                    entry: Box::new(entry),
-                    path,
+                Ok(entry) => match self
+                    .signatures
+                    .as_ref()
+                    .and_then(|k| super::signature_problem(&entry, k.as_deref()))
+                {
+                    Some(problem) => Lookup::Invalid {
+                        path,
+                        error: EntryError::Signature(problem),
+                    },
+                    None => Lookup::Hit {
+                        entry: Box::new(entry),
+                        path,
+                    },
                 },
                 Err(error) => Lookup::Invalid { path, error },
             },

@@ -459,7 +459,7 @@ fn verify(session: &Session) -> Result<i32> {
         match res {
             Err(e) => bad.push((path, e.to_string())),
             Ok(e) if require_sig => {
-                if let Some(reason) = signature_problem(&e, signing_key.as_deref()) {
+                if let Some(reason) = crate::cache::signature_problem(&e, signing_key.as_deref()) {
                     bad.push((path, reason));
                 }
             }
@@ -498,17 +498,4 @@ fn verify(session: &Session) -> Result<i32> {
     let mut ix = Index::open(session);
     let _ = ix.sync(&session.store);
     Ok(if bad.is_empty() { 0 } else { 1 })
-}
-
-/// Why a signed-entries policy rejects `e`, if it does.
-pub fn signature_problem(e: &crate::cache::Entry, key: Option<&[u8]>) -> Option<String> {
-    match (&e.signature, key) {
-        (None, _) => Some("unsigned entry ([cache] require_signature = true)".into()),
-        (Some(_), None) => {
-            Some("cannot check the signature: RUSTASSISTANT_SIGNING_KEY is not set".into())
-        }
-        (Some(sig), Some(k)) => {
-            (crate::cache::sign(k, e) != *sig).then(|| "bad signature".to_string())
-        }
-    }
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod llm;
 pub mod openai;
 pub mod prompts;
+pub mod secrets;
 
 use std::sync::Arc;
 
