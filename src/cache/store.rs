@@ -176,6 +176,12 @@ impl Store {
             }
         }
         write_atomic(&path, &bytes)?;
+        // An untrusted entry for the same key in the other encoding (a forged .json.zst beside
+        // this .json, say) would otherwise linger and be reported forever: it is replaced now.
+        let other = self.path_for(&entry.key(), !zst);
+        if other.is_file() && read_entry_file(&other, Some(&entry.key()), None).is_err() {
+            let _ = std::fs::remove_file(&other);
+        }
         Ok(path)
     }
 

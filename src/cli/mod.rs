@@ -6,6 +6,8 @@ mod budget;
 mod cache;
 mod entry;
 mod hooks;
+
+pub use entry::merge_winner;
 mod init;
 
 use std::path::PathBuf;
