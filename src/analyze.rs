@@ -298,7 +298,7 @@ pub fn run(
             results.push(r);
         }
     } else if !jobs.is_empty() {
-        let written = execute(session, plans, jobs, opts, &mut results)?;
+        let written = execute(session, plans, jobs, opts, &mut results, out)?;
         index_touched.extend(written.into_iter().map(|p| (p, false)));
     }
 
@@ -504,15 +504,8 @@ fn execute(
     jobs: Vec<Job>,
     opts: &RunOptions,
     results: &mut Vec<FileResult>,
+    out: crate::output::Printer,
 ) -> Result<Vec<String>> {
-    let out = if opts.quiet {
-        crate::output::Printer {
-            quiet: true,
-            ..session.out
-        }
-    } else {
-        session.out
-    };
     let remote = jobs.iter().any(|j| {
         plans[j.plan]
             .analyzer

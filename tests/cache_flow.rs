@@ -133,18 +133,7 @@ fn changed_content_lands_on_a_new_path_and_the_old_entry_stays_readable() {
 #[test]
 fn a_clone_after_pull_gets_every_analysis_as_a_hit() {
     let env = TestEnv::new();
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
+    let remote = env.bare_remote();
     let a = env.repo("a", &[("src/lib.rs", RUST_SRC), ("src/util.py", PY_SRC)]);
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
     env.git(&a, &["push", "-q", "origin", "main"]);

@@ -48,18 +48,7 @@ fn todos_entry(env: &TestEnv, repo: &Path, path: &str) -> PathBuf {
 #[test]
 fn malicious_entries_pulled_from_a_branch_are_reported_and_never_used() {
     let env = TestEnv::new();
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
+    let remote = env.bare_remote();
     let names = [
         "mislabelled",
         "unparsable",

@@ -318,18 +318,7 @@ fn merge_entry_reports_a_conflict_for_unparsable_input() {
 #[test]
 fn pulls_report_arrivals_and_update_the_index() {
     let env = TestEnv::new();
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
+    let remote = env.bare_remote();
     let a = env.repo("a", &[("a.rs", "fn a() {}\n")]);
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
     env.git(&a, &["push", "-q", "origin", "main"]);
@@ -372,18 +361,7 @@ fn pulls_report_arrivals_and_update_the_index() {
 #[test]
 fn strict_pre_push_refuses_commits_without_entries_until_they_exist() {
     let env = TestEnv::new();
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
+    let remote = env.bare_remote();
     let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
     env.git(
         &repo,
@@ -479,18 +457,7 @@ fn the_scan_scripts_keep_their_documented_usage() {
     let env = TestEnv::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = |name: &str| root.join("scripts").join(name);
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
+    let remote = env.bare_remote();
     let repo = env.repo("r", &[("src/a.rs", RUST_SRC), ("lib/b.rs", "fn b() {}\n")]);
     env.git(
         &repo,

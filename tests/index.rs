@@ -39,18 +39,7 @@ fn assert_stats_match(env: &TestEnv, repo: &Path, when: &str) {
 #[test]
 fn stats_equal_a_recount_after_adds_deletes_pulls_checkouts_and_cleans() {
     let env = TestEnv::new();
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
+    let remote = env.bare_remote();
     let files: Vec<(String, String)> = (0..30)
         .map(|i| {
             (

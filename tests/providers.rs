@@ -119,18 +119,7 @@ fn each_wire_format_misses_once_then_hits_with_zero_requests() {
 fn a_clone_after_pull_makes_zero_requests() {
     let server = FakeServer::ok();
     let env = llm_env("xai", &server);
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
+    let remote = env.bare_remote();
     let a = env.repo("a", &[("a.rs", RUST_SRC), ("b.py", PY_SRC)]);
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
     env.run(

@@ -137,6 +137,23 @@ impl TestEnv {
         self.command("git", dir, args).output().unwrap().into()
     }
 
+    /// A bare repository `remote.git` to push to and pull from.
+    pub fn bare_remote(&self) -> PathBuf {
+        let remote = self.root().join("remote.git");
+        self.git(
+            self.root(),
+            &[
+                "init",
+                "-q",
+                "--bare",
+                "-b",
+                "main",
+                remote.to_str().unwrap(),
+            ],
+        );
+        remote
+    }
+
     /// A new repository at `name` with `files` committed.
     pub fn repo(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
         self.repo_with(name, files, &[])
