@@ -42,12 +42,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    // tempfile creates 0600 files; entries and config are ordinary shared files (0644 before the
+    // umask, as git would create them on checkout).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let umask = current_umask();
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o666 & !umask))?;
+    }
     // No fsync: the rename is atomic against a crash of this process (SIGKILL included), which
     // is the failure that matters here. Against power loss every reader validates what it reads
     // (an empty or torn entry is reported and recomputed), and an fsync per entry would make a
     // first `analyze --all` over 10,000 files take tens of seconds.
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The process umask, read once from /proc (changing it to read it would race with other
+/// threads creating files); 022 when unavailable.
+fn current_umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+            .and_then(|v| u32::from_str_radix(&v, 8).ok())
+            .unwrap_or(0o022)
+    })
 }
 
 /// Current time as RFC 3339 UTC with second precision (`2026-11-21T10:00:00Z`), honouring
@@ -148,6 +168,9 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !current_umask(), "an ordinary file, not tempfile's 0600");
         let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap())
             .unwrap()
             .filter_map(|e| e.ok())
