@@ -47,7 +47,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     {
         use std::os::unix::fs::PermissionsExt;
         let umask = current_umask();
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o666 & !umask))?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o666 & !umask))?;
     }
     // No fsync: the rename is atomic against a crash of this process (SIGKILL included), which
     // is the failure that matters here. Against power loss every reader validates what it reads
@@ -64,7 +65,10 @@ fn current_umask() -> u32 {
     *UMASK.get_or_init(|| {
         std::fs::read_to_string("/proc/self/status")
             .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string()))
+            })
             .and_then(|v| u32::from_str_radix(&v, 8).ok())
             .unwrap_or(0o022)
     })
@@ -170,7 +174,11 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o666 & !current_umask(), "an ordinary file, not tempfile's 0600");
+        assert_eq!(
+            mode,
+            0o666 & !current_umask(),
+            "an ordinary file, not tempfile's 0600"
+        );
         let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap())
             .unwrap()
             .filter_map(|e| e.ok())
