@@ -418,6 +418,38 @@ pub(crate) mod tests {
 mod fuzz_regressions {
     use super::*;
 
+    /// Found by `cargo fuzz run entry_decode` (crash-f826c2bb…): a 70-digit integer in a result
+    /// parsed to an f64 that re-serialised as `2e70` and parsed back one ulp away, so a decoded
+    /// entry did not round-trip (and `cache migrate` could have changed an entry's bytes).
+    /// serde_json's `float_roundtrip` feature makes parsing exact.
+    #[test]
+    fn huge_numbers_and_costs_round_trip_exactly() {
+        let found = include_bytes!("testdata/fuzz-f826c2bb-roundtrip.json");
+        let d = Entry::decode(found, None).unwrap();
+        assert_eq!(
+            Entry::decode(&d.to_json(), Some(&d.key())).unwrap(),
+            d,
+            "the fuzzer's input round-trips"
+        );
+        let mut e = tests::sample();
+        e.result = serde_json::json!({"by_tag": {"TODO": 0}});
+        let text = String::from_utf8(e.to_json())
+            .unwrap()
+            .replace("\"TODO\": 0", &format!("\"TODO\": 1{}", "9".repeat(69)));
+        let d = Entry::decode(text.as_bytes(), Some(&e.key())).unwrap();
+        assert_eq!(Entry::decode(&d.to_json(), Some(&e.key())).unwrap(), d);
+        for cost in [0.0123, 1.0 / 3.0, 2.5e-7, 0.1 + 0.2] {
+            e.cost_usd = Some(cost);
+            let back = Entry::decode(&e.to_json(), Some(&e.key())).unwrap();
+            assert_eq!(back.cost_usd, Some(cost));
+            assert_eq!(
+                back.to_json(),
+                e.to_json(),
+                "re-serialising a decoded entry gives the same bytes"
+            );
+        }
+    }
+
     /// The seed that AddressSanitizer flagged inside zstd's level-19 compressor during fuzzing
     /// (a false positive of GCC-instrumented C under LLVM's ASan runtime; valgrind finds no
     /// error on this path). Kept so the round trip of a compressed entry stays covered.
