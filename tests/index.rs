@@ -530,3 +530,18 @@ fn migrate_round_trips_and_legacy_entries_are_imported_when_they_can_be_keyed() 
     assert_eq!(shown["entries"][0]["model"], "grok-beta");
     assert_eq!(shown["entries"][0]["tokens"]["input"], 1234);
 }
+
+#[test]
+fn a_repository_inside_a_folder_named_cache_indexes_its_entries() {
+    // Regression: the key of a written entry was once found by searching the absolute path
+    // for "/cache/", which a parent folder can contain too.
+    let env = TestEnv::new();
+    let repo = env.repo(
+        "cache/project",
+        &[("a.rs", RUST_SRC), ("b.rs", "fn b() {}\n")],
+    );
+    env.run(&repo, &["analyze", "--all"]).ok();
+    let s = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
+    assert_eq!(s["total_entries"], 4, "{s:#}");
+    assert_eq!(s["invalid_entries"], 0);
+}

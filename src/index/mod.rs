@@ -570,7 +570,11 @@ impl Index {
                 let key = Key::from_relative(Path::new(rel.strip_prefix("cache/").unwrap_or(rel)))
                     .map(|k| k.0);
                 let meta = std::fs::metadata(&p).ok();
-                (key, meta, key_read(&p))
+                let read = match &key {
+                    Some(k) => read_for_index(&p, k),
+                    None => (Err(EntryError::Malformed("not an entry name".into())), 0),
+                };
+                (key, meta, read)
             })
             .collect();
         let now = crate::util::now_timestamp(&session.env).as_second();
@@ -897,17 +901,6 @@ fn read_for_index(path: &Path, key: &Key) -> (std::result::Result<Entry, EntryEr
             (Entry::decode(&json, Some(key)), n)
         }
         Err(e) => (Err(e), 0),
-    }
-}
-
-fn key_read(path: &Path) -> (std::result::Result<Entry, EntryError>, u64) {
-    let rel_key = path
-        .to_str()
-        .and_then(|s| s.find("/cache/").map(|i| &s[i + 7..]))
-        .and_then(|r| Key::from_relative(Path::new(r)));
-    match rel_key {
-        Some((k, _)) => read_for_index(path, &k),
-        None => (Err(EntryError::Malformed("not an entry name".into())), 0),
     }
 }
 
