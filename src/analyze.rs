@@ -496,26 +496,6 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
     })
 }
 
-/// Split `items` into one chunk per core and map each chunk with `f` (which can set up
-/// per-thread state, such as a database connection, once per chunk); results keep order.
-pub fn parallel_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    if items.len() < 16 || threads == 1 {
-        return f(items);
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| f(c))).collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker panicked"))
-            .collect()
-    })
-}
-
 /// Run the misses on a pool of workers; results arrive on a channel and are printed in the
 /// order they finish. Returns the entry paths written (relative to `.rustassistant/`).
 fn execute(

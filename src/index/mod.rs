@@ -41,8 +41,6 @@ const BULK_ROWS: usize = 2000;
 /// The open index.
 pub struct Index {
     conn: Connection,
-    /// The database file (`None` for the in-memory fallback).
-    path: Option<PathBuf>,
     /// Whether this is the in-memory fallback (nothing persists).
     pub degraded: bool,
     /// Whether the database was created empty by this process.
@@ -215,7 +213,6 @@ impl Index {
         let mut ix = Index {
             conn,
             degraded: true,
-            path: None,
             fresh: true,
             last_sync: SyncStats::default(),
         };
@@ -288,7 +285,6 @@ impl Index {
         Ok(Index {
             conn,
             degraded: false,
-            path: Some(path.to_path_buf()),
             fresh,
             last_sync: SyncStats::default(),
         })
@@ -307,9 +303,8 @@ impl Index {
     /// off (it costs every small run an fsync), so without this a large WAL would linger and
     /// every later connection would pay to re-index it.
     fn checkpoint_if_large(&self, rows: usize) {
-        // A few thousand rows are a few MB of WAL: cheap to keep, cheap to re-read; SQLite's
-        // automatic checkpoint folds it in soon anyway.
-        if rows > 5000 {
+        // ~100 rows is a few WAL pages: cheap to keep, cheap to re-read.
+        if rows > 100 {
             let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
         }
     }
@@ -386,57 +381,35 @@ impl Index {
             return Ok(st);
         }
         let root = store.root().to_path_buf();
-        // What the index holds for each changed folder: rel -> (inode, size, mtime). A file
-        // replaced by git, `git clean` or an editor differs in at least one of them (a freed
-        // inode number is often reused at once, so the inode alone proves nothing). Each thread
-        // reads its folders' rows through its own read-only connection (WAL readers do not
-        // block each other) while it lists and stats them.
-        let scanned: Vec<Scan> = match &self.path {
-            Some(db) => crate::analyze::parallel_chunks(&changed, |chunk| {
-                let conn = Connection::open_with_flags(
-                    db,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                );
-                if let Ok(c) = &conn {
-                    let _ = c.busy_timeout(BUSY_WAIT);
+        // What the index holds for the changed folders, in one query: name -> (inode, size,
+        // mtime). A file replaced by git, `git clean` or an editor differs in at least one of
+        // them (a freed inode number is often reused at once, so the inode alone proves nothing).
+        let mut known: HashMap<String, HashMap<String, FileSig>> = HashMap::new();
+        {
+            let wanted: HashSet<&str> = changed.iter().map(|(d, _)| d.as_str()).collect();
+            let mut q = self
+                .conn
+                .prepare("SELECT dir, rel, ino, size_on_disk, mtime_ns FROM entries")?;
+            let mut rows = q.query([])?;
+            while let Some(r) = rows.next()? {
+                let dir: String = r.get(0)?;
+                if wanted.contains(dir.as_str()) {
+                    let sig = (
+                        r.get::<_, i64>(2)? as u64,
+                        r.get::<_, i64>(3)? as u64,
+                        r.get::<_, i64>(4)?,
+                    );
+                    known.entry(dir).or_default().insert(r.get(1)?, sig);
                 }
-                chunk
-                    .iter()
-                    .map(|(dir, _)| {
-                        match conn
-                            .as_ref()
-                            .map_err(|_| ())
-                            .and_then(|c| known_in(c, dir).map_err(|_| ()))
-                        {
-                            Ok(known) => scan_dir(&root, dir, &known),
-                            Err(()) => Scan {
-                                unreadable: true,
-                                to_read: Vec::new(),
-                                gone: Vec::new(),
-                                added: 0,
-                                changed: 0,
-                            },
-                        }
-                    })
-                    .collect()
-            }),
-            None => {
-                let empty = HashMap::new();
-                let mut known: HashMap<String, HashMap<String, FileSig>> = HashMap::new();
-                for (dir, _) in &changed {
-                    known.insert(dir.to_string(), known_in(&self.conn, dir)?);
-                }
-                parallel_map(&changed, |(dir, _)| {
-                    scan_dir(&root, dir, known.get(dir.as_str()).unwrap_or(&empty))
-                })
             }
-        };
+        }
+        // List and stat the changed folders on every core; read only new or changed files.
+        let empty = HashMap::new();
+        let scanned = parallel_map(&changed, |(dir, _)| {
+            scan_dir(&root, dir, known.get(dir.as_str()).unwrap_or(&empty))
+        });
         let mut to_read: Vec<(String, String, Key, FileSig)> = Vec::new();
         let mut to_delete: Vec<String> = Vec::new();
-        if scanned.iter().any(|s| s.unreadable) {
-            anyhow::bail!("cannot read the index while syncing");
-        }
         for s in scanned {
             st.dirs_scanned += 1;
             st.added += s.added;
@@ -776,34 +749,15 @@ type FileSig = (u64, u64, i64);
 
 /// What listing one changed folder found.
 struct Scan {
-    unreadable: bool,
     to_read: Vec<(String, String, Key, FileSig)>,
     gone: Vec<String>,
     added: usize,
     changed: usize,
 }
 
-/// The rows the index holds for one folder.
-fn known_in(conn: &Connection, dir: &str) -> rusqlite::Result<HashMap<String, FileSig>> {
-    let mut q =
-        conn.prepare_cached("SELECT rel, ino, size_on_disk, mtime_ns FROM entries WHERE dir = ?1")?;
-    let rows = q.query_map([dir], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            (
-                r.get::<_, i64>(1)? as u64,
-                r.get::<_, i64>(2)? as u64,
-                r.get::<_, i64>(3)?,
-            ),
-        ))
-    })?;
-    rows.collect()
-}
-
 /// List `dir` (relative to `.rustassistant/`), stat its entry files and compare with `known`.
 fn scan_dir(root: &Path, dir: &str, known: &HashMap<String, FileSig>) -> Scan {
     let mut s = Scan {
-        unreadable: false,
         to_read: Vec::new(),
         gone: Vec::new(),
         added: 0,
