@@ -232,9 +232,7 @@ fn signed_entries_reject_forgeries_when_required() {
 fn planted_secrets_never_reach_the_provider() {
     let server = FakeServer::ok();
     let mut env = TestEnv::new();
-    env.set("RUSTASSISTANT_PROVIDER", "openai");
-    env.set("OPENAI_API_KEY", "k");
-    env.set("RUSTASSISTANT_BASE_URL", &server.base_url("openai"));
+    env.use_openai(&server.base_url("openai"));
     let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
     let api = format!("sk-proj-{}", "Q".repeat(48));
     let repo = env.repo(
@@ -324,9 +322,7 @@ fn sigkill_at_random_moments_never_leaves_a_partial_entry() {
     let server =
         FakeServer::start(|r, _| ok_reply(&r.path, RESULT).after(Duration::from_millis(2)));
     let mut env = TestEnv::new();
-    env.set("RUSTASSISTANT_PROVIDER", "openai");
-    env.set("OPENAI_API_KEY", "k");
-    env.set("RUSTASSISTANT_BASE_URL", &server.base_url("openai"));
+    env.use_openai(&server.base_url("openai"));
     let f = files(120);
     let repo = env.repo("r", &refs(&f));
     env.run(&repo, &["analyze", "--all", "-t", "todos", "-t", "metrics"])

@@ -136,9 +136,7 @@ fn fifty_commits_editing_one_file_leave_only_its_current_entries() {
 #[test]
 fn a_commit_succeeds_with_the_provider_unreachable() {
     let mut env = TestEnv::new();
-    env.set("RUSTASSISTANT_PROVIDER", "openai");
-    env.set("OPENAI_API_KEY", "k");
-    env.set("RUSTASSISTANT_BASE_URL", "http://127.0.0.1:9/v1");
+    env.use_openai("http://127.0.0.1:9/v1");
     let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
     env.run(&repo, &["init", "--hooks"]).ok();
     std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
@@ -214,9 +212,7 @@ fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way
         )
     });
     let mut env = TestEnv::new();
-    env.set("RUSTASSISTANT_PROVIDER", "openai");
-    env.set("OPENAI_API_KEY", "k");
-    env.set("RUSTASSISTANT_BASE_URL", &server.base_url("openai"));
+    env.use_openai(&server.base_url("openai"));
     let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
     env.run(&repo, &["init", "--hooks"]).ok();
     env.git(&repo, &["add", "-A"]);

@@ -251,9 +251,7 @@ fn each_eviction_policy_removes_the_right_entries() {
         Reply::status(200, &body)
     });
     let mut env = TestEnv::new();
-    env.set("RUSTASSISTANT_PROVIDER", "openai");
-    env.set("OPENAI_API_KEY", "k");
-    env.set("RUSTASSISTANT_BASE_URL", &server.base_url("openai"));
+    env.use_openai(&server.base_url("openai"));
     let repo = env.repo(
         "r",
         &[

@@ -92,6 +92,13 @@ impl TestEnv {
         self.vars.insert(k.to_string(), v.to_string());
     }
 
+    /// Point this environment at an OpenAI-style provider at `base_url` with a dummy key.
+    pub fn use_openai(&mut self, base_url: &str) {
+        self.set("RUSTASSISTANT_PROVIDER", "openai");
+        self.set("OPENAI_API_KEY", "k");
+        self.set("RUSTASSISTANT_BASE_URL", base_url);
+    }
+
     pub fn unset(&mut self, k: &str) {
         self.vars.remove(k);
     }
