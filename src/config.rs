@@ -489,6 +489,7 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 # include = ["**/*.rs", "**/*.py"]            # default: common source extensions
 # exclude = ["target/**", "vendor/**"]
 # max_file_bytes = 262144
+# allow_secrets = []         # globs of paths that may be sent even if they look like secrets
 
 [cache]
 # compression = "none"        # none | zstd (.json.zst entries, ~70% smaller)
@@ -502,6 +503,7 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 # warn_at = 0.75
 # alert_at = 0.90
 # hard_limit = true
+# allow_unknown_price = false # allow models without a known price under a hard limit
 
 [hooks]
 # pre_commit = "analyze"      # analyze | check | off
