@@ -20,7 +20,7 @@ use crate::cache::{Entry, Key, Lookup, Tokens, SCHEMA_VERSION};
 use crate::config::Config;
 use crate::error::UserError;
 use crate::git::{looks_binary, FileId, Repo, Source, Tracked, WorkFile};
-use crate::index::Index;
+use crate::index::{Index, Written};
 use crate::provider::{AnalyzeError, Analyzer};
 use crate::session::Session;
 
@@ -199,7 +199,8 @@ pub fn run(
     let mut summary = Summary::default();
     let mut first_invalid: Option<String> = None;
     let lookups = lookup_all(session, &targets, plans, index);
-    let mut index_touched: Vec<(String, bool)> = Vec::new();
+    let mut hit_rels: Vec<String> = Vec::new();
+    let mut written: Vec<Written> = Vec::new();
     for (t, per_plan) in targets.iter().zip(lookups) {
         let file = match &t.id {
             Ok(f) => Arc::new(f.clone()),
@@ -228,7 +229,7 @@ pub fn run(
                     if explicit_small || out.verbose > 0 {
                         out.line(&format!("📦 Using cached analysis for {}", file.path));
                     }
-                    index_touched.push((rel.clone(), true));
+                    hit_rels.push(rel.clone());
                     let mut r = skip(
                         &file.path,
                         &plan.cache_type,
@@ -298,8 +299,7 @@ pub fn run(
             results.push(r);
         }
     } else if !jobs.is_empty() {
-        let written = execute(session, plans, jobs, opts, &mut results, out)?;
-        index_touched.extend(written.into_iter().map(|p| (p, false)));
+        written = execute(session, plans, jobs, opts, &mut results, out)?;
     }
 
     for r in &results {
@@ -317,7 +317,7 @@ pub fn run(
     summary.elapsed_ms = started.elapsed().as_millis();
     if let Some(ix) = index {
         if !opts.dry_run {
-            if let Err(e) = ix.record_run(session, &index_touched, &results) {
+            if let Err(e) = ix.record_run(session, &hit_rels, &written, &results) {
                 out.warn(&format!(
                     "could not update the local index ({e}); it will catch up on the next run"
                 ));
@@ -380,7 +380,10 @@ fn lookup_all(
                     blob: file.blob.clone(),
                     variant: variants[pi].clone()?,
                 };
-                let existing = session.store.probe(&key);
+                let existing = session
+                    .store
+                    .probe(&key)
+                    .map(|p| (p.rel, p.size, p.mtime_ns));
                 Some((key, existing))
             })
             .collect()
@@ -497,7 +500,7 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
 }
 
 /// Run the misses on a pool of workers; results arrive on a channel and are printed in the
-/// order they finish. Returns the entry paths written (relative to `.rustassistant/`).
+/// order they finish. Returns the entries written, for the index.
 fn execute(
     session: &Session,
     plans: &[Plan],
@@ -505,7 +508,7 @@ fn execute(
     opts: &RunOptions,
     results: &mut Vec<FileResult>,
     out: crate::output::Printer,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Written>> {
     let remote = jobs.iter().any(|j| {
         plans[j.plan]
             .analyzer
@@ -528,7 +531,7 @@ fn execute(
     let total = jobs.len();
     let bar = progress_bar(total, out);
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(FileResult, Option<String>)>();
+    let (tx, rx) = mpsc::channel::<(FileResult, Option<Written>)>();
     let jobs = &jobs;
     let mut written = Vec::new();
     std::thread::scope(|s| {
@@ -569,7 +572,10 @@ fn execute(
             match r.status {
                 Status::Miss => {
                     bar.suspend(|| {
-                        out.line(&format!("🔍 Analyzing {}...", r.path));
+                        // With -v a remote analysis announced itself when its request left.
+                        if !(remote && out.verbose > 0) {
+                            out.line(&format!("🔍 Analyzing {}...", r.path));
+                        }
                         out.line("💾 Analysis cached");
                     });
                 }
@@ -592,8 +598,8 @@ fn execute(
                 Status::Hit => {}
             }
             bar.inc(1);
-            if let Some(rel) = rel {
-                written.push(rel);
+            if let Some(w) = rel {
+                written.push(w);
             }
             results.push(r);
         }
@@ -621,7 +627,7 @@ fn progress_bar(total: usize, out: crate::output::Printer) -> indicatif::Progres
 
 /// Analyse one miss and write its entry. Never panics on bad content; every failure becomes
 /// the file's result.
-fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option<String>) {
+fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option<Written>) {
     let file = &job.file;
     let ty = &plan.cache_type;
     let fail = |status: Status, reason: String| {
@@ -681,8 +687,8 @@ fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option
     if let Err(e) = entry.check() {
         return fail(Status::Error, format!("result rejected: {e}"));
     }
-    match session.store.write(&entry) {
-        Ok(p) => {
+    match session.store.write_sized(&entry) {
+        Ok((p, json_size)) => {
             let rel = p
                 .strip_prefix(session.store.root())
                 .unwrap_or(&p)
@@ -700,7 +706,14 @@ fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option
                 budget_refused: false,
                 saved_usd: 0.0,
             };
-            (r, Some(rel))
+            (
+                r,
+                Some(Written {
+                    rel,
+                    entry,
+                    json_size,
+                }),
+            )
         }
         Err(e) => fail(Status::Error, format!("cannot write entry: {e}")),
     }

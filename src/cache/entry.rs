@@ -140,11 +140,22 @@ impl Entry {
 
     /// Bytes to write: JSON, or JSON compressed with zstd.
     pub fn to_bytes(&self, zstd: bool) -> Vec<u8> {
+        self.to_bytes_sized(zstd).0
+    }
+
+    /// [`Entry::to_bytes`] and the length of the JSON (what the index records as the
+    /// uncompressed size).
+    pub fn to_bytes_sized(&self, zstd: bool) -> (Vec<u8>, u64) {
         let json = self.to_json();
+        let len = json.len() as u64;
         if zstd {
-            zstd::bulk::compress(&json, ZSTD_LEVEL).expect("in-memory zstd compression cannot fail")
+            (
+                zstd::bulk::compress(&json, ZSTD_LEVEL)
+                    .expect("in-memory zstd compression cannot fail"),
+                len,
+            )
         } else {
-            json
+            (json, len)
         }
     }
 

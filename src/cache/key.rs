@@ -1,6 +1,6 @@
 //! Key derivation: `(cache_type, blob, variant)` and the entry path it names.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -44,13 +44,23 @@ pub struct Key {
 }
 
 impl Key {
-    /// Path of the entry relative to `.rustassistant/`, without the encoding suffix:
-    /// `cache/<type>/<b0b1>/<blob[2..]>-<variant>`.
-    pub fn stem(&self) -> PathBuf {
-        Path::new("cache")
-            .join(&self.cache_type)
-            .join(&self.blob[..2])
-            .join(format!("{}-{}", &self.blob[2..], self.variant))
+    /// Path of the entry relative to `.rustassistant/`, `/`-separated:
+    /// `cache/<type>/<b0b1>/<blob[2..]>-<variant>.json`, with `.zst` appended when compressed.
+    pub fn rel(&self, zstd: bool) -> String {
+        // Built by appending: this runs for every key of every lookup.
+        let mut s = String::with_capacity(
+            28 + self.cache_type.len() + self.blob.len() + self.variant.len(),
+        );
+        s.push_str("cache/");
+        s.push_str(&self.cache_type);
+        s.push('/');
+        s.push_str(&self.blob[..2]);
+        s.push('/');
+        s.push_str(&self.blob[2..]);
+        s.push('-');
+        s.push_str(&self.variant);
+        s.push_str(if zstd { ".json.zst" } else { ".json" });
+        s
     }
 
     /// Parse a key back from a path relative to `.rustassistant/cache/` (`<type>/<b0b1>/<rest>-<variant>.json[.zst]`),
@@ -139,10 +149,9 @@ mod tests {
             blob: BLOB.into(),
             variant: "0123456789abcdef".into(),
         };
-        let stem = k.stem();
         assert_eq!(
-            stem,
-            Path::new("cache/refactor/f1/3893335dc53501e525a24eed8c429a2c9bfd4e-0123456789abcdef")
+            k.rel(false),
+            "cache/refactor/f1/3893335dc53501e525a24eed8c429a2c9bfd4e-0123456789abcdef.json"
         );
         let rel = Path::new(
             "refactor/f1/3893335dc53501e525a24eed8c429a2c9bfd4e-0123456789abcdef.json.zst",

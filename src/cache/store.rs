@@ -38,6 +38,19 @@ pub enum Lookup {
     },
 }
 
+/// An entry file found on disk.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its path relative to `.rustassistant/`.
+    pub rel: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds.
+    pub mtime_ns: i64,
+}
+
 /// The folder of entries (`<work tree>/.rustassistant`).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -85,56 +98,44 @@ impl Store {
 
     /// The file for `key` in the given encoding.
     pub fn path_for(&self, key: &Key, zstd: bool) -> PathBuf {
-        let mut p = self.root.join(key.stem()).into_os_string();
-        p.push(if zstd { ".json.zst" } else { ".json" });
-        PathBuf::from(p)
+        self.root.join(key.rel(zstd))
     }
 
-    /// The existing file for `key`, if any, trying the configured encoding first.
-    pub fn existing(&self, key: &Key) -> Option<(PathBuf, std::fs::Metadata)> {
+    /// The existing file for `key`, if any, trying the configured encoding first: one stat per
+    /// encoding, nothing read.
+    pub fn probe(&self, key: &Key) -> Option<Probe> {
         let prefer_zst = self.compression == Compression::Zstd;
+        let mut rel = key.rel(prefer_zst);
+        // Sized once, with room for the other encoding's `.zst`: this runs for every key.
+        let full = |rel: &str| {
+            let root = self.root.as_os_str();
+            let mut p = std::ffi::OsString::with_capacity(root.len() + rel.len() + 5);
+            p.push(root);
+            p.push("/");
+            p.push(rel);
+            p
+        };
+        let mut path = full(&rel);
         for zst in [prefer_zst, !prefer_zst] {
-            let p = self.path_for(key, zst);
-            if let Ok(m) = std::fs::metadata(&p) {
-                if m.is_file() {
-                    return Some((p, m));
+            if zst != prefer_zst {
+                // The other encoding: add or drop the `.zst` suffix.
+                if zst {
+                    rel.push_str(".zst");
+                    path.push(".zst");
+                } else {
+                    rel.truncate(rel.len() - 4);
+                    path = full(&rel);
                 }
             }
-        }
-        None
-    }
-
-    /// The existing file for `key` as `(path relative to .rustassistant/, size, mtime_ns)`:
-    /// [`Store::existing`] for the hot path, one string built and one stat per encoding.
-    pub fn probe(&self, key: &Key) -> Option<(String, u64, i64)> {
-        let root = self.root.to_str()?;
-        let mut p = String::with_capacity(root.len() + 128);
-        p.push_str(root);
-        p.push_str("/cache/");
-        p.push_str(&key.cache_type);
-        p.push('/');
-        p.push_str(&key.blob[..2]);
-        p.push('/');
-        p.push_str(&key.blob[2..]);
-        p.push('-');
-        p.push_str(&key.variant);
-        p.push_str(".json");
-        let first_zst = self.compression == Compression::Zstd;
-        for zst in [first_zst, !first_zst] {
-            if zst {
-                p.push_str(".zst");
-            }
-            if let Ok(m) = std::fs::metadata(&p) {
+            if let Ok(m) = std::fs::metadata(&path) {
                 if m.is_file() {
-                    return Some((
-                        p[root.len() + 1..].to_string(),
-                        m.len(),
-                        crate::analyze::mtime_ns(&m),
-                    ));
+                    return Some(Probe {
+                        path: PathBuf::from(path),
+                        rel,
+                        size: m.len(),
+                        mtime_ns: crate::analyze::mtime_ns(&m),
+                    });
                 }
-            }
-            if zst {
-                p.truncate(p.len() - 4);
             }
         }
         None
@@ -142,37 +143,42 @@ impl Store {
 
     /// Look `key` up, reading and checking the entry.
     pub fn lookup(&self, key: &Key) -> Lookup {
-        match self.existing(key) {
-            None => Lookup::Miss,
-            Some((path, meta)) => match read_entry_file(&path, Some(key), Some(meta.len())) {
-                Ok(entry) => match self
-                    .signatures
-                    .as_ref()
-                    .and_then(|k| super::signature_problem(&entry, k.as_deref()))
-                {
-                    Some(problem) => Lookup::Invalid {
-                        path,
-                        error: EntryError::Signature(problem),
-                    },
-                    None => Lookup::Hit {
-                        entry: Box::new(entry),
-                        path,
-                    },
+        let Some(Probe { path, size, .. }) = self.probe(key) else {
+            return Lookup::Miss;
+        };
+        match read_entry_file(&path, Some(key), Some(size)) {
+            Ok(entry) => match self
+                .signatures
+                .as_ref()
+                .and_then(|k| super::signature_problem(&entry, k.as_deref()))
+            {
+                Some(problem) => Lookup::Invalid {
+                    path,
+                    error: EntryError::Signature(problem),
                 },
-                Err(error) => Lookup::Invalid { path, error },
+                None => Lookup::Hit {
+                    entry: Box::new(entry),
+                    path,
+                },
             },
+            Err(error) => Lookup::Invalid { path, error },
         }
     }
 
     /// Write `entry` atomically in the configured encoding and return its path. An existing
     /// file with identical bytes is left alone (no new mtime, nothing for git to notice).
     pub fn write(&self, entry: &Entry) -> std::io::Result<PathBuf> {
+        self.write_sized(entry).map(|(p, _)| p)
+    }
+
+    /// [`Store::write`], also returning the length of the entry's JSON.
+    pub fn write_sized(&self, entry: &Entry) -> std::io::Result<(PathBuf, u64)> {
         let zst = self.compression == Compression::Zstd;
         let path = self.path_for(&entry.key(), zst);
-        let bytes = entry.to_bytes(zst);
+        let (bytes, json_len) = entry.to_bytes_sized(zst);
         if let Ok(existing) = std::fs::read(&path) {
             if existing == bytes {
-                return Ok(path);
+                return Ok((path, json_len));
             }
         }
         write_atomic(&path, &bytes)?;
@@ -182,7 +188,7 @@ impl Store {
         if other.is_file() && read_entry_file(&other, Some(&entry.key()), None).is_err() {
             let _ = std::fs::remove_file(&other);
         }
-        Ok(path)
+        Ok((path, json_len))
     }
 
     /// Remove an entry file and any folder it leaves empty (up to `cache/<type>`).

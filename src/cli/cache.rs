@@ -272,16 +272,7 @@ fn capitalise(s: &str) -> String {
 fn evict(session: &Session, policy: Policy, max: u64, dry_run: bool) -> Result<i32> {
     let ix = Index::open(session);
     if dry_run {
-        let rows = ix.rows(Some(policy))?;
-        let mut total: u64 = rows.iter().map(|r| r.size_on_disk).sum();
-        let mut victims = Vec::new();
-        for r in rows {
-            if total <= max {
-                break;
-            }
-            total -= r.size_on_disk;
-            victims.push(r);
-        }
+        let victims = ix.eviction_victims(policy, max)?;
         let freed = victims.iter().map(|r| r.size_on_disk).sum();
         report_removed(session, "evict", &victims, freed, true);
         return Ok(0);

@@ -408,10 +408,9 @@ fn pre_push(session: &Session) -> Result<i32> {
                     blob: blob.clone(),
                     variant: variant.clone(),
                 };
-                let stem = Path::new(".rustassistant").join(key.stem());
-                let present = ["json", "json.zst"].iter().any(|ext| {
+                let present = [false, true].iter().any(|&zst| {
                     tip_tree
-                        .get_path(&PathBuf::from(format!("{}.{ext}", stem.display())))
+                        .get_path(Path::new(&format!(".rustassistant/{}", key.rel(zst))))
                         .is_ok()
                 });
                 if !present {

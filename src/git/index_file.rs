@@ -66,7 +66,7 @@ pub fn parse(data: &[u8], oid_len: usize, mut each: impl FnMut(RawEntry<'_>)) ->
             pos += 2;
         }
         let stage = (flags >> 12) & 0x3;
-        if version == 4 {
+        let path: &[u8] = if version == 4 {
             // Prefix compression: a varint of bytes to drop from the previous path, then the
             // NUL-terminated rest.
             let mut strip: usize = 0;
@@ -84,32 +84,24 @@ pub fn parse(data: &[u8], oid_len: usize, mut each: impl FnMut(RawEntry<'_>)) ->
             prev.truncate(keep);
             prev.extend_from_slice(&data[pos..end]);
             pos = end + 1;
-            each(RawEntry {
-                path: &prev,
-                oid,
-                mode,
-                size,
-                mtime,
-                ctime,
-                ino,
-                stage,
-            });
+            &prev
         } else {
             let end = pos + data.get(pos..)?.iter().position(|&b| b == 0)?;
+            let path = &data[pos..end];
             // Entries are padded with 1 to 8 NULs to a multiple of 8 bytes.
-            let len = end - start;
-            each(RawEntry {
-                path: &data[pos..end],
-                oid,
-                mode,
-                size,
-                mtime,
-                ctime,
-                ino,
-                stage,
-            });
-            pos = start + (len + 8) / 8 * 8;
-        }
+            pos = start + (end - start + 8) / 8 * 8;
+            path
+        };
+        each(RawEntry {
+            path,
+            oid,
+            mode,
+            size,
+            mtime,
+            ctime,
+            ino,
+            stage,
+        });
     }
     // A split index keeps most entries in a shared file: leave that to libgit2.
     let mut ext = pos;

@@ -35,6 +35,16 @@ const BUSY_WAIT: Duration = Duration::from_secs(5);
 /// timestamp granularity (jiffies, FAT's two seconds aside).
 const RACY_NS: i64 = 1_000_000_000;
 
+/// An entry a run has just written, handed to [`Index::record_run`].
+pub struct Written {
+    /// Path relative to `.rustassistant/`.
+    pub rel: String,
+    /// The entry (already checked before it was written).
+    pub entry: Entry,
+    /// Length of its JSON.
+    pub json_size: u64,
+}
+
 /// Past this many rows in one sync, totals are recomputed in one pass instead of by trigger.
 const BULK_ROWS: usize = 2000;
 
@@ -511,45 +521,16 @@ impl Index {
             .collect()
     }
 
-    /// Valid entries as `rel -> (size, mtime_ns, cost)`.
-    pub fn valid_snapshot(&self) -> HashMap<String, (u64, i64, f64)> {
-        let mut out = HashMap::new();
-        if let Ok(mut q) = self.conn.prepare("SELECT rel, size_on_disk, mtime_ns, COALESCE(cost_usd, 0) FROM entries WHERE valid = 1") {
-            if let Ok(rows) = q.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)?, r.get::<_, f64>(3)?)))) {
-                out.extend(rows.flatten());
-            }
-        }
-        out
-    }
-
     /// Record a finished run: index the entries it wrote, count hits and misses, stamp the
     /// access time of every hit.
     pub fn record_run(
         &self,
         session: &Session,
-        touched: &[(String, bool)],
+        hit_rels: &[String],
+        written: &[Written],
         results: &[FileResult],
     ) -> Result<()> {
         let root = session.store.root();
-        let written: Vec<&String> = touched
-            .iter()
-            .filter(|(_, hit)| !hit)
-            .map(|(r, _)| r)
-            .collect();
-        let decoded: Vec<_> = written
-            .iter()
-            .map(|rel| {
-                let p = root.join(rel);
-                let key = Key::from_relative(Path::new(rel.strip_prefix("cache/").unwrap_or(rel)))
-                    .map(|k| k.0);
-                let meta = std::fs::metadata(&p).ok();
-                let read = match &key {
-                    Some(k) => read_for_index(&p, k),
-                    None => (Err(EntryError::Malformed("not an entry name".into())), 0),
-                };
-                (key, meta, read)
-            })
-            .collect();
         let now = crate::util::now_timestamp(&session.env).as_second();
         let hits = results.iter().filter(|r| r.status == Status::Hit).count() as f64;
         let misses = results.iter().filter(|r| r.status == Status::Miss).count() as f64;
@@ -559,26 +540,31 @@ impl Index {
             .map(|r| r.saved_usd)
             .sum();
         let tx = self.conn.unchecked_transaction()?;
-        for ((rel, (key, meta, read)), _) in written.iter().zip(decoded).zip(0..) {
-            let (Some(key), Some(meta)) = (key, meta) else {
+        // The run just wrote these and holds them: index them from memory, with one stat for the
+        // file's signature, instead of reading and decoding them back.
+        for w in written {
+            let Ok(meta) = std::fs::metadata(root.join(&w.rel)) else {
                 continue;
             };
-            let dir = rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-            let (entry, json_size) = read;
+            let dir = w.rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             let stat = (
                 std::os::unix::fs::MetadataExt::ino(&meta),
                 meta.len(),
                 mtime_ns(&meta),
             );
-            upsert(&tx, rel, dir, &key, &entry, stat, json_size)?;
+            upsert(
+                &tx,
+                &w.rel,
+                dir,
+                &w.entry.key(),
+                &Ok(w.entry.clone()),
+                stat,
+                w.json_size,
+            )?;
         }
         // One statement for every hit (a JSON array of paths): thousands of hits cost a few
         // milliseconds instead of one round trip each.
-        let hit_ids: Vec<i64> = touched
-            .iter()
-            .filter(|(_, hit)| *hit)
-            .map(|(r, _)| rel_id(r))
-            .collect();
+        let hit_ids: Vec<i64> = hit_rels.iter().map(|r| rel_id(r)).collect();
         if !hit_ids.is_empty() {
             tx.execute(
                 "INSERT INTO access SELECT value, ?2, 1 FROM json_each(?1) WHERE true
@@ -720,6 +706,13 @@ impl Index {
 
     /// Evict by `policy` until valid entries total at most `max_bytes`. Returns what went.
     pub fn evict(&self, store: &Store, policy: Policy, max_bytes: u64) -> Result<(Vec<Row>, u64)> {
+        let victims = self.eviction_victims(policy, max_bytes)?;
+        let freed = self.remove(store, &victims)?;
+        Ok((victims, freed))
+    }
+
+    /// The entries `policy` removes, in order, for the cache to fit in `max_bytes`.
+    pub fn eviction_victims(&self, policy: Policy, max_bytes: u64) -> Result<Vec<Row>> {
         let rows = self.rows(Some(policy))?;
         let mut total: u64 = rows.iter().map(|r| r.size_on_disk).sum();
         let mut victims = Vec::new();
@@ -730,8 +723,7 @@ impl Index {
             total -= r.size_on_disk;
             victims.push(r);
         }
-        let freed = self.remove(store, &victims)?;
-        Ok((victims, freed))
+        Ok(victims)
     }
 }
 
