@@ -435,6 +435,47 @@ fn a_corrupt_entry_is_reported_treated_as_a_miss_and_nothing_else_is_touched() {
     );
 }
 
+type Evidence = Vec<(String, rustassistant::git::IndexStat)>;
+
+/// The stat data the index sync may lean on, by the fast reader.
+fn stat_evidence_fast(r: &rustassistant::git::Repo) -> Evidence {
+    let mut out = Vec::new();
+    r.index_stat_under("", |p, st| {
+        out.push((String::from_utf8(p.to_vec()).unwrap(), st))
+    })
+    .unwrap();
+    out
+}
+
+/// The same by libgit2: stage 0 regular files, neither assume-unchanged nor skip-worktree, older
+/// than the index file (not racily clean).
+fn stat_evidence_git2(r: &rustassistant::git::Repo, repo: &std::path::Path) -> Evidence {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(repo.join(".git/index")).unwrap();
+    let index_mtime = (meta.mtime(), meta.mtime_nsec());
+    r.index(None)
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            (e.flags >> 12) & 3 == 0
+                && e.mode & 0o170000 == 0o100000
+                && e.flags & 0x8000 == 0
+                && e.flags_extended & 0x4000 == 0
+                && (e.mtime.seconds() as i64, e.mtime.nanoseconds() as i64) < index_mtime
+        })
+        .map(|e| {
+            (
+                String::from_utf8(e.path.clone()).unwrap(),
+                rustassistant::git::IndexStat {
+                    ino: e.ino,
+                    size: e.file_size,
+                    mtime: (e.mtime.seconds() as u32, e.mtime.nanoseconds()),
+                },
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn the_direct_index_reader_agrees_with_libgit2_for_every_index_version_and_format() {
     for format in ["sha1", "sha256"] {
@@ -455,6 +496,10 @@ fn the_direct_index_reader_agrees_with_libgit2_for_every_index_version_and_forma
         // An intent-to-add entry carries the extended flags of version 3.
         write_files(&repo, &[("ita.rs", "fn ita() {}\n")]);
         env.git(&repo, &["add", "--intent-to-add", "ita.rs"]);
+        // Files whose stat data git itself ignores: never evidence for the index sync.
+        let (assumed, skipped) = ("dir0/sub0/file_0.rs", "dir1/sub1/file_1.rs");
+        env.git(&repo, &["update-index", "--assume-unchanged", assumed]);
+        env.git(&repo, &["update-index", "--skip-worktree", skipped]);
         for version in ["2", "3", "4"] {
             env.git(&repo, &["update-index", "--index-version", version]);
             let r = rustassistant::git::Repo::discover(&repo).unwrap();
@@ -462,6 +507,18 @@ fn the_direct_index_reader_agrees_with_libgit2_for_every_index_version_and_forma
             let reference = r.tracked_git2(None).unwrap();
             assert_eq!(fast.len(), 121, "{format} v{version}");
             assert_eq!(fast, reference, "{format} v{version}");
+            assert_eq!(
+                stat_evidence_fast(&r),
+                stat_evidence_git2(&r, &repo),
+                "{format} v{version}"
+            );
+            let evidence = stat_evidence_fast(&r);
+            assert!(
+                evidence.len() >= 100,
+                "{format} v{version}: {}",
+                evidence.len()
+            );
+            assert!(!evidence.iter().any(|(p, _)| p == assumed || p == skipped));
         }
     }
 }

@@ -117,6 +117,117 @@ fn stats_equal_a_recount_after_adds_deletes_pulls_checkouts_and_cleans() {
     assert_stats_match(&env, &b, "after git clean");
 }
 
+/// `n` small source files `src/{tag}{i}.rs`, each with a TODO.
+fn sources(n: usize, tag: &str) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("src/{tag}{i}.rs"),
+                format!("// TODO {tag} {i}\nfn {tag}{i}() {{}}\n"),
+            )
+        })
+        .collect()
+}
+
+fn write_sources(dir: &Path, files: &[(String, String)]) {
+    for (p, text) in files {
+        std::fs::create_dir_all(dir.join(p).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(p), text).unwrap();
+    }
+}
+
+/// The counts of the sync that ran before the answer of `cache stats --json`.
+#[track_caller]
+fn synced(env: &TestEnv, repo: &Path, when: &str) -> serde_json::Value {
+    let s = env.run(repo, &["cache", "stats", "--json"]).ok().json();
+    let (n, bytes, tokens) = recount(repo);
+    assert_eq!(s["total_entries"], n, "{when}: {s:#}");
+    assert_eq!(s["total_size_bytes"], bytes, "{when}");
+    assert_eq!(s["total_tokens"], tokens, "{when}");
+    s["sync"].clone()
+}
+
+#[test]
+fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewrites_are_seen() {
+    // Enough entries per folder that the sync reads git's index instead of a stat per file
+    // (index::scan), and a provider whose usage differs between the two phases of the test, so
+    // an entry git rewrites under the same name (and the same inode number: git unlinks and
+    // creates, and the number comes straight back) changes the totals.
+    let phase = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = phase.clone();
+    let server = FakeServer::start(move |r, _| {
+        let out = [800, 900][seen.load(std::sync::atomic::Ordering::SeqCst)];
+        let body = ok_reply(&r.path, RESULT)
+            .body
+            .replace(
+                "\"completion_tokens\": 800",
+                &format!("\"completion_tokens\": {out}"),
+            )
+            .replace(
+                "\"total_tokens\": 2000",
+                &format!("\"total_tokens\": {}", 1200 + out),
+            );
+        Reply::status(200, &body)
+    });
+    let mut env = TestEnv::new();
+    env.use_openai(&server.base_url("openai"));
+    let remote = env.bare_remote();
+    let a = env.repo("a", &[("README.md", "hello\n")]);
+    env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    write_sources(&a, &sources(1500, "f"));
+    env.run(&a, &["analyze", "--all", "-t", "todos", "-t", "metrics"])
+        .ok();
+    let reviewed: Vec<String> = (0..20).map(|i| format!("src/f{i}.rs")).collect();
+    let mut args = vec!["analyze", "-t", "refactor"];
+    args.extend(reviewed.iter().map(String::as_str));
+    env.run(&a, &args).ok();
+    env.git(&a, &["add", "-A"]);
+    env.git(&a, &["commit", "-q", "-m", "sources and their analyses"]);
+    env.git(&a, &["push", "-q", "origin", "main"]);
+    let b = env.root().join("b");
+    env.git(
+        env.root(),
+        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    synced(&env, &b, "fresh clone");
+
+    // A teammate adds files and re-runs the reviews, which rewrites their entries in place.
+    write_sources(&a, &sources(100, "g"));
+    env.run(&a, &["analyze", "--all", "-t", "todos", "-t", "metrics"])
+        .ok();
+    phase.store(1, std::sync::atomic::Ordering::SeqCst);
+    args.push("--force");
+    env.run(&a, &args).ok();
+    env.git(&a, &["add", "-A"]);
+    env.git(&a, &["commit", "-q", "-m", "more"]);
+    env.git(&a, &["push", "-q", "origin", "main"]);
+    env.git(&b, &["pull", "-q", "--no-rebase", "origin", "main"]);
+    let sync = synced(&env, &b, "after the pull");
+    assert_eq!(sync["added"], 200, "{sync}");
+    assert_eq!(sync["changed"], 20, "{sync}");
+    assert_eq!(
+        sync["stat_calls"], 220,
+        "only the files git wrote are stat'ed: {sync}"
+    );
+
+    // Back and forth: git rewrites the 20 reviews each time and adds or removes 200 entries.
+    env.git(&b, &["checkout", "-q", "HEAD~1"]);
+    let sync = synced(&env, &b, "after checking out the older commit");
+    assert_eq!(
+        (sync["removed"].clone(), sync["changed"].clone()),
+        (200.into(), 20.into()),
+        "{sync}"
+    );
+    assert_eq!(sync["stat_calls"], 20, "{sync}");
+    env.git(&b, &["checkout", "-q", "main"]);
+    let sync = synced(&env, &b, "after checking out main again");
+    assert_eq!(
+        (sync["added"].clone(), sync["changed"].clone()),
+        (200.into(), 20.into()),
+        "{sync}"
+    );
+}
+
 #[test]
 fn an_entry_rewritten_in_place_is_caught_at_its_next_lookup_and_by_verify() {
     let env = TestEnv::new();

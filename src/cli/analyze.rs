@@ -330,7 +330,7 @@ fn auto_evict(session: &Session, mut index: Index) {
         Some("expensive") => crate::index::Policy::Expensive,
         _ => crate::index::Policy::Lru,
     };
-    if let Err(e) = index.sync(&session.store) {
+    if let Err(e) = index.sync(session) {
         session
             .out
             .warn(&format!("automatic eviction skipped: {e}"));

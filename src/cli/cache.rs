@@ -99,7 +99,7 @@ pub fn run(session: &Session, cmd: CacheCmd) -> Result<i32> {
         CacheCmd::RebuildIndex => {
             let started = std::time::Instant::now();
             let mut ix = Index::open(session);
-            let st = ix.rebuild(&session.store)?;
+            let st = ix.rebuild(session)?;
             let ms = started.elapsed().as_millis();
             if session.out.json {
                 session
@@ -135,6 +135,7 @@ fn stats(session: &Session) -> Result<i32> {
     if out.json {
         let mut v = serde_json::to_value(&s)?;
         v["index_degraded"] = json!(ix.degraded);
+        v["sync"] = json!(ix.last_sync);
         v["budget"] = budget
             .as_ref()
             .map(|b| b.clone())
@@ -227,6 +228,16 @@ fn stats(session: &Session) -> Result<i32> {
     for l in lines {
         out.line(&l);
     }
+    let y = ix.last_sync;
+    out.detail(&format!(
+        "Index sync: {} folders listed, {} files stat'ed, {} read ({} new, {} changed), {} removed",
+        y.dirs_scanned,
+        y.stat_calls,
+        y.added + y.changed,
+        y.added,
+        y.changed,
+        y.removed
+    ));
     Ok(0)
 }
 
@@ -428,7 +439,7 @@ fn migrate(session: &Session, to: Option<Encoding>, from_legacy: Option<PathBuf>
     }
     // Keep the index's view in step.
     let mut ix = Index::open(session);
-    let _ = ix.sync(&session.store);
+    let _ = ix.sync(session);
     if out.json {
         out.json_doc(&doc);
     }
@@ -487,6 +498,6 @@ fn verify(session: &Session) -> Result<i32> {
     }
     // Keep the index's view in step with what was just read.
     let mut ix = Index::open(session);
-    let _ = ix.sync(&session.store);
+    let _ = ix.sync(session);
     Ok(if bad.is_empty() { 0 } else { 1 })
 }

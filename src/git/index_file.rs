@@ -23,6 +23,9 @@ pub struct RawEntry<'a> {
     pub ino: u32,
     /// Merge stage.
     pub stage: u16,
+    /// Whether git was told not to check this file's stat data (assume-unchanged or
+    /// skip-worktree): its recorded stat says nothing about the file.
+    pub stat_ignored: bool,
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -59,10 +62,12 @@ pub fn parse(data: &[u8], oid_len: usize, mut each: impl FnMut(RawEntry<'_>)) ->
         let oid = data.get(pos + 40..pos + 40 + oid_len)?;
         let flags = be16(data, pos + 40 + oid_len)?;
         pos += fixed;
+        let mut skip_worktree = false;
         if flags & 0x4000 != 0 {
             if version < 3 {
                 return None;
             }
+            skip_worktree = be16(data, pos)? & 0x4000 != 0;
             pos += 2;
         }
         let stage = (flags >> 12) & 0x3;
@@ -101,6 +106,7 @@ pub fn parse(data: &[u8], oid_len: usize, mut each: impl FnMut(RawEntry<'_>)) ->
             ctime,
             ino,
             stage,
+            stat_ignored: flags & 0x8000 != 0 || skip_worktree,
         });
     }
     // A split index keeps most entries in a shared file: leave that to libgit2.

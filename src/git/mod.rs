@@ -33,6 +33,29 @@ pub struct Repo {
     format: ObjectFormat,
 }
 
+/// The stat data git recorded for a file (fields truncated to 32 bits, as git stores them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexStat {
+    /// Inode.
+    pub ino: u32,
+    /// Size.
+    pub size: u32,
+    /// mtime seconds and nanoseconds.
+    pub mtime: (u32, u32),
+}
+
+impl IndexStat {
+    /// Whether a file git recorded with this stat data is the one with `(ino, size, mtime_ns)`
+    /// as far as stat data can tell.
+    pub fn matches(&self, ino: u64, size: u64, mtime_ns: i64) -> bool {
+        let secs = mtime_ns.div_euclid(1_000_000_000);
+        let nanos = mtime_ns.rem_euclid(1_000_000_000);
+        self.ino == ino as u32
+            && self.size == size as u32
+            && self.mtime == (secs as u32, nanos as u32)
+    }
+}
+
 /// One tracked file as the index records it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tracked {
@@ -212,6 +235,60 @@ impl Repo {
             });
         })?;
         Some(out)
+    }
+
+    /// The size of git's index file (`<git dir>/index`), when there is one.
+    pub fn index_len(&self) -> Option<u64> {
+        std::fs::metadata(self.git_dir().join("index"))
+            .ok()
+            .map(|m| m.len())
+    }
+
+    /// The stat data git's index (`<git dir>/index`) recorded for the regular files under
+    /// `prefix` (a work-tree-relative folder ending in `/`), in index order, as (the path below
+    /// `prefix`, stat). Entries whose stat data git itself would not trust are left out:
+    /// racily clean ones (not older than the index file), assume-unchanged and skip-worktree
+    /// ones, and unmerged ones. `None` when the fast reader cannot read the index (no index
+    /// yields an empty list).
+    pub fn index_stat_under(
+        &self,
+        prefix: &str,
+        mut each: impl FnMut(&[u8], IndexStat),
+    ) -> Option<()> {
+        let path = self.git_dir().join("index");
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(()),
+            Err(_) => return None,
+        };
+        let index_mtime = std::fs::metadata(&path)
+            .ok()
+            .map(|m| (m.mtime(), m.mtime_nsec()))?;
+        let oid_len = if self.format == ObjectFormat::Sha1 {
+            20
+        } else {
+            32
+        };
+        index_file::parse(&data, oid_len, |e| {
+            let Some(rest) = e.path.strip_prefix(prefix.as_bytes()) else {
+                return;
+            };
+            if e.stage != 0
+                || e.stat_ignored
+                || e.mode & MODE_FILE_MASK != MODE_REGULAR
+                || (e.mtime.0 as i64, e.mtime.1 as i64) >= index_mtime
+            {
+                return;
+            }
+            each(
+                rest,
+                IndexStat {
+                    ino: e.ino,
+                    size: e.size,
+                    mtime: e.mtime,
+                },
+            );
+        })
     }
 
     /// [`Repo::tracked`] through libgit2 (the reference the fast reader is tested against).

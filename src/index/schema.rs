@@ -3,10 +3,12 @@
 //! what only it holds, access history and counters, is lost with one warning).
 //!
 //! Versions: 1 first release; 2 adds `entries.ino` (sync tells replaced files by inode); 3 makes
-//! `entries` WITHOUT ROWID and drops two indices no query used (faster bulk loads).
+//! `entries` WITHOUT ROWID and drops two indices no query used (faster bulk loads); 4 drops
+//! `entries.dir` and its index (a folder's rows are a range of `rel`) and adds `manifests`
+//! (see index::scan).
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
@@ -15,7 +17,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
     rel           TEXT PRIMARY KEY,   -- path relative to .rustassistant/
     id            INTEGER NOT NULL,   -- rel_id(rel), joins `access`
-    dir           TEXT NOT NULL,      -- cache/<type>/<b0b1>
     cache_type    TEXT NOT NULL,
     blob          TEXT NOT NULL,
     variant       TEXT NOT NULL,
@@ -35,9 +36,14 @@ CREATE TABLE IF NOT EXISTS entries (
     mtime_ns      INTEGER NOT NULL,
     ino           INTEGER NOT NULL DEFAULT 0  -- a replaced file has a new inode
 ) WITHOUT ROWID;
--- The only filtered query besides the primary key (eviction and prune order or scan all rows).
-CREATE INDEX IF NOT EXISTS entries_dir ON entries(dir);
-CREATE TABLE IF NOT EXISTS dirs (dir TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
+-- No secondary index: lookups are by `rel`, a folder's rows are a range of `rel`, and eviction
+-- and prune order or scan all rows.
+-- What the last sync saw in each cache/<type>/<b0b1> folder: its mtime (0: list it again) and
+-- whether `manifests` lists every row of the folder (0: a run changed the rows since; go by them).
+CREATE TABLE IF NOT EXISTS dirs (dir TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, manifest_ok INTEGER NOT NULL);
+-- Each folder's entry files as the last syncs saw them (index::scan::Manifest): a base (seq 0)
+-- and the small deltas later syncs appended.
+CREATE TABLE IF NOT EXISTS manifests (dir TEXT NOT NULL, seq INTEGER NOT NULL, records BLOB NOT NULL, PRIMARY KEY (dir, seq));
 -- Access history lives apart from entries so a rebuild keeps it. Keyed by a 64-bit hash of
 -- `rel` (see index::rel_id): stamping 20,000 hits costs a third of what text keys cost.
 CREATE TABLE IF NOT EXISTS access (id INTEGER PRIMARY KEY, last_accessed INTEGER NOT NULL, access_count INTEGER NOT NULL);
