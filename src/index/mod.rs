@@ -446,31 +446,36 @@ impl Index {
         let recorded_files: usize = known.iter().map(|k| k.manifest.len()).sum();
         // Reading git's index costs ~1.5 ns a byte (16 MB, ~25 ms, with 100,000 entries); each
         // file it vouches for spares a stat of ~2 µs. Read it when it spares more than it costs.
-        let git = repo
-            .filter(|r| {
-                r.index_len()
-                    .is_some_and(|len| len / 1024 < recorded_files as u64)
-            })
-            .and_then(|r| GitStat::load(r, &root));
-        let no_git = GitStat::default();
-        let git = git.as_ref().unwrap_or(&no_git);
-        // List the changed folders on every core; stat what git cannot vouch for, read only new
-        // or changed files.
-        let work: Vec<(&str, &Manifest)> = changed
+        let git_repo = repo.filter(|r| {
+            r.index_len()
+                .is_some_and(|len| len / 1024 < recorded_files as u64)
+        });
+        // List the changed folders on every core while git's index is read (much of either is
+        // waiting for the disk), then stat what git cannot vouch for; read only new or changed
+        // files.
+        let (listings, git) = std::thread::scope(|s| {
+            let git = git_repo.map(|r| s.spawn(|| GitStat::load(r, &root)));
+            let listings = parallel_map(&changed, |(dir, _)| scan::list_folder(&root, dir));
+            let git = git.and_then(|h| h.join().ok().flatten());
+            (listings, git.unwrap_or_default())
+        });
+        let work: Vec<(&str, &scan::Listing, &Manifest)> = changed
             .iter()
-            .map(|(d, _)| d.as_str())
-            .zip(known.iter().map(|k| &k.manifest))
+            .zip(&listings)
+            .zip(&known)
+            .map(|(((d, _), l), k)| (d.as_str(), l, &k.manifest))
             .collect();
-        let scanned = parallel_map(&work, |(dir, known)| {
-            scan::scan_folder(&root, dir, known, git.folder(dir))
+        let scanned = parallel_map(&work, |(dir, listing, known)| {
+            scan::compare_folder(&root, dir, listing, known, git.folder(dir))
         });
         // Rows whose file is gone, looked up only in folders that lost a file.
         let mut to_delete: Vec<String> = Vec::new();
         for ((dir, _), s) in changed.iter().zip(&scanned) {
             if s.something_gone {
+                let now = s.manifest();
                 for rel in self.rels_in(dir)? {
                     let name = rel.rsplit_once('/').map_or(rel.as_str(), |(_, n)| n);
-                    if !s.manifest.contains(scan::fnv64(name.as_bytes())) {
+                    if !now.contains(scan::name_hash(name.as_bytes())) {
                         to_delete.push(rel);
                     }
                 }
@@ -487,7 +492,7 @@ impl Index {
             folders.push(FolderUpdate {
                 dir,
                 mtime,
-                manifest: s.manifest,
+                present: s.present,
                 fresh: s.fresh,
                 something_gone: s.something_gone,
                 known,
@@ -558,7 +563,7 @@ impl Index {
                 tx.prepare_cached("DELETE FROM manifests WHERE dir = ?1")?
                     .execute([f.dir.as_str()])?;
                 tx.prepare_cached("INSERT INTO manifests VALUES (?1, 0, ?2)")?
-                    .execute(params![f.dir, f.manifest.encode()])?;
+                    .execute(params![f.dir, Manifest::from_records(f.present).encode()])?;
             }
         }
         if bulk {
@@ -626,7 +631,7 @@ impl Index {
             let rel = r.get_ref(0)?.as_str()?;
             let name = rel.rsplit_once('/').map_or(rel, |(_, n)| n);
             records.push((
-                scan::fnv64(name.as_bytes()),
+                scan::name_hash(name.as_bytes()),
                 (
                     r.get::<_, i64>(1)? as u64,
                     r.get::<_, i64>(2)? as u64,
@@ -933,8 +938,8 @@ struct FolderUpdate {
     dir: String,
     /// Its mtime to record (0: list it again next time).
     mtime: i64,
-    /// Every entry file in it now.
-    manifest: Manifest,
+    /// Every entry file in it now, unsorted.
+    present: Vec<(u64, FileSig)>,
     /// The records not in the known manifest.
     fresh: Vec<(u64, FileSig)>,
     something_gone: bool,
