@@ -479,10 +479,23 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 
 /// Map `f` over `items` on every core, keeping order.
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
+    parallel_map_on(cores().min(8), items, f)
+}
+
+/// The number of cores (1 when unknown).
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(8);
+}
+
+/// [`parallel_map`] on `threads` threads: more than the cores for work that mostly waits for
+/// the disk.
+pub fn parallel_map_on<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     if items.len() < 64 || threads == 1 {
         return items.iter().map(&f).collect();
     }

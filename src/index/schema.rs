@@ -4,19 +4,20 @@
 //!
 //! Versions: 1 first release; 2 adds `entries.ino` (sync tells replaced files by inode); 3 makes
 //! `entries` WITHOUT ROWID and drops two indices no query used (faster bulk loads); 4 drops
-//! `entries.dir` and its index (a folder's rows are a range of `rel`) and adds `manifests`
-//! (see index::scan).
+//! `entries.dir` and its index and adds `manifests` (see index::scan); 5 makes `entries` a rowid
+//! table found through an index on `id` (index::rel_id: a folder's rows are a range of ids), so
+//! rows a sync adds are appended instead of spread over every page of the table.
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
-    rel           TEXT PRIMARY KEY,   -- path relative to .rustassistant/
-    id            INTEGER NOT NULL,   -- rel_id(rel), joins `access`
+    rel           TEXT NOT NULL,      -- path relative to .rustassistant/ (one row each)
+    id            INTEGER NOT NULL,   -- rel_id(rel): the lookup key; joins `access`
     cache_type    TEXT NOT NULL,
     blob          TEXT NOT NULL,
     variant       TEXT NOT NULL,
@@ -35,9 +36,10 @@ CREATE TABLE IF NOT EXISTS entries (
     json_size     INTEGER NOT NULL DEFAULT 0,
     mtime_ns      INTEGER NOT NULL,
     ino           INTEGER NOT NULL DEFAULT 0  -- a replaced file has a new inode
-) WITHOUT ROWID;
--- No secondary index: lookups are by `rel`, a folder's rows are a range of `rel`, and eviction
--- and prune order or scan all rows.
+);
+-- Lookups are by id and rel; a folder's rows are a range of ids. Eviction and prune order or
+-- scan all rows.
+CREATE INDEX IF NOT EXISTS entries_id ON entries(id);
 -- What the last sync saw in each cache/<type>/<b0b1> folder: its mtime (0: list it again) and
 -- whether `manifests` lists every row of the folder (0: a run changed the rows since; go by them).
 CREATE TABLE IF NOT EXISTS dirs (dir TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, manifest_ok INTEGER NOT NULL);
