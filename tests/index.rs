@@ -654,3 +654,27 @@ fn a_repository_inside_a_folder_named_cache_indexes_its_entries() {
     assert_eq!(s["total_entries"], 4, "{s:#}");
     assert_eq!(s["invalid_entries"], 0);
 }
+
+#[test]
+fn each_linked_worktree_has_its_own_index_of_its_own_entries() {
+    let env = TestEnv::new();
+    let main = env.repo("main", &[("a.rs", "// TODO a\nfn a() {}\n")]);
+    let wt = env.root().join("wt");
+    env.git(
+        &main,
+        &["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()],
+    );
+    write_files(
+        &wt,
+        &[("b.rs", "// TODO b\nfn b() {}\n"), ("c.rs", "fn c() {}\n")],
+    );
+    env.run(&main, &["analyze", "--all", "-t", "todos"]).ok();
+    env.run(&wt, &["analyze", "--all", "-t", "todos"]).ok();
+    // Alternating between them: each answers for its own entry files.
+    for round in 0..2 {
+        synced(&env, &main, &format!("main, round {round}"));
+        synced(&env, &wt, &format!("worktree, round {round}"));
+    }
+    assert_eq!(recount(&main).0, 1);
+    assert_eq!(recount(&wt).0, 3);
+}

@@ -132,10 +132,10 @@ impl Repo {
         &self.workdir
     }
 
-    /// The folder for local, never-committed state: `<common git dir>/rustassistant` (shared
-    /// by linked worktrees).
+    /// The folder for local, never-committed state: `<git dir>/rustassistant`. A linked worktree
+    /// has its own git dir and its own entry files, so its own index.
     pub fn state_dir(&self) -> PathBuf {
-        self.commondir.join("rustassistant")
+        self.git_dir().join("rustassistant")
     }
 
     /// The repository's object format.
