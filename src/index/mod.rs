@@ -8,7 +8,9 @@
 //! - [`Index::sync`] costs in proportion to what changed: it compares the modification time of
 //!   every `cache/<type>/<b0b1>` folder with the one recorded and lists only folders that
 //!   changed (a `git pull`, a checkout, `git clean` or an editor all add, remove or rename
-//!   files, which changes the folder). Files are read only when new or changed.
+//!   files, which changes the folder). Within them, git's own index vouches for the files git
+//!   has not rewritten, so only the others are stat'ed ([`scan`]); files are read only when new
+//!   or changed.
 //! - Counters (hits, misses, cost saved) and access history live only here.
 
 pub mod scan;

@@ -52,7 +52,7 @@ pub fn name_hash(bytes: &[u8]) -> u64 {
     h
 }
 
-/// 64-bit FNV-1a: the key of an entry's access history.
+/// 64-bit FNV-1a: the folder part of an entry's id (index::rel_id).
 pub fn fnv64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for &b in bytes {
@@ -65,8 +65,9 @@ pub fn fnv64(bytes: &[u8]) -> u64 {
 /// The entry files of one folder as syncs recorded them, by name hash: a base and the deltas
 /// later syncs appended, where the latest record for a name is the one that counts.
 ///
-/// Two names with the same hash (odds ~1e-14 per folder) are both kept; a lookup then finds the
-/// other name's record with another inode, so a collision costs a stat, never a wrong answer.
+/// Two names with the same hash (odds ~1e-14 per folder) are both kept; a lookup may then find
+/// the other name's record, with another inode, so a collision costs a stat and a read, never a
+/// wrong answer.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Manifest(Vec<(u64, FileSig)>);
 
