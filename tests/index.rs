@@ -205,8 +205,11 @@ fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewr
     let sync = synced(&env, &b, "after the pull");
     assert_eq!(sync["added"], 200, "{sync}");
     assert_eq!(sync["changed"], 20, "{sync}");
-    assert_eq!(
-        sync["stat_calls"], 220,
+    // Without git's index every file of the ~200 changed folders is stat'ed (~1,230). A folder
+    // whose mtime ties with git's index file would be stat'ed whole: allow for a few.
+    let stated = sync["stat_calls"].as_u64().unwrap();
+    assert!(
+        (220..320).contains(&stated),
         "only the files git wrote are stat'ed: {sync}"
     );
 
@@ -218,7 +221,8 @@ fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewr
         (200.into(), 20.into()),
         "{sync}"
     );
-    assert_eq!(sync["stat_calls"], 20, "{sync}");
+    let stated = sync["stat_calls"].as_u64().unwrap();
+    assert!((20..120).contains(&stated), "{sync}");
     env.git(&b, &["checkout", "-q", "main"]);
     let sync = synced(&env, &b, "after checking out main again");
     assert_eq!(
@@ -226,6 +230,27 @@ fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewr
         (200.into(), 20.into()),
         "{sync}"
     );
+
+    // A hand edit that writes the older review over the current one in place (same inode),
+    // while something else adds and removes a file in the same folder: git's index still vouches
+    // for the old file, but the folder changed after git wrote its index, so git's word does
+    // not count there and the file is stat'ed and read again.
+    let entry = entry_files(&b)
+        .into_iter()
+        .find(|f| {
+            f.to_string_lossy().contains("/refactor/")
+                && std::fs::read_to_string(b.join(f))
+                    .unwrap()
+                    .contains("\"src/f0.rs\"")
+        })
+        .unwrap();
+    let older = env.git(&b, &["show", &format!("HEAD~1:{}", entry.display())]);
+    std::fs::write(b.join(&entry), older).unwrap();
+    let other = b.join(&entry).with_file_name("scratch");
+    std::fs::write(&other, "x").unwrap();
+    std::fs::remove_file(&other).unwrap();
+    let sync = synced(&env, &b, "after an edit in place in a folder that changed");
+    assert_eq!(sync["changed"], 1, "{sync}");
 }
 
 #[test]

@@ -248,22 +248,25 @@ impl Repo {
     /// `prefix` (a work-tree-relative folder ending in `/`), in index order, as (the path below
     /// `prefix`, stat). Entries whose stat data git itself would not trust are left out:
     /// racily clean ones (not older than the index file), assume-unchanged and skip-worktree
-    /// ones, and unmerged ones. `None` when the fast reader cannot read the index (no index
-    /// yields an empty list).
+    /// ones, and unmerged ones. Returns the index file's mtime (ns), or `None` when the fast
+    /// reader cannot read the index (no index yields nothing and mtime 0).
     pub fn index_stat_under(
         &self,
         prefix: &str,
         mut each: impl FnMut(&[u8], IndexStat),
-    ) -> Option<()> {
+    ) -> Option<i64> {
+        use std::io::Read as _;
         let path = self.git_dir().join("index");
-        let data = match std::fs::read(&path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(()),
+        // One open file for both the bytes and the mtime: git replaces its index by a rename.
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(0),
             Err(_) => return None,
         };
-        let index_mtime = std::fs::metadata(&path)
-            .ok()
-            .map(|m| (m.mtime(), m.mtime_nsec()))?;
+        let meta = file.metadata().ok()?;
+        let index_mtime = (meta.mtime(), meta.mtime_nsec());
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut data).ok()?;
         let oid_len = if self.format == ObjectFormat::Sha1 {
             20
         } else {
@@ -288,7 +291,8 @@ impl Repo {
                     mtime: e.mtime,
                 },
             );
-        })
+        })?;
+        Some(index_mtime.0 * 1_000_000_000 + index_mtime.1)
     }
 
     /// [`Repo::tracked`] through libgit2 (the reference the fast reader is tested against).

@@ -427,13 +427,6 @@ impl Index {
         let mut changed: Vec<(String, i64)> = current
             .into_iter()
             .filter(|(d, m)| recorded.get(d) != Some(m))
-            .map(|(d, m)| {
-                // Racily clean (git's term): file times come from a coarse clock, so a folder
-                // changed in the same tick as this sync could keep this mtime. Record such
-                // recent folders as unknown (0) so the next sync lists them again.
-                let m = if m >= started_ns - RACY_NS { 0 } else { m };
-                (d, m)
-            })
             .collect();
         changed.sort();
         if gone.is_empty() && changed.is_empty() {
@@ -466,14 +459,14 @@ impl Index {
             let git = git.and_then(|h| h.join().ok().flatten());
             (listings, git.unwrap_or_default())
         });
-        let work: Vec<(&str, &scan::Listing, &Manifest)> = changed
+        let work: Vec<(&str, i64, &scan::Listing, &Manifest)> = changed
             .iter()
             .zip(&listings)
             .zip(&known)
-            .map(|(((d, _), l), k)| (d.as_str(), l, &k.manifest))
+            .map(|(((d, m), l), k)| (d.as_str(), *m, l, &k.manifest))
             .collect();
-        let scanned = parallel_map(&work, |(dir, listing, known)| {
-            scan::compare_folder(&root, dir, listing, known, git.folder(dir))
+        let scanned = parallel_map(&work, |(dir, mtime, listing, known)| {
+            scan::compare_folder(&root, dir, listing, known, git.folder(dir, *mtime))
         });
         // Rows whose file is gone, looked up only in folders that lost a file.
         let mut to_delete: Vec<String> = Vec::new();
@@ -498,7 +491,14 @@ impl Index {
             to_read.extend(s.to_read);
             folders.push(FolderUpdate {
                 dir,
-                mtime,
+                // Racily clean (git's term): file times come from a coarse clock, so a folder
+                // changed in the same tick as this sync could keep this mtime. Record such
+                // recent folders as unknown (0) so the next sync lists them again.
+                mtime: if mtime >= started_ns - RACY_NS {
+                    0
+                } else {
+                    mtime
+                },
                 present: s.present,
                 fresh: s.fresh,
                 something_gone: s.something_gone,

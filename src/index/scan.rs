@@ -4,12 +4,15 @@
 //! above). Within such a folder a file is taken as unchanged, and neither stat'ed nor read, when
 //! 1. the directory listing shows, for its name, the inode the last sync recorded (the listing
 //!    carries inodes for free, and a file replaced by a rename always has a new one), and
-//! 2. git's index recorded for it exactly the (inode, size, mtime) the last sync recorded.
+//! 2. git's index recorded for it exactly the (inode, size, mtime) the last sync recorded, and
+//!    git wrote its index after the folder last changed.
 //!
 //! 1 alone proves nothing: git replaces a file by unlinking and creating it, and the freed inode
 //! number is often handed straight back. 2 closes that gap: git writes fresh stat data into its
 //! index for every file it writes (checkout, pull, merge, reset, stash), so a file git rewrote
-//! since the last sync no longer matches what the sync recorded. Entries git would not trust
+//! since the last sync no longer matches what the sync recorded; and a folder changed after git
+//! wrote its index was changed by something else, so git's word counts for nothing there.
+//! Entries git would not trust
 //! itself (racily clean, assume-unchanged, skip-worktree) are not used. Every other file (new,
 //! untracked, not matching) is stat'ed and compared as before, and read only when it differs.
 //!
@@ -154,9 +157,12 @@ impl Manifest {
 type GitFolder = Vec<(u64, IndexStat)>;
 
 /// What git's index recorded for entry files, per folder (`cache/<type>/<b0b1>`), sorted by
-/// name hash.
+/// name hash, and when git last wrote it.
 #[derive(Debug, Default)]
-pub struct GitStat(HashMap<String, GitFolder>);
+pub struct GitStat {
+    folders: HashMap<String, GitFolder>,
+    index_mtime_ns: i64,
+}
 
 impl GitStat {
     /// Read git's index of `repo` for the entry files under `store_root` (the `.rustassistant`
@@ -168,7 +174,7 @@ impl GitStat {
         let mut folders: HashMap<String, GitFolder> = HashMap::new();
         // Index order keeps a folder's files together: look the folder up once per run of them.
         let mut current: Option<(Vec<u8>, GitFolder)> = None;
-        repo.index_stat_under(&prefix, |rest, st| {
+        let index_mtime_ns = repo.index_stat_under(&prefix, |rest, st| {
             let Some(slash) = rest.iter().rposition(|&b| b == b'/') else {
                 return;
             };
@@ -189,12 +195,22 @@ impl GitStat {
         for v in folders.values_mut() {
             v.sort_unstable_by_key(|r| r.0);
         }
-        Some(GitStat(folders))
+        Some(GitStat {
+            folders,
+            index_mtime_ns,
+        })
     }
 
-    /// The records of `dir` (`cache/<type>/<b0b1>`).
-    pub fn folder(&self, dir: &str) -> &[(u64, IndexStat)] {
-        self.0.get(dir).map(Vec::as_slice).unwrap_or(&[])
+    /// The records of `dir` (`cache/<type>/<b0b1>`), whose mtime is `mtime_ns`: none when the
+    /// folder changed after git last wrote its index. Git writes its index after the files of
+    /// a checkout, pull or merge, so a folder changed later was changed by something else (an
+    /// `rm` and `cp` that got the old inode number back, `git restore --source`, a run of this
+    /// tool), and only a stat of each file can tell what.
+    pub fn folder(&self, dir: &str, mtime_ns: i64) -> &[(u64, IndexStat)] {
+        if mtime_ns >= self.index_mtime_ns {
+            return &[];
+        }
+        self.folders.get(dir).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
