@@ -529,9 +529,7 @@ fn execute(
             .map(|a| a.is_remote())
             .unwrap_or(false)
     });
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = cores();
     let workers = if remote {
         opts.jobs
             .or(session.config.file.llm.max_concurrency)

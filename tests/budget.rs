@@ -22,7 +22,7 @@ fn budget_repo(env: &TestEnv, name: &str, files: usize, limit: &str) -> std::pat
     let f: Vec<(String, String)> = (0..files)
         .map(|i| (format!("f{i}.rs"), format!("fn f{i}() {{}}\n")))
         .collect();
-    let refs: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs = borrowed(&f);
     let repo = env.repo(name, &refs);
     env.run(&repo, &["init"]).ok();
     std::fs::write(

@@ -137,11 +137,7 @@ fn a_clone_after_pull_gets_every_analysis_as_a_hit() {
     let a = env.repo("a", &[("src/lib.rs", RUST_SRC), ("src/util.py", PY_SRC)]);
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
     env.git(&a, &["push", "-q", "origin", "main"]);
-    let b = env.root().join("b");
-    env.git(
-        env.root(),
-        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
-    );
+    let b = env.clone_of(&remote, "b");
 
     env.run(&a, &["analyze", "--all"]).ok();
     env.git(&a, &["add", ".rustassistant"]);
@@ -187,10 +183,7 @@ fn check_blob_ids(format: &str) {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let refs = borrowed(&files);
     let repo = env.repo_with("r", &refs, &["--object-format", format]);
     // Modify some tracked files and add untracked ones: those are hashed, not read from the index.
     for i in (0..300).step_by(10) {
@@ -488,10 +481,7 @@ fn the_direct_index_reader_agrees_with_libgit2_for_every_index_version_and_forma
                 )
             })
             .collect();
-        let refs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
+        let refs = borrowed(&files);
         let repo = env.repo_with("r", &refs, &["--object-format", format]);
         // An intent-to-add entry carries the extended flags of version 3.
         write_files(&repo, &[("ita.rs", "fn ita() {}\n")]);

@@ -219,41 +219,19 @@ fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way
     // Without the hook: each branch is to produce its own analysis below.
     env.git(&repo, &["commit", "-q", "--no-verify", "-m", "init"]);
     env.git(&repo, &["branch", "other"]);
-    env.run_env(
-        &repo,
-        &["analyze", "a.rs", "-t", "refactor"],
-        &[("RUSTASSISTANT_NOW", "2026-11-02T00:00:00Z")],
-    )
-    .ok();
-    env.git(&repo, &["add", "-A"]);
-    env.git(
-        &repo,
-        &[
-            "commit",
-            "-q",
-            "--no-verify",
-            "-m",
-            "later analysis on main",
-        ],
-    );
+    let analyse_and_commit = |now: &str, message: &str| {
+        env.run_env(
+            &repo,
+            &["analyze", "a.rs", "-t", "refactor"],
+            &[("RUSTASSISTANT_NOW", now)],
+        )
+        .ok();
+        env.git(&repo, &["add", "-A"]);
+        env.git(&repo, &["commit", "-q", "--no-verify", "-m", message]);
+    };
+    analyse_and_commit("2026-11-02T00:00:00Z", "later analysis on main");
     env.git(&repo, &["checkout", "-q", "other"]);
-    env.run_env(
-        &repo,
-        &["analyze", "a.rs", "-t", "refactor"],
-        &[("RUSTASSISTANT_NOW", "2026-11-01T00:00:00Z")],
-    )
-    .ok();
-    env.git(&repo, &["add", "-A"]);
-    env.git(
-        &repo,
-        &[
-            "commit",
-            "-q",
-            "--no-verify",
-            "-m",
-            "earlier analysis on other",
-        ],
-    );
+    analyse_and_commit("2026-11-01T00:00:00Z", "earlier analysis on other");
     let entry = tree_entries(&env, &repo, "HEAD")
         .into_iter()
         .find(|e| e.contains("/refactor/"))
@@ -318,11 +296,7 @@ fn pulls_report_arrivals_and_update_the_index() {
     let a = env.repo("a", &[("a.rs", "fn a() {}\n")]);
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
     env.git(&a, &["push", "-q", "origin", "main"]);
-    let b = env.root().join("b");
-    env.git(
-        env.root(),
-        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
-    );
+    let b = env.clone_of(&remote, "b");
     // A teammate of a repository that already has .rustassistant/ only installs the hooks.
     env.run(&b, &["hooks", "install"]).ok();
     env.run(&b, &["cache", "stats"]).ok();

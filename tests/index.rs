@@ -48,10 +48,7 @@ fn stats_equal_a_recount_after_adds_deletes_pulls_checkouts_and_cleans() {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let refs = borrowed(&files);
     let a = env.repo("a", &refs);
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
     env.run(&a, &["analyze", "--all"]).ok();
@@ -59,11 +56,7 @@ fn stats_equal_a_recount_after_adds_deletes_pulls_checkouts_and_cleans() {
     env.git(&a, &["add", "-A"]);
     env.git(&a, &["commit", "-q", "-m", "cache"]);
     env.git(&a, &["push", "-q", "origin", "main"]);
-    let b = env.root().join("b");
-    env.git(
-        env.root(),
-        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
-    );
+    let b = env.clone_of(&remote, "b");
     assert_stats_match(&env, &b, "fresh clone");
 
     // Deterministic pseudo-random operations.
@@ -129,13 +122,6 @@ fn sources(n: usize, tag: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn write_sources(dir: &Path, files: &[(String, String)]) {
-    for (p, text) in files {
-        std::fs::create_dir_all(dir.join(p).parent().unwrap()).unwrap();
-        std::fs::write(dir.join(p), text).unwrap();
-    }
-}
-
 /// The counts of the sync that ran before the answer of `cache stats --json`.
 #[track_caller]
 fn synced(env: &TestEnv, repo: &Path, when: &str) -> serde_json::Value {
@@ -174,7 +160,7 @@ fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewr
     let remote = env.bare_remote();
     let a = env.repo("a", &[("README.md", "hello\n")]);
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
-    write_sources(&a, &sources(1500, "f"));
+    write_files(&a, &borrowed(&sources(1500, "f")));
     env.run(&a, &["analyze", "--all", "-t", "todos", "-t", "metrics"])
         .ok();
     let reviewed: Vec<String> = (0..20).map(|i| format!("src/f{i}.rs")).collect();
@@ -184,15 +170,11 @@ fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewr
     env.git(&a, &["add", "-A"]);
     env.git(&a, &["commit", "-q", "-m", "sources and their analyses"]);
     env.git(&a, &["push", "-q", "origin", "main"]);
-    let b = env.root().join("b");
-    env.git(
-        env.root(),
-        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
-    );
+    let b = env.clone_of(&remote, "b");
     synced(&env, &b, "fresh clone");
 
     // A teammate adds files and re-runs the reviews, which rewrites their entries in place.
-    write_sources(&a, &sources(100, "g"));
+    write_files(&a, &borrowed(&sources(100, "g")));
     env.run(&a, &["analyze", "--all", "-t", "todos", "-t", "metrics"])
         .ok();
     phase.store(1, std::sync::atomic::Ordering::SeqCst);
@@ -349,27 +331,19 @@ fn each_eviction_policy_removes_the_right_entries() {
         repo
     };
     let one_less = |env: &TestEnv, repo: &Path| sizes(env, repo) - 1;
-    let env = TestEnv::new();
-    let repo = setup(&env);
-    assert_eq!(
-        evicted(&env, &repo, "lru", one_less(&env, &repo)),
-        vec!["b.rs"],
-        "least recently used first"
-    );
-    let env = TestEnv::new();
-    let repo = setup(&env);
-    assert_eq!(
-        evicted(&env, &repo, "oldest", one_less(&env, &repo)),
-        vec!["a.rs"],
-        "oldest created first"
-    );
-    let env = TestEnv::new();
-    let repo = setup(&env);
-    assert_eq!(
-        evicted(&env, &repo, "largest", one_less(&env, &repo)),
-        vec!["b.rs"],
-        "largest first"
-    );
+    for (policy, first, why) in [
+        ("lru", "b.rs", "least recently used first"),
+        ("oldest", "a.rs", "oldest created first"),
+        ("largest", "b.rs", "largest first"),
+    ] {
+        let env = TestEnv::new();
+        let repo = setup(&env);
+        assert_eq!(
+            evicted(&env, &repo, policy, one_less(&env, &repo)),
+            vec![first],
+            "{why}"
+        );
+    }
     let env = TestEnv::new();
     let repo = setup(&env);
     assert!(
@@ -416,10 +390,7 @@ fn max_size_in_config_evicts_after_writes() {
     let files: Vec<(String, String)> = (0..10)
         .map(|i| (format!("f{i}.rs"), format!("// TODO {i}\nfn f{i}() {{}}\n")))
         .collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let refs = borrowed(&files);
     let repo = env.repo("r", &refs);
     env.run(&repo, &["init"]).ok();
     std::fs::write(
@@ -481,10 +452,7 @@ fn two_processes_syncing_at_once_both_succeed_and_agree() {
     let files: Vec<(String, String)> = (0..300)
         .map(|i| (format!("f{i}.rs"), format!("// TODO {i}\n")))
         .collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let refs = borrowed(&files);
     let repo = env.repo("r", &refs);
     env.run(&repo, &["analyze", "--all"]).ok();
     for round in 0..3 {

@@ -131,11 +131,7 @@ fn a_clone_after_pull_makes_zero_requests() {
     env.git(&a, &["add", "-A"]);
     env.git(&a, &["commit", "-q", "-m", "analyses"]);
     env.git(&a, &["push", "-q", "origin", "main"]);
-    let b = env.root().join("b");
-    env.git(
-        env.root(),
-        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
-    );
+    let b = env.clone_of(&remote, "b");
     let v = env
         .run(
             &b,
@@ -279,10 +275,7 @@ fn eight_jobs_overlap_requests() {
     let files: Vec<(String, String)> = (0..40)
         .map(|i| (format!("f{i}.rs"), format!("fn f{i}() {{}}\n")))
         .collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let refs = borrowed(&files);
     let repo = env.repo("r", &refs);
     let started = Instant::now();
     let v = env
@@ -465,10 +458,7 @@ fn ctrl_c_stops_cleanly_and_keeps_every_entry_written() {
     let files: Vec<(String, String)> = (0..60)
         .map(|i| (format!("f{i}.rs"), format!("fn f{i}() {{}}\n")))
         .collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let refs = borrowed(&files);
     let repo = env.repo("r", &refs);
     let child = std::process::Command::new(BIN)
         .args(["analyze", "--all", "-t", "refactor", "--jobs", "2", "-q"])

@@ -264,15 +264,31 @@ pub fn read_entry_file(
             .map_err(|e| EntryError::Malformed(format!("cannot read: {e}")))?
             .len(),
     };
+    Entry::decode(&read_bounded(path, len)?, expected)
+}
+
+/// The bytes of the entry file at `path`, whose stat said `len` bytes: refused past the bound
+/// before reading, and never read past it (the file may have grown since).
+pub fn read_bounded(path: &Path, len: u64) -> Result<Vec<u8>, EntryError> {
+    use std::io::Read as _;
+    let too_large = |size| EntryError::TooLarge {
+        size,
+        limit: MAX_ENTRY_FILE_BYTES,
+    };
     if len > MAX_ENTRY_FILE_BYTES {
-        return Err(EntryError::TooLarge {
-            size: len,
-            limit: MAX_ENTRY_FILE_BYTES,
-        });
+        return Err(too_large(len));
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| EntryError::Malformed(format!("cannot read: {e}")))?;
-    Entry::decode(&bytes, expected)
+    let cannot = |e: std::io::Error| EntryError::Malformed(format!("cannot read: {e}"));
+    let mut bytes = Vec::with_capacity(len as usize);
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_ENTRY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_ENTRY_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

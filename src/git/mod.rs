@@ -200,23 +200,9 @@ impl Repo {
     }
 
     fn tracked_fast(&self, path: &Path, keep: &dyn Fn(&str) -> bool) -> Option<Vec<Tracked>> {
-        let data = match std::fs::read(path) {
-            Ok(d) => d,
-            // No index yet (fresh repository): nothing is tracked.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
-            Err(_) => return None,
-        };
-        let oid_len = if self.format == ObjectFormat::Sha1 {
-            20
-        } else {
-            32
-        };
-        let index_mtime = std::fs::metadata(path)
-            .ok()
-            .map(|m| (m.mtime(), m.mtime_nsec()))
-            .unwrap_or((i64::MAX, 0));
+        let (data, index_mtime) = read_index_file(path)?;
         let mut out = Vec::new();
-        index_file::parse(&data, oid_len, |e| {
+        self.parse_index(&data, |e| {
             if e.stage != 0 || e.mode & MODE_FILE_MASK != MODE_REGULAR {
                 return;
             }
@@ -255,24 +241,8 @@ impl Repo {
         prefix: &str,
         mut each: impl FnMut(&[u8], IndexStat),
     ) -> Option<i64> {
-        use std::io::Read as _;
-        let path = self.git_dir().join("index");
-        // One open file for both the bytes and the mtime: git replaces its index by a rename.
-        let mut file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(0),
-            Err(_) => return None,
-        };
-        let meta = file.metadata().ok()?;
-        let index_mtime = (meta.mtime(), meta.mtime_nsec());
-        let mut data = Vec::with_capacity(meta.len() as usize);
-        file.read_to_end(&mut data).ok()?;
-        let oid_len = if self.format == ObjectFormat::Sha1 {
-            20
-        } else {
-            32
-        };
-        index_file::parse(&data, oid_len, |e| {
+        let (data, index_mtime) = read_index_file(&self.git_dir().join("index"))?;
+        self.parse_index(&data, |e| {
             let Some(rest) = e.path.strip_prefix(prefix.as_bytes()) else {
                 return;
             };
@@ -293,6 +263,20 @@ impl Repo {
             );
         })?;
         Some(index_mtime.0 * 1_000_000_000 + index_mtime.1)
+    }
+
+    /// Every entry of the index file bytes `data` (none when empty: no index yet), or `None`
+    /// when the fast reader does not handle them.
+    fn parse_index(&self, data: &[u8], each: impl FnMut(index_file::RawEntry<'_>)) -> Option<()> {
+        if data.is_empty() {
+            return Some(());
+        }
+        let oid_len = if self.format == ObjectFormat::Sha1 {
+            20
+        } else {
+            32
+        };
+        index_file::parse(data, oid_len, each)
     }
 
     /// [`Repo::tracked`] through libgit2 (the reference the fast reader is tested against).
@@ -437,4 +421,20 @@ fn stat_matches(t: &Tracked, m: &std::fs::Metadata) -> bool {
 /// True when `bytes` looks binary: a NUL in the first 8000 bytes, git's own heuristic.
 pub fn looks_binary(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(8000)].contains(&0)
+}
+
+/// Git's index file at `path`: its bytes and mtime, from one open file (git replaces its index by
+/// a rename, so the two belong together). No bytes when there is no index yet; `None` when it
+/// cannot be read.
+fn read_index_file(path: &Path) -> Option<(Vec<u8>, (i64, i64))> {
+    use std::io::Read as _;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((Vec::new(), (0, 0))),
+        Err(_) => return None,
+    };
+    let meta = file.metadata().ok()?;
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut data).ok()?;
+    Some((data, (meta.mtime(), meta.mtime_nsec())))
 }

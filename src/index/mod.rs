@@ -414,9 +414,12 @@ impl Index {
                 }
             }
         }
-        let recorded: HashMap<String, i64> = {
-            let mut q = self.conn.prepare_cached("SELECT dir, mtime_ns FROM dirs")?;
-            let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        // Each recorded folder: its mtime, and whether its manifest lists all its rows.
+        let recorded: HashMap<String, (i64, bool)> = {
+            let mut q = self
+                .conn
+                .prepare_cached("SELECT dir, mtime_ns, manifest_ok FROM dirs")?;
+            let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let gone: Vec<String> = recorded
@@ -426,7 +429,7 @@ impl Index {
             .collect();
         let mut changed: Vec<(String, i64)> = current
             .into_iter()
-            .filter(|(d, m)| recorded.get(d) != Some(m))
+            .filter(|(d, m)| recorded.get(d).map(|r| r.0) != Some(*m))
             .collect();
         changed.sort();
         if gone.is_empty() && changed.is_empty() {
@@ -436,7 +439,7 @@ impl Index {
         // What the last sync recorded in each changed folder.
         let known: Vec<Known> = changed
             .iter()
-            .map(|(dir, _)| self.known_in(dir, recorded.contains_key(dir)))
+            .map(|(dir, _)| self.known_in(dir, recorded.get(dir).is_some_and(|r| r.1)))
             .collect::<Result<_>>()?;
         let recorded_files: usize = known.iter().map(|k| k.manifest.len()).sum();
         // Reading git's index costs ~1.5 ns a byte (16 MB, ~25 ms, with 100,000 entries); each
@@ -505,8 +508,8 @@ impl Index {
                 known,
             });
         }
-        let decoded = parallel_map(&to_read, |(rel, key, _)| {
-            read_for_index(&root.join(rel), key)
+        let decoded = parallel_map(&to_read, |(rel, key, sig)| {
+            read_for_index(&root.join(rel), key, sig.1)
         });
         Ok(Some(Plan {
             stats: st,
@@ -579,50 +582,55 @@ impl Index {
         Ok(removed)
     }
 
-    /// What the last sync recorded for folder `dir`: its manifest (base and deltas), or, when
-    /// there is none or a run changed the folder's rows since, the rows themselves.
-    fn known_in(&self, dir: &str, recorded: bool) -> Result<Known> {
-        let mut k = Known::default();
-        if recorded {
-            let ok: bool = self
-                .conn
-                .prepare_cached("SELECT manifest_ok FROM dirs WHERE dir = ?1")?
-                .query_row([dir], |r| r.get(0))
-                .optional()?
-                .unwrap_or(false);
-            if ok {
-                let mut q = self.conn.prepare_cached(
-                    "SELECT seq, records FROM manifests WHERE dir = ?1 ORDER BY seq",
-                )?;
-                let mut rows = q.query([dir])?;
-                let mut parts = Vec::new();
-                let mut valid = true;
-                while let Some(r) = rows.next()? {
-                    let seq: i64 = r.get(0)?;
-                    // A damaged record, or deltas without their base: go by the rows.
-                    let Some(m) = Manifest::decode(r.get_ref(1)?.as_blob()?)
-                        .filter(|_| seq > 0 || parts.is_empty())
-                    else {
-                        valid = false;
-                        break;
-                    };
-                    if seq == 0 {
-                        k.base_len = m.len();
-                    } else {
-                        k.delta_len += m.len();
-                    }
-                    parts.push(m);
-                    k.next_seq = seq + 1;
-                }
-                if valid && k.next_seq > 0 && !parts.is_empty() {
-                    k.manifest = Manifest::merge(parts);
-                    k.from_manifest = true;
-                    return Ok(k);
-                }
+    /// What the last sync recorded for folder `dir`: its manifest (base and deltas) when
+    /// `manifest_ok` (it lists every row of the folder), else, or when it is damaged, the rows
+    /// themselves.
+    fn known_in(&self, dir: &str, manifest_ok: bool) -> Result<Known> {
+        if manifest_ok {
+            if let Some(k) = self.stored_manifest(dir)? {
+                return Ok(k);
             }
         }
-        k.manifest = self.manifest_from_rows(dir)?;
-        Ok(k)
+        Ok(Known {
+            manifest: self.manifest_from_rows(dir)?,
+            ..Known::default()
+        })
+    }
+
+    /// The stored manifest of folder `dir`; `None` when there is none or it is damaged (a
+    /// record that does not decode, deltas without their base).
+    fn stored_manifest(&self, dir: &str) -> Result<Option<Known>> {
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT seq, records FROM manifests WHERE dir = ?1 ORDER BY seq")?;
+        let mut rows = q.query([dir])?;
+        let mut k = Known {
+            from_manifest: true,
+            ..Known::default()
+        };
+        let mut parts = Vec::new();
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let Some(m) = Manifest::decode(r.get_ref(1)?.as_blob()?) else {
+                return Ok(None);
+            };
+            // The base (seq 0) comes first, deltas after it.
+            if (seq == 0) != parts.is_empty() {
+                return Ok(None);
+            }
+            if seq == 0 {
+                k.base_len = m.len();
+            } else {
+                k.delta_len += m.len();
+            }
+            parts.push(m);
+            k.next_seq = seq + 1;
+        }
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        k.manifest = Manifest::merge(parts);
+        Ok(Some(k))
     }
 
     /// The entry rows of folder `dir`, as a manifest.
@@ -1022,25 +1030,16 @@ fn is_busy(e: &anyhow::Error) -> bool {
     })
 }
 
-fn read_for_index(path: &Path, key: &Key) -> (std::result::Result<Entry, EntryError>, u64) {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return (Err(EntryError::Malformed(format!("cannot read: {e}"))), 0),
-    };
-    if bytes.len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
-        return (
-            Err(EntryError::TooLarge {
-                size: bytes.len() as u64,
-                limit: crate::cache::entry::MAX_ENTRY_FILE_BYTES,
-            }),
-            0,
-        );
-    }
-    match decode_json_bytes(&bytes) {
-        Ok(json) => {
-            let n = json.len() as u64;
-            (Entry::decode(&json, Some(key)), n)
-        }
+/// Read an entry file of `len` bytes for the index: the entry (or why it is not one) and the
+/// length of its JSON.
+fn read_for_index(
+    path: &Path,
+    key: &Key,
+    len: u64,
+) -> (std::result::Result<Entry, EntryError>, u64) {
+    let json = crate::cache::store::read_bounded(path, len).and_then(|b| decode_json_bytes(&b));
+    match json {
+        Ok(json) => (Entry::decode(&json, Some(key)), json.len() as u64),
         Err(e) => (Err(e), 0),
     }
 }

@@ -161,6 +161,21 @@ impl TestEnv {
         remote
     }
 
+    /// A clone of `remote` at `name`.
+    pub fn clone_of(&self, remote: &Path, name: &str) -> PathBuf {
+        let dir = self.root().join(name);
+        self.git(
+            self.root(),
+            &[
+                "clone",
+                "-q",
+                remote.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        dir
+    }
+
     /// A new repository at `name` with `files` committed.
     pub fn repo(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
         self.repo_with(name, files, &[])
@@ -179,6 +194,14 @@ impl TestEnv {
         }
         dir
     }
+}
+
+/// Owned (path, text) pairs as the borrowed ones [`TestEnv::repo`] and [`write_files`] take.
+pub fn borrowed(files: &[(String, String)]) -> Vec<(&str, &str)> {
+    files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect()
 }
 
 pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
