@@ -6,7 +6,7 @@
 # A teammate's repository holds ENTRIES generated entries; each binary gets its own clone (their
 # index schemas may differ). Each round the teammate commits 1,000 more, both clones settle, wait
 # PAUSE seconds (6 by default: this machine's page cache drops what is not touched), pull, and
-# the first `cache stats` after the pull is timed. Both clones then go back to ENTRIES entries.
+# the first `cache stats` after the pull is timed, the two binaries taking turns going first. Both clones then go back to ENTRIES entries.
 # Prints each binary's times and median in ms.
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n 2,9p "$0"; exit 2; }
@@ -34,7 +34,10 @@ for i in $(seq "$ROUNDS"); do
     (cd "$WORK/$v" && "${BIN[$v]}" cache stats -q >/dev/null)
   done
   sleep "${PAUSE:-6}"
-  for v in old new; do
+  # Alternate which binary goes first after the pause.
+  order="old new"
+  [ $((i % 2)) = 0 ] && order="new old"
+  for v in $order; do
     cd "$WORK/$v"
     git pull -q --no-rebase
     t0=${EPOCHREALTIME/./}
