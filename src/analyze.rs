@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
@@ -24,8 +24,8 @@ use crate::index::{Index, Written};
 use crate::provider::{AnalyzeError, Analyzer};
 use crate::session::Session;
 
-/// Set by the Ctrl-C handler: workers finish the request in hand and take no more.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub use crate::util::interrupt::INTERRUPTED;
+use crate::util::par::{cores, parallel_map};
 
 /// Up to this many named files are identified by hashing them rather than by loading the git
 /// index (see `collect`).
@@ -86,6 +86,29 @@ pub enum Status {
     Error,
 }
 
+/// Why a `(file, type)` was skipped or failed, as a value: hooks decide on this, never on the
+/// wording of `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cause {
+    /// Hit or miss: nothing to explain.
+    #[default]
+    None,
+    /// Not analysable content or deliberately not sent (binary, too large, secret, not UTF-8).
+    Content,
+    /// The type needs an LLM provider and none is configured.
+    NoProvider,
+    /// The provider could not be used: no key, unreachable, timed out, rate limited, failing.
+    Unavailable,
+    /// Refused by the monthly budget.
+    Budget,
+    /// The hook's time bound was reached before this one started.
+    TimeLimit,
+    /// `--dry-run`: would be analysed.
+    DryRun,
+    /// Any other failure (an invalid reply, an entry that cannot be written).
+    Failed,
+}
+
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileResult {
@@ -108,9 +131,9 @@ pub struct FileResult {
     /// Entry file, relative to the work tree, when one exists now.
     #[serde(skip)]
     pub entry_path: Option<PathBuf>,
-    /// Whether the skip was a budget refusal.
+    /// Why it was skipped or failed.
     #[serde(skip)]
-    pub budget_refused: bool,
+    pub cause: Cause,
     /// Cost the hit saved (the entry's own cost).
     #[serde(skip)]
     pub saved_usd: f64,
@@ -215,13 +238,15 @@ pub fn run(
             let plan = &plans[pi];
             let Some((key, found)) = found else {
                 let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
-                results.push(skip(
+                let mut r = skip(
                     &file.path,
                     &plan.cache_type,
                     Some(&file.blob),
                     Status::Skipped,
                     reason,
-                ));
+                );
+                r.cause = Cause::NoProvider;
+                results.push(r);
                 continue;
             };
             match found {
@@ -295,6 +320,7 @@ pub fn run(
                 Status::Miss,
                 "dry run: not analysed".into(),
             );
+            r.cause = Cause::DryRun;
             r.tokens = Tokens::default();
             results.push(r);
         }
@@ -311,7 +337,7 @@ pub fn run(
         }
         summary.tokens = summary.tokens.add(&r.tokens);
         summary.cost_usd += r.cost_usd.unwrap_or(0.0);
-        summary.budget_refused |= r.budget_refused;
+        summary.budget_refused |= r.cause == Cause::Budget;
     }
     summary.interrupted = INTERRUPTED.load(Ordering::SeqCst);
     summary.elapsed_ms = started.elapsed().as_millis();
@@ -328,6 +354,11 @@ pub fn run(
 }
 
 fn skip(path: &str, ty: &str, blob: Option<&str>, status: Status, reason: String) -> FileResult {
+    let cause = match status {
+        Status::Hit | Status::Miss => Cause::None,
+        Status::Skipped => Cause::Content,
+        Status::Error => Cause::Failed,
+    };
     FileResult {
         path: path.to_string(),
         cache_type: ty.to_string(),
@@ -337,7 +368,7 @@ fn skip(path: &str, ty: &str, blob: Option<&str>, status: Status, reason: String
         cost_usd: None,
         reason: Some(reason),
         entry_path: None,
-        budget_refused: false,
+        cause,
         saved_usd: 0.0,
     }
 }
@@ -471,47 +502,6 @@ fn lookup_all(
         .collect()
 }
 
-/// Modification time in nanoseconds, the index's change detector.
-pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    use std::os::unix::fs::MetadataExt;
-    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
-}
-
-/// Map `f` over `items` on every core, keeping order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    parallel_map_on(cores().min(8), items, f)
-}
-
-/// The number of cores (1 when unknown).
-pub fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
-/// [`parallel_map`] on `threads` threads: more than the cores for work that mostly waits for
-/// the disk.
-pub fn parallel_map_on<T: Sync, R: Send>(
-    threads: usize,
-    items: &[T],
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    if items.len() < 64 || threads == 1 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker panicked"))
-            .collect()
-    })
-}
-
 /// Run the misses on a pool of workers; results arrive on a channel and are printed in the
 /// order they finish. Returns the entries written, for the index.
 fn execute(
@@ -533,7 +523,7 @@ fn execute(
     let workers = if remote {
         opts.jobs
             .or(session.config.file.llm.max_concurrency)
-            .unwrap_or(4)
+            .unwrap_or(crate::config::trust::DEFAULT_MAX_CONCURRENCY)
             .max(1)
     } else {
         opts.jobs.unwrap_or(cores).max(1)
@@ -556,13 +546,14 @@ fn execute(
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(job) = jobs.get(i) else { break };
                 if opts.deadline.is_some_and(|d| Instant::now() >= d) {
-                    let r = skip(
+                    let mut r = skip(
                         &job.file.path,
                         &plans[job.plan].cache_type,
                         Some(&job.file.blob),
                         Status::Skipped,
                         "time limit reached".into(),
                     );
+                    r.cause = Cause::TimeLimit;
                     if tx.send((r, None)).is_err() {
                         break;
                     }
@@ -572,7 +563,7 @@ fn execute(
                     // Printed before the request so a slow provider shows what it is waiting on.
                     out.detail(&format!("🔍 Analyzing {}...", job.file.path));
                 }
-                let res = analyze_one(session, &plans[job.plan], job);
+                let res = analyze_one(session, &plans[job.plan], job, opts);
                 if tx.send(res).is_err() {
                     break;
                 }
@@ -638,7 +629,12 @@ fn progress_bar(total: usize, out: crate::output::Printer) -> indicatif::Progres
 
 /// Analyse one miss and write its entry. Never panics on bad content; every failure becomes
 /// the file's result.
-fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option<Written>) {
+fn analyze_one(
+    session: &Session,
+    plan: &Plan,
+    job: &Job,
+    opts: &RunOptions,
+) -> (FileResult, Option<Written>) {
     let file = &job.file;
     let ty = &plan.cache_type;
     let fail = |status: Status, reason: String| {
@@ -646,7 +642,11 @@ fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option
     };
     let analyzer = match &plan.analyzer {
         Ok(a) => a,
-        Err(reason) => return fail(Status::Skipped, reason.clone()),
+        Err(reason) => {
+            let (mut r, _) = fail(Status::Skipped, reason.clone());
+            r.cause = Cause::NoProvider;
+            return (r, None);
+        }
     };
     let content = match read_content(&session.repo, file) {
         Ok(c) => c,
@@ -663,16 +663,8 @@ fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option
             return fail(Status::Skipped, why);
         }
     }
-    let outcome = match analyzer.analyze(&file.path, text) {
-        Ok(o) => o,
-        Err(AnalyzeError::Budget(m)) => {
-            let (mut r, _) = fail(Status::Skipped, m);
-            r.budget_refused = true;
-            return (r, None);
-        }
-        Err(AnalyzeError::Skipped(m)) => return fail(Status::Skipped, m),
-        Err(AnalyzeError::Failed(m)) => return fail(Status::Error, m),
-    };
+    // What would be written must be storable before anything is paid for: a path no entry
+    // may carry (control characters, `..`) is refused here, not after the request.
     let id = analyzer.identity();
     let mut entry = Entry {
         schema_version: SCHEMA_VERSION,
@@ -685,12 +677,42 @@ fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option
         prompt_hash: id.prompt_hash.clone(),
         created_at: crate::util::now_rfc3339(&session.env),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        tokens: outcome.tokens,
-        cost_usd: outcome.cost_usd,
-        response_model: outcome.response_model.filter(|m| m != &id.model),
+        tokens: Tokens::default(),
+        cost_usd: None,
+        response_model: None,
         signature: None,
-        result: outcome.result,
+        result: serde_json::Value::Null,
     };
+    if let Err(e) = entry.check() {
+        return fail(
+            Status::Skipped,
+            format!("cannot be cached, so not analysed: {e}"),
+        );
+    }
+    let outcome = match analyzer.analyze(&file.path, text, opts.deadline) {
+        Ok(o) => o,
+        Err(AnalyzeError::Budget(m)) => {
+            let (mut r, _) = fail(Status::Skipped, m);
+            r.cause = Cause::Budget;
+            return (r, None);
+        }
+        Err(AnalyzeError::Unavailable(m)) => {
+            let (mut r, _) = fail(Status::Error, m);
+            r.cause = Cause::Unavailable;
+            return (r, None);
+        }
+        Err(AnalyzeError::Skipped(m)) => return fail(Status::Skipped, m),
+        Err(AnalyzeError::Failed(m)) => return fail(Status::Error, m),
+    };
+    entry.tokens = outcome.tokens;
+    entry.cost_usd = outcome.cost_usd;
+    entry.response_model = outcome
+        .response_model
+        .filter(|m| m != &id.model)
+        .map(|m| crate::output::sanitize(&m));
+    // Control characters in a paid result are neutralised rather than refusing the entry (and
+    // paying again on every run).
+    entry.result = crate::cache::entry::neutralise_controls(outcome.result);
     if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
         entry.signature = Some(crate::cache::sign(key.as_bytes(), &entry));
     }
@@ -714,7 +736,7 @@ fn analyze_one(session: &Session, plan: &Plan, job: &Job) -> (FileResult, Option
                 cost_usd: entry.cost_usd,
                 reason: None,
                 entry_path: Some(PathBuf::from(".rustassistant").join(&rel)),
-                budget_refused: false,
+                cause: Cause::None,
                 saved_usd: 0.0,
             };
             (

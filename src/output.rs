@@ -43,8 +43,50 @@ mod tests {
     }
 }
 
+/// Set once a write to stdout failed because the reader went away (`rustassistant … | head`).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether stdout was closed by its reader during this command.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Write `text` and a newline to stdout. A closed pipe (EPIPE) is not an error: as ripgrep does,
+/// the command stops printing, stops taking new work (like Ctrl-C: what is written is kept) and
+/// ends with status 0. Other write errors are ignored: output is best effort, the cache is not.
+pub fn print_stdout(text: &str) {
+    use std::io::Write as _;
+    if stdout_closed() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let r = out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = r {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+            crate::util::interrupt::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// Write `text` (sanitised: it often names paths from someone else's commit) and a newline to
+/// stderr, ignoring a closed stderr (never a panic).
+pub fn print_stderr(text: &str) {
+    use std::io::Write as _;
+    let text = sanitize(text);
+    let mut err = std::io::stderr().lock();
+    let _ = err
+        .write_all(text.as_bytes())
+        .and_then(|()| err.write_all(b"\n"));
+}
+
 /// Where human and machine output go. Human lines go to stdout unless `--json` or `-q`;
 /// warnings go to stderr unless `-q`; with `--json` stdout carries exactly one document.
+/// Every human line is passed through [`sanitize`]: paths and messages may come from someone
+/// else's commit, and none of them may drive the terminal.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Printer {
     /// `--json`
@@ -59,7 +101,14 @@ impl Printer {
     /// A human status line (stdout).
     pub fn line(&self, s: &str) {
         if !self.json && !self.quiet {
-            println!("{s}");
+            print_stdout(&sanitize(s));
+        }
+    }
+
+    /// Content the user asked for (stdout), printed even with `-q` (e.g. `show`).
+    pub fn content(&self, s: &str) {
+        if !self.json {
+            print_stdout(&sanitize(s));
         }
     }
 
@@ -72,18 +121,18 @@ impl Printer {
 
     /// A warning (stderr), always shown (`-q` keeps errors and warnings).
     pub fn warn(&self, s: &str) {
-        eprintln!("warning: {s}");
+        print_stderr(&format!("warning: {s}"));
     }
 
     /// A note (stderr), shown unless `-q`.
     pub fn note(&self, s: &str) {
         if !self.quiet {
-            eprintln!("{s}");
+            print_stderr(s);
         }
     }
 
-    /// Print the one JSON document.
+    /// Print the one JSON document (serde_json escapes every control character).
     pub fn json_doc(&self, v: &serde_json::Value) {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        print_stdout(&serde_json::to_string_pretty(v).unwrap_or_default());
     }
 }

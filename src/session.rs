@@ -32,7 +32,16 @@ impl Session {
     pub fn open(cwd: PathBuf, env: Env, overrides: &Overrides, out: Printer) -> Result<Session> {
         let repo = Repo::discover(&cwd)?;
         let root = repo.workdir().join(".rustassistant");
-        let config = Config::load(Some(&root.join("config.toml")), &env, overrides)?;
+        let state_dir = repo.state_dir();
+        let config = Config::load(
+            Some(crate::config::RepoLayer {
+                workdir: repo.workdir(),
+                state_dir: Some(&state_dir),
+            }),
+            &env,
+            overrides,
+        )?;
+        warn_ignored(&config, out);
         let mut store = Store::new(root, config.compression());
         if config.file.cache.require_signature == Some(true) {
             let key = env
@@ -53,5 +62,15 @@ impl Session {
     /// Whether `.rustassistant/` exists.
     pub fn initialised(&self) -> bool {
         self.store.root().join("config.toml").is_file() || self.store.cache_dir().is_dir()
+    }
+}
+
+/// One warning line per repository setting the trust boundary ignored.
+pub fn warn_ignored(config: &Config, out: Printer) {
+    for setting in &config.ignored {
+        out.warn(&format!(
+            "ignored {setting} in {}: a repository config may not set it until you trust that exact file (review it, then run `rustassistant trust`)",
+            crate::config::REPO_CONFIG
+        ));
     }
 }

@@ -30,6 +30,8 @@ fn budget_repo(env: &TestEnv, name: &str, files: usize, limit: &str) -> std::pat
         format!("[llm]\nmax_tokens = 100\n\n[budget]\nmonthly_limit_usd = {limit}\n\n[pricing.\"test-model\"]\ninput = 0.0\noutput = 1000.0\n"),
     )
     .unwrap();
+    // [budget] and [pricing] from a repository count only once the user trusts the file.
+    env.run(&repo, &["trust"]).ok();
     repo
 }
 

@@ -284,6 +284,15 @@ fn planted_secrets_never_reach_the_provider() {
         "[analysis]\ninclude = [\"**/*\"]\nallow_secrets = [\"src/aws.rs\"]\n",
     )
     .unwrap();
+    // Not from an untrusted repository config: ignored, with a warning naming the setting.
+    let r = env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert!(
+        r.stderr.contains("ignored [analysis] allow_secrets"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.count(), 1);
+    env.run(&repo, &["trust"]).ok();
     env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
     assert_eq!(server.count(), 2);
     assert!(server.recorded()[1].body.contains("AKIAIOSFODNN7EXAMPLE"));

@@ -145,13 +145,24 @@ fn a_commit_succeeds_with_the_provider_unreachable() {
     assert!(r.stderr.contains("left out of this commit"), "{}", r.stderr);
     // The offline analyses are still in the commit.
     assert_eq!(tree_entries(&env, &repo, "HEAD").len(), 2);
-    // strict mode refuses.
+    // The repository's strict mode does not refuse a commit the user could not have fixed
+    // (an unreachable provider)...
     std::fs::write(
         repo.join(".rustassistant/config.toml"),
         "[hooks]\nstrict = true\n",
     )
     .unwrap();
     std::fs::write(repo.join("a.rs"), "fn a3() {}\n").unwrap();
+    let r = env.git_run(&repo, &["commit", "-q", "-am", "repo strict"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("not blocking"), "{}", r.stderr);
+    // ...the user's own strict mode does.
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[hooks]\nstrict = true\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("a.rs"), "fn a4() {}\n").unwrap();
     let r = env.git_run(&repo, &["commit", "-q", "-am", "strict"]);
     assert_ne!(r.code, 0);
 }

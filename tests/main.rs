@@ -9,3 +9,4 @@ mod hardening;
 mod hooks;
 mod index;
 mod providers;
+mod trust;

@@ -226,18 +226,30 @@ impl Provider for Budgeted {
                         .as_ref()
                         .map(|p| pricing::cost_of(p, &t))
                         .unwrap_or(0.0);
+                    // The reservation assumed at most `max_tokens` of output. A provider that
+                    // bills beyond it is counted at what it billed, and said out loud.
+                    if price.is_some() && cost > worst * 1.001 + 1e-9 {
+                        crate::output::print_stderr(&format!(
+                            "warning: ⚠️  {} billed ${cost:.4} for one request, beyond the ${worst:.4} reserved for it (max_tokens {}, reply reported {} output tokens); counted in the ledger at ${cost:.4}",
+                            crate::output::sanitize(self.inner.name()),
+                            req.max_tokens,
+                            t.output
+                        ));
+                    }
                     l.settle(id, cost, &t)
                 }
                 // Billed but unmeasured: keep the worst case.
                 None => l.settle(id, worst, &Tokens::default()),
             },
             // A timeout may have been billed; anything else was refused before generating.
-            Err(ProviderError::Timeout(_)) => l.settle(id, worst, &Tokens::default()),
+            Err(ProviderError::Timeout(_) | ProviderError::Interrupted) => {
+                l.settle(id, worst, &Tokens::default())
+            }
             Err(_) => l.release(id),
         };
         if let Err(e) = settle {
             // The reservation stays counted at its worst case: safe, merely pessimistic.
-            eprintln!("warning: could not settle a ledger reservation ({e}); it keeps counting at its reserved amount");
+            crate::output::print_stderr(&format!("warning: could not settle a ledger reservation ({e}); it keeps counting at its reserved amount"));
         }
         result
     }

@@ -286,6 +286,23 @@ pub fn safe_relative_path(p: &str) -> bool {
         .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
+/// `v` with every control character in its strings (keys included) replaced by a visible
+/// escape ([`crate::output::sanitize`]), so a paid result that carries one can still be stored.
+pub fn neutralise_controls(v: Value) -> Value {
+    match v {
+        Value::String(s) if crate::output::has_control(&s) => {
+            Value::String(crate::output::sanitize(&s))
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(neutralise_controls).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| (crate::output::sanitize(&k), neutralise_controls(x)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 fn find_control(v: &Value, at: &str) -> Option<String> {
     match v {
         Value::String(s) => crate::output::has_control(s).then(|| at.to_string()),

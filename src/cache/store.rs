@@ -133,7 +133,7 @@ impl Store {
                         path: PathBuf::from(path),
                         rel,
                         size: m.len(),
-                        mtime_ns: crate::analyze::mtime_ns(&m),
+                        mtime_ns: crate::util::fs::mtime_ns(&m),
                     });
                 }
             }

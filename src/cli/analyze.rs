@@ -414,15 +414,11 @@ pub fn show(session: &Session, args: &ShowArgs) -> Result<i32> {
         return Ok(0);
     }
     for e in &found {
-        println!(
+        session.out.content(&format!(
             "── {} · {} ({}/{}) · {} ──",
-            sanitize(&rel),
-            e.cache_type,
-            sanitize(&e.provider),
-            sanitize(&e.model),
-            sanitize(&e.created_at)
-        );
-        println!("{}", render_result(e));
+            rel, e.cache_type, e.provider, e.model, e.created_at
+        ));
+        session.out.content(&render_result(e));
     }
     Ok(0)
 }

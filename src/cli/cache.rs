@@ -448,7 +448,7 @@ fn migrate(session: &Session, to: Option<Encoding>, from_legacy: Option<PathBuf>
 
 fn verify(session: &Session) -> Result<i32> {
     let (entries, strays) = session.store.walk();
-    let checked = crate::analyze::parallel_map(&entries, |(path, key, _)| {
+    let checked = crate::util::par::parallel_map(&entries, |(path, key, _)| {
         (path.clone(), read_entry_file(path, Some(key), None))
     });
     let require_sig = session.config.file.cache.require_signature.unwrap_or(false);
@@ -486,7 +486,7 @@ fn verify(session: &Session) -> Result<i32> {
         );
     } else {
         for (p, r) in &bad {
-            eprintln!("✗ {}: {}", sanitize(&rel(p)), sanitize(r));
+            crate::output::print_stderr(&format!("✗ {}: {}", sanitize(&rel(p)), sanitize(r)));
         }
         if bad.is_empty() {
             session

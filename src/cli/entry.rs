@@ -24,7 +24,7 @@ pub fn cat(args: &CatArgs, _out: Printer) -> Result<i32> {
         .map_err(|e| UserError::Input(format!("{}: {e}", args.file.display())))?;
     match serde_json::from_slice::<serde_json::Value>(&json) {
         // serde_json escapes every control character, so the output is terminal-safe.
-        Ok(v) => println!("{}", serde_json::to_string_pretty(&v)?),
+        Ok(v) => crate::output::print_stdout(&serde_json::to_string_pretty(&v)?),
         Err(e) => {
             return Err(
                 UserError::Input(format!("{}: not JSON ({e})", args.file.display())).into(),
@@ -63,10 +63,10 @@ pub fn merge(args: &MergeArgs) -> Result<i32> {
         Ok((bytes, entry))
     };
     let conflict = |why: String| -> Result<i32> {
-        eprintln!(
+        crate::output::print_stderr(&format!(
             "rustassistant merge-entry: cannot merge this entry ({}); kept ours. Delete the file (it is recomputed) or check it out from one side.",
             crate::output::sanitize(&why)
-        );
+        ));
         Ok(1)
     };
     let (ours_bytes, ours) = match read(&args.ours) {

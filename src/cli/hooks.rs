@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use serde_json::json;
 
-use crate::analyze::{RunOptions, Selection, Status};
+use crate::analyze::{Cause, RunOptions, Selection, Status};
 use crate::cache::Key;
 use crate::error::UserError;
 use crate::index::Index;
@@ -176,7 +176,13 @@ fn pre_commit(session: &Session) -> Result<i32> {
         jobs: None,
         index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
         // The time bound of the whole hook (default 30 s): what is not done by then is left out.
-        deadline: Some(started + Duration::from_secs(cfg.pre_commit_timeout_s.unwrap_or(30))),
+        deadline: Some(
+            started
+                + Duration::from_secs(
+                    cfg.pre_commit_timeout_s
+                        .unwrap_or(crate::config::trust::DEFAULT_PRE_COMMIT_TIMEOUT_S),
+                ),
+        ),
         // No per-file lines: the hook reports in one line below.
         quiet: true,
     };
@@ -219,32 +225,35 @@ fn pre_commit(session: &Session) -> Result<i32> {
     let left_out: Vec<&crate::analyze::FileResult> = report
         .results
         .iter()
-        .filter(|r| match r.status {
-            Status::Error => true,
-            Status::Skipped => {
-                let why = r.reason.as_deref().unwrap_or("");
-                why.starts_with("time limit")
-                    || why.starts_with("skipped (budget)")
-                    || why.contains("needs an LLM provider")
-            }
-            Status::Miss => opts.dry_run,
-            Status::Hit => false,
+        .filter(|r| match r.cause {
+            Cause::Failed | Cause::Unavailable | Cause::NoProvider => true,
+            Cause::Budget | Cause::TimeLimit | Cause::DryRun => true,
+            Cause::None | Cause::Content => false,
         })
         .collect();
+    // A strict repository config blocks only what the user could have fixed: never a missing
+    // key or provider, an unreachable or failing provider, their own budget, or the hook's time
+    // bound (DESIGN.md, Trust). The user's own (or a trusted) strict blocks on anything left out.
+    let blocking = left_out
+        .iter()
+        .filter(|r| {
+            session.config.strict_from_user || matches!(r.cause, Cause::Failed | Cause::DryRun)
+        })
+        .count();
     let added = if opts.dry_run {
         0
     } else {
         report.summary.misses
     };
     if added > 0 || pruned > 0 {
-        eprintln!(
+        crate::output::print_stderr(&format!(
             "rustassistant: {added} analyses added to this commit{}",
             if pruned > 0 {
                 format!(", {pruned} stale ones dropped")
             } else {
                 String::new()
             }
-        );
+        ));
     }
     if !left_out.is_empty() {
         let first = left_out[0];
@@ -253,19 +262,21 @@ fn pre_commit(session: &Session) -> Result<i32> {
         } else {
             "left out"
         };
-        eprintln!(
+        crate::output::print_stderr(&format!(
             "rustassistant: {} analyses {what} of this commit (e.g. {} {}: {}){}",
             left_out.len(),
             first.path,
             first.cache_type,
             sanitize(first.reason.as_deref().unwrap_or("not analysed")),
-            if strict {
+            if strict && blocking > 0 {
                 "; [hooks] strict = true refuses the commit"
+            } else if strict {
+                "; not blocking: the repository's [hooks] strict does not refuse a commit for a missing key, provider or budget"
             } else {
                 ""
             }
-        );
-        if strict {
+        ));
+        if strict && blocking > 0 {
             return Ok(1);
         }
     }
@@ -295,7 +306,7 @@ fn prune_staged(session: &Session) -> Result<usize> {
         &stale,
     )?;
     // Unlinks dominate a large prune; spread them over the cores.
-    crate::analyze::parallel_map(&stale, |p| {
+    crate::util::par::parallel_map(&stale, |p| {
         session.store.remove(&session.repo.workdir().join(p))
     });
     Ok(stale.len())
@@ -306,7 +317,7 @@ fn arrivals(session: &Session) -> Result<i32> {
     // A brand-new index finds every entry "new": that is not news from a pull.
     let n = if ix.fresh { 0 } else { ix.last_sync.added };
     if n > 0 {
-        eprintln!(
+        crate::output::print_stderr(&format!(
             "📥 {n} analyses arrived with this {}",
             if session
                 .env
@@ -317,7 +328,7 @@ fn arrivals(session: &Session) -> Result<i32> {
             } else {
                 "update"
             }
-        );
+        ));
     }
     Ok(0)
 }
@@ -424,7 +435,7 @@ fn pre_push(session: &Session) -> Result<i32> {
     }
     missing.sort();
     let strict = mode == "strict";
-    eprintln!(
+    crate::output::print_stderr(&format!(
         "{} rustassistant: {} file analyses missing from the pushed commits{}:",
         if strict { "❌" } else { "⚠️ " },
         missing.len(),
@@ -433,13 +444,15 @@ fn pre_push(session: &Session) -> Result<i32> {
         } else {
             ""
         }
-    );
+    ));
     for (p, t, _) in missing.iter().take(20) {
-        eprintln!("  {} ({t})", sanitize(p));
+        crate::output::print_stderr(&format!("  {} ({t})", sanitize(p)));
     }
     if missing.len() > 20 {
-        eprintln!("  … and {} more", missing.len() - 20);
+        crate::output::print_stderr(&format!("  … and {} more", missing.len() - 20));
     }
-    eprintln!("  Run `rustassistant analyze --all`, commit .rustassistant/, and push again.");
+    crate::output::print_stderr(
+        "  Run `rustassistant analyze --all`, commit .rustassistant/, and push again.",
+    );
     Ok(if strict { 1 } else { 0 })
 }

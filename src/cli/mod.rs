@@ -9,6 +9,7 @@ mod hooks;
 
 pub use entry::merge_winner;
 mod init;
+mod trust;
 
 use std::path::PathBuf;
 
@@ -90,6 +91,9 @@ pub enum Command {
     Budget(budget::BudgetArgs),
     /// Spend by month, model and analysis type, with what cache hits saved.
     Costs(budget::CostsArgs),
+    /// Trust this repository's .rustassistant/config.toml as it is now (endpoints, budget,
+    /// prices and secrets settings take effect only then).
+    Trust(trust::TrustArgs),
 }
 
 /// Parse the process's arguments, run, and return the exit code.
@@ -103,7 +107,7 @@ pub fn main() -> i32 {
         }
     };
     let _ = ctrlc::set_handler(|| {
-        if crate::analyze::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if crate::util::interrupt::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
             // Second Ctrl-C: the user means it.
             std::process::exit(130);
         }
@@ -115,9 +119,11 @@ pub fn main() -> i32 {
     };
     let env = Env::from_process();
     match run(cli, env, out) {
+        // A reader that went away (`| head`) is not a failure: everything written is kept.
+        Ok(_) if crate::output::stdout_closed() => 0,
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{}", crate::output::sanitize(&render(&e)));
+            crate::output::print_stderr(&crate::output::sanitize(&render(&e)));
             exit_code_of(&e)
         }
     }
@@ -171,13 +177,17 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<i32> {
         Command::Hooks { cmd } => hooks::run(&open(&Overrides::default())?, cmd),
         Command::Budget(a) => {
             // Works outside a repository too: the budget is per user.
-            let repo_cfg = crate::git::Repo::discover(&cwd)
-                .ok()
-                .map(|r| r.workdir().join(".rustassistant/config.toml"));
-            let cfg =
-                crate::config::Config::load(repo_cfg.as_deref(), &env, &Overrides::default())?;
+            let repo = crate::git::Repo::discover(&cwd).ok();
+            let state_dir = repo.as_ref().map(|r| r.state_dir());
+            let layer = repo.as_ref().map(|r| crate::config::RepoLayer {
+                workdir: r.workdir(),
+                state_dir: state_dir.as_deref(),
+            });
+            let cfg = crate::config::Config::load(layer, &env, &Overrides::default())?;
+            crate::session::warn_ignored(&cfg, out);
             budget::run(&cfg, &env, out, &a)
         }
         Command::Costs(_) => budget::costs(&env, out),
+        Command::Trust(a) => trust::run(&crate::git::Repo::discover(&cwd)?, &env, out, &a),
     }
 }

@@ -24,11 +24,13 @@ use anyhow::{Context as _, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
-use crate::analyze::{mtime_ns, parallel_map, FileResult, Status};
+use crate::analyze::{FileResult, Status};
 use crate::cache::entry::decode_json_bytes;
 use crate::cache::{Entry, EntryError, Key, Store};
 use crate::git::Repo;
 use crate::session::Session;
+use crate::util::fs::mtime_ns;
+use crate::util::par::parallel_map;
 use scan::{FileSig, GitStat, Manifest};
 
 /// How long a command waits for another process's write to finish before degrading. Long
@@ -455,8 +457,8 @@ impl Index {
             let git = git_repo.map(|r| s.spawn(|| GitStat::load(r, &root)));
             // Listing a folder whose blocks left the page cache mostly waits for the disk: two
             // threads a core keep the cores busy meanwhile (~8% faster on a cold cache).
-            let threads = (2 * crate::analyze::cores()).min(16);
-            let listings = crate::analyze::parallel_map_on(threads, &changed, |(dir, _)| {
+            let threads = (2 * crate::util::par::cores()).min(16);
+            let listings = crate::util::par::parallel_map_on(threads, &changed, |(dir, _)| {
                 scan::list_folder(&root, dir)
             });
             let git = git.and_then(|h| h.join().ok().flatten());

@@ -25,9 +25,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::Path;
 
-use crate::analyze::mtime_ns;
 use crate::cache::Key;
 use crate::git::IndexStat;
+use crate::util::fs::mtime_ns;
 
 /// (inode, size, mtime_ns) of an entry file.
 pub type FileSig = (u64, u64, i64);

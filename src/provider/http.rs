@@ -1,8 +1,10 @@
 //! The HTTP side of LLM providers: the [`Provider`] trait, its typed errors, and [`Http`], one
 //! client for every wire format (the formats themselves live in `openai.rs`, `anthropic.rs` and
-//! `gemini.rs`) with a timeout on every request, retries with exponential backoff and jitter on
-//! 429/5xx/529 honouring `Retry-After`, a bounded reply size, and API keys kept out of every
-//! message.
+//! `gemini.rs`) with one overall deadline per request (connect, headers, body and retry waits
+//! together, capped further by the caller's own deadline), retries with exponential backoff and
+//! jitter on 429/5xx/529 honouring `Retry-After` within that deadline, no redirects followed (a
+//! key header must never reach another origin), a bounded reply size, and API keys kept out of
+//! every message.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -16,9 +18,11 @@ const MAX_ATTEMPTS: u32 = 3;
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// Longest wait honoured from `Retry-After` (a server asking for more is treated as failing).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// Largest reply body read: a real analysis is a few kilobytes; this stops a broken or hostile
-/// server from filling memory.
-pub const MAX_REPLY_BYTES: u64 = 8 * 1024 * 1024;
+/// Largest reply body read: a real analysis is a few kilobytes. The bound is the entry bound, so
+/// a reply that no reader of the cache would accept is refused here, never written.
+pub const MAX_REPLY_BYTES: u64 = crate::cache::entry::MAX_ENTRY_FILE_BYTES;
+/// How often a wait checks for Ctrl-C and the deadline.
+const POLL: Duration = Duration::from_millis(50);
 
 /// Token usage as the provider reported it, normalised.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,6 +50,8 @@ pub struct ChatRequest {
     pub temperature: f64,
     /// The analysis type (for the ledger; not sent).
     pub cache_type: String,
+    /// The caller's own deadline (the commit hook's time bound), on top of the timeout.
+    pub deadline: Option<Instant>,
 }
 
 /// One chat reply.
@@ -116,6 +122,9 @@ pub enum ProviderError {
     /// Not sent: the monthly budget refused it (raised by the budget wrapper).
     #[error("{0}")]
     Budget(String),
+    /// Ctrl-C (or a closed stdout) stopped the wait.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Something that answers chat requests.
@@ -176,8 +185,12 @@ impl Http {
         timeout: Duration,
     ) -> Result<Http, String> {
         let client = reqwest::blocking::Client::builder()
+            // Only a bound on each read: the overall deadline is enforced by `send` itself.
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // A redirect would carry the key header (and, for 307/308, the prompt) to wherever
+            // the server points: follow none and report it.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("rustassistant/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
@@ -224,20 +237,67 @@ impl Provider for Http {
     }
 
     fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let started = Instant::now();
+        let deadline = match req.deadline {
+            Some(d) => d.min(started + self.timeout),
+            None => started + self.timeout,
+        };
+        let timed_out = || ProviderError::Timeout(self.timeout.as_secs().max(1));
         let built = self.build(req);
         let url = format!("{}{}", self.base_url, built.path);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut rb = self.client.post(&url).json(&built.body);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(timed_out());
+            }
+            let mut rb = self.client.post(&url).timeout(remaining).json(&built.body);
             for (k, v) in &built.headers {
                 rb = rb.header(*k, v);
             }
-            let resp = match rb.send() {
-                Ok(r) => r,
-                Err(e) if e.is_timeout() => {
-                    return Err(ProviderError::Timeout(self.timeout.as_secs().max(1)))
+            // The request runs on its own thread so that this one can give up at the deadline
+            // or on Ctrl-C whatever the server does (a server dripping one byte a second resets
+            // every per-read timeout). An abandoned request ends at its own read timeout.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let r = rb.send().map(|resp| {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
+                    let location = resp
+                        .headers()
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    (status, retry_after, location, read_bounded(resp))
+                });
+                let _ = tx.send(r);
+            });
+            let answer = loop {
+                if crate::util::interrupt::interrupted() {
+                    return Err(ProviderError::Interrupted);
                 }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(timed_out());
+                }
+                match rx.recv_timeout(left.min(POLL)) {
+                    Ok(a) => break a,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        return Err(ProviderError::InvalidReply(
+                            "the request thread ended without an answer".into(),
+                        ))
+                    }
+                }
+            };
+            let (status, retry_after, location, body) = match answer {
+                Ok(a) => a,
+                Err(e) if e.is_timeout() => return Err(timed_out()),
                 Err(e) => {
                     return Err(ProviderError::Connect {
                         url: self.base_url.clone(),
@@ -245,17 +305,9 @@ impl Provider for Http {
                     });
                 }
             };
-            let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
-            let body = match read_bounded(resp) {
+            let body = match body {
                 Ok(b) => b,
-                Err(ReadError::Timeout) => {
-                    return Err(ProviderError::Timeout(self.timeout.as_secs().max(1)))
-                }
+                Err(ReadError::Timeout) => return Err(timed_out()),
                 Err(ReadError::Other(m)) => {
                     return Err(ProviderError::InvalidReply(self.redact(&m)))
                 }
@@ -267,7 +319,16 @@ impl Provider for Http {
                     .parse(&json)
                     .map_err(|m| ProviderError::InvalidReply(self.redact(&m)));
             }
-            let message = self.redact(&error_message(&body));
+            if (300..400).contains(&status) {
+                return Err(ProviderError::Client {
+                    status,
+                    message: format!(
+                        "the server redirected to {}; redirects are not followed (they would carry the API key elsewhere): set the base URL to the final address",
+                        crate::output::sanitize(&self.redact(location.as_deref().unwrap_or("?")))
+                    ),
+                });
+            }
+            let message = error_message(&body, self.key.as_deref());
             let retryable = matches!(status, 429 | 500 | 502 | 503 | 504 | 529);
             if status == 429 && is_spending_cap(&message) || matches!(status, 402) {
                 return Err(ProviderError::SpendingCap { status, message });
@@ -275,7 +336,12 @@ impl Provider for Http {
             if !retryable {
                 return Err(ProviderError::Client { status, message });
             }
-            if attempt >= MAX_ATTEMPTS || retry_after.is_some_and(|d| d > MAX_RETRY_AFTER) {
+            let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+            let give_up = attempt >= MAX_ATTEMPTS
+                || retry_after.is_some_and(|d| d > MAX_RETRY_AFTER)
+                // A wait that would outlast the deadline is not worth starting.
+                || Instant::now() + wait >= deadline;
+            if give_up {
                 return Err(if status == 429 {
                     ProviderError::RateLimited {
                         attempts: attempt,
@@ -289,18 +355,13 @@ impl Provider for Http {
                     }
                 });
             }
-            let wait = retry_after.unwrap_or_else(|| backoff(attempt));
-            let deadline = Instant::now() + wait;
+            let until = Instant::now() + wait;
             // Sleep in slices so Ctrl-C is honoured during a long backoff.
-            while Instant::now() < deadline {
-                if crate::analyze::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                    return Err(ProviderError::Server {
-                        status,
-                        attempts: attempt,
-                        message: "interrupted".into(),
-                    });
+            while Instant::now() < until {
+                if crate::util::interrupt::interrupted() {
+                    return Err(ProviderError::Interrupted);
                 }
-                std::thread::sleep((deadline - Instant::now()).min(Duration::from_millis(100)));
+                std::thread::sleep((until - Instant::now()).min(POLL));
             }
         }
     }
@@ -349,21 +410,19 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The provider's own error message from an error body (every format nests it under
-/// `error.message`; some send `error` as a string), else the body's first 300 characters.
-pub fn error_message(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        if let Some(m) = v.pointer("/error/message").and_then(Value::as_str) {
-            return crate::output::sanitize(m);
-        }
-        if let Some(m) = v.get("error").and_then(Value::as_str) {
-            return crate::output::sanitize(m);
-        }
-        if let Some(m) = v.get("message").and_then(Value::as_str) {
-            return crate::output::sanitize(m);
-        }
-    }
-    let t: String = text.chars().take(300).collect();
+/// `error.message`; some send `error` as a string), else the body's first 300 characters. The
+/// key is redacted *before* anything is cut, so a cut can never leave part of it behind.
+pub fn error_message(body: &[u8], key: Option<&str>) -> String {
+    let text = redact(&String::from_utf8_lossy(body), key);
+    let message = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.get("error").filter(|e| e.is_string()))
+            .or_else(|| v.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let m = message.unwrap_or_else(|| text.trim().to_string());
+    let t: String = m.chars().take(300).collect();
     crate::output::sanitize(t.trim())
 }
 
@@ -428,6 +487,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_key_cut_in_half_by_the_length_bound_is_still_redacted() {
+        let key = "sk-live-0123456789abcdefghijklmnopqrstuvwxyz";
+        // The key straddles character 300 of a plain-text body.
+        let body = format!("{}{key} trailing", "x".repeat(290));
+        let m = error_message(body.as_bytes(), Some(key));
+        assert!(!m.contains("sk-live-01"), "{m}");
+        assert!(m.contains("[REDACTED]") || m.len() <= 300, "{m}");
+    }
+
+    #[test]
     fn retry_after_in_both_forms() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
@@ -447,16 +516,20 @@ mod tests {
     #[test]
     fn errors_are_read_from_each_shape_and_keys_redacted() {
         assert_eq!(
-            error_message(br#"{"error":{"message":"bad key sk-123456","type":"x"}}"#),
-            "bad key sk-123456"
+            error_message(
+                br#"{"error":{"message":"bad key sk-123456","type":"x"}}"#,
+                Some("sk-123456")
+            ),
+            "bad key [REDACTED]"
         );
         assert_eq!(
             error_message(
-                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                None
             ),
             "Overloaded"
         );
-        assert_eq!(error_message(b"plain text"), "plain text");
+        assert_eq!(error_message(b"plain text", None), "plain text");
         assert_eq!(
             redact("bad key sk-123456", Some("sk-123456")),
             "bad key [REDACTED]"

@@ -83,9 +83,16 @@ impl Analyzer for LlmAnalyzer {
         true
     }
 
-    fn analyze(&self, path: &str, content: &str) -> Result<Outcome, AnalyzeError> {
+    fn analyze(
+        &self,
+        path: &str,
+        content: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Outcome, AnalyzeError> {
         if let Some(var) = self.missing_key {
-            return Err(AnalyzeError::Failed(ProviderError::NoKey(var).to_string()));
+            return Err(AnalyzeError::Unavailable(
+                ProviderError::NoKey(var).to_string(),
+            ));
         }
         let req = ChatRequest {
             system: self.system.clone(),
@@ -93,10 +100,18 @@ impl Analyzer for LlmAnalyzer {
             max_tokens: self.max_tokens,
             temperature: self.temperature,
             cache_type: self.cache_type.clone(),
+            deadline,
         };
         let name = self.provider.name();
         let resp = self.provider.send(&req).map_err(|e| match e {
             ProviderError::Budget(m) => AnalyzeError::Budget(m),
+            e @ (ProviderError::NoKey(_)
+            | ProviderError::RateLimited { .. }
+            | ProviderError::SpendingCap { .. }
+            | ProviderError::Server { .. }
+            | ProviderError::Timeout(_)
+            | ProviderError::Connect { .. }
+            | ProviderError::Interrupted) => AnalyzeError::Unavailable(format!("{name}: {e}")),
             other => AnalyzeError::Failed(format!("{name}: {other}")),
         })?;
         let usage = resp.usage.ok_or_else(|| {

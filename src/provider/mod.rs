@@ -49,6 +49,10 @@ pub enum AnalyzeError {
     /// Not sent: it would cross the monthly budget.
     #[error("{0}")]
     Budget(String),
+    /// The provider could not be used (no key, unreachable, timed out, rate limited, failing):
+    /// nothing the content or the repository could change.
+    #[error("{0}")]
+    Unavailable(String),
     /// Deliberately not analysed (no provider, secret file, …).
     #[error("{0}")]
     Skipped(String),
@@ -64,8 +68,14 @@ pub trait Analyzer: Send + Sync {
     fn cache_type(&self) -> &str;
     /// Its identity in keys.
     fn identity(&self) -> &Identity;
-    /// Analyse `content`, the text of the file at repository-relative `path`.
-    fn analyze(&self, path: &str, content: &str) -> Result<Outcome, AnalyzeError>;
+    /// Analyse `content`, the text of the file at repository-relative `path`, giving up at
+    /// `deadline` if one is set (requests in flight included).
+    fn analyze(
+        &self,
+        path: &str,
+        content: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Outcome, AnalyzeError>;
     /// Whether a call costs money and time (an LLM), which bounds its concurrency.
     fn is_remote(&self) -> bool {
         false
@@ -141,10 +151,12 @@ pub const PRESETS: &[Preset] = &[
     },
 ];
 
-/// Default seconds per request: an LLM review of a large file can take a minute.
-const DEFAULT_TIMEOUT_S: u64 = 120;
-/// Default most output tokens per request.
-const DEFAULT_MAX_TOKENS: u32 = 4096;
+use crate::config::trust::{DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT_S};
+
+/// The most output tokens any request asks for, whatever the configuration says: at a few bytes
+/// per token (JSON escaping included) a reply this long still fits the entry bound, so a
+/// provider that honours `max_tokens` can never return a result no reader would accept.
+pub const MAX_TOKENS_CAP: u32 = 65_536;
 /// Low temperature: reviews should be stable, not creative.
 const DEFAULT_TEMPERATURE: f64 = 0.2;
 
@@ -190,7 +202,12 @@ pub fn configured_provider(
     let pricing = Arc::new(crate::budget::Pricing::new(&cfg.file.pricing));
     let free = preset.name == "ollama";
     let settings = llm::LlmSettings {
-        max_tokens: cfg.file.llm.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        max_tokens: cfg
+            .file
+            .llm
+            .max_tokens
+            .unwrap_or(DEFAULT_MAX_TOKENS)
+            .min(MAX_TOKENS_CAP),
         temperature: cfg.file.llm.temperature.unwrap_or(DEFAULT_TEMPERATURE),
         pricing: pricing.clone(),
         free,
@@ -212,19 +229,24 @@ pub fn configured_provider(
     Ok(Some((provider, settings)))
 }
 
-/// The prompt override for `cache_type`, if the repository has one.
+/// Largest prompt template read: a real one is a page.
+const MAX_PROMPT_BYTES: u64 = 64 * 1024;
+
+/// The prompt override for `cache_type`, if the repository has one. Only a regular file inside
+/// the work tree is read (a symlink to `~/.ssh/id_ed25519` or `/proc/self/environ` is refused,
+/// never sent), and only up to a bound.
 pub fn template_override(
     session: &crate::session::Session,
     cache_type: &str,
 ) -> anyhow::Result<Option<String>> {
-    let p = session
-        .store
-        .root()
-        .join("prompts")
-        .join(format!("{cache_type}.md"));
-    match std::fs::read_to_string(&p) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(crate::error::UserError::Input(format!("{}: {e}", p.display())).into()),
+    let rel = std::path::PathBuf::from(".rustassistant/prompts").join(format!("{cache_type}.md"));
+    match crate::util::fs::read_in_tree(session.repo.workdir(), &rel, MAX_PROMPT_BYTES) {
+        Ok(Some(bytes)) => Ok(Some(String::from_utf8(bytes).map_err(|_| {
+            crate::error::UserError::Input(format!("{}: not UTF-8 text", rel.display()))
+        })?)),
+        Ok(None) => Ok(None),
+        Err(e) => {
+            Err(crate::error::UserError::Input(format!("prompt override refused: {e}")).into())
+        }
     }
 }

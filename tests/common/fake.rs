@@ -36,6 +36,8 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub delay: Duration,
+    /// Send the body one byte at a time, this long apart (a server dripping its reply).
+    pub drip: Option<Duration>,
 }
 
 impl Reply {
@@ -45,7 +47,12 @@ impl Reply {
             headers: Vec::new(),
             body: body.to_string(),
             delay: Duration::ZERO,
+            drip: None,
         }
+    }
+    pub fn dripping(mut self, every: Duration) -> Reply {
+        self.drip = Some(every);
+        self
     }
     pub fn with_header(mut self, k: &str, v: &str) -> Reply {
         self.headers.push((k.to_string(), v.to_string()));
@@ -199,6 +206,18 @@ fn serve(conn: TcpStream, requests: &Mutex<Vec<Recorded>>, count: &AtomicUsize, 
     }
     head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(reply.body.as_bytes());
+    match reply.drip {
+        None => {
+            let _ = out.write_all(reply.body.as_bytes());
+        }
+        Some(every) => {
+            for b in reply.body.as_bytes() {
+                if out.write_all(&[*b]).and_then(|()| out.flush()).is_err() {
+                    return; // the client gave up
+                }
+                std::thread::sleep(every);
+            }
+        }
+    }
     let _ = out.flush();
 }

@@ -55,7 +55,12 @@ impl Analyzer for Builtin {
         &self.identity
     }
 
-    fn analyze(&self, path: &str, content: &str) -> Result<Outcome, AnalyzeError> {
+    fn analyze(
+        &self,
+        path: &str,
+        content: &str,
+        _deadline: Option<std::time::Instant>,
+    ) -> Result<Outcome, AnalyzeError> {
         let result = match self.cache_type {
             "todos" => todos::analyze(path, content),
             _ => metrics::analyze(path, content),

@@ -4,6 +4,8 @@
 //! `RUSTASSISTANT_MODEL`, `RUSTASSISTANT_BASE_URL`) > user config (`$RUSTASSISTANT_HOME/config.toml`)
 //! > repository config (`.rustassistant/config.toml`) > built-in defaults.
 //!
+//! The repository's file is other people's data: [`trust`] decides what it may set.
+//!
 //! The library never reads the process environment itself: `main` captures it once into an
 //! [`Env`], and everything below receives that, which is what lets tests run many sealed
 //! configurations in one process.
@@ -14,6 +16,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::UserError;
+
+pub mod trust;
+
+/// Largest configuration file read: a real one is a few kilobytes.
+pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 
 /// A snapshot of the environment variables the tool looks at.
 #[derive(Debug, Clone, Default)]
@@ -185,11 +192,16 @@ impl ConfigFile {
         })
     }
 
-    /// Load `path`; a missing file is an empty config, an unreadable or malformed one an error.
+    /// Load the user's own config at `path` (bounded, regular file); a missing file is an empty
+    /// config, an unreadable or malformed one an error.
     pub fn load(path: &Path) -> Result<ConfigFile, UserError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => ConfigFile::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        match crate::util::fs::read_user_file(path, MAX_CONFIG_BYTES) {
+            Ok(bytes) => ConfigFile::parse(&String::from_utf8_lossy(&bytes), path),
+            Err(crate::util::fs::ReadError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(ConfigFile::default())
+            }
             Err(e) => Err(UserError::Config {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
@@ -268,6 +280,30 @@ pub const DEFAULT_EXCLUDE: &[&str] = &[
     "**/*.lock",
 ];
 
+/// The repository layer of the configuration: the work tree whose `.rustassistant/config.toml`
+/// is read, and the clone's local state folder (which holds the signature ratchet).
+#[derive(Debug, Clone, Copy)]
+pub struct RepoLayer<'a> {
+    /// The work tree root.
+    pub workdir: &'a Path,
+    /// `<git dir>/rustassistant`.
+    pub state_dir: Option<&'a Path>,
+}
+
+/// What was read from the repository's config file.
+#[derive(Debug, Clone)]
+pub struct RepoConfigInfo {
+    /// Its absolute path.
+    pub path: PathBuf,
+    /// sha256 of its bytes.
+    pub sha256: String,
+    /// Whether the user trusted exactly these bytes at this path.
+    pub trusted: bool,
+}
+
+/// The repository config file's path relative to the work tree.
+pub const REPO_CONFIG: &str = ".rustassistant/config.toml";
+
 /// The effective configuration after layering.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -279,6 +315,14 @@ pub struct Config {
     pub model: Option<String>,
     /// Effective base URL override.
     pub base_url: Option<String>,
+    /// Settings of an untrusted repository config that were ignored (one warning each).
+    pub ignored: Vec<String>,
+    /// The repository config, when there is one.
+    pub repo_config: Option<RepoConfigInfo>,
+    /// Whether `[hooks] strict` comes from the user (user config, or a trusted repository
+    /// config). A repository's own strictness never blocks a commit for a user who has no key
+    /// or whose provider is unreachable.
+    pub strict_from_user: bool,
 }
 
 /// Command-line overrides that take precedence over everything else.
@@ -291,21 +335,69 @@ pub struct Overrides {
 }
 
 impl Config {
-    /// Layer defaults, the repository config at `repo_config`, the user config and the
-    /// environment, then `overrides`.
+    /// Layer defaults, the repository config (restricted unless trusted), the user config and
+    /// the environment, then `overrides`.
     pub fn load(
-        repo_config: Option<&Path>,
+        repo: Option<RepoLayer<'_>>,
         env: &Env,
         overrides: &Overrides,
     ) -> Result<Config, UserError> {
         let mut file = ConfigFile::default();
-        if let Some(p) = repo_config {
-            file = file.overlay(ConfigFile::load(p)?);
+        let mut ignored = Vec::new();
+        let mut repo_config = None;
+        let mut repo_strict_trusted = false;
+        if let Some(layer) = repo {
+            let rel = Path::new(REPO_CONFIG);
+            let path = layer.workdir.join(rel);
+            let bytes = crate::util::fs::read_in_tree(layer.workdir, rel, MAX_CONFIG_BYTES)
+                .map_err(|e| UserError::Config {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                    line: None,
+                })?;
+            if let Some(bytes) = bytes {
+                let text = String::from_utf8_lossy(&bytes);
+                let parsed = ConfigFile::parse(&text, &path)?;
+                let sha256 = crate::util::sha256_hex(&bytes);
+                let trusted = trust::is_trusted(env, &path, &sha256);
+                let ratchet = layer.state_dir.is_some_and(trust::signature_ratchet);
+                let parsed = if trusted {
+                    if parsed.cache.require_signature != Some(true) {
+                        if let Some(sd) = layer.state_dir {
+                            trust::clear_signature_ratchet(sd);
+                        }
+                    }
+                    repo_strict_trusted = parsed.hooks.strict.is_some();
+                    parsed
+                } else {
+                    let (kept, dropped) = trust::restrict(parsed, ratchet);
+                    ignored = dropped;
+                    kept
+                };
+                if parsed.cache.require_signature == Some(true) {
+                    if let Some(sd) = layer.state_dir {
+                        trust::set_signature_ratchet(sd);
+                    }
+                }
+                file = file.overlay(parsed);
+                repo_config = Some(RepoConfigInfo {
+                    path,
+                    sha256,
+                    trusted,
+                });
+            }
         }
+        let mut user_strict = false;
         if let Some(home) = env.user_home() {
-            file = file.overlay(ConfigFile::load(&home.join("config.toml"))?);
+            let user = ConfigFile::load(&home.join("config.toml"))?;
+            user_strict = user.hooks.strict.is_some();
+            file = file.overlay(user);
         }
-        Config::from_file(file, env, overrides)
+        let mut cfg = Config::from_file(file, env, overrides)?;
+        cfg.ignored = ignored;
+        cfg.repo_config = repo_config;
+        cfg.strict_from_user = user_strict || repo_strict_trusted;
+        Ok(cfg)
     }
 
     /// The effective configuration of an already layered `file`: environment and flags on top,
@@ -333,6 +425,9 @@ impl Config {
             provider,
             model,
             base_url,
+            ignored: Vec::new(),
+            repo_config: None,
+            strict_from_user: true,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -572,20 +667,33 @@ mod tests {
         assert!(f.pricing.is_empty());
     }
 
+    /// A work tree at `dir/wt` whose repository config is `text`.
+    fn work_tree(dir: &Path, text: &str) -> PathBuf {
+        let wt = dir.join("wt");
+        std::fs::create_dir_all(wt.join(".rustassistant")).unwrap();
+        std::fs::write(wt.join(REPO_CONFIG), text).unwrap();
+        wt
+    }
+
+    fn layer(wt: &Path) -> Option<RepoLayer<'_>> {
+        Some(RepoLayer {
+            workdir: wt,
+            state_dir: None,
+        })
+    }
+
     #[test]
     fn flags_beat_environment_beat_files() {
         let dir = tempfile::tempdir().unwrap();
-        let repo_cfg = dir.path().join("repo.toml");
-        std::fs::write(
-            &repo_cfg,
+        let wt = work_tree(
+            dir.path(),
             "[llm]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\n",
-        )
-        .unwrap();
+        );
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::write(home.join("config.toml"), "[llm]\nmodel = \"gpt-4o-mini\"\n").unwrap();
         let env = Env::from_pairs([("RUSTASSISTANT_HOME".to_string(), home.display().to_string())]);
-        let c = Config::load(Some(&repo_cfg), &env, &Overrides::default()).unwrap();
+        let c = Config::load(layer(&wt), &env, &Overrides::default()).unwrap();
         assert_eq!(c.provider.as_deref(), Some("openai"));
         assert_eq!(c.model.as_deref(), Some("gpt-4o-mini"));
 
@@ -593,14 +701,34 @@ mod tests {
             ("RUSTASSISTANT_HOME".to_string(), home.display().to_string()),
             ("RUSTASSISTANT_MODEL".to_string(), "env-model".to_string()),
         ]);
-        let c = Config::load(Some(&repo_cfg), &env2, &Overrides::default()).unwrap();
+        let c = Config::load(layer(&wt), &env2, &Overrides::default()).unwrap();
         assert_eq!(c.model.as_deref(), Some("env-model"));
         let o = Overrides {
             provider: None,
             model: Some("flag-model".into()),
         };
-        let c = Config::load(Some(&repo_cfg), &env2, &o).unwrap();
+        let c = Config::load(layer(&wt), &env2, &o).unwrap();
         assert_eq!(c.model.as_deref(), Some("flag-model"));
+    }
+
+    #[test]
+    fn a_repository_base_url_counts_only_once_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[llm]\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+        let wt = work_tree(dir.path(), text);
+        let home = dir.path().join("home");
+        let env = Env::from_pairs([("RUSTASSISTANT_HOME".to_string(), home.display().to_string())]);
+        let c = Config::load(layer(&wt), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.base_url, None);
+        assert_eq!(c.ignored, vec!["[llm] base_url".to_string()]);
+        let sha = crate::util::sha256_hex(text.as_bytes());
+        trust::trust(&env, &wt.join(REPO_CONFIG), &sha).unwrap();
+        let c = Config::load(layer(&wt), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
+        assert!(c.ignored.is_empty());
+        std::fs::write(wt.join(REPO_CONFIG), format!("{text}# changed\n")).unwrap();
+        let c = Config::load(layer(&wt), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.base_url, None, "a changed file needs a new trust");
     }
 
     #[test]
@@ -616,15 +744,17 @@ mod tests {
     #[test]
     fn invalid_values_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("c.toml");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let env = Env::from_pairs([("RUSTASSISTANT_HOME".to_string(), home.display().to_string())]);
         for bad in [
             "[budget]\nmonthly_limit_usd = -1.0\n",
             "[cache]\ncompression = \"lz4\"\n",
             "[pricing.\"m\"]\ninput = 1.0\n",
         ] {
-            std::fs::write(&p, bad).unwrap();
+            std::fs::write(home.join("config.toml"), bad).unwrap();
             assert!(
-                Config::load(Some(&p), &Env::default(), &Overrides::default()).is_err(),
+                Config::load(None, &env, &Overrides::default()).is_err(),
                 "{bad}"
             );
         }

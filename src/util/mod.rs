@@ -1,4 +1,9 @@
-//! Small helpers shared by every module: hex encoding, hashing, atomic file writes, time.
+//! Small helpers shared by every module: hex encoding, hashing, atomic file writes, time, and
+//! the low-level pieces several layers need (`fs`, `par`, `interrupt`).
+
+pub mod fs;
+pub mod interrupt;
+pub mod par;
 
 use std::io::Write;
 use std::path::Path;
