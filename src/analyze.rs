@@ -165,6 +165,9 @@ pub struct Summary {
     /// Whether the run was interrupted.
     #[serde(skip)]
     pub interrupted: bool,
+    /// Submodules (and nested repositories) left out of the walk.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_submodules: Vec<String>,
 }
 
 /// The whole report.
@@ -213,7 +216,12 @@ pub fn run(
     } else {
         session.out
     };
-    let targets = collect(session, sel, opts)?;
+    let (targets, submodules) = collect(session, sel, opts)?;
+    for sub in &submodules {
+        out.line(&format!(
+            "⏭️  Skipped submodule {sub}/: a repository of its own (run rustassistant there)"
+        ));
+    }
     let explicit_small = targets.len() <= QUIET_HITS_ABOVE;
 
     // Phase 1: look every key up. Hits are cheap; misses become jobs.
@@ -340,6 +348,7 @@ pub fn run(
         summary.budget_refused |= r.cause == Cause::Budget;
     }
     summary.interrupted = INTERRUPTED.load(Ordering::SeqCst);
+    summary.skipped_submodules = submodules;
     summary.elapsed_ms = started.elapsed().as_millis();
     if let Some(ix) = index {
         if !opts.dry_run {
@@ -648,7 +657,7 @@ fn analyze_one(
             return (r, None);
         }
     };
-    let content = match read_content(&session.repo, file) {
+    let content = match read_content(&session.repo, file, session.config.max_file_bytes()) {
         Ok(c) => c,
         Err(e) => return fail(Status::Error, format!("cannot read: {e}")),
     };
@@ -752,24 +761,30 @@ fn analyze_one(
     }
 }
 
-fn read_content(repo: &Repo, file: &FileId) -> std::io::Result<Vec<u8>> {
+fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>> {
     if let Some(c) = &file.content {
         return Ok(c.clone());
     }
     match file.source {
-        Source::WorkTree => std::fs::read(repo.workdir().join(&file.path)),
+        Source::WorkTree => crate::util::fs::read_user_file(&repo.workdir().join(&file.path), max)
+            .map_err(|e| std::io::Error::other(e.to_string())),
         Source::Object => repo.read_blob(&file.blob).map_err(std::io::Error::other),
     }
 }
 
 /// Turn the selection into identified files.
-fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<Target>> {
+fn collect(
+    session: &Session,
+    sel: &Selection,
+    opts: &RunOptions,
+) -> Result<(Vec<Target>, Vec<String>)> {
     let repo = &session.repo;
     let cfg = &session.config;
     let filter = Filter::new(cfg)?;
     let max = cfg.max_file_bytes();
     let mut seen = std::collections::HashSet::new();
     let mut targets = Vec::new();
+    let submodules: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
 
     if sel.staged {
         // The staged content, from the object database: exactly what the commit will hold.
@@ -793,7 +808,7 @@ fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<
             };
             targets.push(Target { path: t.path, id });
         }
-        return Ok(targets);
+        return Ok((targets, Vec::new()));
     }
 
     // Only entries that can be wanted are materialised: --all needs those passing the filter,
@@ -831,7 +846,7 @@ fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<
                 .map(|t| t.path.clone()),
         );
         // And what git would track next: untracked files that .gitignore does not exclude.
-        wanted.extend(untracked_files(repo, &filter, &by_path));
+        wanted.extend(untracked_files(repo, &filter, &by_path, &submodules));
     }
     if sel.changed {
         let mut so = git2::StatusOptions::new();
@@ -860,7 +875,9 @@ fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<
                 .git_exclude(true)
                 .parents(true)
                 .require_git(false);
-            walk.filter_entry(|e| e.file_name() != ".git");
+            let root = repo.workdir().to_path_buf();
+            let subs = submodules.clone();
+            walk.filter_entry(move |e| e.file_name() != ".git" && !is_nested_repo(e, &root, &subs));
             for item in walk.build().flatten() {
                 if !item.file_type().is_some_and(|t| t.is_file()) {
                     continue;
@@ -905,7 +922,10 @@ fn collect(session: &Session, sel: &Selection, opts: &RunOptions) -> Result<Vec<
         }
     });
     targets.extend(resolved);
-    Ok(targets)
+    let mut submodules = std::mem::take(&mut *submodules.lock().unwrap_or_else(|p| p.into_inner()));
+    submodules.sort();
+    submodules.dedup();
+    Ok((targets, submodules))
 }
 
 /// `[analysis] include` / `exclude` as compiled glob sets.
@@ -959,7 +979,12 @@ impl Filter {
 /// Untracked files that `.gitignore` (and `.git/info/exclude`) do not exclude and the filter
 /// accepts. `.git` and `.rustassistant` are pruned from the walk, so its cost is that of
 /// listing the source folders.
-fn untracked_files(repo: &Repo, filter: &Filter, tracked: &HashMap<&str, &Tracked>) -> Vec<String> {
+fn untracked_files(
+    repo: &Repo,
+    filter: &Filter,
+    tracked: &HashMap<&str, &Tracked>,
+    submodules: &Arc<std::sync::Mutex<Vec<String>>>,
+) -> Vec<String> {
     let root = repo.workdir().to_path_buf();
     let mut walk = ignore::WalkBuilder::new(&root);
     walk.hidden(false)
@@ -969,9 +994,13 @@ fn untracked_files(repo: &Repo, filter: &Filter, tracked: &HashMap<&str, &Tracke
         .parents(false)
         .require_git(false);
     let prune_root = root.clone();
+    let submodules = submodules.clone();
     walk.filter_entry(move |e| {
         let p = e.path();
-        !(p == prune_root.join(".git") || p == prune_root.join(".rustassistant"))
+        if p == prune_root.join(".git") || p == prune_root.join(".rustassistant") {
+            return false;
+        }
+        !is_nested_repo(e, &prune_root, &submodules)
     });
     let mut out = Vec::new();
     for item in walk.build().flatten() {
@@ -987,6 +1016,29 @@ fn untracked_files(repo: &Repo, filter: &Filter, tracked: &HashMap<&str, &Tracke
         }
     }
     out
+}
+
+/// Whether the walked folder `e` is a repository of its own (a submodule's checkout, or a
+/// nested clone): its files are not this repository's, so it is skipped and recorded.
+fn is_nested_repo(
+    e: &ignore::DirEntry,
+    root: &Path,
+    found: &std::sync::Mutex<Vec<String>>,
+) -> bool {
+    if e.depth() == 0 || !e.file_type().is_some_and(|t| t.is_dir()) {
+        return false;
+    }
+    if std::fs::symlink_metadata(e.path().join(".git")).is_err() {
+        return false;
+    }
+    if let Ok(rel) = e.path().strip_prefix(root) {
+        let mut v = found.lock().unwrap_or_else(|p| p.into_inner());
+        v.push(
+            rel.to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/"),
+        );
+    }
+    true
 }
 
 /// Whether `[analysis] allow_secrets` lets `path` be sent even if it looks like a secret.

@@ -124,7 +124,7 @@ fn three_processes_of_eight_jobs_never_overshoot_a_hard_limit() {
     let children: Vec<_> = repos
         .iter()
         .map(|repo| {
-            std::process::Command::new(BIN)
+            std::process::Command::new(bin())
                 .args(["analyze", "--all", "-t", "refactor", "--jobs", "8", "-q"])
                 .current_dir(repo)
                 .env_clear()

@@ -299,7 +299,7 @@ fn planted_secrets_never_reach_the_provider() {
 }
 
 fn spawn_killed(env: &TestEnv, repo: &Path, args: &[&str], after: Duration) {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(args)
         .current_dir(repo)
         .env_clear()
@@ -423,7 +423,7 @@ fn four_processes_on_one_repository_lose_and_duplicate_nothing() {
             if i % 2 == 1 {
                 args.push("--force");
             }
-            Command::new(BIN)
+            Command::new(bin())
                 .args(&args)
                 .current_dir(&repo)
                 .env_clear()
@@ -434,7 +434,7 @@ fn four_processes_on_one_repository_lose_and_duplicate_nothing() {
                 .unwrap()
         })
         .collect();
-    let stats = Command::new(BIN)
+    let stats = Command::new(bin())
         .args(["cache", "stats", "--json"])
         .current_dir(&repo)
         .env_clear()

@@ -293,7 +293,7 @@ fn merge_entry_reports_a_conflict_for_unparsable_input() {
     std::fs::write(d.join("b"), "{}").unwrap();
     let r = env.run(d, &["merge-entry", "o", "a", "b"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("kept ours"), "{}", r.stderr);
+    assert!(r.stderr.contains("not a cache entry"), "{}", r.stderr);
     assert_eq!(
         std::fs::read_to_string(d.join("a")).unwrap(),
         "not an entry"
@@ -393,7 +393,7 @@ fn a_missing_binary_never_blocks_a_commit() {
     let bin_dir = env.root().join("gone");
     std::fs::create_dir_all(&bin_dir).unwrap();
     let copy = bin_dir.join("rustassistant");
-    std::fs::copy(BIN, &copy).unwrap();
+    std::fs::copy(bin(), &copy).unwrap();
     // A test forking elsewhere can hold the fresh copy open for a moment (ETXTBSY): retry.
     let mut attempt = 0;
     let r: Run = loop {

@@ -458,7 +458,7 @@ fn two_processes_syncing_at_once_both_succeed_and_agree() {
     for round in 0..3 {
         std::fs::remove_dir_all(repo.join(".git/rustassistant")).unwrap();
         let spawn = |args: &[&str]| {
-            std::process::Command::new(BIN)
+            std::process::Command::new(bin())
                 .args(args)
                 .current_dir(&repo)
                 .env_clear()

@@ -7,6 +7,7 @@ mod budget;
 mod cache_flow;
 mod hardening;
 mod hooks;
+mod hostile;
 mod index;
 mod providers;
 mod trust;

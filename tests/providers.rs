@@ -460,7 +460,7 @@ fn ctrl_c_stops_cleanly_and_keeps_every_entry_written() {
         .collect();
     let refs = borrowed(&files);
     let repo = env.repo("r", &refs);
-    let child = std::process::Command::new(BIN)
+    let child = std::process::Command::new(bin())
         .args(["analyze", "--all", "-t", "refactor", "--jobs", "2", "-q"])
         .current_dir(&repo)
         .env_clear()

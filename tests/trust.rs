@@ -324,7 +324,7 @@ fn over_billing_is_reported_and_counted_and_max_tokens_is_capped() {
 
 /// Run the binary with stdout a pipe whose reader has already gone away.
 fn with_closed_stdout(env: &TestEnv, dir: &std::path::Path, args: &[&str]) -> Run {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(args)
         .current_dir(dir)
         .env_clear()

@@ -120,10 +120,8 @@ pub fn import_legacy(
 }
 
 fn import_one(store: &Store, repo: &crate::git::Repo, f: &Path, now: &str) -> Result<(), String> {
-    let bytes = std::fs::read(f).map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > super::entry::MAX_ENTRY_FILE_BYTES {
-        return Err("larger than the entry bound".into());
-    }
+    let bytes = crate::util::fs::read_user_file(f, super::entry::MAX_ENTRY_FILE_BYTES)
+        .map_err(|e| format!("cannot read: {e}"))?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let path = s("file_path").ok_or("no file_path")?;
@@ -141,9 +139,14 @@ fn import_one(store: &Store, repo: &crate::git::Repo, f: &Path, now: &str) -> Re
     if !super::key::valid_type_name(&cache_type) {
         return Err("cache_type is not a type name".into());
     }
-    let content = std::fs::read(repo.workdir().join(&path)).map_err(|_| {
-        format!("{path} is not in the work tree, so the content it describes is unknown")
-    })?;
+    // The source file, as a regular file inside the work tree (bounded: no analysis covers
+    // more than this anyway).
+    let content = crate::util::fs::read_in_tree(repo.workdir(), Path::new(&path), 64 << 20)
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            format!("{path} is not in the work tree, so the content it describes is unknown")
+        })?;
     let blob = repo.hash_blob(&content);
     if hash != blob && hash != crate::util::sha256_hex(&content) {
         return Err(format!(

@@ -58,6 +58,8 @@ pub struct Store {
     compression: Compression,
     /// `[cache] require_signature`: `Some(key)` (the key may be absent) when on.
     signatures: Option<Option<Vec<u8>>>,
+    /// Whether `.rustassistant` and `cache` are real folders (checked once, on first use).
+    real: std::sync::OnceLock<bool>,
 }
 
 impl Store {
@@ -67,6 +69,7 @@ impl Store {
             root,
             compression,
             signatures: None,
+            real: std::sync::OnceLock::new(),
         }
     }
 
@@ -104,6 +107,9 @@ impl Store {
     /// The existing file for `key`, if any, trying the configured encoding first: one stat per
     /// encoding, nothing read.
     pub fn probe(&self, key: &Key) -> Option<Probe> {
+        if !self.is_real() {
+            return None;
+        }
         let prefer_zst = self.compression == Compression::Zstd;
         let mut rel = key.rel(prefer_zst);
         // Sized once, with room for the other encoding's `.zst`: this runs for every key.
@@ -127,8 +133,10 @@ impl Store {
                     path = full(&rel);
                 }
             }
-            if let Ok(m) = std::fs::metadata(&path) {
-                if m.is_file() {
+            // lstat: an entry that is a symlink is not an entry; one this process cannot read
+            // is not a hit (it would be one in `analyze` and none in `show`).
+            if let Ok(m) = std::fs::symlink_metadata(&path) {
+                if m.is_file() && likely_readable(&m) {
                     return Some(Probe {
                         path: PathBuf::from(path),
                         rel,
@@ -146,23 +154,64 @@ impl Store {
         let Some(Probe { path, size, .. }) = self.probe(key) else {
             return Lookup::Miss;
         };
-        match read_entry_file(&path, Some(key), Some(size)) {
-            Ok(entry) => match self
-                .signatures
-                .as_ref()
-                .and_then(|k| super::signature_problem(&entry, k.as_deref()))
-            {
-                Some(problem) => Lookup::Invalid {
-                    path,
-                    error: EntryError::Signature(problem),
-                },
-                None => Lookup::Hit {
-                    entry: Box::new(entry),
-                    path,
-                },
+        match self.read_trusted(&path, key, Some(size)) {
+            Ok(entry) => Lookup::Hit {
+                entry: Box::new(entry),
+                path,
             },
             Err(error) => Lookup::Invalid { path, error },
         }
+    }
+
+    /// Read the entry file at `path` for `key` and apply every trust check a hit needs (bounds,
+    /// key derivation, and the signature policy): the one read path `analyze`, `show` and every
+    /// other reader share.
+    pub fn read_trusted(
+        &self,
+        path: &Path,
+        key: &Key,
+        len: Option<u64>,
+    ) -> Result<Entry, EntryError> {
+        let entry = read_entry_file(path, Some(key), len)?;
+        match self
+            .signatures
+            .as_ref()
+            .and_then(|k| super::signature_problem(&entry, k.as_deref()))
+        {
+            Some(problem) => Err(EntryError::Signature(problem)),
+            None => Ok(entry),
+        }
+    }
+
+    /// The work tree the `.rustassistant` folder sits in.
+    fn work_tree(&self) -> &Path {
+        self.root.parent().unwrap_or(&self.root)
+    }
+
+    /// An error saying the cache folder is not a real folder, if it is not (checked once).
+    pub fn ensure_real(&self) -> Result<(), crate::error::UserError> {
+        if self.is_real() {
+            return Ok(());
+        }
+        Err(crate::error::UserError::Input(
+            match self.check_dir(&self.cache_dir()) {
+                Err(e) => e.to_string(),
+                Ok(()) => format!("{}: not a real folder", self.cache_dir().display()),
+            },
+        ))
+    }
+
+    fn is_real(&self) -> bool {
+        *self
+            .real
+            .get_or_init(|| self.check_dir(&self.cache_dir()).is_ok())
+    }
+
+    /// Refuse to write into or delete from `dir` unless every folder from the work tree down to
+    /// it is a real folder: a committed `.rustassistant/cache` that is a symlink must not make
+    /// this tool write or delete outside the repository.
+    pub fn check_dir(&self, dir: &Path) -> std::io::Result<()> {
+        crate::util::fs::check_real_dirs(self.work_tree(), dir)
     }
 
     /// Write `entry` atomically in the configured encoding and return its path. An existing
@@ -176,7 +225,21 @@ impl Store {
         let zst = self.compression == Compression::Zstd;
         let path = self.path_for(&entry.key(), zst);
         let (bytes, json_len) = entry.to_bytes_sized(zst);
-        if let Ok(existing) = std::fs::read(&path) {
+        if bytes.len() as u64 > super::entry::MAX_ENTRY_FILE_BYTES {
+            // Never write what no reader would accept.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the entry would be {} bytes, over the {}-byte bound readers accept; not written",
+                    bytes.len(),
+                    super::entry::MAX_ENTRY_FILE_BYTES
+                ),
+            ));
+        }
+        if let Some(dir) = path.parent() {
+            self.check_dir(dir)?;
+        }
+        if let Ok(existing) = read_bounded(&path, bytes.len() as u64) {
             if existing == bytes {
                 return Ok((path, json_len));
             }
@@ -193,6 +256,9 @@ impl Store {
 
     /// Remove an entry file and any folder it leaves empty (up to `cache/<type>`).
     pub fn remove(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            self.check_dir(dir)?;
+        }
         match std::fs::remove_file(path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -212,6 +278,11 @@ impl Store {
         let cache = self.cache_dir();
         let mut entries = Vec::new();
         let mut strays = Vec::new();
+        if self.check_dir(&cache).is_err() {
+            // A symlinked cache folder is walked by nobody (nor are its temp files cleaned).
+            strays.push(cache);
+            return (entries, strays);
+        }
         for item in walkdir::WalkDir::new(&cache)
             .min_depth(1)
             .follow_links(false)
@@ -236,6 +307,27 @@ impl Store {
             }
         }
         (entries, strays)
+    }
+}
+
+/// Whether this process can probably read a file with `meta`: by its mode bits for our
+/// effective user and group (root reads everything). A `false` sends the caller to really read
+/// the file, which then decides; supplementary groups are not consulted, so this never claims
+/// readable what is not.
+pub fn likely_readable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid and getegid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mode = meta.mode();
+    if uid == 0 {
+        return true;
+    }
+    if meta.uid() == uid {
+        mode & 0o400 != 0
+    } else if meta.gid() == gid {
+        mode & 0o040 != 0
+    } else {
+        mode & 0o004 != 0
     }
 }
 

@@ -190,6 +190,7 @@ pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
             session.store.root().display()
         ));
     }
+    session.store.ensure_real()?;
     let plans = plans(session, &types)?;
     // Asking for an LLM type by name with no provider is a mistake to report, not a skip.
     if explicit_types {
@@ -374,9 +375,16 @@ pub fn show(session: &Session, args: &ShowArgs) -> Result<i32> {
     }
     let tracked = repo.tracked(None)?;
     let t = tracked.iter().find(|t| t.path == rel);
-    let file = match repo.work_file(&rel, t, u64::MAX)? {
+    let file = match repo.work_file(&rel, t, session.config.max_file_bytes())? {
         Some(crate::git::WorkFile::Known(f)) => f,
-        _ => {
+        Some(crate::git::WorkFile::TooLarge(n)) => {
+            return Err(UserError::Input(format!(
+                "{}: {n} bytes, over [analysis] max_file_bytes, so never analysed",
+                args.file.display()
+            ))
+            .into())
+        }
+        None => {
             return Err(
                 UserError::Input(format!("{}: not a regular file", args.file.display())).into(),
             )
@@ -442,11 +450,14 @@ fn find_entry(session: &Session, plan: &Plan, blob: &str) -> Option<crate::cache
             return Some(*entry);
         }
     }
+    session.store.ensure_real().ok()?;
     let dir = session
         .store
         .cache_dir()
         .join(&plan.cache_type)
         .join(&blob[..2]);
+    // A shard folder that is a symlink is not read.
+    session.store.check_dir(&dir).ok()?;
     let prefix = format!("{}-", &blob[2..]);
     let mut best: Option<crate::cache::Entry> = None;
     for it in std::fs::read_dir(dir).ok()?.flatten() {
@@ -458,7 +469,8 @@ fn find_entry(session: &Session, plan: &Plan, blob: &str) -> Option<crate::cache
         let Some((key, _)) = Key::from_relative(std::path::Path::new(&rel)) else {
             continue;
         };
-        if let Ok(e) = crate::cache::store::read_entry_file(&it.path(), Some(&key), None) {
+        // The same checks as a hit in `analyze`: bounds, key, and the signature policy.
+        if let Ok(e) = session.store.read_trusted(&it.path(), &key, None) {
             if best.as_ref().is_none_or(|b| e.created_at > b.created_at) {
                 best = Some(e);
             }

@@ -81,6 +81,8 @@ pub enum Encoding {
 
 /// Run a cache subcommand.
 pub fn run(session: &Session, cmd: CacheCmd) -> Result<i32> {
+    // Nothing below writes to, deletes from or reads a cache folder that is a symlink.
+    session.store.ensure_real()?;
     match cmd {
         CacheCmd::Status | CacheCmd::Stats => stats(session),
         CacheCmd::Evict {
@@ -295,21 +297,18 @@ fn evict(session: &Session, policy: Policy, max: u64, dry_run: bool) -> Result<i
 
 fn prune(session: &Session, dry_run: bool) -> Result<i32> {
     let repo = &session.repo;
-    let blobs = {
-        let git = repo.git();
-        let head = git.head().ok().and_then(|h| h.peel_to_tree().ok());
-        let Some(tree) = head else {
-            return Err(
-                UserError::Input("no commit at HEAD yet: nothing to prune against".into()).into(),
-            );
-        };
-        repo.tree_blobs(&tree)
-    };
+    // Every blob at HEAD, or an error: nothing is deleted on incomplete evidence.
+    let blobs = repo
+        .head_blob_ids()
+        .map_err(|e| anyhow::anyhow!("cannot read HEAD's tree ({e}); nothing was pruned"))?
+        .ok_or_else(|| {
+            UserError::Input("no commit at HEAD yet: nothing to prune against".into())
+        })?;
     let ix = Index::open(session);
     let victims: Vec<Row> = ix
         .rows(None)?
         .into_iter()
-        .filter(|r| !blobs.contains_key(&r.blob))
+        .filter(|r| !blobs.contains(&r.blob))
         .collect();
     let freed = if dry_run {
         victims.iter().map(|r| r.size_on_disk).sum()

@@ -14,12 +14,41 @@ use crate::output::Printer;
 pub struct CatArgs {
     /// The entry file.
     pub file: PathBuf,
+    /// Act as git's diff textconv: a file that is not an entry (a `.gitattributes` routed it
+    /// here) is printed unchanged, so `git diff` keeps working on it.
+    #[arg(long)]
+    pub textconv: bool,
 }
+
+/// Largest file `cat --textconv` passes through unchanged (git diffs larger files as binary
+/// anyway, and nothing is read without a bound).
+const MAX_TEXTCONV_BYTES: u64 = 256 << 20;
 
 /// Run `cat`.
 pub fn cat(args: &CatArgs, _out: Printer) -> Result<i32> {
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| UserError::Input(format!("{}: {e}", args.file.display())))?;
+    let bound = if args.textconv {
+        MAX_TEXTCONV_BYTES
+    } else {
+        crate::cache::entry::MAX_ENTRY_FILE_BYTES
+    };
+    let bytes = crate::util::fs::read_user_file(&args.file, bound)
+        .map_err(|e| UserError::Input(e.to_string()))?;
+    let decoded = decode_json_bytes(&bytes).and_then(|json| {
+        serde_json::from_slice::<serde_json::Value>(&json)
+            .map_err(|e| crate::cache::EntryError::Malformed(format!("not JSON ({e})")))
+    });
+    if args.textconv {
+        match decoded {
+            // serde_json escapes every control character, so the output is terminal-safe.
+            Ok(v) => crate::output::print_stdout(&serde_json::to_string_pretty(&v)?),
+            Err(_) => {
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&bytes).and_then(|()| out.flush());
+            }
+        }
+        return Ok(0);
+    }
     let json = decode_json_bytes(&bytes)
         .map_err(|e| UserError::Input(format!("{}: {e}", args.file.display())))?;
     match serde_json::from_slice::<serde_json::Value>(&json) {
@@ -54,31 +83,37 @@ pub struct MergeArgs {
 /// Run `merge-entry`.
 pub fn merge(args: &MergeArgs) -> Result<i32> {
     let read = |p: &PathBuf| -> std::result::Result<(Vec<u8>, crate::cache::Entry), String> {
-        let meta = std::fs::metadata(p).map_err(|e| e.to_string())?;
-        if meta.len() > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
-            return Err("larger than the entry bound".into());
-        }
-        let bytes = std::fs::read(p).map_err(|e| e.to_string())?;
+        let bytes = crate::util::fs::read_user_file(p, crate::cache::entry::MAX_ENTRY_FILE_BYTES)
+            .map_err(|e| e.to_string())?;
         let entry = crate::cache::Entry::decode(&bytes, None).map_err(|e| e.to_string())?;
         Ok((bytes, entry))
     };
-    let conflict = |why: String| -> Result<i32> {
-        crate::output::print_stderr(&format!(
-            "rustassistant merge-entry: cannot merge this entry ({}); kept ours. Delete the file (it is recomputed) or check it out from one side.",
-            crate::output::sanitize(&why)
-        ));
-        Ok(1)
+    let (ours, theirs) = match (read(&args.ours), read(&args.theirs)) {
+        (Ok(o), Ok(t)) => (o, t),
+        (o, t) => {
+            // Not entries (a hostile or mistaken `.gitattributes` routed a source file here):
+            // merge them as git would, conflict markers and all, and exit non-zero so git reports
+            // the conflict and nothing is silently kept.
+            let why = o.err().or(t.err()).unwrap_or_default();
+            let clean = crate::git::Repo::merge_file_as_text(&args.ours, &args.base, &args.theirs);
+            crate::output::print_stderr(&format!(
+                "rustassistant merge-entry: {} is not a cache entry ({why}); {}. Review it, `git add` it, and remove `merge=rustassistant` from the .gitattributes that routes it here.",
+                args.ours.display(),
+                match clean {
+                    Ok(true) => "merged it as text (no conflicting lines)",
+                    Ok(false) => "merged it as text with conflict markers",
+                    Err(_) => "kept ours unchanged (git merge-file failed)",
+                }
+            ));
+            return Ok(1);
+        }
     };
-    let (ours_bytes, ours) = match read(&args.ours) {
-        Ok(x) => x,
-        Err(e) => return conflict(format!("ours: {e}")),
-    };
-    let (theirs_bytes, theirs) = match read(&args.theirs) {
-        Ok(x) => x,
-        Err(e) => return conflict(format!("theirs: {e}")),
-    };
+    let ((ours_bytes, ours), (theirs_bytes, theirs)) = (ours, theirs);
     if ours.key() != theirs.key() {
-        return conflict("the two sides are entries for different keys".into());
+        crate::output::print_stderr(
+            "rustassistant merge-entry: cannot merge this entry (the two sides are entries for different keys); kept ours. Delete the file (it is recomputed) or check it out from one side.",
+        );
+        return Ok(1);
     }
     let winner = merge_winner(
         (&ours.created_at, &ours_bytes),

@@ -167,6 +167,11 @@ fn pre_commit(session: &Session) -> Result<i32> {
     if fresh && mode == "analyze" {
         super::init::ensure(session)?;
     }
+    if let Err(e) = session.store.ensure_real() {
+        // Someone else's commit cannot block this user's commits: say it and step aside.
+        session.out.warn(&format!("pre-commit hook skipped: {e}"));
+        return Ok(0);
+    }
     let types = session.config.default_types();
     let plans = super::analyze::plans(session, &types)?;
 
@@ -216,7 +221,7 @@ fn pre_commit(session: &Session) -> Result<i32> {
     }
     stage(session, &["add", "-f"], &written)?;
     let pruned = if session.config.prune_on_commit() && mode == "analyze" {
-        prune_staged(session)?
+        prune_staged(session, &index)?
     } else {
         0
     };
@@ -284,14 +289,12 @@ fn pre_commit(session: &Session) -> Result<i32> {
 }
 
 /// Unstage and delete staged entries whose blob is nowhere in the tree being committed.
-fn prune_staged(session: &Session) -> Result<usize> {
+fn prune_staged(session: &Session, index: &Index) -> Result<usize> {
     let idx = session.env.get("GIT_INDEX_FILE");
     let staged = session.repo.tracked(idx)?;
-    let blobs: HashSet<&str> = staged
-        .iter()
-        .filter(|t| !t.path.starts_with(".rustassistant/"))
-        .map(|t| t.blob.as_str())
-        .collect();
+    // Every blob the commit holds, whatever its path's encoding: an entry is dropped only on
+    // complete evidence that its content is gone.
+    let blobs: HashSet<String> = session.repo.index_blob_ids(idx)?;
     let stale: Vec<String> = staged
         .iter()
         .filter_map(|t| {
@@ -306,9 +309,24 @@ fn prune_staged(session: &Session) -> Result<usize> {
         &stale,
     )?;
     // Unlinks dominate a large prune; spread them over the cores.
-    crate::util::par::parallel_map(&stale, |p| {
+    let removed = crate::util::par::parallel_map(&stale, |p| {
         session.store.remove(&session.repo.workdir().join(p))
     });
+    if let Some(Err(e)) = removed.into_iter().find(|r| r.is_err()) {
+        session
+            .out
+            .warn(&format!("could not delete a stale entry: {e}"));
+    }
+    // The local index forgets them in the same command.
+    let rels: Vec<String> = stale
+        .iter()
+        .filter_map(|p| p.strip_prefix(".rustassistant/").map(str::to_string))
+        .collect();
+    if let Err(e) = index.forget(&rels) {
+        session.out.warn(&format!(
+            "could not update the local index ({e}); it will catch up on the next run"
+        ));
+    }
     Ok(stale.len())
 }
 

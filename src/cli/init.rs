@@ -38,6 +38,11 @@ const GITIGNORE: &str =
 pub fn ensure(session: &Session) -> Result<bool> {
     let root = session.store.root();
     let mut created = false;
+    // Never create files through a committed symlink.
+    session
+        .store
+        .check_dir(&root.join("cache"))
+        .map_err(|e| crate::error::UserError::Input(e.to_string()))?;
     std::fs::create_dir_all(root.join("cache"))
         .with_context(|| format!("creating {}", root.display()))?;
     for (name, content) in [
@@ -48,7 +53,7 @@ pub fn ensure(session: &Session) -> Result<bool> {
         ("cache/.gitkeep", ""),
     ] {
         let p = root.join(name);
-        if !p.exists() {
+        if std::fs::symlink_metadata(&p).is_err() {
             crate::util::write_atomic(&p, content.as_bytes())
                 .with_context(|| format!("writing {}", p.display()))?;
             created = true;

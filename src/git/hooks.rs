@@ -110,7 +110,10 @@ pub fn install(repo: &Repo, bin: &Path) -> anyhow::Result<Vec<HookChange>> {
         "merge.rustassistant.driver",
         "rustassistant merge-entry %O %A %B",
     )?;
-    cfg.set_str("diff.rustassistant.textconv", "rustassistant cat")?;
+    cfg.set_str(
+        "diff.rustassistant.textconv",
+        "rustassistant cat --textconv",
+    )?;
     Ok(out)
 }
 

@@ -9,7 +9,7 @@
 pub mod hooks;
 pub mod index_file;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -223,6 +223,35 @@ impl Repo {
         Some(out)
     }
 
+    /// Every blob id the index git is using records (any path, UTF-8 or not, any stage), for
+    /// deciding what a commit still contains. An unreadable index is an error, never "empty".
+    pub fn index_blob_ids(&self, index_file: Option<&str>) -> Result<HashSet<String>, git2::Error> {
+        let path = match index_file {
+            Some(f) if Path::new(f).is_absolute() => PathBuf::from(f),
+            Some(f) => self.workdir.join(f),
+            None => self.git_dir().join("index"),
+        };
+        if let Some((data, _)) = read_index_file(&path) {
+            let mut out = HashSet::new();
+            if self
+                .parse_index(&data, |e| {
+                    if e.mode & MODE_FILE_MASK == MODE_REGULAR {
+                        out.insert(crate::util::hex(e.oid));
+                    }
+                })
+                .is_some()
+            {
+                return Ok(out);
+            }
+        }
+        let index = self.index(index_file)?;
+        Ok(index
+            .iter()
+            .filter(|e| e.mode & MODE_FILE_MASK == MODE_REGULAR)
+            .map(|e| e.id.to_string())
+            .collect())
+    }
+
     /// The size of git's index file (`<git dir>/index`), when there is one.
     pub fn index_len(&self) -> Option<u64> {
         std::fs::metadata(self.git_dir().join("index"))
@@ -340,7 +369,16 @@ impl Repo {
         if meta.len() > max_bytes {
             return Ok(Some(WorkFile::TooLarge(meta.len())));
         }
-        let content = std::fs::read(&abs)?;
+        // Bounded even if the file grew since the stat.
+        let content = match crate::util::fs::read_user_file(&abs, max_bytes) {
+            Ok(c) => c,
+            Err(crate::util::fs::ReadError::TooLarge { .. }) => {
+                return Ok(Some(WorkFile::TooLarge(meta.len().max(max_bytes + 1))))
+            }
+            Err(crate::util::fs::ReadError::NotRegular(_)) => return Ok(None),
+            Err(crate::util::fs::ReadError::Io { source, .. }) => return Err(source),
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        };
         Ok(Some(WorkFile::Known(FileId {
             path: rel.to_string(),
             blob: self.hash_blob(&content),
@@ -358,18 +396,72 @@ impl Repo {
         Ok(blob.content().to_vec())
     }
 
-    /// Map of every blob id in `tree` (recursively) to one path where it occurs.
-    pub fn tree_blobs(&self, tree: &git2::Tree<'_>) -> HashMap<String, String> {
-        let mut out = HashMap::new();
-        let _ = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-            if entry.kind() == Some(ObjectType::Blob) {
-                let name = entry.name().unwrap_or("");
-                out.entry(entry.id().to_string())
-                    .or_insert_with(|| format!("{dir}{name}"));
+    /// Every blob id in HEAD's tree (recursively), or `None` when there is no commit yet.
+    ///
+    /// The walk goes by object ids, never by path names, so a folder whose name is not UTF-8
+    /// (Latin-1, say) is walked like any other; any object that cannot be read is an error —
+    /// callers delete entries on this evidence, and an incomplete walk must never look like
+    /// "not present".
+    pub fn head_blob_ids(&self) -> Result<Option<HashSet<String>>, git2::Error> {
+        let git = self.git();
+        let head = match git.head() {
+            Ok(h) => h,
+            Err(e) if e.code() == git2::ErrorCode::UnbornBranch => return Ok(None),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let root = head.peel_to_tree()?.id();
+        let mut blobs = HashSet::new();
+        let mut seen_trees = HashSet::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if !seen_trees.insert(id) {
+                continue;
             }
-            git2::TreeWalkResult::Ok
-        });
-        out
+            let tree = git.find_tree(id)?;
+            for e in tree.iter() {
+                match e.kind() {
+                    Some(ObjectType::Blob) => {
+                        blobs.insert(e.id().to_string());
+                    }
+                    Some(ObjectType::Tree) => stack.push(e.id()),
+                    // A gitlink (submodule commit) holds no blob of this repository.
+                    Some(ObjectType::Commit) => {}
+                    _ => {
+                        return Err(git2::Error::from_str(&format!(
+                            "unexpected object {} in tree {id}",
+                            e.id()
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(Some(blobs))
+    }
+
+    /// Merge `base`, `ours` and `theirs` as text the way git would, writing the result (with
+    /// conflict markers where the sides conflict) into `ours`. Returns whether it was clean.
+    pub fn merge_file_as_text(ours: &Path, base: &Path, theirs: &Path) -> std::io::Result<bool> {
+        let status = std::process::Command::new("git")
+            .args([
+                "merge-file",
+                "-L",
+                "ours",
+                "-L",
+                "base",
+                "-L",
+                "theirs",
+                "--",
+            ])
+            .arg(ours)
+            .arg(base)
+            .arg(theirs)
+            .status()?;
+        match status.code() {
+            Some(0) => Ok(true),
+            Some(n) if n > 0 => Ok(false),
+            _ => Err(std::io::Error::other("git merge-file failed")),
+        }
     }
 
     /// Convert a user-given path (relative to `cwd`, or absolute) to a repository-relative one

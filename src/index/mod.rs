@@ -393,7 +393,13 @@ impl Index {
         // Every cache/<type>/<b0b1> folder with its mtime, stat'ed before listing so a change
         // during the listing shows up as a changed folder next time.
         let mut current: HashMap<String, i64> = HashMap::new();
-        if let Ok(types) = std::fs::read_dir(store.cache_dir()) {
+        // A cache folder that is a symlink is indexed as empty: nothing outside the work tree
+        // is read, and no temporary file there is cleaned up.
+        let listable = store.check_dir(&store.cache_dir()).is_ok();
+        if let Ok(types) = std::fs::read_dir(store.cache_dir())
+            .map_err(|_| ())
+            .and_then(|d| if listable { Ok(d) } else { Err(()) })
+        {
             for t in types.flatten() {
                 let Ok(tname) = t.file_name().into_string() else {
                     continue;
@@ -779,6 +785,25 @@ impl Index {
         // Access stamps are small rows: SQLite's automatic checkpoint (1000 pages) takes care
         // of them; forcing one (with its fsync) after every all-hit run would only cost time.
         self.checkpoint_if_large(written.len());
+        Ok(())
+    }
+
+    /// Forget the rows of entries the caller has just deleted (`rels` relative to
+    /// `.rustassistant/`), so counts stay equal to what is on disk in the same command.
+    pub fn forget(&self, rels: &[String]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        for rel in rels {
+            tx.execute(
+                "DELETE FROM entries WHERE id = ?1 AND rel = ?2",
+                params![rel_id(rel), rel],
+            )?;
+            tx.execute("DELETE FROM access WHERE id = ?1", [rel_id(rel)])?;
+            if let Some((dir, _)) = rel.rsplit_once('/') {
+                tx.prepare_cached("UPDATE dirs SET manifest_ok = 0 WHERE dir = ?1")?
+                    .execute([dir])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -8,7 +8,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_rustassistant");
+/// The binary under test: this build's, or `RUSTASSISTANT_TEST_BIN` to run the suite against
+/// another build (e.g. to see a regression test fail on the code before its fix).
+pub fn bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("RUSTASSISTANT_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rustassistant").to_string())
+    })
+}
 
 pub struct TestEnv {
     pub tmp: tempfile::TempDir,
@@ -59,7 +67,7 @@ impl TestEnv {
         std::fs::create_dir_all(home.join(".rustassistant")).unwrap();
         let mut vars = BTreeMap::new();
         let path = std::env::var("PATH").unwrap_or_default();
-        let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
+        let bin_dir = Path::new(bin()).parent().unwrap().display().to_string();
         for (k, v) in [
             ("PATH", format!("{bin_dir}:{path}")),
             ("HOME", home.display().to_string()),
@@ -115,12 +123,12 @@ impl TestEnv {
 
     /// Run rustassistant in `dir`.
     pub fn run(&self, dir: &Path, args: &[&str]) -> Run {
-        self.command(BIN, dir, args).output().unwrap().into()
+        self.command(bin(), dir, args).output().unwrap().into()
     }
 
     /// Run rustassistant with extra environment.
     pub fn run_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut c = self.command(BIN, dir, args);
+        let mut c = self.command(bin(), dir, args);
         for (k, v) in env {
             c.env(k, v);
         }
