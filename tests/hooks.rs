@@ -204,9 +204,14 @@ fn a_foreign_hook_still_runs_can_reject_and_is_restored_byte_for_byte() {
 fn core_hooks_path_is_honoured() {
     let env = TestEnv::new();
     let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
-    env.git(&repo, &["config", "core.hooksPath", ".husky"]);
+    // A hooks folder outside the work tree (a personal one, say) is a plain folder.
+    let shared = env.root().join("my-hooks");
+    env.git(
+        &repo,
+        &["config", "core.hooksPath", shared.to_str().unwrap()],
+    );
     env.run(&repo, &["hooks", "install"]).ok();
-    assert!(repo.join(".husky/pre-commit").exists());
+    assert!(shared.join("pre-commit").exists());
     assert!(!repo.join(".git/hooks/pre-commit").exists());
     std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
     env.git(&repo, &["commit", "-q", "-am", "x"]);

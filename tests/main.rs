@@ -9,5 +9,6 @@ mod hardening;
 mod hooks;
 mod hostile;
 mod index;
+mod managers;
 mod providers;
 mod trust;

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::analyze::{Cause, RunOptions, Selection, Status};
 use crate::cache::Key;
 use crate::error::UserError;
+use crate::git::hooks::{hooks_dir, Action, HookChange};
 use crate::index::Index;
 use crate::output::sanitize;
 use crate::session::Session;
@@ -18,12 +19,19 @@ use crate::session::Session;
 /// Git hooks that keep the cache in step with commits, pulls and pushes.
 #[derive(Debug, clap::Subcommand)]
 pub enum HooksCmd {
-    /// Install the hooks (pre-commit, pre-push, post-merge, post-checkout, post-rewrite) into the
-    /// folder git uses (core.hooksPath respected), chaining any hook already there, and set the
+    /// Install the hooks (pre-commit, pre-push, post-merge, post-checkout, post-rewrite) where
+    /// git runs them (core.hooksPath respected), chaining any hook already there, and set the
     /// merge driver and diff textconv for entries in .git/config.
+    ///
+    /// Under a hook manager (husky, lefthook, the pre-commit framework) or a hooks folder in the
+    /// work tree, nothing of the manager's is renamed or rewritten: the command prints the one
+    /// line to add to the manager's config instead.
     Install,
-    /// Remove the hooks and restore whatever was there before, byte for byte.
+    /// Remove the hooks, restore whatever was there before byte for byte, and remove orphaned
+    /// shims (e.g. one lefthook renamed to NAME.old).
     Uninstall,
+    /// Say which hooks will really run rustassistant, and why not where they will not.
+    Status,
     /// Run one hook (what the installed shims call).
     Run {
         /// pre-commit, pre-push, post-merge, post-checkout or post-rewrite.
@@ -40,9 +48,33 @@ pub fn run(session: &Session, cmd: HooksCmd) -> Result<i32> {
         HooksCmd::Install => install(session),
         HooksCmd::Uninstall => {
             let changes = crate::git::hooks::uninstall(&session.repo)?;
-            report(session, "uninstalled", &changes);
+            let out = session.out;
+            if out.json {
+                out.json_doc(&json!({"hooks_dir": hooks_dir(&session.repo), "changes": changes}));
+                return Ok(0);
+            }
+            for c in &changes {
+                out.detail(&format!("  {}: {}", c.name, describe(c)));
+            }
+            let orphans = changes
+                .iter()
+                .filter(|c| c.action == Action::OrphanRemoved)
+                .count();
+            out.line(&format!(
+                "🪝 Hooks uninstalled from {}{}",
+                hooks_dir(&session.repo).display(),
+                match orphans {
+                    0 => String::new(),
+                    1 => " (1 orphaned shim removed)".to_string(),
+                    n => format!(" ({n} orphaned shims removed)"),
+                }
+            ));
+            for c in changes.iter().filter(|c| c.action == Action::Skipped) {
+                out.warn(&format!("{}: {}", c.name, describe(c)));
+            }
             Ok(0)
         }
+        HooksCmd::Status => status(session),
         HooksCmd::Run { name, args } => match name.as_str() {
             "pre-commit" => pre_commit(session),
             "pre-push" => pre_push(session),
@@ -64,46 +96,105 @@ pub fn run(session: &Session, cmd: HooksCmd) -> Result<i32> {
     }
 }
 
+fn describe(c: &HookChange) -> String {
+    let a = serde_json::to_value(c.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    match &c.detail {
+        Some(d) => format!("{a} ({d})"),
+        None => a,
+    }
+}
+
 /// `hooks install`, also used by `init --hooks`.
 pub fn install(session: &Session) -> Result<i32> {
     let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rustassistant"));
-    let changes = crate::git::hooks::install(&session.repo, &bin)?;
-    report(session, "installed", &changes);
-    Ok(if changes.iter().any(|c| c.action.starts_with("skipped")) {
-        1
-    } else {
-        0
-    })
+    let done = crate::git::hooks::install(&session.repo, &bin)?;
+    let out = session.out;
+    let skipped = done.changes.iter().any(|c| c.action == Action::Skipped);
+    if out.json {
+        out.json_doc(&serde_json::to_value(&done)?);
+        return Ok(if skipped { 1 } else { 0 });
+    }
+    for c in &done.changes {
+        if c.action == Action::Skipped {
+            out.warn(&format!("{}: {}", c.name, describe(c)));
+        } else {
+            out.detail(&format!("  {}: {}", c.name, describe(c)));
+        }
+    }
+    let written = done
+        .changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.action,
+                Action::Installed | Action::Updated | Action::Chained
+            )
+        })
+        .count();
+    let kept = done
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Chained)
+        .count();
+    if written > 0 {
+        out.line(&format!(
+            "🪝 Hooks installed in {}{}",
+            done.hooks_dir.display(),
+            match kept {
+                0 => String::new(),
+                1 => " (1 existing hook kept and chained)".to_string(),
+                n => format!(" ({n} existing hooks kept and chained)"),
+            }
+        ));
+    }
+    if !done.instructions.is_empty() {
+        out.line(&format!(
+            "🪝 {} owns {}: rustassistant leaves its files alone. To run rustassistant's hooks, add:",
+            done.manager.name(),
+            if written > 0 { "some hooks" } else { "the hooks" },
+        ));
+        for i in &done.instructions {
+            out.line(&format!("   to {} ({}):", i.file, i.hook));
+            for l in i.add.lines() {
+                out.line(&format!("       {l}"));
+            }
+        }
+        out.line("   `rustassistant hooks status` says which hooks will really run.");
+    }
+    Ok(if skipped { 1 } else { 0 })
 }
 
-fn report(session: &Session, verb: &str, changes: &[crate::git::hooks::HookChange]) {
+/// `hooks status`
+fn status(session: &Session) -> Result<i32> {
+    let (m, hooks) = crate::git::hooks::status(&session.repo);
     let out = session.out;
     if out.json {
-        out.json_doc(
-            &json!({"hooks_dir": crate::git::hooks::hooks_dir(&session.repo), "changes": changes}),
-        );
-        return;
+        out.json_doc(&json!({"hooks_dir": hooks_dir(&session.repo), "manager": m, "hooks": hooks}));
+        return Ok(0);
     }
-    for c in changes {
-        if c.action.starts_with("skipped") {
-            out.warn(&format!("{}: {}", c.name, c.action));
-        } else {
-            out.detail(&format!("  {}: {}", c.name, c.action));
-        }
-    }
-    let chained = changes
-        .iter()
-        .filter(|c| c.action == "chained" || c.action == "restored")
-        .count();
     out.line(&format!(
-        "🪝 Hooks {verb} in {}{}",
-        crate::git::hooks::hooks_dir(&session.repo).display(),
-        if chained > 0 {
-            format!(" ({chained} existing hook(s) kept and chained)")
-        } else {
-            String::new()
-        }
+        "Hooks run from {} ({})",
+        hooks_dir(&session.repo).display(),
+        m.name()
     ));
+    for h in &hooks {
+        out.line(&format!(
+            "  {} {:<14} {}",
+            if h.runs { "✔" } else { "✗" },
+            h.name,
+            h.why
+        ));
+        for o in &h.orphans {
+            out.line(&format!(
+                "      orphaned shim {} no longer runs (`rustassistant hooks uninstall` removes it)",
+                o.display()
+            ));
+        }
+    }
+    Ok(0)
 }
 
 /// Run `git` with the environment the hook received (GIT_INDEX_FILE included), plus `extra`.

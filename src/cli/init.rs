@@ -21,7 +21,7 @@ git blob id plus the model and prompt that produced it. It is committed with the
 nobody pays for the same analysis twice: after `git pull`, `rustassistant analyze` reuses it.\n\n\
 - `config.toml`: team settings (provider, model, analysis types, include/exclude, compression).\n\
 - `prompts/<type>.md`: optional overrides of the built-in prompt templates.\n\
-- `.gitattributes`: merges entries with `rustassistant merge-entry`, diffs `.json.zst` with `rustassistant cat`.\n\n\
+- `.gitattributes`: merges entries with `rustassistant merge-entry`, diffs `.json.zst` with `rustassistant cat --textconv`.\n\n\
 Entries are plain data: deleting any of them only means it is computed again.\n";
 
 /// Routes entries to the merge driver, compressed entries to the textconv.

@@ -570,30 +570,32 @@ impl Config {
 pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committed with the repository.
 # Personal settings (budget, default provider) belong in ~/.rustassistant/config.toml.
 # Precedence: flags > RUSTASSISTANT_* environment > user config > this file > defaults.
+# Settings marked (trust) take effect from this file only after `rustassistant trust`:
+# whoever committed last wrote it, so it may not move your key, budget or secrets.
 
 [llm]
 # provider = "xai"            # xai | openai | anthropic | gemini | ollama | openai-compatible | none
 # model = "grok-4-fast"
-# base_url = "http://localhost:11434/v1"   # OpenAI-style URLs include the version
-# timeout = 120               # seconds per request
-# max_concurrency = 4         # requests in flight
-# max_tokens = 4096           # output tokens per request
+# base_url = "http://localhost:11434/v1"   # (trust) OpenAI-style URLs include the version
+# timeout = 120               # seconds per request, retries included (above 120: trust)
+# max_concurrency = 4         # requests in flight (above 4: trust)
+# max_tokens = 4096           # output tokens per request (above 4096: trust)
 
 [analysis]
 # types = ["todos", "metrics", "refactor"]   # default: todos + metrics (+ refactor with a provider)
 # include = ["**/*.rs", "**/*.py"]            # default: common source extensions
 # exclude = ["target/**", "vendor/**"]
 # max_file_bytes = 262144
-# allow_secrets = []         # globs of paths that may be sent even if they look like secrets
+# allow_secrets = []         # (trust) globs of paths that may be sent even if they look like secrets
 
 [cache]
 # compression = "none"        # none | zstd (.json.zst entries, ~70% smaller)
 # max_size = "500MB"          # evict after writes when the cache grows past this
 # eviction = "lru"            # lru | oldest | largest | expensive
 # prune_on_commit = true      # the pre-commit hook drops entries of blobs no longer committed
-# require_signature = false   # with RUSTASSISTANT_SIGNING_KEY: unsigned entries are misses
+# require_signature = false   # with RUSTASSISTANT_SIGNING_KEY: unsigned entries are misses (lowering: trust)
 
-[budget]
+[budget]                      # (trust) the whole section; personal budgets belong in ~/.rustassistant
 # monthly_limit_usd = 3.00
 # warn_at = 0.75
 # alert_at = 0.90
@@ -603,10 +605,10 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 [hooks]
 # pre_commit = "analyze"      # analyze | check | off
 # pre_push = "warn"           # warn | strict | off
-# strict = false              # a failed analysis blocks the commit
-# pre_commit_timeout_s = 30
+# strict = false              # a failed analysis blocks the commit (never for a missing key or provider)
+# pre_commit_timeout_s = 30   # (above 30: trust)
 
-# [pricing."my-local-model"]
+# [pricing."my-local-model"]  # (trust)
 # input = 0.0                 # USD per million tokens
 # output = 0.0
 # cached_input = 0.0

@@ -147,6 +147,14 @@ impl TestEnv {
         r.stdout
     }
 
+    /// Run another program (a hook manager, say) in `dir` with this environment.
+    pub fn tool(&self, prog: &Path, dir: &Path, args: &[&str]) -> Run {
+        self.command(prog.to_str().unwrap(), dir, args)
+            .output()
+            .unwrap()
+            .into()
+    }
+
     /// Run git and return the whole result.
     pub fn git_run(&self, dir: &Path, args: &[&str]) -> Run {
         self.command("git", dir, args).output().unwrap().into()
@@ -250,5 +258,41 @@ pub fn snapshot(repo: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
 
 pub const RUST_SRC: &str = "//! demo\n\n// TODO(alice): split this function\nfn main() {\n    let x: Option<u8> = None;\n    if true {\n        println!(\"{}\", x.unwrap());\n    }\n}\n";
 pub const PY_SRC: &str = "def f(x):\n    # FIXME: handle None\n    return x + 1\n";
+
+/// A real peer tool provisioned by `scripts/test.sh` under `target/peers` (or
+/// `$RUSTASSISTANT_TEST_PEERS`): its path, or `None` after a loud message. Under `CI=true` a
+/// missing peer fails the test instead: CI must never pass by skipping.
+pub fn peer(rel: &str, what: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("RUSTASSISTANT_TEST_PEERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers"));
+    let p = dir.join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "{what} is missing at {} (CI=true): scripts/test.sh provisions it",
+            p.display()
+        );
+    }
+    eprintln!(
+        "\n==== SKIPPED: {what} is not installed at {} — run scripts/test.sh to provision it ====\n",
+        p.display()
+    );
+    None
+}
+
+/// Every file below `dir` with its bytes, sorted (to prove a folder was left alone).
+pub fn folder_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
 
 pub mod fake;
