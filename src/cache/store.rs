@@ -316,8 +316,10 @@ impl Store {
 /// readable what is not.
 pub fn likely_readable(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
+    // Asked once per process: this runs for every key looked up.
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     // SAFETY: geteuid and getegid cannot fail and touch no memory.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let &(uid, gid) = IDS.get_or_init(|| unsafe { (libc::geteuid(), libc::getegid()) });
     let mode = meta.mode();
     if uid == 0 {
         return true;

@@ -762,10 +762,11 @@ impl Index {
                 w.json_size,
             )?;
             // The folder's manifest no longer lists every row of it: the next sync of the
-            // folder goes by the rows.
+            // folder goes by the rows. A folder no sync has recorded yet is recorded now with
+            // no mtime, so the next sync lists it (or notices it is gone) rather than never
+            // looking at these rows again.
             if let Some((dir, _)) = w.rel.rsplit_once('/') {
-                tx.prepare_cached("UPDATE dirs SET manifest_ok = 0 WHERE dir = ?1")?
-                    .execute([dir])?;
+                mark_dir_stale(&tx, dir)?;
             }
         }
         // One statement for every hit (a JSON array of paths): thousands of hits cost a few
@@ -799,8 +800,7 @@ impl Index {
             )?;
             tx.execute("DELETE FROM access WHERE id = ?1", [rel_id(rel)])?;
             if let Some((dir, _)) = rel.rsplit_once('/') {
-                tx.prepare_cached("UPDATE dirs SET manifest_ok = 0 WHERE dir = ?1")?
-                    .execute([dir])?;
+                mark_dir_stale(&tx, dir)?;
             }
         }
         tx.commit()?;
@@ -1001,6 +1001,17 @@ struct FolderUpdate {
     fresh: Vec<(u64, FileSig)>,
     something_gone: bool,
     known: Known,
+}
+
+/// Make the next sync look at folder `dir` by its rows: its manifest is stale, and a folder no
+/// sync recorded yet gets mtime 0, so it counts as changed (listed, or found gone).
+fn mark_dir_stale(tx: &rusqlite::Transaction<'_>, dir: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO dirs (dir, mtime_ns, manifest_ok) VALUES (?1, 0, 0)
+         ON CONFLICT (dir) DO UPDATE SET manifest_ok = 0",
+    )?
+    .execute([dir])?;
+    Ok(())
 }
 
 /// What the last sync recorded for a folder.
