@@ -382,16 +382,18 @@ fn pre_commit(session: &Session) -> Result<i32> {
 /// Unstage and delete staged entries whose blob is nowhere in the tree being committed.
 fn prune_staged(session: &Session, index: &Index) -> Result<usize> {
     let idx = session.env.get("GIT_INDEX_FILE");
-    let staged = session.repo.tracked(idx)?;
-    // Every blob the commit holds, whatever its path's encoding: an entry is dropped only on
-    // complete evidence that its content is gone.
-    let blobs: HashSet<String> = session.repo.index_blob_ids(idx)?;
-    let stale: Vec<String> = staged
-        .iter()
-        .filter_map(|t| {
-            let rel = t.path.strip_prefix(".rustassistant/cache/")?;
-            let (key, _) = Key::from_relative(Path::new(rel))?;
-            (!blobs.contains(key.blob.as_str())).then(|| t.path.clone())
+    // Every blob the commit holds, whatever its path's encoding (an entry is dropped only on
+    // complete evidence that its content is gone), and the staged entries, in one index read.
+    let (blobs, entries) = session
+        .repo
+        .index_blobs_and_paths(idx, ".rustassistant/cache/")?;
+    let stale: Vec<String> = entries
+        .into_iter()
+        .filter(|p| {
+            let Some(rel) = p.strip_prefix(".rustassistant/cache/") else {
+                return false;
+            };
+            Key::from_relative(Path::new(rel)).is_some_and(|(key, _)| !blobs.contains(&key.blob))
         })
         .collect();
     stage(

@@ -224,32 +224,53 @@ impl Repo {
     }
 
     /// Every blob id the index git is using records (any path, UTF-8 or not, any stage), for
-    /// deciding what a commit still contains. An unreadable index is an error, never "empty".
-    pub fn index_blob_ids(&self, index_file: Option<&str>) -> Result<HashSet<String>, git2::Error> {
+    /// deciding what a commit still contains, and the paths of the regular files under `prefix`
+    /// (UTF-8 ones: entry paths always are), in one read of the index. An unreadable index is
+    /// an error, never "empty".
+    pub fn index_blobs_and_paths(
+        &self,
+        index_file: Option<&str>,
+        prefix: &str,
+    ) -> Result<(HashSet<String>, Vec<String>), git2::Error> {
         let path = match index_file {
             Some(f) if Path::new(f).is_absolute() => PathBuf::from(f),
             Some(f) => self.workdir.join(f),
             None => self.git_dir().join("index"),
         };
+        let mut blobs = HashSet::new();
+        let mut under = Vec::new();
         if let Some((data, _)) = read_index_file(&path) {
-            let mut out = HashSet::new();
-            if self
-                .parse_index(&data, |e| {
-                    if e.mode & MODE_FILE_MASK == MODE_REGULAR {
-                        out.insert(crate::util::hex(e.oid));
+            let parsed = self.parse_index(&data, |e| {
+                if e.mode & MODE_FILE_MASK != MODE_REGULAR {
+                    return;
+                }
+                blobs.insert(crate::util::hex(e.oid));
+                if e.stage == 0 && e.path.starts_with(prefix.as_bytes()) {
+                    if let Ok(p) = std::str::from_utf8(e.path) {
+                        under.push(p.to_string());
                     }
-                })
-                .is_some()
-            {
-                return Ok(out);
+                }
+            });
+            if parsed.is_some() {
+                return Ok((blobs, under));
             }
+            blobs.clear();
+            under.clear();
         }
         let index = self.index(index_file)?;
-        Ok(index
-            .iter()
-            .filter(|e| e.mode & MODE_FILE_MASK == MODE_REGULAR)
-            .map(|e| e.id.to_string())
-            .collect())
+        for e in index.iter() {
+            if e.mode & MODE_FILE_MASK != MODE_REGULAR {
+                continue;
+            }
+            blobs.insert(e.id.to_string());
+            let stage = (e.flags >> 12) & 0x3;
+            if stage == 0 && e.path.starts_with(prefix.as_bytes()) {
+                if let Ok(p) = String::from_utf8(e.path) {
+                    under.push(p);
+                }
+            }
+        }
+        Ok((blobs, under))
     }
 
     /// The size of git's index file (`<git dir>/index`), when there is one.
