@@ -16,14 +16,15 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::analyzer::AnalyzeError;
 use crate::cache::{Entry, Key, Lookup, Tokens, SCHEMA_VERSION};
 use crate::config::Config;
 use crate::error::UserError;
 use crate::git::{looks_binary, FileId, Repo, Source, Tracked, WorkFile};
 use crate::index::{Index, Written};
-use crate::provider::{AnalyzeError, Analyzer};
-use crate::session::Session;
+use crate::workspace::Workspace;
 
+pub use crate::analyzer::registry::Plan;
 pub use crate::util::interrupt::INTERRUPTED;
 use crate::util::par::{cores, parallel_map};
 
@@ -62,14 +63,6 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// Print no per-file lines (hooks report in one line of their own).
     pub quiet: bool,
-}
-
-/// One analysis type in a run: its analyzer, or why it cannot run.
-pub struct Plan {
-    /// Analysis type.
-    pub cache_type: String,
-    /// The analyzer, or the reason every file of this type is skipped.
-    pub analyzer: std::result::Result<Arc<dyn Analyzer>, String>,
 }
 
 /// Outcome of one `(file, type)`.
@@ -201,7 +194,7 @@ struct Job {
 
 /// Collect, identify and analyse; print progress through `session.out`.
 pub fn run(
-    session: &Session,
+    session: &Workspace,
     sel: &Selection,
     plans: &[Plan],
     opts: &RunOptions,
@@ -352,7 +345,16 @@ pub fn run(
     summary.elapsed_ms = started.elapsed().as_millis();
     if let Some(ix) = index {
         if !opts.dry_run {
-            if let Err(e) = ix.record_run(session, &hit_rels, &written, &results) {
+            let tally = crate::index::Tally {
+                hits: summary.hits as u64,
+                misses: summary.misses as u64,
+                saved_usd: results
+                    .iter()
+                    .filter(|r| r.status == Status::Hit)
+                    .map(|r| r.saved_usd)
+                    .sum(),
+            };
+            if let Err(e) = ix.record_run(session, &hit_rels, &written, &tally) {
                 out.warn(&format!(
                     "could not update the local index ({e}); it will catch up on the next run"
                 ));
@@ -392,7 +394,7 @@ enum Found {
 /// core; let the index confirm the ones it verified at that size and mtime (so they are not
 /// read); read and verify the rest, again on every core.
 fn lookup_all(
-    session: &Session,
+    session: &Workspace,
     targets: &[Target],
     plans: &[Plan],
     index: Option<&Index>,
@@ -514,7 +516,7 @@ fn lookup_all(
 /// Run the misses on a pool of workers; results arrive on a channel and are printed in the
 /// order they finish. Returns the entries written, for the index.
 fn execute(
-    session: &Session,
+    session: &Workspace,
     plans: &[Plan],
     jobs: Vec<Job>,
     opts: &RunOptions,
@@ -639,7 +641,7 @@ fn progress_bar(total: usize, out: crate::output::Printer) -> indicatif::Progres
 /// Analyse one miss and write its entry. Never panics on bad content; every failure becomes
 /// the file's result.
 fn analyze_one(
-    session: &Session,
+    session: &Workspace,
     plan: &Plan,
     job: &Job,
     opts: &RunOptions,
@@ -668,7 +670,7 @@ fn analyze_one(
         return fail(Status::Skipped, "not UTF-8 text".into());
     };
     if analyzer.is_remote() && !session_allows_secret(session, &file.path) {
-        if let Some(why) = crate::provider::secrets::reason(&file.path, text) {
+        if let Some(why) = crate::analyzer::secrets::reason(&file.path, text) {
             return fail(Status::Skipped, why);
         }
     }
@@ -774,7 +776,7 @@ fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>
 
 /// Turn the selection into identified files.
 fn collect(
-    session: &Session,
+    session: &Workspace,
     sel: &Selection,
     opts: &RunOptions,
 ) -> Result<(Vec<Target>, Vec<String>)> {
@@ -1042,7 +1044,7 @@ fn is_nested_repo(
 }
 
 /// Whether `[analysis] allow_secrets` lets `path` be sent even if it looks like a secret.
-fn session_allows_secret(session: &Session, path: &str) -> bool {
+fn session_allows_secret(session: &Workspace, path: &str) -> bool {
     let Some(globs) = &session.config.file.analysis.allow_secrets else {
         return false;
     };

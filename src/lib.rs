@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod analyze;
+pub mod analyzer;
 pub mod budget;
 pub mod cache;
 pub mod cli;
@@ -24,7 +25,7 @@ pub mod config;
 pub mod error;
 pub mod git;
 pub mod index;
+pub mod llm;
 pub mod output;
-pub mod provider;
-pub mod session;
 pub mod util;
+pub mod workspace;

@@ -15,7 +15,7 @@ pub use pricing::Pricing;
 
 use crate::cache::Tokens;
 use crate::config::{Config, Env};
-use crate::provider::http::{ChatRequest, ChatResponse, Provider, ProviderError};
+use crate::llm::{ChatRequest, ChatResponse, Provider, ProviderError};
 
 /// Budget settings: `[budget]` from the user config, the repository config as fallback.
 #[derive(Debug, Clone, Copy, serde::Serialize)]

@@ -7,6 +7,7 @@
 
 pub mod entry;
 pub mod key;
+pub mod layout;
 pub mod migrate;
 pub mod store;
 

@@ -1,19 +1,16 @@
 //! `analyze`, its seed-compatible aliases (`refactor analyze`, `docs module`) and `show`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Result;
 
 use crate::analyze::{Plan, RunOptions, Selection};
-use crate::cache::{Key, KNOWN_TYPES, LLM_TYPES};
+use crate::cache::{Key, KNOWN_TYPES};
 use crate::config::Overrides;
 use crate::error::UserError;
 use crate::index::Index;
 use crate::output::sanitize;
-use crate::provider::builtin::Builtin;
-use crate::provider::Analyzer;
-use crate::session::Session;
+use crate::workspace::Workspace;
 
 /// Analyse files, reusing every cached result.
 ///
@@ -111,62 +108,10 @@ impl OneFile {
     }
 }
 
-/// Check type names; an unknown one is a usage error listing the known ones.
-pub fn check_types(types: &[String]) -> Result<(), UserError> {
-    for t in types {
-        if !KNOWN_TYPES.contains(&t.as_str()) {
-            return Err(UserError::Usage(format!(
-                "unknown analysis type `{}` (known: {})",
-                sanitize(t),
-                KNOWN_TYPES.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// How to enable the LLM types, in one line.
-pub const ENABLE_LLM_HINT: &str = "set a provider to enable refactor/docs/analysis: e.g. RUSTASSISTANT_PROVIDER=xai with XAI_API_KEY, or [llm] provider in .rustassistant/config.toml";
-
-/// The analyzer for each requested type.
-pub fn plans(session: &Session, types: &[String]) -> Result<Vec<Plan>> {
-    let mut out = Vec::new();
-    let needs_llm = types.iter().any(|t| LLM_TYPES.contains(&t.as_str()));
-    let provider = if needs_llm {
-        crate::provider::configured_provider(session)?
-    } else {
-        None
-    };
-    for t in types {
-        let analyzer: std::result::Result<Arc<dyn Analyzer>, String> =
-            if let Some(b) = Builtin::new(t) {
-                Ok(Arc::new(b))
-            } else if LLM_TYPES.contains(&t.as_str()) {
-                match &provider {
-                    Some((p, settings)) => {
-                        let tpl = crate::provider::template_override(session, t)?;
-                        Ok(Arc::new(crate::provider::llm::LlmAnalyzer::new(
-                            t,
-                            p.clone(),
-                            tpl,
-                            settings,
-                        )))
-                    }
-                    None => Err(format!("`{t}` needs an LLM provider: {ENABLE_LLM_HINT}")),
-                }
-            } else {
-                Err(format!("unknown analysis type `{t}`"))
-            };
-        out.push(Plan {
-            cache_type: t.clone(),
-            analyzer,
-        });
-    }
-    Ok(out)
-}
+pub use crate::analyzer::registry::{check_types, plans, ENABLE_LLM_HINT};
 
 /// Run `analyze`.
-pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
+pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<i32> {
     let out = session.out;
     check_types(&args.types)?;
     if args.paths.is_empty() && !args.all && !args.staged && !args.changed {
@@ -184,7 +129,7 @@ pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
     };
     check_types(&types)?;
     if !session.initialised() && !args.dry_run {
-        super::init::ensure(session)?;
+        crate::cache::layout::ensure(&session.store)?;
         out.note(&format!(
             "✨ Set up {} (first run in this repository)",
             session.store.root().display()
@@ -270,7 +215,7 @@ pub fn run(session: &Session, args: &AnalyzeArgs) -> Result<i32> {
 }
 
 /// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
-fn record_savings(session: &Session, plans: &[Plan], report: &crate::analyze::Report) {
+fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::analyze::Report) {
     let mut by: std::collections::BTreeMap<(String, String), (u64, f64)> = Default::default();
     for r in report
         .results
@@ -314,7 +259,7 @@ fn record_savings(session: &Session, plans: &[Plan], report: &crate::analyze::Re
 
 /// `[cache] max_size`: after a run that wrote entries, evict by `[cache] eviction` (default
 /// lru) until the cache fits. Failures warn; they never fail the run.
-fn auto_evict(session: &Session, mut index: Index) {
+fn auto_evict(session: &Workspace, mut index: Index) {
     let Some(max) = session
         .config
         .file
@@ -360,7 +305,7 @@ pub struct ShowArgs {
 }
 
 /// Run `show`.
-pub fn show(session: &Session, args: &ShowArgs) -> Result<i32> {
+pub fn show(session: &Workspace, args: &ShowArgs) -> Result<i32> {
     check_types(&args.types)?;
     let repo = &session.repo;
     let rel = repo.relative(&session.cwd, &args.file)?;
@@ -433,7 +378,7 @@ pub fn show(session: &Session, args: &ShowArgs) -> Result<i32> {
 
 /// The entry for `(plan type, blob)`: the one the current configuration would use, else the
 /// newest valid entry for that content under any model or prompt.
-fn find_entry(session: &Session, plan: &Plan, blob: &str) -> Option<crate::cache::Entry> {
+fn find_entry(session: &Workspace, plan: &Plan, blob: &str) -> Option<crate::cache::Entry> {
     if let Ok(a) = &plan.analyzer {
         let id = a.identity();
         let key = Key {

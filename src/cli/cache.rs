@@ -9,8 +9,8 @@ use crate::cache::store::read_entry_file;
 use crate::error::UserError;
 use crate::index::{Index, Policy, Row};
 use crate::output::sanitize;
-use crate::session::Session;
 use crate::util::{format_size, parse_size};
+use crate::workspace::Workspace;
 
 /// Cache maintenance.
 #[derive(Debug, clap::Subcommand)]
@@ -80,7 +80,7 @@ pub enum Encoding {
 }
 
 /// Run a cache subcommand.
-pub fn run(session: &Session, cmd: CacheCmd) -> Result<i32> {
+pub fn run(session: &Workspace, cmd: CacheCmd) -> Result<i32> {
     // Nothing below writes to, deletes from or reads a cache folder that is a symlink.
     session.store.ensure_real()?;
     match cmd {
@@ -119,7 +119,7 @@ pub fn run(session: &Session, cmd: CacheCmd) -> Result<i32> {
     }
 }
 
-fn max_size(session: &Session) -> Option<u64> {
+fn max_size(session: &Workspace) -> Option<u64> {
     session
         .config
         .file
@@ -129,7 +129,7 @@ fn max_size(session: &Session) -> Option<u64> {
         .and_then(|s| parse_size(s).ok())
 }
 
-fn stats(session: &Session) -> Result<i32> {
+fn stats(session: &Workspace) -> Result<i32> {
     let ix = Index::open(session);
     let s = ix.stats(max_size(session))?;
     let out = session.out;
@@ -243,7 +243,7 @@ fn stats(session: &Session) -> Result<i32> {
     Ok(0)
 }
 
-fn report_removed(session: &Session, verb: &str, rows: &[Row], freed: u64, dry_run: bool) {
+fn report_removed(session: &Workspace, verb: &str, rows: &[Row], freed: u64, dry_run: bool) {
     let out = session.out;
     if out.json {
         let list: Vec<_> = rows.iter().map(|r| json!({"entry": format!(".rustassistant/{}", r.rel), "type": r.cache_type, "path": r.path, "size_bytes": r.size_on_disk})).collect();
@@ -282,7 +282,7 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn evict(session: &Session, policy: Policy, max: u64, dry_run: bool) -> Result<i32> {
+fn evict(session: &Workspace, policy: Policy, max: u64, dry_run: bool) -> Result<i32> {
     let ix = Index::open(session);
     if dry_run {
         let victims = ix.eviction_victims(policy, max)?;
@@ -295,7 +295,7 @@ fn evict(session: &Session, policy: Policy, max: u64, dry_run: bool) -> Result<i
     Ok(0)
 }
 
-fn prune(session: &Session, dry_run: bool) -> Result<i32> {
+fn prune(session: &Workspace, dry_run: bool) -> Result<i32> {
     let repo = &session.repo;
     // Every blob at HEAD, or an error: nothing is deleted on incomplete evidence.
     let blobs = repo
@@ -325,7 +325,7 @@ fn prune(session: &Session, dry_run: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn clear(session: &Session, cache_type: Option<String>, file: Option<PathBuf>) -> Result<i32> {
+fn clear(session: &Workspace, cache_type: Option<String>, file: Option<PathBuf>) -> Result<i32> {
     if let Some(t) = &cache_type {
         super::analyze::check_types(std::slice::from_ref(t))?;
     }
@@ -370,7 +370,7 @@ fn clear(session: &Session, cache_type: Option<String>, file: Option<PathBuf>) -
     Ok(0)
 }
 
-fn migrate(session: &Session, to: Option<Encoding>, from_legacy: Option<PathBuf>) -> Result<i32> {
+fn migrate(session: &Workspace, to: Option<Encoding>, from_legacy: Option<PathBuf>) -> Result<i32> {
     use crate::cache::migrate;
     let out = session.out;
     let mut doc = json!({});
@@ -384,7 +384,7 @@ fn migrate(session: &Session, to: Option<Encoding>, from_legacy: Option<PathBuf>
         if !abs.is_dir() {
             return Err(UserError::Input(format!("{}: not a directory", dir.display())).into());
         }
-        super::init::ensure(session)?;
+        crate::cache::layout::ensure(&session.store)?;
         let now = crate::util::now_rfc3339(&session.env);
         let rep = migrate::import_legacy(&session.store, &session.repo, &abs, &now)?;
         for (f, why) in &rep.not_imported {
@@ -445,7 +445,7 @@ fn migrate(session: &Session, to: Option<Encoding>, from_legacy: Option<PathBuf>
     Ok(code)
 }
 
-fn verify(session: &Session) -> Result<i32> {
+fn verify(session: &Workspace) -> Result<i32> {
     let (entries, strays) = session.store.walk();
     let checked = crate::util::par::parallel_map(&entries, |(path, key, _)| {
         (path.clone(), read_entry_file(path, Some(key), None))

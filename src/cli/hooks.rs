@@ -14,7 +14,7 @@ use crate::error::UserError;
 use crate::git::hooks::{hooks_dir, Action, HookChange};
 use crate::index::Index;
 use crate::output::sanitize;
-use crate::session::Session;
+use crate::workspace::Workspace;
 
 /// Git hooks that keep the cache in step with commits, pulls and pushes.
 #[derive(Debug, clap::Subcommand)]
@@ -43,7 +43,7 @@ pub enum HooksCmd {
 }
 
 /// Run a hooks subcommand.
-pub fn run(session: &Session, cmd: HooksCmd) -> Result<i32> {
+pub fn run(session: &Workspace, cmd: HooksCmd) -> Result<i32> {
     match cmd {
         HooksCmd::Install => install(session),
         HooksCmd::Uninstall => {
@@ -108,7 +108,7 @@ fn describe(c: &HookChange) -> String {
 }
 
 /// `hooks install`, also used by `init --hooks`.
-pub fn install(session: &Session) -> Result<i32> {
+pub fn install(session: &Workspace) -> Result<i32> {
     let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rustassistant"));
     let done = crate::git::hooks::install(&session.repo, &bin)?;
     let out = session.out;
@@ -168,7 +168,7 @@ pub fn install(session: &Session) -> Result<i32> {
 }
 
 /// `hooks status`
-fn status(session: &Session) -> Result<i32> {
+fn status(session: &Workspace) -> Result<i32> {
     let (m, hooks) = crate::git::hooks::status(&session.repo);
     let out = session.out;
     if out.json {
@@ -198,7 +198,7 @@ fn status(session: &Session) -> Result<i32> {
 }
 
 /// Run `git` with the environment the hook received (GIT_INDEX_FILE included), plus `extra`.
-fn git(session: &Session, args: &[&str], extra: &[(&str, &Path)]) -> Result<()> {
+fn git(session: &Workspace, args: &[&str], extra: &[(&str, &Path)]) -> Result<()> {
     let mut c = std::process::Command::new("git");
     c.current_dir(session.repo.workdir()).args(args);
     for (k, v) in extra {
@@ -218,7 +218,7 @@ fn git(session: &Session, args: &[&str], extra: &[(&str, &Path)]) -> Result<()> 
 /// Stage (or unstage with `rm`) `paths` in the index git is committing, and, for `git commit
 /// PATH` (a temporary index beside the real one being rewritten in `index.lock`), in the real
 /// one too, so the entries are not left looking deleted after the commit.
-fn stage(session: &Session, verb: &[&str], paths: &[String]) -> Result<()> {
+fn stage(session: &Workspace, verb: &[&str], paths: &[String]) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -246,7 +246,7 @@ fn stage(session: &Session, verb: &[&str], paths: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn pre_commit(session: &Session) -> Result<i32> {
+fn pre_commit(session: &Workspace) -> Result<i32> {
     let cfg = &session.config.file.hooks;
     let mode = cfg.pre_commit.as_deref().unwrap_or("analyze");
     if mode == "off" {
@@ -256,7 +256,7 @@ fn pre_commit(session: &Session) -> Result<i32> {
     let started = Instant::now();
     let fresh = !session.initialised();
     if fresh && mode == "analyze" {
-        super::init::ensure(session)?;
+        crate::cache::layout::ensure(&session.store)?;
     }
     if let Err(e) = session.store.ensure_real() {
         // Someone else's commit cannot block this user's commits: say it and step aside.
@@ -380,7 +380,7 @@ fn pre_commit(session: &Session) -> Result<i32> {
 }
 
 /// Unstage and delete staged entries whose blob is nowhere in the tree being committed.
-fn prune_staged(session: &Session, index: &Index) -> Result<usize> {
+fn prune_staged(session: &Workspace, index: &Index) -> Result<usize> {
     let idx = session.env.get("GIT_INDEX_FILE");
     // Every blob the commit holds, whatever its path's encoding (an entry is dropped only on
     // complete evidence that its content is gone), and the staged entries, in one index read.
@@ -423,7 +423,7 @@ fn prune_staged(session: &Session, index: &Index) -> Result<usize> {
     Ok(stale.len())
 }
 
-fn arrivals(session: &Session) -> Result<i32> {
+fn arrivals(session: &Workspace) -> Result<i32> {
     let ix = Index::open(session);
     // A brand-new index finds every entry "new": that is not news from a pull.
     let n = if ix.fresh { 0 } else { ix.last_sync.added };
@@ -444,7 +444,7 @@ fn arrivals(session: &Session) -> Result<i32> {
     Ok(0)
 }
 
-fn pre_push(session: &Session) -> Result<i32> {
+fn pre_push(session: &Workspace) -> Result<i32> {
     let mode = session
         .config
         .file

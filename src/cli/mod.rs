@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Env, Overrides};
 use crate::error::{exit_code_of, render};
 use crate::output::Printer;
-use crate::session::Session;
+use crate::workspace::Workspace;
 
 /// A git-native cache for LLM code analyses.
 ///
@@ -151,7 +151,7 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<i32> {
             .into());
         }
     }
-    let open = |overrides: &Overrides| Session::open(cwd.clone(), env.clone(), overrides, out);
+    let open = |overrides: &Overrides| Workspace::open(cwd.clone(), env.clone(), overrides, out);
     match cli.command {
         Command::Init(a) => init::run(&open(&Overrides::default())?, &a),
         Command::Analyze(a) => {
@@ -184,7 +184,7 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<i32> {
                 state_dir: state_dir.as_deref(),
             });
             let cfg = crate::config::Config::load(layer, &env, &Overrides::default())?;
-            crate::session::warn_ignored(&cfg, out);
+            crate::workspace::warn_ignored(&cfg, out);
             budget::run(&cfg, &env, out, &a)
         }
         Command::Costs(_) => budget::costs(&env, out),

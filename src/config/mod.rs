@@ -10,7 +10,7 @@
 //! [`Env`], and everything below receives that, which is what lets tests run many sealed
 //! configurations in one process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -22,44 +22,7 @@ pub mod trust;
 /// Largest configuration file read: a real one is a few kilobytes.
 pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 
-/// A snapshot of the environment variables the tool looks at.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    vars: HashMap<String, String>,
-}
-
-impl Env {
-    /// Capture the process environment.
-    pub fn from_process() -> Env {
-        Env {
-            vars: std::env::vars().collect(),
-        }
-    }
-
-    /// An environment with exactly these variables (tests).
-    pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Env {
-        Env {
-            vars: pairs.into_iter().collect(),
-        }
-    }
-
-    /// The value of `name`, if set and not empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// The per-user folder: `$RUSTASSISTANT_HOME`, else `~/.rustassistant`.
-    pub fn user_home(&self) -> Option<PathBuf> {
-        if let Some(h) = self.get("RUSTASSISTANT_HOME") {
-            return Some(PathBuf::from(h));
-        }
-        self.get("HOME")
-            .map(|h| Path::new(h).join(".rustassistant"))
-    }
-}
+pub use crate::util::env::Env;
 
 /// `[llm]`
 #[derive(Debug, Clone, Deserialize, Default)]

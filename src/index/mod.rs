@@ -24,13 +24,12 @@ use anyhow::{Context as _, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
-use crate::analyze::{FileResult, Status};
 use crate::cache::entry::decode_json_bytes;
 use crate::cache::{Entry, EntryError, Key, Store};
 use crate::git::Repo;
-use crate::session::Session;
 use crate::util::fs::mtime_ns;
 use crate::util::par::parallel_map;
+use crate::workspace::Workspace;
 use scan::{FileSig, GitStat, Manifest};
 
 /// How long a command waits for another process's write to finish before degrading. Long
@@ -173,18 +172,18 @@ pub enum Policy {
 
 impl Index {
     /// Open (creating or repairing as needed) the index of `session`'s repository and sync it.
-    pub fn open(session: &Session) -> Index {
+    pub fn open(session: &Workspace) -> Index {
         Self::open_with(session, true)
     }
 
     /// Open without the folder sweep of [`Index::sync`]: for `analyze`, which asks the index
     /// only to confirm specific files at their current size and mtime (a stale row simply
     /// fails to confirm) and records what it writes itself.
-    pub fn open_for_lookup(session: &Session) -> Index {
+    pub fn open_for_lookup(session: &Workspace) -> Index {
         Self::open_with(session, false)
     }
 
-    fn open_with(session: &Session, sync: bool) -> Index {
+    fn open_with(session: &Workspace, sync: bool) -> Index {
         let dir = session.repo.state_dir();
         let path = dir.join("index.db");
         let out = session.out;
@@ -223,7 +222,7 @@ impl Index {
     }
 
     /// An index held in memory, built from the entry files (the degraded mode).
-    pub fn in_memory(session: &Session) -> Index {
+    pub fn in_memory(session: &Workspace) -> Index {
         let conn = Connection::open_in_memory().expect("an in-memory database always opens");
         conn.execute_batch(schema::SCHEMA)
             .expect("the schema is valid SQL");
@@ -330,7 +329,7 @@ impl Index {
 
     /// Remove every row and re-read every entry file (`cache rebuild-index`). Access history
     /// and counters are kept.
-    pub fn rebuild(&mut self, session: &Session) -> Result<SyncStats> {
+    pub fn rebuild(&mut self, session: &Workspace) -> Result<SyncStats> {
         {
             let tx = self
                 .conn
@@ -345,7 +344,7 @@ impl Index {
 
     /// Bring the index up to date with the entry files (git's index lends evidence that files
     /// are unchanged; see [`scan`]).
-    pub fn sync(&mut self, session: &Session) -> Result<SyncStats> {
+    pub fn sync(&mut self, session: &Workspace) -> Result<SyncStats> {
         let st = self.sync_inner(&session.store, Some(&session.repo))?;
         self.last_sync = st;
         Ok(st)
@@ -727,20 +726,14 @@ impl Index {
     /// access time of every hit.
     pub fn record_run(
         &self,
-        session: &Session,
+        session: &Workspace,
         hit_rels: &[String],
         written: &[Written],
-        results: &[FileResult],
+        tally: &Tally,
     ) -> Result<()> {
         let root = session.store.root();
         let now = crate::util::now_timestamp(&session.env).as_second();
-        let hits = results.iter().filter(|r| r.status == Status::Hit).count() as f64;
-        let misses = results.iter().filter(|r| r.status == Status::Miss).count() as f64;
-        let saved: f64 = results
-            .iter()
-            .filter(|r| r.status == Status::Hit)
-            .map(|r| r.saved_usd)
-            .sum();
+        let (hits, misses, saved) = (tally.hits as f64, tally.misses as f64, tally.saved_usd);
         let tx = self.conn.unchecked_transaction()?;
         // The run just wrote these and holds them: index them from memory, with one stat for the
         // file's signature, instead of reading and decoding them back.
@@ -1001,6 +994,17 @@ struct FolderUpdate {
     fresh: Vec<(u64, FileSig)>,
     something_gone: bool,
     known: Known,
+}
+
+/// The counters one run adds to the index.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    /// Cache hits.
+    pub hits: u64,
+    /// Misses (analysed now).
+    pub misses: u64,
+    /// Cost the hits saved, in USD.
+    pub saved_usd: f64,
 }
 
 /// Make the next sync look at folder `dir` by its rows: its manifest is stale, and a folder no

@@ -1,6 +1,7 @@
 //! Small helpers shared by every module: hex encoding, hashing, atomic file writes, time, and
 //! the low-level pieces several layers need (`fs`, `par`, `interrupt`).
 
+pub mod env;
 pub mod fs;
 pub mod interrupt;
 pub mod par;
@@ -81,13 +82,13 @@ fn current_umask() -> u32 {
 
 /// Current time as RFC 3339 UTC with second precision (`2026-11-21T10:00:00Z`), honouring
 /// `RUSTASSISTANT_NOW` (an RFC 3339 timestamp) so tests get a fixed clock.
-pub fn now_rfc3339(env: &crate::config::Env) -> String {
+pub fn now_rfc3339(env: &env::Env) -> String {
     let ts = now_timestamp(env);
     ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Current instant, honouring `RUSTASSISTANT_NOW` like [`now_rfc3339`].
-pub fn now_timestamp(env: &crate::config::Env) -> jiff::Timestamp {
+pub fn now_timestamp(env: &env::Env) -> jiff::Timestamp {
     if let Some(fixed) = env.get("RUSTASSISTANT_NOW") {
         if let Ok(ts) = fixed.parse::<jiff::Timestamp>() {
             return ts;

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use super::http::{ChatRequest, Provider, ProviderError};
 use super::{prompts, AnalyzeError, Analyzer, Identity, Outcome};
 use crate::budget::Pricing;
 use crate::cache::Tokens;
+use crate::llm::{ChatRequest, Provider, ProviderError};
 
 /// One LLM analysis type.
 pub struct LlmAnalyzer {

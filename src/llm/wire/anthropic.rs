@@ -2,7 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::http::{Built, ChatRequest, ChatResponse, Usage};
+use super::Built;
+use crate::llm::{ChatRequest, ChatResponse, Usage};
 
 /// API version header value.
 const VERSION: &str = "2023-06-01";

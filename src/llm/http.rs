@@ -1,15 +1,16 @@
-//! The HTTP side of LLM providers: the [`Provider`] trait, its typed errors, and [`Http`], one
-//! client for every wire format (the formats themselves live in `openai.rs`, `anthropic.rs` and
-//! `gemini.rs`) with one overall deadline per request (connect, headers, body and retry waits
-//! together, capped further by the caller's own deadline), retries with exponential backoff and
-//! jitter on 429/5xx/529 honouring `Retry-After` within that deadline, no redirects followed (a
-//! key header must never reach another origin), a bounded reply size, and API keys kept out of
-//! every message.
+//! [`Http`]: one client for every wire format (the formats themselves live in `wire/`), with
+//! one overall deadline per request (connect, headers, body and retry waits together, capped
+//! further by the caller's own deadline), retries with exponential backoff and jitter on
+//! 429/5xx/529 honouring `Retry-After` within that deadline, no redirects followed (a key header
+//! must never reach another origin), a bounded reply size, and API keys kept out of every
+//! message.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use super::{wire, ChatRequest, ChatResponse, Provider, ProviderError, Wire};
 
 /// Most attempts per request (the first plus two retries): enough to ride out a rate-limit
 /// window or a restarting server, few enough that a dead one fails a file in seconds.
@@ -23,144 +24,6 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub const MAX_REPLY_BYTES: u64 = crate::cache::entry::MAX_ENTRY_FILE_BYTES;
 /// How often a wait checks for Ctrl-C and the deadline.
 const POLL: Duration = Duration::from_millis(50);
-
-/// Token usage as the provider reported it, normalised.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Every input token, cached ones included.
-    pub input: u64,
-    /// Output tokens including reasoning/thinking tokens.
-    pub output: u64,
-    /// The cached part of `input`.
-    pub cached_input: u64,
-    /// Reasoning/thinking tokens (already counted in `output`).
-    pub reasoning: u64,
-}
-
-/// One chat request.
-#[derive(Debug, Clone)]
-pub struct ChatRequest {
-    /// System instructions.
-    pub system: String,
-    /// The user message (prompt with the file).
-    pub user: String,
-    /// Most output tokens.
-    pub max_tokens: u32,
-    /// Sampling temperature.
-    pub temperature: f64,
-    /// The analysis type (for the ledger; not sent).
-    pub cache_type: String,
-    /// The caller's own deadline (the commit hook's time bound), on top of the timeout.
-    pub deadline: Option<Instant>,
-}
-
-/// One chat reply.
-#[derive(Debug, Clone)]
-pub struct ChatResponse {
-    /// The text of the answer.
-    pub text: String,
-    /// Usage, when the reply carried it.
-    pub usage: Option<Usage>,
-    /// The model the server says answered.
-    pub model: Option<String>,
-}
-
-/// Why a request failed. Messages never contain the API key.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ProviderError {
-    /// No key in the environment.
-    #[error("no API key: set {0} in the environment")]
-    NoKey(&'static str),
-    /// Still rate limited after retries.
-    #[error("rate limited (HTTP 429) after {attempts} attempts: {message}")]
-    RateLimited {
-        /// Attempts made.
-        attempts: u32,
-        /// The provider's message.
-        message: String,
-    },
-    /// The account's spending cap or quota is exhausted (not retried).
-    #[error("spending cap or quota reached (HTTP {status}): {message}")]
-    SpendingCap {
-        /// HTTP status.
-        status: u16,
-        /// The provider's message.
-        message: String,
-    },
-    /// A server error that persisted through retries.
-    #[error("server error (HTTP {status}) after {attempts} attempts: {message}")]
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// Attempts made.
-        attempts: u32,
-        /// The provider's message.
-        message: String,
-    },
-    /// A request error that retrying cannot fix (400, 401, 403, 404, …).
-    #[error("request refused (HTTP {status}): {message}")]
-    Client {
-        /// HTTP status.
-        status: u16,
-        /// The provider's message.
-        message: String,
-    },
-    /// No answer within the timeout.
-    #[error("timed out after {0}s")]
-    Timeout(u64),
-    /// Could not connect.
-    #[error("cannot reach {url}: {message}")]
-    Connect {
-        /// The base URL.
-        url: String,
-        /// Why.
-        message: String,
-    },
-    /// A reply that is not in the format's shape.
-    #[error("invalid reply: {0}")]
-    InvalidReply(String),
-    /// Not sent: the monthly budget refused it (raised by the budget wrapper).
-    #[error("{0}")]
-    Budget(String),
-    /// Ctrl-C (or a closed stdout) stopped the wait.
-    #[error("interrupted")]
-    Interrupted,
-}
-
-/// Something that answers chat requests.
-///
-/// Contract: `send` returns the answer of one successful request, having retried transient
-/// failures itself; an `Err` means no usable answer was obtained. It may be called from several
-/// threads at once.
-pub trait Provider: Send + Sync {
-    /// Provider name (`xai`, `openai`, …): part of every key.
-    fn name(&self) -> &str;
-    /// Model requested: part of every key.
-    fn model(&self) -> &str;
-    /// Send one request.
-    fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError>;
-}
-
-/// The wire formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wire {
-    /// OpenAI chat completions (OpenAI, xAI, Ollama, llama.cpp, vLLM, …).
-    OpenAi,
-    /// Anthropic messages.
-    Anthropic,
-    /// Gemini generateContent.
-    Gemini,
-}
-
-/// How one wire format builds requests and reads replies.
-pub struct Built {
-    /// Path appended to the base URL.
-    pub path: String,
-    /// Headers (the key header included).
-    pub headers: Vec<(&'static str, String)>,
-    /// JSON body.
-    pub body: Value,
-}
 
 /// An HTTP provider.
 pub struct Http {
@@ -210,19 +73,19 @@ impl Http {
         redact(s, self.key.as_deref())
     }
 
-    fn build(&self, req: &ChatRequest) -> Built {
+    fn build(&self, req: &ChatRequest) -> wire::Built {
         match self.wire {
-            Wire::OpenAi => super::openai::build(&self.model, self.key.as_deref(), req),
-            Wire::Anthropic => super::anthropic::build(&self.model, self.key.as_deref(), req),
-            Wire::Gemini => super::gemini::build(&self.model, self.key.as_deref(), req),
+            Wire::OpenAi => wire::openai::build(&self.model, self.key.as_deref(), req),
+            Wire::Anthropic => wire::anthropic::build(&self.model, self.key.as_deref(), req),
+            Wire::Gemini => wire::gemini::build(&self.model, self.key.as_deref(), req),
         }
     }
 
     fn parse(&self, body: &Value) -> Result<ChatResponse, String> {
         match self.wire {
-            Wire::OpenAi => super::openai::parse(body),
-            Wire::Anthropic => super::anthropic::parse(body),
-            Wire::Gemini => super::gemini::parse(body),
+            Wire::OpenAi => wire::openai::parse(body),
+            Wire::Anthropic => wire::anthropic::parse(body),
+            Wire::Gemini => wire::gemini::parse(body),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! A [`Session`]: the repository, configuration and store one command works on, built once
+//! A [`Workspace`]: the repository, configuration and store one command works on, built once
 //! from the process's context. Tests and hooks build it the same way, from an explicit
 //! [`Env`] and working directory.
 
@@ -12,7 +12,7 @@ use crate::git::Repo;
 use crate::output::Printer;
 
 /// Everything a command needs.
-pub struct Session {
+pub struct Workspace {
     /// The repository.
     pub repo: Repo,
     /// Effective configuration.
@@ -27,9 +27,9 @@ pub struct Session {
     pub out: Printer,
 }
 
-impl Session {
+impl Workspace {
     /// Open the repository containing `cwd` and load its configuration.
-    pub fn open(cwd: PathBuf, env: Env, overrides: &Overrides, out: Printer) -> Result<Session> {
+    pub fn open(cwd: PathBuf, env: Env, overrides: &Overrides, out: Printer) -> Result<Workspace> {
         let repo = Repo::discover(&cwd)?;
         let root = repo.workdir().join(".rustassistant");
         let state_dir = repo.state_dir();
@@ -49,7 +49,7 @@ impl Session {
                 .map(|k| k.as_bytes().to_vec());
             store = store.require_signatures(key);
         }
-        Ok(Session {
+        Ok(Workspace {
             repo,
             config,
             store,

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::http::{Built, ChatRequest, ChatResponse, Usage};
+use super::Built;
+use crate::llm::{ChatRequest, ChatResponse, Usage};
 
 /// Build the request.
 pub fn build(model: &str, key: Option<&str>, req: &ChatRequest) -> Built {

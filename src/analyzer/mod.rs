@@ -1,0 +1,80 @@
+//! What produces an analysis: the [`Analyzer`] seam, the built-in offline analyzers
+//! (`builtin/`), the LLM analysis types on top of any provider (`llm`), their prompts and
+//! schemas, the secret filter, and the `registry` that builds each type's analyzer from the
+//! configuration.
+
+pub mod builtin;
+pub mod llm;
+pub mod prompts;
+pub mod registry;
+pub mod secrets;
+
+use serde_json::Value;
+
+use crate::cache::Tokens;
+
+/// What identifies an analyzer in a key: `provider`, `model` and `prompt_hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Provider name (`builtin`, `xai`, …).
+    pub provider: String,
+    /// Model requested.
+    pub model: String,
+    /// sha256 of the expanded prompt template and every option that changes the request.
+    pub prompt_hash: String,
+}
+
+/// A finished analysis.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The result, shaped by the type's schema.
+    pub result: Value,
+    /// Token usage.
+    pub tokens: Tokens,
+    /// Cost in USD, `None` when the price is unknown.
+    pub cost_usd: Option<f64>,
+    /// The model name the server reported.
+    pub response_model: Option<String>,
+}
+
+/// Why one file was not analysed. Never fatal to the run: it becomes that file's result line.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AnalyzeError {
+    /// The analysis failed (provider error, invalid reply, …).
+    #[error("{0}")]
+    Failed(String),
+    /// Not sent: it would cross the monthly budget.
+    #[error("{0}")]
+    Budget(String),
+    /// The provider could not be used (no key, unreachable, timed out, rate limited, failing):
+    /// nothing the content or the repository could change.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Deliberately not analysed (no provider, secret file, …).
+    #[error("{0}")]
+    Skipped(String),
+}
+
+/// Something that turns a file's content into a result for one analysis type.
+///
+/// Contract: `analyze` is called only on UTF-8 text within the size bound; it returns an
+/// [`Outcome`] only for a real result (never a placeholder), and it may be called from several
+/// threads at once.
+pub trait Analyzer: Send + Sync {
+    /// The analysis type it answers.
+    fn cache_type(&self) -> &str;
+    /// Its identity in keys.
+    fn identity(&self) -> &Identity;
+    /// Analyse `content`, the text of the file at repository-relative `path`, giving up at
+    /// `deadline` if one is set (requests in flight included).
+    fn analyze(
+        &self,
+        path: &str,
+        content: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Outcome, AnalyzeError>;
+    /// Whether a call costs money and time (an LLM), which bounds its concurrency.
+    fn is_remote(&self) -> bool {
+        false
+    }
+}
