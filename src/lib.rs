@@ -16,7 +16,6 @@
 //! - [`cli`]: the command line.
 #![warn(missing_docs)]
 
-pub mod analyze;
 pub mod analyzer;
 pub mod budget;
 pub mod cache;
@@ -27,5 +26,6 @@ pub mod git;
 pub mod index;
 pub mod llm;
 pub mod output;
+pub mod run;
 pub mod util;
 pub mod workspace;

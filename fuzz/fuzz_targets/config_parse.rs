@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Ok(cfg) = Config::from_file(file, &Env::default(), &Overrides::default()) {
             let _ = cfg.default_types();
-            let _ = rustassistant::analyze::Filter::new(&cfg);
+            let _ = rustassistant::run::Filter::new(&cfg);
             let _ = rustassistant::budget::Settings::from_config(&cfg);
         }
     }

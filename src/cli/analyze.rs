@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::analyze::{Plan, RunOptions, Selection};
 use crate::cache::{Key, KNOWN_TYPES};
 use crate::config::Overrides;
 use crate::error::UserError;
 use crate::index::Index;
 use crate::output::sanitize;
+use crate::run::{Plan, RunOptions, Selection};
 use crate::workspace::Workspace;
 
 /// Analyse files, reusing every cached result.
@@ -160,7 +160,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<i32> {
         quiet: false,
     };
     let index = Index::open_for_lookup(session);
-    let report = crate::analyze::run(session, &sel, &plans, &opts, Some(&index))?;
+    let report = crate::run::run(session, &sel, &plans, &opts, Some(&index))?;
     record_savings(session, &plans, &report);
     let s = &report.summary;
     if s.misses > 0 && !args.dry_run {
@@ -215,12 +215,12 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<i32> {
 }
 
 /// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
-fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::analyze::Report) {
+fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::run::Report) {
     let mut by: std::collections::BTreeMap<(String, String), (u64, f64)> = Default::default();
     for r in report
         .results
         .iter()
-        .filter(|r| r.status == crate::analyze::Status::Hit)
+        .filter(|r| r.status == crate::run::Status::Hit)
     {
         let Some(Ok(a)) = plans
             .iter()

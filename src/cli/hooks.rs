@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use serde_json::json;
 
-use crate::analyze::{Cause, RunOptions, Selection, Status};
 use crate::cache::Key;
 use crate::error::UserError;
 use crate::git::hooks::{hooks_dir, Action, HookChange};
 use crate::index::Index;
 use crate::output::sanitize;
+use crate::run::{Cause, RunOptions, Selection, Status};
 use crate::workspace::Workspace;
 
 /// Git hooks that keep the cache in step with commits, pulls and pushes.
@@ -283,7 +283,7 @@ fn pre_commit(session: &Workspace) -> Result<i32> {
         quiet: true,
     };
     let index = Index::open_for_lookup(session);
-    let report = crate::analyze::run(
+    let report = crate::run::run(
         session,
         &Selection {
             staged: true,
@@ -318,7 +318,7 @@ fn pre_commit(session: &Workspace) -> Result<i32> {
     };
 
     // What the commit goes without: failures and bounded-out work, not binary or oversize files.
-    let left_out: Vec<&crate::analyze::FileResult> = report
+    let left_out: Vec<&crate::run::FileResult> = report
         .results
         .iter()
         .filter(|r| match r.cause {
@@ -475,7 +475,7 @@ fn pre_push(session: &Workspace) -> Result<i32> {
             ))
         })
         .collect();
-    let filter = crate::analyze::Filter::new(&session.config)?;
+    let filter = crate::run::Filter::new(&session.config)?;
     let mut missing: Vec<(String, String, String)> = Vec::new();
     let repo = &session.repo;
     let git = repo.git();

@@ -1,0 +1,295 @@
+//! Running the misses: a bounded pool of workers, each analysing one `(file, type)` and writing
+//! its entry atomically the moment it is ready; results are printed in the order they finish.
+//! One file failing never stops the others; Ctrl-C stops taking new work and keeps everything
+//! already written.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::analyzer::AnalyzeError;
+use crate::cache::{Entry, Tokens, SCHEMA_VERSION};
+use crate::git::{looks_binary, FileId, Repo, Source};
+use crate::index::Written;
+use crate::util::interrupt::INTERRUPTED;
+use crate::util::par::cores;
+use crate::workspace::Workspace;
+
+use super::report::{line as skip, Cause, FileResult, Status};
+use super::{Job, Plan, RunOptions, QUIET_HITS_ABOVE};
+
+/// Run the misses on a pool of workers; results arrive on a channel and are printed in the
+/// order they finish. Returns the entries written, for the index.
+pub(crate) fn execute(
+    session: &Workspace,
+    plans: &[Plan],
+    jobs: Vec<Job>,
+    opts: &RunOptions,
+    results: &mut Vec<FileResult>,
+    out: crate::output::Printer,
+) -> Result<Vec<Written>> {
+    let remote = jobs.iter().any(|j| {
+        plans[j.plan]
+            .analyzer
+            .as_ref()
+            .map(|a| a.is_remote())
+            .unwrap_or(false)
+    });
+    let cores = cores();
+    let workers = if remote {
+        opts.jobs
+            .or(session.config.file.llm.max_concurrency)
+            .unwrap_or(crate::config::trust::DEFAULT_MAX_CONCURRENCY)
+            .max(1)
+    } else {
+        opts.jobs.unwrap_or(cores).max(1)
+    }
+    .min(jobs.len());
+    let total = jobs.len();
+    let bar = progress_bar(total, out);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(FileResult, Option<Written>)>();
+    let jobs = &jobs;
+    let mut written = Vec::new();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || loop {
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(job) = jobs.get(i) else { break };
+                if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                    let mut r = skip(
+                        &job.file.path,
+                        &plans[job.plan].cache_type,
+                        Some(&job.file.blob),
+                        Status::Skipped,
+                        "time limit reached".into(),
+                    );
+                    r.cause = Cause::TimeLimit;
+                    if tx.send((r, None)).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                if remote {
+                    // Printed before the request so a slow provider shows what it is waiting on.
+                    out.detail(&format!("🔍 Analyzing {}...", job.file.path));
+                }
+                let res = analyze_one(session, &plans[job.plan], job, opts);
+                if tx.send(res).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (r, rel) in rx {
+            match r.status {
+                Status::Miss => {
+                    bar.suspend(|| {
+                        // With -v a remote analysis announced itself when its request left.
+                        if !(remote && out.verbose > 0) {
+                            out.line(&format!("🔍 Analyzing {}...", r.path));
+                        }
+                        out.line("💾 Analysis cached");
+                    });
+                }
+                Status::Error => bar.suspend(|| {
+                    out.note(&format!(
+                        "❌ {} ({}): {}",
+                        r.path,
+                        r.cache_type,
+                        r.reason.as_deref().unwrap_or("")
+                    ))
+                }),
+                Status::Skipped => bar.suspend(|| {
+                    out.line(&format!(
+                        "⏭️  Skipped {} ({}): {}",
+                        r.path,
+                        r.cache_type,
+                        r.reason.as_deref().unwrap_or("")
+                    ))
+                }),
+                Status::Hit => {}
+            }
+            bar.inc(1);
+            if let Some(w) = rel {
+                written.push(w);
+            }
+            results.push(r);
+        }
+    });
+    bar.finish_and_clear();
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        out.warn("interrupted: every entry already written is kept; run again to finish");
+    }
+    Ok(written)
+}
+
+fn progress_bar(total: usize, out: crate::output::Printer) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if out.json || out.quiet || total <= QUIET_HITS_ABOVE || !std::io::stdout().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} {wide_msg} [{elapsed_precise}, eta {eta}]",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Analyse one miss and write its entry. Never panics on bad content; every failure becomes
+/// the file's result.
+fn analyze_one(
+    session: &Workspace,
+    plan: &Plan,
+    job: &Job,
+    opts: &RunOptions,
+) -> (FileResult, Option<Written>) {
+    let file = &job.file;
+    let ty = &plan.cache_type;
+    let fail = |status: Status, reason: String| {
+        (skip(&file.path, ty, Some(&file.blob), status, reason), None)
+    };
+    let analyzer = match &plan.analyzer {
+        Ok(a) => a,
+        Err(reason) => {
+            let (mut r, _) = fail(Status::Skipped, reason.clone());
+            r.cause = Cause::NoProvider;
+            return (r, None);
+        }
+    };
+    let content = match read_content(&session.repo, file, session.config.max_file_bytes()) {
+        Ok(c) => c,
+        Err(e) => return fail(Status::Error, format!("cannot read: {e}")),
+    };
+    if looks_binary(&content) {
+        return fail(Status::Skipped, "binary file".into());
+    }
+    let Ok(text) = std::str::from_utf8(&content) else {
+        return fail(Status::Skipped, "not UTF-8 text".into());
+    };
+    if analyzer.is_remote() && !session_allows_secret(session, &file.path) {
+        if let Some(why) = crate::analyzer::secrets::reason(&file.path, text) {
+            return fail(Status::Skipped, why);
+        }
+    }
+    // What would be written must be storable before anything is paid for: a path no entry
+    // may carry (control characters, `..`) is refused here, not after the request.
+    let id = analyzer.identity();
+    let mut entry = Entry {
+        schema_version: SCHEMA_VERSION,
+        cache_type: ty.clone(),
+        blob: file.blob.clone(),
+        path: file.path.clone(),
+        file_size: file.size,
+        provider: id.provider.clone(),
+        model: id.model.clone(),
+        prompt_hash: id.prompt_hash.clone(),
+        created_at: crate::util::now_rfc3339(&session.env),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        tokens: Tokens::default(),
+        cost_usd: None,
+        response_model: None,
+        signature: None,
+        result: serde_json::Value::Null,
+    };
+    if let Err(e) = entry.check() {
+        return fail(
+            Status::Skipped,
+            format!("cannot be cached, so not analysed: {e}"),
+        );
+    }
+    let outcome = match analyzer.analyze(&file.path, text, opts.deadline) {
+        Ok(o) => o,
+        Err(AnalyzeError::Budget(m)) => {
+            let (mut r, _) = fail(Status::Skipped, m);
+            r.cause = Cause::Budget;
+            return (r, None);
+        }
+        Err(AnalyzeError::Unavailable(m)) => {
+            let (mut r, _) = fail(Status::Error, m);
+            r.cause = Cause::Unavailable;
+            return (r, None);
+        }
+        Err(AnalyzeError::Skipped(m)) => return fail(Status::Skipped, m),
+        Err(AnalyzeError::Failed(m)) => return fail(Status::Error, m),
+    };
+    entry.tokens = outcome.tokens;
+    entry.cost_usd = outcome.cost_usd;
+    entry.response_model = outcome
+        .response_model
+        .filter(|m| m != &id.model)
+        .map(|m| crate::output::sanitize(&m));
+    // Control characters in a paid result are neutralised rather than refusing the entry (and
+    // paying again on every run).
+    entry.result = crate::cache::entry::neutralise_controls(outcome.result);
+    if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
+        entry.signature = Some(crate::cache::sign(key.as_bytes(), &entry));
+    }
+    debug_assert_eq!(entry.key(), job.key);
+    if let Err(e) = entry.check() {
+        return fail(Status::Error, format!("result rejected: {e}"));
+    }
+    match session.store.write_sized(&entry) {
+        Ok((p, json_size)) => {
+            let rel = p
+                .strip_prefix(session.store.root())
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            let r = FileResult {
+                path: file.path.clone(),
+                cache_type: ty.clone(),
+                blob: Some(file.blob.clone()),
+                status: Status::Miss,
+                tokens: entry.tokens,
+                cost_usd: entry.cost_usd,
+                reason: None,
+                entry_path: Some(PathBuf::from(".rustassistant").join(&rel)),
+                cause: Cause::None,
+                saved_usd: 0.0,
+            };
+            (
+                r,
+                Some(Written {
+                    rel,
+                    entry,
+                    json_size,
+                }),
+            )
+        }
+        Err(e) => fail(Status::Error, format!("cannot write entry: {e}")),
+    }
+}
+
+fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>> {
+    if let Some(c) = &file.content {
+        return Ok(c.clone());
+    }
+    match file.source {
+        Source::WorkTree => crate::util::fs::read_user_file(&repo.workdir().join(&file.path), max)
+            .map_err(|e| std::io::Error::other(e.to_string())),
+        Source::Object => repo.read_blob(&file.blob).map_err(std::io::Error::other),
+    }
+}
+
+/// Whether `[analysis] allow_secrets` lets `path` be sent even if it looks like a secret.
+fn session_allows_secret(session: &Workspace, path: &str) -> bool {
+    let Some(globs) = &session.config.file.analysis.allow_secrets else {
+        return false;
+    };
+    globs.iter().any(|g| {
+        globset::Glob::new(g)
+            .map(|g| g.compile_matcher().is_match(path))
+            .unwrap_or(false)
+    })
+}

@@ -1,0 +1,305 @@
+//! One analysis run: select the files, look every key up, execute the misses, tally, and
+//! record the run in the local index.
+//!
+//! The run: collect the target files, identify each by blob id (in parallel: the index answers
+//! for unmodified tracked files without reading them), look every `(type, blob, variant)` key
+//! up, then run the misses on a bounded pool of workers, writing each entry atomically the
+//! moment it is ready. One file failing never stops the others; Ctrl-C stops taking new work
+//! and keeps everything already written.
+
+mod execute;
+mod lookup;
+mod report;
+mod select;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::cache::{Key, Tokens};
+use crate::git::FileId;
+use crate::index::{Index, Written};
+use crate::output::Printer;
+use crate::workspace::Workspace;
+
+pub use crate::analyzer::registry::Plan;
+pub use report::{Cause, FileResult, Report, Status, Summary};
+pub use select::Filter;
+
+use lookup::Found;
+use report::line;
+
+/// Up to this many named files are identified by hashing them rather than by loading the git
+/// index (see `select::collect`).
+const FEW_FILES: usize = 16;
+
+/// Runs over more files than this show a progress bar and list hits only with `-v`.
+const QUIET_HITS_ABOVE: usize = 20;
+
+/// Which files to analyse.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Files and folders named on the command line.
+    pub paths: Vec<PathBuf>,
+    /// Every tracked file matching include/exclude.
+    pub all: bool,
+    /// The staged content (from the index git is using).
+    pub staged: bool,
+    /// Files changed against HEAD, untracked ones included.
+    pub changed: bool,
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Re-analyse even on a hit.
+    pub force: bool,
+    /// List what would be analysed; write nothing.
+    pub dry_run: bool,
+    /// Workers for remote analyzers (built-in ones use every core).
+    pub jobs: Option<usize>,
+    /// `GIT_INDEX_FILE`, for `--staged`.
+    pub index_file: Option<String>,
+    /// Stop starting new analyses after this instant (hooks).
+    pub deadline: Option<Instant>,
+    /// Print no per-file lines (hooks report in one line of their own).
+    pub quiet: bool,
+}
+
+/// A file to analyse, identified or skipped.
+pub(crate) struct Target {
+    path: String,
+    id: std::result::Result<FileId, (Status, String)>,
+}
+
+/// Work for a worker: one `(file, plan)` miss.
+pub(crate) struct Job {
+    file: Arc<FileId>,
+    plan: usize,
+    key: Key,
+}
+
+/// Collect, identify and analyse; print progress through `session.out`.
+pub fn run(
+    session: &Workspace,
+    sel: &Selection,
+    plans: &[Plan],
+    opts: &RunOptions,
+    index: Option<&Index>,
+) -> Result<Report> {
+    let started = Instant::now();
+    let out = printer_for(session, opts);
+    let (targets, submodules) = select::collect(session, sel, opts)?;
+    say_submodules(out, &submodules);
+    let lookups = lookup::lookup_all(session, &targets, plans, index);
+    let mut sorted = sort(&targets, lookups, plans, opts, out);
+    warn_untrusted(out, &sorted);
+    let written = if opts.dry_run {
+        dry_run(&sorted.jobs, plans, out, &mut sorted.results);
+        Vec::new()
+    } else if sorted.jobs.is_empty() {
+        Vec::new()
+    } else {
+        let jobs = std::mem::take(&mut sorted.jobs);
+        execute::execute(session, plans, jobs, opts, &mut sorted.results, out)?
+    };
+    let mut summary = tally(&sorted.results, sorted.invalid, submodules, started);
+    summary.elapsed_ms = started.elapsed().as_millis();
+    if !opts.dry_run {
+        record(session, index, &sorted.hit_rels, &written, &summary, out);
+    }
+    Ok(Report {
+        results: sorted.results,
+        summary,
+    })
+}
+
+/// The run's printer: hooks print no per-file lines (they report in one line of their own).
+fn printer_for(session: &Workspace, opts: &RunOptions) -> Printer {
+    Printer {
+        quiet: session.out.quiet || opts.quiet,
+        ..session.out
+    }
+}
+
+fn say_submodules(out: Printer, submodules: &[String]) {
+    for sub in submodules {
+        out.line(&format!(
+            "⏭️  Skipped submodule {sub}/: a repository of its own (run rustassistant there)"
+        ));
+    }
+}
+
+/// The lookups sorted into result lines (hits, skips) and jobs (misses).
+#[derive(Default)]
+struct Sorted {
+    results: Vec<FileResult>,
+    jobs: Vec<Job>,
+    hit_rels: Vec<String>,
+    invalid: usize,
+    first_invalid: Option<String>,
+}
+
+fn sort(
+    targets: &[Target],
+    lookups: Vec<Vec<Option<(Key, Found)>>>,
+    plans: &[Plan],
+    opts: &RunOptions,
+    out: Printer,
+) -> Sorted {
+    let list_hits = targets.len() <= QUIET_HITS_ABOVE || out.verbose > 0;
+    let mut s = Sorted::default();
+    for (t, per_plan) in targets.iter().zip(lookups) {
+        let file = match &t.id {
+            Ok(f) => Arc::new(f.clone()),
+            Err((status, reason)) => {
+                for p in plans {
+                    s.results
+                        .push(line(&t.path, &p.cache_type, None, *status, reason.clone()));
+                }
+                continue;
+            }
+        };
+        for (pi, found) in per_plan.into_iter().enumerate() {
+            let plan = &plans[pi];
+            let Some((key, found)) = found else {
+                let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
+                let mut r = line(
+                    &file.path,
+                    &plan.cache_type,
+                    Some(&file.blob),
+                    Status::Skipped,
+                    reason,
+                );
+                r.cause = Cause::NoProvider;
+                s.results.push(r);
+                continue;
+            };
+            match found {
+                Found::Hit { rel, saved } if !opts.force => {
+                    if list_hits {
+                        out.line(&format!("📦 Using cached analysis for {}", file.path));
+                    }
+                    s.hit_rels.push(rel.clone());
+                    let mut r = line(
+                        &file.path,
+                        &plan.cache_type,
+                        Some(&file.blob),
+                        Status::Hit,
+                        String::new(),
+                    );
+                    r.reason = None;
+                    r.entry_path = Some(PathBuf::from(".rustassistant").join(rel));
+                    r.saved_usd = saved;
+                    s.results.push(r);
+                }
+                other => {
+                    if let Found::Invalid { path, error } = &other {
+                        s.invalid += 1;
+                        let what = format!("{}: {}", path.display(), error);
+                        if out.verbose > 0 {
+                            out.warn(&format!("ignoring untrusted entry {what}"));
+                        } else if s.first_invalid.is_none() {
+                            s.first_invalid = Some(what);
+                        }
+                    }
+                    s.jobs.push(Job {
+                        file: file.clone(),
+                        plan: pi,
+                        key,
+                    });
+                }
+            }
+        }
+    }
+    s
+}
+
+/// Untrusted entries: one line for the run (each one with -v; all of them in `cache verify`).
+fn warn_untrusted(out: Printer, s: &Sorted) {
+    if let Some(first) = &s.first_invalid {
+        out.warn(&format!(
+            "{} untrusted cache {} (e.g. {first}); `rustassistant cache verify` lists them",
+            s.invalid,
+            if s.invalid == 1 {
+                "entry ignored, treated as a miss"
+            } else {
+                "entries ignored, treated as misses"
+            }
+        ));
+    }
+}
+
+fn dry_run(jobs: &[Job], plans: &[Plan], out: Printer, results: &mut Vec<FileResult>) {
+    for j in jobs {
+        out.line(&format!(
+            "🔍 Would analyze {} ({})",
+            j.file.path, plans[j.plan].cache_type
+        ));
+        let mut r = line(
+            &j.file.path,
+            &plans[j.plan].cache_type,
+            Some(&j.file.blob),
+            Status::Miss,
+            "dry run: not analysed".into(),
+        );
+        r.cause = Cause::DryRun;
+        r.tokens = Tokens::default();
+        results.push(r);
+    }
+}
+
+fn tally(
+    results: &[FileResult],
+    invalid: usize,
+    submodules: Vec<String>,
+    started: Instant,
+) -> Summary {
+    let mut summary = Summary {
+        invalid_entries: invalid,
+        skipped_submodules: submodules,
+        ..Summary::default()
+    };
+    for r in results {
+        match r.status {
+            Status::Hit => summary.hits += 1,
+            Status::Miss => summary.misses += 1,
+            Status::Skipped => summary.skipped += 1,
+            Status::Error => summary.errors += 1,
+        }
+        summary.tokens = summary.tokens.add(&r.tokens);
+        summary.cost_usd += r.cost_usd.unwrap_or(0.0);
+        summary.budget_refused |= r.cause == Cause::Budget;
+        if r.status == Status::Hit {
+            summary.saved_usd += r.saved_usd;
+        }
+    }
+    summary.interrupted = crate::util::interrupt::interrupted();
+    summary.elapsed_ms = started.elapsed().as_millis();
+    summary
+}
+
+/// Index the entries written, count hits and misses, stamp the hits' access times. A failure
+/// only warns: the index catches up on the next sync.
+fn record(
+    session: &Workspace,
+    index: Option<&Index>,
+    hit_rels: &[String],
+    written: &[Written],
+    summary: &Summary,
+    out: Printer,
+) {
+    let Some(ix) = index else { return };
+    let tally = crate::index::Tally {
+        hits: summary.hits as u64,
+        misses: summary.misses as u64,
+        saved_usd: summary.saved_usd,
+    };
+    if let Err(e) = ix.record_run(session, hit_rels, written, &tally) {
+        out.warn(&format!(
+            "could not update the local index ({e}); it will catch up on the next run"
+        ));
+    }
+}

@@ -1,0 +1,154 @@
+//! What a run reports: one line per `(file, type)` and the totals, in the shapes `--json`
+//! prints (DESIGN.md, "Command line").
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cache::Tokens;
+
+/// Outcome of one `(file, type)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// A valid entry existed.
+    Hit,
+    /// Analysed now (or, with `--dry-run`, would be).
+    Miss,
+    /// Not analysed, with a reason.
+    Skipped,
+    /// The analysis failed.
+    Error,
+}
+
+/// Why a `(file, type)` was skipped or failed, as a value: hooks decide on this, never on the
+/// wording of `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cause {
+    /// Hit or miss: nothing to explain.
+    #[default]
+    None,
+    /// Not analysable content or deliberately not sent (binary, too large, secret, not UTF-8).
+    Content,
+    /// The type needs an LLM provider and none is configured.
+    NoProvider,
+    /// The provider could not be used: no key, unreachable, timed out, rate limited, failing.
+    Unavailable,
+    /// Refused by the monthly budget.
+    Budget,
+    /// The hook's time bound was reached before this one started.
+    TimeLimit,
+    /// `--dry-run`: would be analysed.
+    DryRun,
+    /// Any other failure (an invalid reply, an entry that cannot be written).
+    Failed,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileResult {
+    /// Repository-relative path.
+    pub path: String,
+    /// Analysis type.
+    #[serde(rename = "type")]
+    pub cache_type: String,
+    /// Blob id, when known.
+    pub blob: Option<String>,
+    /// What happened.
+    pub status: Status,
+    /// Tokens spent now (zero on a hit).
+    pub tokens: Tokens,
+    /// Cost spent now, when known.
+    pub cost_usd: Option<f64>,
+    /// Why it was skipped or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Entry file, relative to the work tree, when one exists now.
+    #[serde(skip)]
+    pub entry_path: Option<PathBuf>,
+    /// Why it was skipped or failed.
+    #[serde(skip)]
+    pub cause: Cause,
+    /// Cost the hit saved (the entry's own cost).
+    #[serde(skip)]
+    pub saved_usd: f64,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Hits.
+    pub hits: usize,
+    /// Misses (analysed now).
+    pub misses: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Errors.
+    pub errors: usize,
+    /// Tokens spent.
+    pub tokens: Tokens,
+    /// Cost spent (known prices only).
+    pub cost_usd: f64,
+    /// Wall time.
+    pub elapsed_ms: u128,
+    /// Entries that existed but could not be trusted.
+    #[serde(skip)]
+    pub invalid_entries: usize,
+    /// Whether any request was refused by the budget.
+    #[serde(skip)]
+    pub budget_refused: bool,
+    /// Whether the run was interrupted.
+    #[serde(skip)]
+    pub interrupted: bool,
+    /// Cost the hits saved.
+    #[serde(skip)]
+    pub saved_usd: f64,
+    /// Submodules (and nested repositories) left out of the walk.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_submodules: Vec<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// One line per `(file, type)`.
+    pub results: Vec<FileResult>,
+    /// Totals.
+    pub summary: Summary,
+}
+
+impl Report {
+    /// The `--json` document.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({ "results": self.results, "summary": self.summary })
+    }
+}
+
+/// A result line for `path` and type `ty` with `status` and `reason`; its cause follows from
+/// the status unless the caller sets a more precise one.
+pub(crate) fn line(
+    path: &str,
+    ty: &str,
+    blob: Option<&str>,
+    status: Status,
+    reason: String,
+) -> FileResult {
+    let cause = match status {
+        Status::Hit | Status::Miss => Cause::None,
+        Status::Skipped => Cause::Content,
+        Status::Error => Cause::Failed,
+    };
+    FileResult {
+        path: path.to_string(),
+        cache_type: ty.to_string(),
+        blob: blob.map(str::to_string),
+        status,
+        tokens: Tokens::default(),
+        cost_usd: None,
+        reason: Some(reason),
+        entry_path: None,
+        cause,
+        saved_usd: 0.0,
+    }
+}

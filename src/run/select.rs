@@ -1,0 +1,287 @@
+//! Turning a selection (paths, `--all`, `--changed`, `--staged`) into identified files: blob
+//! ids from git's index where its stat data vouches, hashing otherwise; include/exclude;
+//! submodules and nested repositories left out and named.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::config::Config;
+use crate::error::UserError;
+use crate::git::{looks_binary, FileId, Repo, Source, Tracked, WorkFile};
+use crate::util::par::parallel_map;
+use crate::workspace::Workspace;
+
+use super::report::Status;
+use super::{RunOptions, Selection, Target, FEW_FILES};
+
+/// Turn the selection into identified files.
+pub(crate) fn collect(
+    session: &Workspace,
+    sel: &Selection,
+    opts: &RunOptions,
+) -> Result<(Vec<Target>, Vec<String>)> {
+    let repo = &session.repo;
+    let cfg = &session.config;
+    let filter = Filter::new(cfg)?;
+    let max = cfg.max_file_bytes();
+    let mut seen = std::collections::HashSet::new();
+    let mut targets = Vec::new();
+    let submodules: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+
+    if sel.staged {
+        // The staged content, from the object database: exactly what the commit will hold.
+        for t in repo.tracked(opts.index_file.as_deref())? {
+            if !filter.matches(&t.path) || !seen.insert(t.path.clone()) {
+                continue;
+            }
+            let id = if t.size as u64 > max {
+                Err((
+                    Status::Skipped,
+                    format!("over max_file_bytes ({} > {max})", t.size),
+                ))
+            } else {
+                Ok(FileId {
+                    path: t.path.clone(),
+                    blob: t.blob.clone(),
+                    size: t.size as u64,
+                    content: None,
+                    source: Source::Object,
+                })
+            };
+            targets.push(Target { path: t.path, id });
+        }
+        return Ok((targets, Vec::new()));
+    }
+
+    // Only entries that can be wanted are materialised: --all needs those passing the filter,
+    // named paths need their own (or, for folders, those below them).
+    let named: Vec<String> = sel
+        .paths
+        .iter()
+        .map(|g| repo.relative(&session.cwd, g))
+        .collect::<Result<_, _>>()?;
+    let under = |p: &str, n: &str| {
+        n.is_empty() || p == n || (p.starts_with(n) && p.as_bytes().get(n.len()) == Some(&b'/'))
+    };
+    // A handful of named files: hashing them (bounded by max_file_bytes) is cheaper than
+    // loading the git index, which is megabytes once the cache itself is tracked, and gives
+    // the same ids.
+    let few_named_files = !sel.all
+        && !sel.changed
+        && named.len() <= FEW_FILES
+        && named.iter().all(|n| repo.workdir().join(n).is_file());
+    let tracked = if few_named_files {
+        Vec::new()
+    } else {
+        repo.tracked_where(None, |p| {
+            ((sel.all || sel.changed) && filter.matches(p)) || named.iter().any(|n| under(p, n))
+        })?
+    };
+    let by_path: HashMap<&str, &Tracked> = tracked.iter().map(|t| (t.path.as_str(), t)).collect();
+    let mut wanted: Vec<String> = Vec::new();
+    if sel.all {
+        // Without named paths, everything tracked_where kept passed the filter already.
+        wanted.extend(
+            tracked
+                .iter()
+                .filter(|t| named.is_empty() || filter.matches(&t.path))
+                .map(|t| t.path.clone()),
+        );
+        // And what git would track next: untracked files that .gitignore does not exclude.
+        wanted.extend(untracked_files(repo, &filter, &by_path, &submodules));
+    }
+    if sel.changed {
+        let mut so = git2::StatusOptions::new();
+        so.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        let git = repo.git();
+        for s in git.statuses(Some(&mut so))?.iter() {
+            let st = s.status();
+            if st.is_wt_deleted() || st.is_index_deleted() || st.is_ignored() {
+                continue;
+            }
+            if let Ok(p) = s.path() {
+                if filter.matches(p) {
+                    wanted.push(p.to_string());
+                }
+            }
+        }
+    }
+    for (given, rel) in sel.paths.iter().zip(named) {
+        let abs = repo.workdir().join(&rel);
+        if abs.is_dir() {
+            let mut walk = ignore::WalkBuilder::new(&abs);
+            walk.hidden(false)
+                .git_ignore(true)
+                .git_exclude(true)
+                .parents(true)
+                .require_git(false);
+            let root = repo.workdir().to_path_buf();
+            let subs = submodules.clone();
+            walk.filter_entry(move |e| e.file_name() != ".git" && !is_nested_repo(e, &root, &subs));
+            for item in walk.build().flatten() {
+                if !item.file_type().is_some_and(|t| t.is_file()) {
+                    continue;
+                }
+                if let Ok(r) = item.path().strip_prefix(repo.workdir()) {
+                    let r = r.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+                    if filter.matches(&r) {
+                        wanted.push(r);
+                    }
+                }
+            }
+        } else if rel.starts_with(".rustassistant/") {
+            return Err(UserError::Input(format!(
+                "{}: is a cache entry, not a source file",
+                given.display()
+            ))
+            .into());
+        } else {
+            wanted.push(rel);
+        }
+    }
+    wanted.retain(|p| seen.insert(p.clone()));
+    let resolved = parallel_map(&wanted, |p| {
+        let id = match repo.work_file(p, by_path.get(p.as_str()).copied(), max) {
+            Ok(Some(WorkFile::Known(f))) => {
+                if f.content.as_deref().is_some_and(looks_binary) {
+                    Err((Status::Skipped, "binary file".to_string()))
+                } else {
+                    Ok(f)
+                }
+            }
+            Ok(Some(WorkFile::TooLarge(n))) => Err((
+                Status::Skipped,
+                format!("over max_file_bytes ({n} > {max})"),
+            )),
+            Ok(None) => Err((Status::Skipped, "not a regular file".to_string())),
+            Err(e) => Err((Status::Error, format!("cannot read: {e}"))),
+        };
+        Target {
+            path: p.clone(),
+            id,
+        }
+    });
+    targets.extend(resolved);
+    let mut submodules = std::mem::take(&mut *submodules.lock().unwrap_or_else(|p| p.into_inner()));
+    submodules.sort();
+    submodules.dedup();
+    Ok((targets, submodules))
+}
+
+/// `[analysis] include` / `exclude` as compiled glob sets.
+pub struct Filter {
+    include: globset::GlobSet,
+    exclude: globset::GlobSet,
+}
+
+impl Filter {
+    /// Compile the configured patterns; a bad pattern is a usage error naming it.
+    pub fn new(cfg: &Config) -> Result<Filter, UserError> {
+        let build = |pats: Vec<String>, what: &str| {
+            let mut b = globset::GlobSetBuilder::new();
+            for p in pats {
+                let g = globset::GlobBuilder::new(&p)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| {
+                        UserError::Usage(format!("invalid [analysis] {what} pattern `{p}`: {e}"))
+                    })?;
+                b.add(g);
+                // `dir/**` should match the folder itself at any depth too, like .gitignore.
+                if !p.starts_with("**/") && !p.starts_with('/') {
+                    if let Ok(g) = globset::GlobBuilder::new(&format!("**/{p}"))
+                        .literal_separator(true)
+                        .build()
+                    {
+                        if what == "exclude" {
+                            b.add(g);
+                        }
+                    }
+                }
+            }
+            b.build()
+                .map_err(|e| UserError::Usage(format!("invalid [analysis] {what} patterns: {e}")))
+        };
+        Ok(Filter {
+            include: build(cfg.include(), "include")?,
+            exclude: build(cfg.exclude(), "exclude")?,
+        })
+    }
+
+    /// Whether `path` (repository-relative) is analysed by walks and `--all`.
+    pub fn matches(&self, path: &str) -> bool {
+        self.include.is_match(path)
+            && !self.exclude.is_match(path)
+            && !Path::new(path).starts_with(".rustassistant")
+    }
+}
+
+/// Untracked files that `.gitignore` (and `.git/info/exclude`) do not exclude and the filter
+/// accepts. `.git` and `.rustassistant` are pruned from the walk, so its cost is that of
+/// listing the source folders.
+fn untracked_files(
+    repo: &Repo,
+    filter: &Filter,
+    tracked: &HashMap<&str, &Tracked>,
+    submodules: &Arc<std::sync::Mutex<Vec<String>>>,
+) -> Vec<String> {
+    let root = repo.workdir().to_path_buf();
+    let mut walk = ignore::WalkBuilder::new(&root);
+    walk.hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .parents(false)
+        .require_git(false);
+    let prune_root = root.clone();
+    let submodules = submodules.clone();
+    walk.filter_entry(move |e| {
+        let p = e.path();
+        if p == prune_root.join(".git") || p == prune_root.join(".rustassistant") {
+            return false;
+        }
+        !is_nested_repo(e, &prune_root, &submodules)
+    });
+    let mut out = Vec::new();
+    for item in walk.build().flatten() {
+        if !item.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(rel) = item.path().strip_prefix(&root) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str() else { continue };
+        if !tracked.contains_key(rel) && filter.matches(rel) {
+            out.push(rel.to_string());
+        }
+    }
+    out
+}
+
+/// Whether the walked folder `e` is a repository of its own (a submodule's checkout, or a
+/// nested clone): its files are not this repository's, so it is skipped and recorded.
+fn is_nested_repo(
+    e: &ignore::DirEntry,
+    root: &Path,
+    found: &std::sync::Mutex<Vec<String>>,
+) -> bool {
+    if e.depth() == 0 || !e.file_type().is_some_and(|t| t.is_dir()) {
+        return false;
+    }
+    if std::fs::symlink_metadata(e.path().join(".git")).is_err() {
+        return false;
+    }
+    if let Ok(rel) = e.path().strip_prefix(root) {
+        let mut v = found.lock().unwrap_or_else(|p| p.into_inner());
+        v.push(
+            rel.to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/"),
+        );
+    }
+    true
+}
