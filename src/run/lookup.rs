@@ -149,28 +149,10 @@ pub(crate) fn lookup_all(
 mod tests {
     use super::*;
     use crate::cache::{Entry, Tokens};
-    use crate::config::{Env, Overrides};
     use crate::git::{FileId, Source};
-    use crate::output::Printer;
 
     fn workspace(dir: &std::path::Path) -> Workspace {
-        let ok = std::process::Command::new("git")
-            .args(["init", "-q"])
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        let env = Env::from_pairs([(
-            "RUSTASSISTANT_HOME".to_string(),
-            dir.join("home").display().to_string(),
-        )]);
-        let out = Printer {
-            quiet: true,
-            ..Printer::default()
-        };
-        Workspace::open(dir.to_path_buf(), env, &Overrides::default(), out).unwrap()
+        crate::workspace::test_workspace(dir)
     }
 
     fn target(path: &str, blob: char) -> Target {
