@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::cache::{Key, KNOWN_TYPES};
 use crate::config::Overrides;
-use crate::error::UserError;
+use crate::error::{Exit, UserError};
 use crate::index::Index;
 use crate::output::sanitize;
 use crate::run::{Plan, RunOptions, Selection};
@@ -111,7 +111,7 @@ impl OneFile {
 pub use crate::analyzer::registry::{check_types, plans, ENABLE_LLM_HINT};
 
 /// Run `analyze`.
-pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<i32> {
+pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
     let out = session.out;
     check_types(&args.types)?;
     if args.paths.is_empty() && !args.all && !args.staged && !args.changed {
@@ -204,13 +204,13 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<i32> {
         ));
     }
     Ok(if s.interrupted {
-        130
+        Exit::Interrupted
     } else if s.budget_refused {
-        3
+        Exit::Budget
     } else if s.errors > 0 {
-        1
+        Exit::Failure
     } else {
-        0
+        Exit::Success
     })
 }
 
@@ -305,7 +305,7 @@ pub struct ShowArgs {
 }
 
 /// Run `show`.
-pub fn show(session: &Workspace, args: &ShowArgs) -> Result<i32> {
+pub fn show(session: &Workspace, args: &ShowArgs) -> Result<Exit> {
     check_types(&args.types)?;
     let repo = &session.repo;
     let rel = repo.relative(&session.cwd, &args.file)?;
@@ -364,7 +364,7 @@ pub fn show(session: &Workspace, args: &ShowArgs) -> Result<i32> {
         session
             .out
             .json_doc(&serde_json::json!({ "path": rel, "blob": file.blob, "entries": docs }));
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     for e in &found {
         session.out.content(&format!(
@@ -373,7 +373,7 @@ pub fn show(session: &Workspace, args: &ShowArgs) -> Result<i32> {
         ));
         session.out.content(&render_result(e));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The entry for `(plan type, blob)`: the one the current configuration would use, else the

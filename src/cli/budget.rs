@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::budget::{month_of, open_ledger, status, status_line, Settings};
 use crate::config::Env;
-use crate::error::UserError;
+use crate::error::{Exit, UserError};
 use crate::output::{sanitize, Printer};
 
 /// Monthly spend against the budget.
@@ -59,7 +59,12 @@ pub fn budget_json(cfg: &crate::config::Config, env: &Env) -> Result<serde_json:
 }
 
 /// Run `budget`.
-pub fn run(cfg: &crate::config::Config, env: &Env, out: Printer, args: &BudgetArgs) -> Result<i32> {
+pub fn run(
+    cfg: &crate::config::Config,
+    env: &Env,
+    out: Printer,
+    args: &BudgetArgs,
+) -> Result<Exit> {
     if let Some(BudgetCmd::Set { usd }) = &args.cmd {
         let v: f64 = usd.trim().trim_start_matches('$').parse().map_err(|_| {
             UserError::Usage(format!(
@@ -87,12 +92,12 @@ pub fn run(cfg: &crate::config::Config, env: &Env, out: Printer, args: &BudgetAr
                 path.display()
             ));
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let doc = budget_json(cfg, env)?;
     if out.json {
         out.json_doc(&doc);
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let f = |k: &str| doc[k].as_f64().unwrap_or(0.0);
     out.line(doc["line"].as_str().unwrap_or(""));
@@ -116,7 +121,7 @@ pub fn run(cfg: &crate::config::Config, env: &Env, out: Printer, args: &BudgetAr
     if !doc["hard_limit"].as_bool().unwrap_or(true) {
         out.line("Hard limit: off (requests past the limit are sent, with a warning)");
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Spend by month, model and analysis type, with what cache hits saved.
@@ -124,18 +129,18 @@ pub fn run(cfg: &crate::config::Config, env: &Env, out: Printer, args: &BudgetAr
 pub struct CostsArgs {}
 
 /// Run `costs`.
-pub fn costs(env: &Env, out: Printer) -> Result<i32> {
+pub fn costs(env: &Env, out: Printer) -> Result<Exit> {
     let ledger = open_ledger(env).map_err(UserError::Input)?;
     let rows = ledger.report()?;
     if out.json {
         let total: f64 = rows.iter().map(|r| r.cost_usd).sum();
         let saved: f64 = rows.iter().map(|r| r.saved_usd).sum();
         out.json_doc(&json!({"rows": rows, "total_cost_usd": total, "total_saved_usd": saved}));
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     if rows.is_empty() {
         out.line("No paid requests recorded yet.");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     out.line(&format!(
         "{:<8} {:<28} {:<9} {:>8} {:>12} {:>12} {:>10} {:>6} {:>10}",
@@ -155,5 +160,5 @@ pub fn costs(env: &Env, out: Printer) -> Result<i32> {
             format!("${:.4}", r.saved_usd)
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

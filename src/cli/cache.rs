@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cache::store::read_entry_file;
-use crate::error::UserError;
+use crate::error::{Exit, UserError};
 use crate::index::{Index, Policy, Row};
 use crate::output::sanitize;
 use crate::util::{format_size, parse_size};
@@ -80,7 +80,7 @@ pub enum Encoding {
 }
 
 /// Run a cache subcommand.
-pub fn run(session: &Workspace, cmd: CacheCmd) -> Result<i32> {
+pub fn run(session: &Workspace, cmd: CacheCmd) -> Result<Exit> {
     // Nothing below writes to, deletes from or reads a cache folder that is a symlink.
     session.store.ensure_real()?;
     match cmd {
@@ -114,7 +114,7 @@ pub fn run(session: &Workspace, cmd: CacheCmd) -> Result<i32> {
                     ms as f64 / 1000.0
                 ));
             }
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }
@@ -129,7 +129,7 @@ fn max_size(session: &Workspace) -> Option<u64> {
         .and_then(|s| parse_size(s).ok())
 }
 
-fn stats(session: &Workspace) -> Result<i32> {
+fn stats(session: &Workspace) -> Result<Exit> {
     let ix = Index::open(session);
     let s = ix.stats(max_size(session))?;
     let out = session.out;
@@ -143,7 +143,7 @@ fn stats(session: &Workspace) -> Result<i32> {
             .map(|b| b.clone())
             .unwrap_or_else(|e| json!({"error": e.to_string()}));
         out.json_doc(&v);
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let pct = |a: u64, b: u64| {
         if b == 0 {
@@ -240,7 +240,7 @@ fn stats(session: &Workspace) -> Result<i32> {
         y.changed,
         y.removed
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 fn report_removed(session: &Workspace, verb: &str, rows: &[Row], freed: u64, dry_run: bool) {
@@ -282,20 +282,20 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn evict(session: &Workspace, policy: Policy, max: u64, dry_run: bool) -> Result<i32> {
+fn evict(session: &Workspace, policy: Policy, max: u64, dry_run: bool) -> Result<Exit> {
     let ix = Index::open(session);
     if dry_run {
         let victims = ix.eviction_victims(policy, max)?;
         let freed = victims.iter().map(|r| r.size_on_disk).sum();
         report_removed(session, "evict", &victims, freed, true);
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let (victims, freed) = ix.evict(&session.store, policy, max)?;
     report_removed(session, "evicted", &victims, freed, false);
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-fn prune(session: &Workspace, dry_run: bool) -> Result<i32> {
+fn prune(session: &Workspace, dry_run: bool) -> Result<Exit> {
     let repo = &session.repo;
     // Every blob at HEAD, or an error: nothing is deleted on incomplete evidence.
     let blobs = repo
@@ -322,10 +322,10 @@ fn prune(session: &Workspace, dry_run: bool) -> Result<i32> {
         freed,
         dry_run,
     );
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-fn clear(session: &Workspace, cache_type: Option<String>, file: Option<PathBuf>) -> Result<i32> {
+fn clear(session: &Workspace, cache_type: Option<String>, file: Option<PathBuf>) -> Result<Exit> {
     if let Some(t) = &cache_type {
         super::analyze::check_types(std::slice::from_ref(t))?;
     }
@@ -367,14 +367,18 @@ fn clear(session: &Workspace, cache_type: Option<String>, file: Option<PathBuf>)
         .collect();
     let freed = ix.remove(&session.store, &victims)?;
     report_removed(session, "cleared", &victims, freed, false);
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-fn migrate(session: &Workspace, to: Option<Encoding>, from_legacy: Option<PathBuf>) -> Result<i32> {
+fn migrate(
+    session: &Workspace,
+    to: Option<Encoding>,
+    from_legacy: Option<PathBuf>,
+) -> Result<Exit> {
     use crate::cache::migrate;
     let out = session.out;
     let mut doc = json!({});
-    let mut code = 0;
+    let mut code = Exit::Success;
     if let Some(dir) = from_legacy {
         let abs = if dir.is_absolute() {
             dir.clone()
@@ -397,7 +401,7 @@ fn migrate(session: &Workspace, to: Option<Encoding>, from_legacy: Option<PathBu
             rep.not_imported.len()
         ));
         if !rep.not_imported.is_empty() {
-            code = 1;
+            code = Exit::Failure;
         }
         doc["legacy"] = serde_json::to_value(&rep)?;
     }
@@ -432,7 +436,7 @@ fn migrate(session: &Workspace, to: Option<Encoding>, from_legacy: Option<PathBu
             format_size(rep.bytes_after)
         ));
         if !rep.skipped.is_empty() {
-            code = 1;
+            code = Exit::Failure;
         }
         doc["reencode"] = serde_json::to_value(&rep)?;
     }
@@ -445,7 +449,7 @@ fn migrate(session: &Workspace, to: Option<Encoding>, from_legacy: Option<PathBu
     Ok(code)
 }
 
-fn verify(session: &Workspace) -> Result<i32> {
+fn verify(session: &Workspace) -> Result<Exit> {
     let (entries, strays) = session.store.walk();
     let checked = crate::util::par::parallel_map(&entries, |(path, key, _)| {
         (path.clone(), read_entry_file(path, Some(key), None))
@@ -498,5 +502,9 @@ fn verify(session: &Workspace) -> Result<i32> {
     // Keep the index's view in step with what was just read.
     let mut ix = Index::open(session);
     let _ = ix.sync(session);
-    Ok(if bad.is_empty() { 0 } else { 1 })
+    Ok(if bad.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::cache::entry::decode_json_bytes;
-use crate::error::UserError;
+use crate::error::{Exit, UserError};
 use crate::output::Printer;
 
 /// Print an entry (plain or zstd) as pretty JSON.
@@ -25,7 +25,7 @@ pub struct CatArgs {
 const MAX_TEXTCONV_BYTES: u64 = 256 << 20;
 
 /// Run `cat`.
-pub fn cat(args: &CatArgs, _out: Printer) -> Result<i32> {
+pub fn cat(args: &CatArgs, _out: Printer) -> Result<Exit> {
     let bound = if args.textconv {
         MAX_TEXTCONV_BYTES
     } else {
@@ -47,7 +47,7 @@ pub fn cat(args: &CatArgs, _out: Printer) -> Result<i32> {
                 let _ = out.write_all(&bytes).and_then(|()| out.flush());
             }
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let json = decode_json_bytes(&bytes)
         .map_err(|e| UserError::Input(format!("{}: {e}", args.file.display())))?;
@@ -60,7 +60,7 @@ pub fn cat(args: &CatArgs, _out: Printer) -> Result<i32> {
             );
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Git merge driver for entries (`merge-entry %O %A %B`).
@@ -81,7 +81,7 @@ pub struct MergeArgs {
 }
 
 /// Run `merge-entry`.
-pub fn merge(args: &MergeArgs) -> Result<i32> {
+pub fn merge(args: &MergeArgs) -> Result<Exit> {
     let read = |p: &PathBuf| -> std::result::Result<(Vec<u8>, crate::cache::Entry), String> {
         let bytes = crate::util::fs::read_user_file(p, crate::cache::entry::MAX_ENTRY_FILE_BYTES)
             .map_err(|e| e.to_string())?;
@@ -105,7 +105,7 @@ pub fn merge(args: &MergeArgs) -> Result<i32> {
                     Err(_) => "kept ours unchanged (git merge-file failed)",
                 }
             ));
-            return Ok(1);
+            return Ok(Exit::Failure);
         }
     };
     let ((ours_bytes, ours), (theirs_bytes, theirs)) = (ours, theirs);
@@ -113,7 +113,7 @@ pub fn merge(args: &MergeArgs) -> Result<i32> {
         crate::output::print_stderr(
             "rustassistant merge-entry: cannot merge this entry (the two sides are entries for different keys); kept ours. Delete the file (it is recomputed) or check it out from one side.",
         );
-        return Ok(1);
+        return Ok(Exit::Failure);
     }
     let winner = merge_winner(
         (&ours.created_at, &ours_bytes),
@@ -122,7 +122,7 @@ pub fn merge(args: &MergeArgs) -> Result<i32> {
     if winner != ours_bytes.as_slice() {
         crate::util::write_atomic(&args.ours, winner)?;
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The winning bytes of two entries for one key: earliest `created_at` (compared as instants),

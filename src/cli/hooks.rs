@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use crate::cache::Key;
-use crate::error::UserError;
+use crate::error::{Exit, UserError};
 use crate::git::hooks::{hooks_dir, Action, HookChange};
 use crate::index::Index;
 use crate::output::sanitize;
@@ -43,7 +43,7 @@ pub enum HooksCmd {
 }
 
 /// Run a hooks subcommand.
-pub fn run(session: &Workspace, cmd: HooksCmd) -> Result<i32> {
+pub fn run(session: &Workspace, cmd: HooksCmd) -> Result<Exit> {
     match cmd {
         HooksCmd::Install => install(session),
         HooksCmd::Uninstall => {
@@ -51,7 +51,7 @@ pub fn run(session: &Workspace, cmd: HooksCmd) -> Result<i32> {
             let out = session.out;
             if out.json {
                 out.json_doc(&json!({"hooks_dir": hooks_dir(&session.repo), "changes": changes}));
-                return Ok(0);
+                return Ok(Exit::Success);
             }
             for c in &changes {
                 out.detail(&format!("  {}: {}", c.name, describe(c)));
@@ -72,7 +72,7 @@ pub fn run(session: &Workspace, cmd: HooksCmd) -> Result<i32> {
             for c in changes.iter().filter(|c| c.action == Action::Skipped) {
                 out.warn(&format!("{}: {}", c.name, describe(c)));
             }
-            Ok(0)
+            Ok(Exit::Success)
         }
         HooksCmd::Status => status(session),
         HooksCmd::Run { name, args } => match name.as_str() {
@@ -82,7 +82,7 @@ pub fn run(session: &Workspace, cmd: HooksCmd) -> Result<i32> {
             // post-checkout PREV NEW FLAG: FLAG 0 is a file checkout, nothing arrives.
             "post-checkout" => {
                 if args.get(2).map(String::as_str) == Some("0") {
-                    Ok(0)
+                    Ok(Exit::Success)
                 } else {
                     arrivals(session)
                 }
@@ -108,14 +108,18 @@ fn describe(c: &HookChange) -> String {
 }
 
 /// `hooks install`, also used by `init --hooks`.
-pub fn install(session: &Workspace) -> Result<i32> {
+pub fn install(session: &Workspace) -> Result<Exit> {
     let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rustassistant"));
     let done = crate::git::hooks::install(&session.repo, &bin)?;
     let out = session.out;
     let skipped = done.changes.iter().any(|c| c.action == Action::Skipped);
     if out.json {
         out.json_doc(&serde_json::to_value(&done)?);
-        return Ok(if skipped { 1 } else { 0 });
+        return Ok(if skipped {
+            Exit::Failure
+        } else {
+            Exit::Success
+        });
     }
     for c in &done.changes {
         if c.action == Action::Skipped {
@@ -164,16 +168,20 @@ pub fn install(session: &Workspace) -> Result<i32> {
         }
         out.line("   `rustassistant hooks status` says which hooks will really run.");
     }
-    Ok(if skipped { 1 } else { 0 })
+    Ok(if skipped {
+        Exit::Failure
+    } else {
+        Exit::Success
+    })
 }
 
 /// `hooks status`
-fn status(session: &Workspace) -> Result<i32> {
+fn status(session: &Workspace) -> Result<Exit> {
     let (m, hooks) = crate::git::hooks::status(&session.repo);
     let out = session.out;
     if out.json {
         out.json_doc(&json!({"hooks_dir": hooks_dir(&session.repo), "manager": m, "hooks": hooks}));
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     out.line(&format!(
         "Hooks run from {} ({})",
@@ -194,7 +202,7 @@ fn status(session: &Workspace) -> Result<i32> {
             ));
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Run `git` with the environment the hook received (GIT_INDEX_FILE included), plus `extra`.
@@ -246,11 +254,11 @@ fn stage(session: &Workspace, verb: &[&str], paths: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn pre_commit(session: &Workspace) -> Result<i32> {
+fn pre_commit(session: &Workspace) -> Result<Exit> {
     let cfg = &session.config.file.hooks;
     let mode = cfg.pre_commit.as_deref().unwrap_or("analyze");
     if mode == "off" {
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let strict = cfg.strict.unwrap_or(false);
     let started = Instant::now();
@@ -261,7 +269,7 @@ fn pre_commit(session: &Workspace) -> Result<i32> {
     if let Err(e) = session.store.ensure_real() {
         // Someone else's commit cannot block this user's commits: say it and step aside.
         session.out.warn(&format!("pre-commit hook skipped: {e}"));
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let types = session.config.default_types();
     let plans = super::analyze::plans(session, &types)?;
@@ -373,10 +381,10 @@ fn pre_commit(session: &Workspace) -> Result<i32> {
             }
         ));
         if strict && blocking > 0 {
-            return Ok(1);
+            return Ok(Exit::Failure);
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Unstage and delete staged entries whose blob is nowhere in the tree being committed.
@@ -423,7 +431,7 @@ fn prune_staged(session: &Workspace, index: &Index) -> Result<usize> {
     Ok(stale.len())
 }
 
-fn arrivals(session: &Workspace) -> Result<i32> {
+fn arrivals(session: &Workspace) -> Result<Exit> {
     let ix = Index::open(session);
     // A brand-new index finds every entry "new": that is not news from a pull.
     let n = if ix.fresh { 0 } else { ix.last_sync.added };
@@ -441,10 +449,10 @@ fn arrivals(session: &Workspace) -> Result<i32> {
             }
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-fn pre_push(session: &Workspace) -> Result<i32> {
+fn pre_push(session: &Workspace) -> Result<Exit> {
     let mode = session
         .config
         .file
@@ -453,7 +461,7 @@ fn pre_push(session: &Workspace) -> Result<i32> {
         .as_deref()
         .unwrap_or("warn");
     if mode == "off" {
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).ok();
@@ -542,7 +550,7 @@ fn pre_push(session: &Workspace) -> Result<i32> {
         }
     }
     if missing.is_empty() {
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     missing.sort();
     let strict = mode == "strict";
@@ -565,5 +573,5 @@ fn pre_push(session: &Workspace) -> Result<i32> {
     crate::output::print_stderr(
         "  Run `rustassistant analyze --all`, commit .rustassistant/, and push again.",
     );
-    Ok(if strict { 1 } else { 0 })
+    Ok(if strict { Exit::Failure } else { Exit::Success })
 }

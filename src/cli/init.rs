@@ -2,6 +2,8 @@
 
 use anyhow::Result;
 
+use crate::error::Exit;
+
 use crate::cache::layout::ensure;
 
 use crate::workspace::Workspace;
@@ -17,7 +19,7 @@ pub struct InitArgs {
 }
 
 /// Run `init`.
-pub fn run(session: &Workspace, args: &InitArgs) -> Result<i32> {
+pub fn run(session: &Workspace, args: &InitArgs) -> Result<Exit> {
     let created = ensure(&session.store)?;
     let root = session.store.root();
     if created {
@@ -40,5 +42,5 @@ pub fn run(session: &Workspace, args: &InitArgs) -> Result<i32> {
             .out
             .json_doc(&serde_json::json!({"root": root, "created": created}));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -17,7 +17,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Env, Overrides};
-use crate::error::{exit_code_of, render};
+use crate::error::{exit_code, render, Exit, UserError};
 use crate::output::Printer;
 use crate::workspace::Workspace;
 
@@ -101,15 +101,20 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return code;
+            // `--help` and `--version` are successes; anything else is a usage error.
+            let outcome = if e.use_stderr() {
+                Err(UserError::Usage(e.kind().to_string()).into())
+            } else {
+                Ok(Exit::Success)
+            };
+            return exit_code(&outcome, false);
         }
     };
     let _ = ctrlc::set_handler(|| {
         if crate::util::interrupt::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
             // Second Ctrl-C: the user means it.
-            std::process::exit(130);
+            std::process::exit(exit_code(&Ok(Exit::Interrupted), false));
         }
     });
     let out = Printer {
@@ -118,15 +123,11 @@ pub fn main() -> i32 {
         verbose: cli.verbose,
     };
     let env = Env::from_process();
-    match run(cli, env, out) {
-        // A reader that went away (`| head`) is not a failure: everything written is kept.
-        Ok(_) if crate::output::stdout_closed() => 0,
-        Ok(code) => code,
-        Err(e) => {
-            crate::output::print_stderr(&crate::output::sanitize(&render(&e)));
-            exit_code_of(&e)
-        }
+    let outcome = run(cli, env, out);
+    if let Err(e) = &outcome {
+        crate::output::print_stderr(&render(e));
     }
+    exit_code(&outcome, crate::output::stdout_closed())
 }
 
 /// Where the command runs: `-C PATH` or the current directory.
@@ -140,7 +141,7 @@ fn cwd(dir: &Option<PathBuf>) -> Result<PathBuf> {
 }
 
 /// Run a parsed command line; returns the exit code of a command that ran.
-pub fn run(cli: Cli, env: Env, out: Printer) -> Result<i32> {
+pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
     let cwd = cwd(&cli.dir)?;
     if let Some(d) = &cli.dir {
         if !cwd.is_dir() {

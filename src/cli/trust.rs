@@ -4,7 +4,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::config::{trust, ConfigFile, Env, MAX_CONFIG_BYTES, REPO_CONFIG};
-use crate::error::UserError;
+use crate::error::{Exit, UserError};
 use crate::git::Repo;
 use crate::output::Printer;
 
@@ -24,7 +24,7 @@ pub struct TrustArgs {
 }
 
 /// Run `trust`.
-pub fn run(repo: &Repo, env: &Env, out: Printer, args: &TrustArgs) -> Result<i32> {
+pub fn run(repo: &Repo, env: &Env, out: Printer, args: &TrustArgs) -> Result<Exit> {
     let path = repo.workdir().join(REPO_CONFIG);
     if args.revoke {
         let had = trust::revoke(env, &path)?;
@@ -35,7 +35,7 @@ pub fn run(repo: &Repo, env: &Env, out: Printer, args: &TrustArgs) -> Result<i32
         } else {
             out.line(&format!("{} was not trusted", path.display()));
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let bytes = crate::util::fs::read_in_tree(
         repo.workdir(),
@@ -63,7 +63,7 @@ pub fn run(repo: &Repo, env: &Env, out: Printer, args: &TrustArgs) -> Result<i32
             "unlocks": unlocks,
             "trust_file": list,
         }));
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     out.line(&format!(
         "🔓 Trusting {} (sha256 {})",
@@ -83,5 +83,5 @@ pub fn run(repo: &Repo, env: &Env, out: Printer, args: &TrustArgs) -> Result<i32
     out.line(
         "   Any change to the file needs `rustassistant trust` again; `--revoke` undoes this.",
     );
-    Ok(0)
+    Ok(Exit::Success)
 }
