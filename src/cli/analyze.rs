@@ -260,22 +260,10 @@ fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::run::Repo
 /// `[cache] max_size`: after a run that wrote entries, evict by `[cache] eviction` (default
 /// lru) until the cache fits. Failures warn; they never fail the run.
 fn auto_evict(session: &Workspace, mut index: Index) {
-    let Some(max) = session
-        .config
-        .file
-        .cache
-        .max_size
-        .as_deref()
-        .and_then(|s| crate::util::parse_size(s).ok())
-    else {
+    let Some(max) = session.config.max_size_bytes() else {
         return;
     };
-    let policy = match session.config.file.cache.eviction.as_deref() {
-        Some("oldest") => crate::index::Policy::Oldest,
-        Some("largest") => crate::index::Policy::Largest,
-        Some("expensive") => crate::index::Policy::Expensive,
-        _ => crate::index::Policy::Lru,
-    };
+    let policy = session.config.eviction();
     if let Err(e) = index.sync(session) {
         session
             .out

@@ -6,8 +6,9 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cache::store::read_entry_file;
+use crate::config::{Compression, Eviction};
 use crate::error::{Exit, UserError};
-use crate::index::{Index, Policy, Row};
+use crate::index::{Index, Row};
 use crate::output::sanitize;
 use crate::util::{format_size, parse_size};
 use crate::workspace::Workspace;
@@ -26,8 +27,8 @@ pub enum CacheCmd {
     /// commit like any other.
     Evict {
         /// Which entries go first.
-        #[arg(long, value_enum, default_value = "lru")]
-        policy: Policy,
+        #[arg(long, default_value = "lru", value_parser = clap::builder::ValueParser::new(str::parse::<Eviction>))]
+        policy: Eviction,
         /// Target size, like 100MB, 1GiB or a byte count.
         #[arg(long, value_name = "SIZE")]
         max_size: String,
@@ -62,21 +63,12 @@ pub enum CacheCmd {
     /// result, tokens_used, cache_type) whose source file is unchanged in the work tree.
     Migrate {
         /// Target encoding.
-        #[arg(long, value_enum, required_unless_present = "from_legacy")]
-        to: Option<Encoding>,
+        #[arg(long, required_unless_present = "from_legacy", value_name = "json|zstd", value_parser = clap::builder::ValueParser::new(str::parse::<Compression>))]
+        to: Option<Compression>,
         /// Import an older flat layout from DIR.
         #[arg(long, value_name = "DIR")]
         from_legacy: Option<PathBuf>,
     },
-}
-
-/// Entry encodings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Encoding {
-    /// Plain, pretty JSON (.json).
-    Json,
-    /// zstd-compressed JSON (.json.zst).
-    Zstd,
 }
 
 /// Run a cache subcommand.
@@ -119,19 +111,9 @@ pub fn run(session: &Workspace, cmd: CacheCmd) -> Result<Exit> {
     }
 }
 
-fn max_size(session: &Workspace) -> Option<u64> {
-    session
-        .config
-        .file
-        .cache
-        .max_size
-        .as_deref()
-        .and_then(|s| parse_size(s).ok())
-}
-
 fn stats(session: &Workspace) -> Result<Exit> {
     let ix = Index::open(session);
-    let s = ix.stats(max_size(session))?;
+    let s = ix.stats(session.config.max_size_bytes())?;
     let out = session.out;
     let budget = super::budget::budget_json(&session.config, &session.env);
     if out.json {
@@ -282,7 +264,7 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn evict(session: &Workspace, policy: Policy, max: u64, dry_run: bool) -> Result<Exit> {
+fn evict(session: &Workspace, policy: Eviction, max: u64, dry_run: bool) -> Result<Exit> {
     let ix = Index::open(session);
     if dry_run {
         let victims = ix.eviction_victims(policy, max)?;
@@ -372,7 +354,7 @@ fn clear(session: &Workspace, cache_type: Option<String>, file: Option<PathBuf>)
 
 fn migrate(
     session: &Workspace,
-    to: Option<Encoding>,
+    to: Option<Compression>,
     from_legacy: Option<PathBuf>,
 ) -> Result<Exit> {
     use crate::cache::migrate;
@@ -406,12 +388,7 @@ fn migrate(
         doc["legacy"] = serde_json::to_value(&rep)?;
     }
     if let Some(to) = to {
-        let comp = if to == Encoding::Zstd {
-            crate::config::Compression::Zstd
-        } else {
-            crate::config::Compression::None
-        };
-        let rep = migrate::reencode(&session.store, comp);
+        let rep = migrate::reencode(&session.store, to);
         for (f, why) in &rep.skipped {
             out.warn(&format!("left as is: {}: {}", sanitize(f), sanitize(why)));
         }
@@ -420,7 +397,7 @@ fn migrate(
             &cfg,
             "cache",
             "compression",
-            if to == Encoding::Zstd {
+            if to == Compression::Zstd {
                 "\"zstd\""
             } else {
                 "\"none\""
@@ -431,7 +408,7 @@ fn migrate(
             "🗜️  Converted {} entries ({} already {}); {} → {} on disk. [cache] compression updated.",
             rep.converted,
             rep.unchanged,
-            if to == Encoding::Zstd { "zstd" } else { "JSON" },
+            if to == Compression::Zstd { "zstd" } else { "JSON" },
             format_size(rep.bytes_before),
             format_size(rep.bytes_after)
         ));

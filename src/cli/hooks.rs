@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use crate::cache::Key;
+use crate::config::{PreCommitMode, PrePushMode};
 use crate::error::{Exit, UserError};
 use crate::git::hooks::{hooks_dir, Action, HookChange};
 use crate::index::Index;
@@ -256,14 +257,14 @@ fn stage(session: &Workspace, verb: &[&str], paths: &[String]) -> Result<()> {
 
 fn pre_commit(session: &Workspace) -> Result<Exit> {
     let cfg = &session.config.file.hooks;
-    let mode = cfg.pre_commit.as_deref().unwrap_or("analyze");
-    if mode == "off" {
+    let mode = session.config.pre_commit_mode();
+    if mode == PreCommitMode::Off {
         return Ok(Exit::Success);
     }
     let strict = cfg.strict.unwrap_or(false);
     let started = Instant::now();
     let fresh = !session.initialised();
-    if fresh && mode == "analyze" {
+    if fresh && mode == PreCommitMode::Analyze {
         crate::cache::layout::ensure(&session.store)?;
     }
     if let Err(e) = session.store.ensure_real() {
@@ -276,7 +277,7 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
 
     let opts = RunOptions {
         force: false,
-        dry_run: mode == "check",
+        dry_run: mode == PreCommitMode::Check,
         jobs: None,
         index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
         // The time bound of the whole hook (default 30 s): what is not done by then is left out.
@@ -319,7 +320,7 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
         }
     }
     stage(session, &["add", "-f"], &written)?;
-    let pruned = if session.config.prune_on_commit() && mode == "analyze" {
+    let pruned = if session.config.prune_on_commit() && mode == PreCommitMode::Analyze {
         prune_staged(session, &index)?
     } else {
         0
@@ -361,7 +362,7 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
     }
     if !left_out.is_empty() {
         let first = left_out[0];
-        let what = if mode == "check" {
+        let what = if mode == PreCommitMode::Check {
             "lack analyses"
         } else {
             "left out"
@@ -453,14 +454,8 @@ fn arrivals(session: &Workspace) -> Result<Exit> {
 }
 
 fn pre_push(session: &Workspace) -> Result<Exit> {
-    let mode = session
-        .config
-        .file
-        .hooks
-        .pre_push
-        .as_deref()
-        .unwrap_or("warn");
-    if mode == "off" {
+    let mode = session.config.pre_push_mode();
+    if mode == PrePushMode::Off {
         return Ok(Exit::Success);
     }
     let mut input = String::new();
@@ -553,7 +548,7 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     missing.sort();
-    let strict = mode == "strict";
+    let strict = mode == PrePushMode::Strict;
     crate::output::print_stderr(&format!(
         "{} rustassistant: {} file analyses missing from the pushed commits{}:",
         if strict { "❌" } else { "⚠️ " },

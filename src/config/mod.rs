@@ -10,191 +10,96 @@
 //! [`Env`], and everything below receives that, which is what lets tests run many sealed
 //! configurations in one process.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-use serde::Deserialize;
 
 use crate::error::UserError;
 
+mod file;
+mod template;
 pub mod trust;
+
+pub use file::{
+    AnalysisSection, BudgetSection, CacheSection, ConfigFile, HooksSection, LlmSection, Price,
+};
+pub use template::{set_value, DEFAULT_CONFIG_TOML};
 
 /// Largest configuration file read: a real one is a few kilobytes.
 pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 
 pub use crate::util::env::Env;
 
-/// `[llm]`
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct LlmSection {
-    /// Provider name (`xai`, `openai`, `anthropic`, `gemini`, `ollama`, `openai-compatible`,
-    /// or `none`).
-    pub provider: Option<String>,
-    /// Model name.
-    pub model: Option<String>,
-    /// Base URL overriding the provider's default.
-    pub base_url: Option<String>,
-    /// Request timeout in seconds.
-    pub timeout: Option<u64>,
-    /// Most requests in flight at once.
-    pub max_concurrency: Option<usize>,
-    /// Most output tokens asked for per request.
-    pub max_tokens: Option<u32>,
-    /// Sampling temperature sent with each request.
-    pub temperature: Option<f64>,
+/// What the pre-commit hook does (`[hooks] pre_commit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreCommitMode {
+    /// Analyse the staged content that lacks entries and commit the entries with it.
+    Analyze,
+    /// Only report staged content that lacks entries.
+    Check,
+    /// Do nothing.
+    Off,
 }
 
-/// `[analysis]`
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct AnalysisSection {
-    /// Analysis types run by `analyze` when no `--type` is given.
-    pub types: Option<Vec<String>>,
-    /// Glob patterns a file must match (any) to be analysed by `--all` and folder walks.
-    pub include: Option<Vec<String>>,
-    /// Glob patterns that exclude a file.
-    pub exclude: Option<Vec<String>>,
-    /// Files larger than this are skipped with a reason.
-    pub max_file_bytes: Option<u64>,
-    /// Globs of paths that may be sent to a provider even though they look like secrets.
-    pub allow_secrets: Option<Vec<String>>,
+/// What the pre-push hook does (`[hooks] pre_push`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrePushMode {
+    /// Warn about pushed commits whose files lack entries.
+    Warn,
+    /// Refuse such a push.
+    Strict,
+    /// Do nothing.
+    Off,
 }
 
-/// `[cache]`
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CacheSection {
-    /// `none` (plain JSON) or `zstd`.
-    pub compression: Option<String>,
-    /// Size above which entries are evicted after writes (`500MB`).
-    pub max_size: Option<String>,
-    /// Policy used by automatic eviction.
-    pub eviction: Option<String>,
-    /// Whether the pre-commit hook drops entries whose blob is not in the committed tree.
-    pub prune_on_commit: Option<bool>,
-    /// Whether unsigned or badly signed entries are treated as misses.
-    pub require_signature: Option<bool>,
+/// Eviction order (`[cache] eviction`, `cache evict --policy`): what goes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// Least recently used first (never-used entries by creation time).
+    Lru,
+    /// Oldest `created_at` first.
+    Oldest,
+    /// Largest on disk first.
+    Largest,
+    /// Most tokens (the dearest to have produced) first.
+    Expensive,
 }
 
-/// `[budget]`
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetSection {
-    /// Monthly limit in USD.
-    pub monthly_limit_usd: Option<f64>,
-    /// Fraction of the limit at which the status becomes Warning.
-    pub warn_at: Option<f64>,
-    /// Fraction of the limit at which the status becomes Alert.
-    pub alert_at: Option<f64>,
-    /// Whether requests that would cross the limit are refused.
-    pub hard_limit: Option<bool>,
-    /// Whether models with no known price may be used under a hard limit.
-    pub allow_unknown_price: Option<bool>,
-}
-
-/// `[hooks]`
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct HooksSection {
-    /// `analyze`, `check` or `off`.
-    pub pre_commit: Option<String>,
-    /// `warn`, `strict` or `off`.
-    pub pre_push: Option<String>,
-    /// Whether a failed analysis in a hook blocks the commit.
-    pub strict: Option<bool>,
-    /// Time bound of the pre-commit analysis, in seconds.
-    pub pre_commit_timeout_s: Option<u64>,
-}
-
-/// Prices in USD per million tokens.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    /// Input tokens.
-    pub input: f64,
-    /// Output tokens.
-    pub output: f64,
-    /// Cached input tokens (defaults to the input price).
-    pub cached_input: Option<f64>,
-}
-
-/// One configuration file, as written. Every field is optional so files can be layered.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigFile {
-    /// `[llm]`
-    #[serde(default)]
-    pub llm: LlmSection,
-    /// `[analysis]`
-    #[serde(default)]
-    pub analysis: AnalysisSection,
-    /// `[cache]`
-    #[serde(default)]
-    pub cache: CacheSection,
-    /// `[budget]`
-    #[serde(default)]
-    pub budget: BudgetSection,
-    /// `[hooks]`
-    #[serde(default)]
-    pub hooks: HooksSection,
-    /// `[pricing."<model>"]`
-    #[serde(default)]
-    pub pricing: BTreeMap<String, Price>,
-}
-
-impl ConfigFile {
-    /// Parse `text` (the content of `path`, named in errors).
-    pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, UserError> {
-        toml::from_str(text).map_err(|e| UserError::Config {
-            path: path.to_path_buf(),
-            reason: e.message().to_string(),
-            line: e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
-        })
-    }
-
-    /// Load the user's own config at `path` (bounded, regular file); a missing file is an empty
-    /// config, an unreadable or malformed one an error.
-    pub fn load(path: &Path) -> Result<ConfigFile, UserError> {
-        match crate::util::fs::read_user_file(path, MAX_CONFIG_BYTES) {
-            Ok(bytes) => ConfigFile::parse(&String::from_utf8_lossy(&bytes), path),
-            Err(crate::util::fs::ReadError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                Ok(ConfigFile::default())
-            }
-            Err(e) => Err(UserError::Config {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-                line: None,
-            }),
+impl std::str::FromStr for Eviction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Eviction, String> {
+        match s {
+            "lru" => Ok(Eviction::Lru),
+            "oldest" => Ok(Eviction::Oldest),
+            "largest" => Ok(Eviction::Largest),
+            "expensive" => Ok(Eviction::Expensive),
+            _ => Err(format!(
+                "`{}` is not one of lru, oldest, largest, expensive",
+                crate::output::sanitize(s)
+            )),
         }
     }
-
-    /// Overlay `higher` on `self`: every field `higher` sets wins.
-    fn overlay(mut self, higher: ConfigFile) -> ConfigFile {
-        macro_rules! take {
-            ($sec:ident: $($f:ident),*) => { $( if higher.$sec.$f.is_some() { self.$sec.$f = higher.$sec.$f; } )* };
-        }
-        take!(llm: provider, model, base_url, timeout, max_concurrency, max_tokens, temperature);
-        take!(analysis: types, include, exclude, max_file_bytes, allow_secrets);
-        take!(cache: compression, max_size, eviction, prune_on_commit, require_signature);
-        take!(budget: monthly_limit_usd, warn_at, alert_at, hard_limit, allow_unknown_price);
-        take!(hooks: pre_commit, pre_push, strict, pre_commit_timeout_s);
-        self.pricing.extend(higher.pricing);
-        self
-    }
 }
 
-/// Entry encoding on disk.
+/// Entry encoding on disk (`[cache] compression`, `cache migrate --to`): the one name for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     /// Plain, pretty JSON (`.json`).
     None,
     /// zstd-compressed JSON (`.json.zst`).
     Zstd,
+}
+
+impl std::str::FromStr for Compression {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Compression, String> {
+        match s {
+            "none" | "json" => Ok(Compression::None),
+            "zstd" => Ok(Compression::Zstd),
+            _ => Err(format!(
+                "`{}` is not one of none (json), zstd",
+                crate::output::sanitize(s)
+            )),
+        }
+    }
 }
 
 /// Default include patterns: source files of common languages.
@@ -411,11 +316,8 @@ impl Config {
             }
         }
         if let Some(e) = &self.file.cache.eviction {
-            if !matches!(e.as_str(), "lru" | "oldest" | "largest" | "expensive") {
-                return bad(
-                    "[cache] eviction",
-                    format!("`{e}` is not one of lru, oldest, largest, expensive"),
-                );
+            if let Err(why) = e.parse::<Eviction>() {
+                return bad("[cache] eviction", why);
             }
         }
         if let Some(s) = &self.file.cache.max_size {
@@ -523,102 +425,47 @@ impl Config {
         v
     }
 
+    /// `[hooks] pre_commit` (validated on load).
+    pub fn pre_commit_mode(&self) -> PreCommitMode {
+        match self.file.hooks.pre_commit.as_deref() {
+            Some("check") => PreCommitMode::Check,
+            Some("off") => PreCommitMode::Off,
+            _ => PreCommitMode::Analyze,
+        }
+    }
+
+    /// `[hooks] pre_push` (validated on load).
+    pub fn pre_push_mode(&self) -> PrePushMode {
+        match self.file.hooks.pre_push.as_deref() {
+            Some("strict") => PrePushMode::Strict,
+            Some("off") => PrePushMode::Off,
+            _ => PrePushMode::Warn,
+        }
+    }
+
+    /// `[cache] eviction` (validated on load; default lru).
+    pub fn eviction(&self) -> Eviction {
+        self.file
+            .cache
+            .eviction
+            .as_deref()
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(Eviction::Lru)
+    }
+
+    /// `[cache] max_size` in bytes (validated on load), the one place it is parsed.
+    pub fn max_size_bytes(&self) -> Option<u64> {
+        self.file
+            .cache
+            .max_size
+            .as_deref()
+            .and_then(|s| crate::util::parse_size(s).ok())
+    }
+
     /// Whether the pre-commit hook removes entries of blobs not in the committed tree.
     pub fn prune_on_commit(&self) -> bool {
         self.file.cache.prune_on_commit.unwrap_or(true)
     }
-}
-
-/// The commented defaults written by `init` into `.rustassistant/config.toml`.
-pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committed with the repository.
-# Personal settings (budget, default provider) belong in ~/.rustassistant/config.toml.
-# Precedence: flags > RUSTASSISTANT_* environment > user config > this file > defaults.
-# Settings marked (trust) take effect from this file only after `rustassistant trust`:
-# whoever committed last wrote it, so it may not move your key, budget or secrets.
-
-[llm]
-# provider = "xai"            # xai | openai | anthropic | gemini | ollama | openai-compatible | none
-# model = "grok-4-fast"
-# base_url = "http://localhost:11434/v1"   # (trust) OpenAI-style URLs include the version
-# timeout = 120               # seconds per request, retries included (above 120: trust)
-# max_concurrency = 4         # requests in flight (above 4: trust)
-# max_tokens = 4096           # output tokens per request (above 4096: trust)
-
-[analysis]
-# types = ["todos", "metrics", "refactor"]   # default: todos + metrics (+ refactor with a provider)
-# include = ["**/*.rs", "**/*.py"]            # default: common source extensions
-# exclude = ["target/**", "vendor/**"]
-# max_file_bytes = 262144
-# allow_secrets = []         # (trust) globs of paths that may be sent even if they look like secrets
-
-[cache]
-# compression = "none"        # none | zstd (.json.zst entries, ~70% smaller)
-# max_size = "500MB"          # evict after writes when the cache grows past this
-# eviction = "lru"            # lru | oldest | largest | expensive
-# prune_on_commit = true      # the pre-commit hook drops entries of blobs no longer committed
-# require_signature = false   # with RUSTASSISTANT_SIGNING_KEY: unsigned entries are misses (lowering: trust)
-
-[budget]                      # (trust) the whole section; personal budgets belong in ~/.rustassistant
-# monthly_limit_usd = 3.00
-# warn_at = 0.75
-# alert_at = 0.90
-# hard_limit = true
-# allow_unknown_price = false # allow models without a known price under a hard limit
-
-[hooks]
-# pre_commit = "analyze"      # analyze | check | off
-# pre_push = "warn"           # warn | strict | off
-# strict = false              # a failed analysis blocks the commit (never for a missing key or provider)
-# pre_commit_timeout_s = 30   # (above 30: trust)
-
-# [pricing."my-local-model"]  # (trust)
-# input = 0.0                 # USD per million tokens
-# output = 0.0
-# cached_input = 0.0
-"#;
-
-/// Set `key = value` (a TOML literal) in `[section]` of the file at `path`, keeping every other
-/// line and comment: an existing assignment (or its commented-out default) is replaced in
-/// place, else the line is added to the section, else the section is appended.
-pub fn set_value(path: &Path, section: &str, key: &str, value: &str) -> std::io::Result<()> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let header = format!("[{section}]");
-    let new_line = format!("{key} = {value}");
-    let mut in_section = false;
-    let mut section_at = None;
-    let mut target = None;
-    for (i, l) in lines.iter().enumerate() {
-        let t = l.trim();
-        if t.starts_with('[') {
-            in_section = t == header;
-            if in_section {
-                section_at = Some(i);
-            }
-            continue;
-        }
-        if in_section {
-            let bare = t.trim_start_matches('#').trim_start();
-            if bare.starts_with(key) && bare[key.len()..].trim_start().starts_with('=') {
-                let commented = t.starts_with('#');
-                if target.is_none() || !commented {
-                    target = Some(i);
-                }
-            }
-        }
-    }
-    match (target, section_at) {
-        (Some(i), _) => lines[i] = new_line,
-        (None, Some(s)) => lines.insert(s + 1, new_line),
-        (None, None) => {
-            lines.push(String::new());
-            lines.push(header);
-            lines.push(new_line);
-        }
-    }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    crate::util::write_atomic(path, out.as_bytes())
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub mod scan;
 pub mod schema;
 mod sync;
 
-pub use query::{Group, Policy, Row, Stats, Tally};
+pub use query::{Group, Row, Stats, Tally};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

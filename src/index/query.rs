@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::*;
 use crate::cache::Store;
+use crate::config::Eviction;
 use crate::util::fs::mtime_ns;
 use crate::workspace::Workspace;
 
@@ -85,19 +86,6 @@ pub struct Row {
     pub valid: bool,
     /// Why not.
     pub error: Option<String>,
-}
-
-/// Eviction order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Policy {
-    /// Least recently used first (never-used entries by creation time).
-    Lru,
-    /// Oldest `created_at` first.
-    Oldest,
-    /// Largest on disk first.
-    Largest,
-    /// Most tokens (the dearest to have produced) first.
-    Expensive,
 }
 
 /// The counters one run adds to the index.
@@ -316,15 +304,15 @@ impl Index {
     }
 
     /// Every indexed entry, in the order `policy` evicts them (or by path with `None`).
-    pub fn rows(&self, policy: Option<Policy>) -> Result<Vec<Row>> {
+    pub fn rows(&self, policy: Option<Eviction>) -> Result<Vec<Row>> {
         let order = match policy {
             None => "e.rel",
-            Some(Policy::Lru) => {
+            Some(Eviction::Lru) => {
                 "COALESCE(a.last_accessed, unixepoch(e.created_at), 0) ASC, e.created_at ASC, e.rel"
             }
-            Some(Policy::Oldest) => "e.created_at ASC, e.rel",
-            Some(Policy::Largest) => "e.size_on_disk DESC, e.rel",
-            Some(Policy::Expensive) => {
+            Some(Eviction::Oldest) => "e.created_at ASC, e.rel",
+            Some(Eviction::Largest) => "e.size_on_disk DESC, e.rel",
+            Some(Eviction::Expensive) => {
                 "(e.tokens_in + e.tokens_out) DESC, COALESCE(e.cost_usd, 0) DESC, e.rel"
             }
         };
@@ -367,14 +355,19 @@ impl Index {
     }
 
     /// Evict by `policy` until valid entries total at most `max_bytes`. Returns what went.
-    pub fn evict(&self, store: &Store, policy: Policy, max_bytes: u64) -> Result<(Vec<Row>, u64)> {
+    pub fn evict(
+        &self,
+        store: &Store,
+        policy: Eviction,
+        max_bytes: u64,
+    ) -> Result<(Vec<Row>, u64)> {
         let victims = self.eviction_victims(policy, max_bytes)?;
         let freed = self.remove(store, &victims)?;
         Ok((victims, freed))
     }
 
     /// The entries `policy` removes, in order, for the cache to fit in `max_bytes`.
-    pub fn eviction_victims(&self, policy: Policy, max_bytes: u64) -> Result<Vec<Row>> {
+    pub fn eviction_victims(&self, policy: Eviction, max_bytes: u64) -> Result<Vec<Row>> {
         let rows = self.rows(Some(policy))?;
         let mut total: u64 = rows.iter().map(|r| r.size_on_disk).sum();
         let mut victims = Vec::new();
