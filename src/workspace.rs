@@ -78,13 +78,7 @@ pub fn warn_ignored(config: &Config, out: Printer) {
 /// A workspace on a fresh repository in `dir`, with its own user home, for unit tests.
 #[cfg(test)]
 pub(crate) fn test_workspace(dir: &std::path::Path) -> Workspace {
-    let ok = std::process::Command::new("git")
-        .args(["init", "-q"])
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "git init");
+    crate::git::init_for_tests(dir);
     let env = Env::from_pairs([(
         "RUSTASSISTANT_HOME".to_string(),
         dir.join("home").display().to_string(),

@@ -9,6 +9,7 @@ mod hardening;
 mod hooks;
 mod hostile;
 mod index;
+mod layers;
 mod managers;
 mod providers;
 mod trust;

@@ -309,7 +309,7 @@ fn prune(session: &Workspace, dry_run: bool) -> Result<Exit> {
 
 fn clear(session: &Workspace, cache_type: Option<String>, file: Option<PathBuf>) -> Result<Exit> {
     if let Some(t) = &cache_type {
-        super::analyze::check_types(std::slice::from_ref(t))?;
+        crate::analyzer::registry::check_types(std::slice::from_ref(t))?;
     }
     let file_match = match &file {
         None => None,

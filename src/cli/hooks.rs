@@ -1,11 +1,10 @@
 //! `hooks install | uninstall | run NAME`
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::json;
 
 use crate::cache::Key;
@@ -206,24 +205,6 @@ fn status(session: &Workspace) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Run `git` with the environment the hook received (GIT_INDEX_FILE included), plus `extra`.
-fn git(session: &Workspace, args: &[&str], extra: &[(&str, &Path)]) -> Result<()> {
-    let mut c = std::process::Command::new("git");
-    c.current_dir(session.repo.workdir()).args(args);
-    for (k, v) in extra {
-        c.env(k, v);
-    }
-    let out = c.output().context("running git")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "git {}: {}",
-            args.first().unwrap_or(&""),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
 /// Stage (or unstage with `rm`) `paths` in the index git is committing, and, for `git commit
 /// PATH` (a temporary index beside the real one being rewritten in `index.lock`), in the real
 /// one too, so the entries are not left looking deleted after the commit.
@@ -235,7 +216,10 @@ fn stage(session: &Workspace, verb: &[&str], paths: &[String]) -> Result<()> {
         let mut args: Vec<&str> = verb.to_vec();
         args.push("--");
         args.extend(chunk.iter().map(String::as_str));
-        git(session, &args, &[])?;
+        session
+            .repo
+            .run_git(&args, &[])
+            .map_err(anyhow::Error::msg)?;
         let git_dir = session.repo.git_dir();
         let lock = git_dir.join("index.lock");
         let using = session.env.get("GIT_INDEX_FILE").map(|f| {
@@ -248,64 +232,99 @@ fn stage(session: &Workspace, verb: &[&str], paths: &[String]) -> Result<()> {
         });
         if let Some(u) = using {
             if lock.exists() && u != lock && u != git_dir.join("index") {
-                git(session, &args, &[("GIT_INDEX_FILE", &lock)])?;
+                session
+                    .repo
+                    .run_git(&args, &[("GIT_INDEX_FILE", &lock)])
+                    .map_err(anyhow::Error::msg)?;
             }
         }
     }
     Ok(())
 }
 
+/// The pre-commit hook: analyse the staged content that lacks entries, stage exactly those
+/// entries (dropping stale ones with `prune_on_commit`), say what happened, and block only what
+/// strict mode may block.
 fn pre_commit(session: &Workspace) -> Result<Exit> {
-    let cfg = &session.config.file.hooks;
     let mode = session.config.pre_commit_mode();
     if mode == PreCommitMode::Off {
         return Ok(Exit::Success);
     }
-    let strict = cfg.strict.unwrap_or(false);
-    let started = Instant::now();
     let fresh = !session.initialised();
+    if !prepare(session, mode, fresh)? {
+        return Ok(Exit::Success);
+    }
+    let index = Index::open_for_lookup(session);
+    let report = analyse_staged(session, mode, &index)?;
+    stage_new_entries(session, &report, mode, fresh)?;
+    let pruned = if session.config.prune_on_commit() && mode == PreCommitMode::Analyze {
+        prune_staged(session, &index)?
+    } else {
+        0
+    };
+    say_added(&report, mode, pruned);
+    Ok(judge_left_out(session, &report, mode))
+}
+
+/// Create `.rustassistant/` on a first analysing commit; step aside (false) when the cache
+/// folder cannot be used — someone else's commit must not block this user's.
+fn prepare(session: &Workspace, mode: PreCommitMode, fresh: bool) -> Result<bool> {
     if fresh && mode == PreCommitMode::Analyze {
         crate::cache::layout::ensure(&session.store)?;
     }
     if let Err(e) = session.store.ensure_real() {
-        // Someone else's commit cannot block this user's commits: say it and step aside.
         session.out.warn(&format!("pre-commit hook skipped: {e}"));
-        return Ok(Exit::Success);
+        return Ok(false);
     }
-    let types = session.config.default_types();
-    let plans = super::analyze::plans(session, &types)?;
+    Ok(true)
+}
 
+/// Run the configured types over the staged content, within the hook's time bound.
+fn analyse_staged(
+    session: &Workspace,
+    mode: PreCommitMode,
+    index: &Index,
+) -> Result<crate::run::Report> {
+    let types = session.config.default_types();
+    let plans = crate::analyzer::registry::plans(session, &types)?;
+    let bound = session
+        .config
+        .file
+        .hooks
+        .pre_commit_timeout_s
+        .unwrap_or(crate::config::trust::DEFAULT_PRE_COMMIT_TIMEOUT_S);
     let opts = RunOptions {
         force: false,
         dry_run: mode == PreCommitMode::Check,
         jobs: None,
         index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
-        // The time bound of the whole hook (default 30 s): what is not done by then is left out.
-        deadline: Some(
-            started
-                + Duration::from_secs(
-                    cfg.pre_commit_timeout_s
-                        .unwrap_or(crate::config::trust::DEFAULT_PRE_COMMIT_TIMEOUT_S),
-                ),
-        ),
-        // No per-file lines: the hook reports in one line below.
+        // The time bound of the whole hook (default 30 s): what is not done by then is left
+        // out, requests in flight included.
+        deadline: Some(Instant::now() + Duration::from_secs(bound)),
+        // No per-file lines: the hook reports in one line of its own.
         quiet: true,
     };
-    let index = Index::open_for_lookup(session);
-    let report = crate::run::run(
-        session,
-        &Selection {
-            staged: true,
-            ..Selection::default()
-        },
-        &plans,
-        &opts,
-        Some(&index),
-    )?;
+    let staged = Selection {
+        staged: true,
+        ..Selection::default()
+    };
+    crate::run::run(session, &staged, &plans, &opts, Some(index))
+}
+
+/// Stage the entries this run wrote (and the skeleton on a first commit).
+fn stage_new_entries(
+    session: &Workspace,
+    report: &crate::run::Report,
+    mode: PreCommitMode,
+    fresh: bool,
+) -> Result<()> {
+    if mode == PreCommitMode::Check {
+        return Ok(());
+    }
     let mut written: Vec<String> = report
         .results
         .iter()
-        .filter(|r| r.status == Status::Miss && !opts.dry_run)
+        .filter(|r| r.status == Status::Miss)
         .filter_map(|r| r.entry_path.as_ref().map(|p| p.display().to_string()))
         .collect();
     if fresh && !written.is_empty() {
@@ -319,33 +338,11 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
             written.push(format!(".rustassistant/{f}"));
         }
     }
-    stage(session, &["add", "-f"], &written)?;
-    let pruned = if session.config.prune_on_commit() && mode == PreCommitMode::Analyze {
-        prune_staged(session, &index)?
-    } else {
-        0
-    };
+    stage(session, &["add", "-f"], &written)
+}
 
-    // What the commit goes without: failures and bounded-out work, not binary or oversize files.
-    let left_out: Vec<&crate::run::FileResult> = report
-        .results
-        .iter()
-        .filter(|r| match r.cause {
-            Cause::Failed | Cause::Unavailable | Cause::NoProvider => true,
-            Cause::Budget | Cause::TimeLimit | Cause::DryRun => true,
-            Cause::None | Cause::Content => false,
-        })
-        .collect();
-    // A strict repository config blocks only what the user could have fixed: never a missing
-    // key or provider, an unreachable or failing provider, their own budget, or the hook's time
-    // bound (DESIGN.md, Trust). The user's own (or a trusted) strict blocks on anything left out.
-    let blocking = left_out
-        .iter()
-        .filter(|r| {
-            session.config.strict_from_user || matches!(r.cause, Cause::Failed | Cause::DryRun)
-        })
-        .count();
-    let added = if opts.dry_run {
+fn say_added(report: &crate::run::Report, mode: PreCommitMode, pruned: usize) {
+    let added = if mode == PreCommitMode::Check {
         0
     } else {
         report.summary.misses
@@ -360,32 +357,57 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
             }
         ));
     }
-    if !left_out.is_empty() {
-        let first = left_out[0];
-        let what = if mode == PreCommitMode::Check {
-            "lack analyses"
-        } else {
-            "left out"
-        };
-        crate::output::print_stderr(&format!(
-            "rustassistant: {} analyses {what} of this commit (e.g. {} {}: {}){}",
-            left_out.len(),
-            first.path,
-            first.cache_type,
-            sanitize(first.reason.as_deref().unwrap_or("not analysed")),
-            if strict && blocking > 0 {
-                "; [hooks] strict = true refuses the commit"
-            } else if strict {
-                "; not blocking: the repository's [hooks] strict does not refuse a commit for a missing key, provider or budget"
-            } else {
-                ""
-            }
-        ));
+}
+
+/// Say what the commit goes without (failures and bounded-out work, not binary or oversize
+/// files) and decide. A strict repository config blocks only what the user could have fixed:
+/// never a missing key or provider, an unreachable or failing provider, their own budget, or
+/// the hook's time bound (DESIGN.md, Trust). The user's own (or a trusted) strict blocks on
+/// anything left out.
+fn judge_left_out(session: &Workspace, report: &crate::run::Report, mode: PreCommitMode) -> Exit {
+    let strict = session.config.file.hooks.strict.unwrap_or(false);
+    let left_out: Vec<&crate::run::FileResult> = report
+        .results
+        .iter()
+        .filter(|r| match r.cause {
+            Cause::Failed | Cause::Unavailable | Cause::NoProvider => true,
+            Cause::Budget | Cause::TimeLimit | Cause::DryRun => true,
+            Cause::None | Cause::Content => false,
+        })
+        .collect();
+    let Some(first) = left_out.first() else {
+        return Exit::Success;
+    };
+    let blocking = left_out
+        .iter()
+        .filter(|r| {
+            session.config.strict_from_user || matches!(r.cause, Cause::Failed | Cause::DryRun)
+        })
+        .count();
+    let what = if mode == PreCommitMode::Check {
+        "lack analyses"
+    } else {
+        "left out"
+    };
+    crate::output::print_stderr(&format!(
+        "rustassistant: {} analyses {what} of this commit (e.g. {} {}: {}){}",
+        left_out.len(),
+        first.path,
+        first.cache_type,
+        sanitize(first.reason.as_deref().unwrap_or("not analysed")),
         if strict && blocking > 0 {
-            return Ok(Exit::Failure);
+            "; [hooks] strict = true refuses the commit"
+        } else if strict {
+            "; not blocking: the repository's [hooks] strict does not refuse a commit for a missing key, provider or budget"
+        } else {
+            ""
         }
+    ));
+    if strict && blocking > 0 {
+        Exit::Failure
+    } else {
+        Exit::Success
     }
-    Ok(Exit::Success)
 }
 
 /// Unstage and delete staged entries whose blob is nowhere in the tree being committed.
@@ -461,7 +483,7 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).ok();
     let types = session.config.default_types();
-    let plans = super::analyze::plans(session, &types)?;
+    let plans = crate::analyzer::registry::plans(session, &types)?;
     let variants: Vec<(String, String)> = plans
         .iter()
         .filter_map(|p| {
@@ -481,7 +503,6 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
     let filter = crate::run::Filter::new(&session.config)?;
     let mut missing: Vec<(String, String, String)> = Vec::new();
     let repo = &session.repo;
-    let git = repo.git();
     for line in input.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() < 4 {
@@ -491,54 +512,24 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
         if local_sha.bytes().all(|b| b == b'0') {
             continue; // deletion
         }
-        let tip = git.find_commit(repo.oid(local_sha)?)?;
-        let tip_tree = tip.tree()?;
-        let mut walk = git.revwalk()?;
-        walk.push(tip.id())?;
-        if remote_sha.bytes().all(|b| b == b'0') {
-            // A new branch: what no remote-tracking branch has yet.
-            for r in git.references_glob("refs/remotes/*")?.flatten() {
-                if let Some(o) = r.target() {
-                    let _ = walk.hide(o);
-                }
-            }
-        } else if let Ok(o) = repo.oid(remote_sha) {
-            let _ = walk.hide(o);
-        }
-        let mut changed: HashSet<String> = HashSet::new();
-        for oid in walk.flatten() {
-            let c = git.find_commit(oid)?;
-            let parent_tree = c.parents().next().and_then(|p| p.tree().ok());
-            let diff = git.diff_tree_to_tree(parent_tree.as_ref(), Some(&c.tree()?), None)?;
-            for d in diff.deltas() {
-                if let Some(p) = d.new_file().path().and_then(|p| p.to_str()) {
-                    if filter.matches(p) {
-                        changed.insert(p.to_string());
-                    }
-                }
-            }
-        }
-        for path in changed {
-            // The file as the pushed tip has it (deleted since: nothing to analyse).
-            let Ok(entry) = tip_tree.get_path(Path::new(&path)) else {
-                continue;
-            };
-            if entry.kind() != Some(git2::ObjectType::Blob) {
-                continue;
-            }
-            let blob = entry.id().to_string();
-            for (ty, variant) in &variants {
-                let key = Key {
-                    cache_type: ty.clone(),
-                    blob: blob.clone(),
-                    variant: variant.clone(),
-                };
-                let present = [false, true].iter().any(|&zst| {
-                    tip_tree
-                        .get_path(Path::new(&format!(".rustassistant/{}", key.rel(zst))))
-                        .is_ok()
-                });
-                if !present {
+        for (path, blob) in repo.pushed_files(local_sha, remote_sha, |p| filter.matches(p))? {
+            // Is an entry for each type in the pushed tip (either encoding)?
+            let wanted: Vec<(String, [String; 2])> = variants
+                .iter()
+                .map(|(ty, variant)| {
+                    let key = Key {
+                        cache_type: ty.clone(),
+                        blob: blob.clone(),
+                        variant: variant.clone(),
+                    };
+                    let at = |zst| format!(".rustassistant/{}", key.rel(zst));
+                    (ty.clone(), [at(false), at(true)])
+                })
+                .collect();
+            let paths: Vec<String> = wanted.iter().flat_map(|(_, p)| p.clone()).collect();
+            let present = repo.commit_has_paths(local_sha, &paths)?;
+            for (i, (ty, _)) in wanted.iter().enumerate() {
+                if !(present[2 * i] || present[2 * i + 1]) {
                     missing.push((path.clone(), ty.clone(), local_sha.to_string()));
                 }
             }

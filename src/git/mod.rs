@@ -6,6 +6,7 @@
 //! written); anything else is hashed with git2 in the repository's object format (SHA-1 or
 //! SHA-256).
 
+mod history;
 pub mod hooks;
 pub mod index_file;
 
@@ -117,8 +118,10 @@ impl Repo {
         })
     }
 
-    /// The git2 repository (locked for the guard's lifetime).
-    pub fn git(&self) -> MutexGuard<'_, Repository> {
+    /// The git2 repository, locked for the guard's lifetime. Private to `git/`: a guard held
+    /// while calling another method that locks would deadlock, so every use takes and drops it
+    /// inside one method.
+    fn git(&self) -> MutexGuard<'_, Repository> {
         self.git.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -550,4 +553,10 @@ fn read_index_file(path: &Path) -> Option<(Vec<u8>, (i64, i64))> {
     let mut data = Vec::with_capacity(meta.len() as usize);
     file.read_to_end(&mut data).ok()?;
     Some((data, (meta.mtime(), meta.mtime_nsec())))
+}
+
+/// A new, empty repository at `dir` (unit tests of the layers above build workspaces on it).
+#[cfg(test)]
+pub(crate) fn init_for_tests(dir: &Path) {
+    Repository::init(dir).expect("git init");
 }

@@ -94,20 +94,9 @@ pub(crate) fn collect(
         wanted.extend(untracked_files(repo, &filter, &by_path, &submodules));
     }
     if sel.changed {
-        let mut so = git2::StatusOptions::new();
-        so.include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false);
-        let git = repo.git();
-        for s in git.statuses(Some(&mut so))?.iter() {
-            let st = s.status();
-            if st.is_wt_deleted() || st.is_index_deleted() || st.is_ignored() {
-                continue;
-            }
-            if let Ok(p) = s.path() {
-                if filter.matches(p) {
-                    wanted.push(p.to_string());
-                }
+        for p in repo.changed_paths()? {
+            if filter.matches(&p) {
+                wanted.push(p);
             }
         }
     }
