@@ -3,6 +3,7 @@
 # with the date and machine it prints.
 #
 #   benches/bench.sh [cache] [providers] [index] [hooks]     (default: all sections)
+#   BENCH_BIN=/path/to/other/rustassistant benches/bench.sh cache   (measure another build)
 #
 # Whole-process wall times, median of RUNS runs (default 7), release build. Synthetic
 # repositories are generated under $BENCH_DIR (default: a temporary folder, removed at exit).
@@ -13,8 +14,13 @@ RUNS=${RUNS:-7}
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=(cache providers index hooks)
 
-cargo build --release --quiet --bin rustassistant
-BIN=$ROOT/target/release/rustassistant
+# BENCH_BIN measures another build (e.g. the one before a change) with the same script.
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  cargo build --release --quiet --bin rustassistant
+  BIN=$ROOT/target/release/rustassistant
+fi
 WORK=${BENCH_DIR:-$(mktemp -d)}
 [ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$WORK"' EXIT
 

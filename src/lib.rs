@@ -5,15 +5,22 @@
 //! produced it (see `DESIGN.md` in the repository). Entries are committed with the source, so an
 //! unchanged file is never analysed twice — not locally, not by a teammate, not by CI.
 //!
-//! Modules:
-//! - [`cache`]: entry format, key derivation, the on-disk store (atomic writes, zstd).
-//! - [`git`]: everything that touches git2 (blob ids, index, trees, hooks folder).
-//! - [`provider`]: the [`provider::Analyzer`] seam, the built-in offline analyzers and the HTTP
-//!   providers.
-//! - [`index`]: the local SQLite index (stats, hit counters, eviction).
-//! - [`config`]: layered configuration (flags > environment > user > repository > defaults).
-//! - [`analyze`]: planning and running an analysis over a set of files.
-//! - [`cli`]: the command line.
+//! Modules, top to bottom; each uses only those below it (`tests/layers.rs` checks):
+//! - [`cli`]: argument parsing and printing, one file per command, the exit-code table's caller.
+//! - [`run`]: one analysis run: select files, look keys up, execute misses, tally, record.
+//! - [`analyzer`]: the [`analyzer::Analyzer`] seam, built-in offline analyzers, the LLM types,
+//!   prompts, the secret filter, and the registry that builds each type's analyzer.
+//! - [`budget`]: pricing, the per-user ledger, and `Budgeted`, a provider decorator.
+//! - [`llm`]: the [`llm::Provider`] trait, the HTTP client and each vendor's wire format.
+//! - [`index`]: the local SQLite index (sync, stats, hit counters, eviction).
+//! - [`workspace`]: repository + configuration + store + environment + printer for a command.
+//! - [`cache`]: entry format, key derivation, the on-disk store and its layout, migration.
+//! - [`git`]: everything that touches git2 or the git binary (blob ids, index, trees,
+//!   history, hooks).
+//! - [`config`]: layered configuration, typed modes, and the trust boundary.
+//! - [`output`]: sanitising and printing (a closed stdout ends a command quietly).
+//! - [`util`]: fs (bounded, symlink-safe reads), par, interrupt, env, sizes and time.
+//! - [`error`]: user errors and the one table of exit codes.
 #![warn(missing_docs)]
 
 pub mod analyzer;

@@ -126,12 +126,8 @@ impl Analyzer for LlmAnalyzer {
         };
         let cost = self
             .pricing
-            .cost(&self.identity.model, &tokens)
-            .or_else(|| {
-                resp.model
-                    .as_deref()
-                    .and_then(|m| self.pricing.cost(m, &tokens))
-            })
+            .price_for(&self.identity.model, resp.model.as_deref())
+            .map(|p| crate::budget::pricing::cost_of(p, &tokens))
             .or(self.free.then_some(0.0));
         Ok(Outcome {
             result,

@@ -48,7 +48,7 @@ impl Settings {
 
 /// Budget status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Status {
+pub enum BudgetStatus {
     /// Below `warn_at`.
     #[serde(rename = "OK")]
     Ok,
@@ -61,7 +61,7 @@ pub enum Status {
 }
 
 /// The status of `spent` under `s`.
-pub fn status(spent: f64, s: &Settings) -> Status {
+pub fn status(spent: f64, s: &Settings) -> BudgetStatus {
     let frac = if s.limit_usd > 0.0 {
         spent / s.limit_usd
     } else if spent > 0.0 {
@@ -72,13 +72,13 @@ pub fn status(spent: f64, s: &Settings) -> Status {
     // Compare with a hair of tolerance so $7.50 of $10.00 is exactly the 75% threshold.
     let at = |t: f64| frac + 1e-9 >= t;
     if at(1.0) {
-        Status::Exceeded
+        BudgetStatus::Exceeded
     } else if at(s.alert_at) {
-        Status::Alert
+        BudgetStatus::Alert
     } else if at(s.warn_at) {
-        Status::Warning
+        BudgetStatus::Warning
     } else {
-        Status::Ok
+        BudgetStatus::Ok
     }
 }
 
@@ -90,10 +90,10 @@ pub fn status_line(spent: f64, s: &Settings) -> String {
         100.0
     };
     let (icon, word) = match status(spent, s) {
-        Status::Ok => ("✅", "OK"),
-        Status::Warning => ("⚠️ ", "Warning"),
-        Status::Alert => ("🚨", "Alert"),
-        Status::Exceeded => ("❌", "Exceeded"),
+        BudgetStatus::Ok => ("✅", "OK"),
+        BudgetStatus::Warning => ("⚠️ ", "Warning"),
+        BudgetStatus::Alert => ("🚨", "Alert"),
+        BudgetStatus::Exceeded => ("❌", "Exceeded"),
     };
     format!(
         "{icon} Budget {word}: ${spent:.2} / ${:.2} ({pct:.1}%)",
@@ -222,8 +222,10 @@ impl Provider for Budgeted {
                         output: u.output,
                         cached_input: u.cached_input,
                     };
-                    let cost = price
-                        .as_ref()
+                    // The same rule as the entry's recorded cost (Pricing::price_for).
+                    let cost = self
+                        .pricing
+                        .price_for(model, resp.model.as_deref())
                         .map(|p| pricing::cost_of(p, &t))
                         .unwrap_or(0.0);
                     // The reservation assumed at most `max_tokens` of output. A provider that
@@ -279,15 +281,15 @@ mod tests {
 
     #[test]
     fn thresholds_at_exactly_75_90_and_100_percent() {
-        assert_eq!(status(7.49, &s(10.0)), Status::Ok);
-        assert_eq!(status(7.50, &s(10.0)), Status::Warning);
-        assert_eq!(status(8.99, &s(10.0)), Status::Warning);
-        assert_eq!(status(9.00, &s(10.0)), Status::Alert);
-        assert_eq!(status(9.99, &s(10.0)), Status::Alert);
-        assert_eq!(status(10.00, &s(10.0)), Status::Exceeded);
+        assert_eq!(status(7.49, &s(10.0)), BudgetStatus::Ok);
+        assert_eq!(status(7.50, &s(10.0)), BudgetStatus::Warning);
+        assert_eq!(status(8.99, &s(10.0)), BudgetStatus::Warning);
+        assert_eq!(status(9.00, &s(10.0)), BudgetStatus::Alert);
+        assert_eq!(status(9.99, &s(10.0)), BudgetStatus::Alert);
+        assert_eq!(status(10.00, &s(10.0)), BudgetStatus::Exceeded);
         assert_eq!(
             status(0.3 * 3.0, &s(1.2)),
-            Status::Warning,
+            BudgetStatus::Warning,
             "0.9 of 1.2 is 75% despite float error"
         );
         assert_eq!(
@@ -296,7 +298,7 @@ mod tests {
         );
         assert_eq!(
             status(0.0, &s(0.0)),
-            Status::Exceeded,
+            BudgetStatus::Exceeded,
             "a zero limit allows nothing"
         );
     }

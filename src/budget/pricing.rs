@@ -33,6 +33,15 @@ impl Pricing {
 
     /// The price of `model`: exact name, else the longest listed name that `model` starts with
     /// followed by `-` (dated snapshots such as `claude-sonnet-4-20250514`).
+    /// The one pricing rule for a request: the price of the model asked for, else of the model
+    /// the server says answered (an alias resolved to a dated name, say). The budget reserves
+    /// and settles with it, and entries record the cost it gives.
+    pub fn price_for(&self, requested: &str, answered: Option<&str>) -> Option<&Price> {
+        self.price(requested)
+            .or_else(|| answered.and_then(|m| self.price(m)))
+    }
+
+    /// The price of `model`: exact, else the longest listed name it extends with `-…`.
     pub fn price(&self, model: &str) -> Option<&Price> {
         if let Some(p) = self.models.get(model) {
             return Some(p);

@@ -4,10 +4,12 @@
 mod analyze;
 mod budget;
 mod cache;
-mod entry;
+mod cat;
 mod hooks;
+mod merge_entry;
+mod show;
 
-pub use entry::merge_winner;
+pub use merge_entry::merge_winner;
 mod init;
 mod trust;
 
@@ -70,7 +72,7 @@ pub enum Command {
         cmd: analyze::DocsCmd,
     },
     /// Print the cached result for a file's current content.
-    Show(analyze::ShowArgs),
+    Show(show::ShowArgs),
     /// Inspect and maintain the cache.
     Cache {
         /// What to do.
@@ -78,7 +80,7 @@ pub enum Command {
         cmd: cache::CacheCmd,
     },
     /// Print an entry file as JSON (also the git diff textconv for .json.zst entries).
-    Cat(entry::CatArgs),
+    Cat(cat::CatArgs),
     /// Git hooks: install, uninstall, or run one (what the shims call).
     Hooks {
         /// What to do.
@@ -86,7 +88,7 @@ pub enum Command {
         cmd: hooks::HooksCmd,
     },
     /// Git merge driver for cache entries (configured by `hooks install`).
-    MergeEntry(entry::MergeArgs),
+    MergeEntry(merge_entry::MergeArgs),
     /// Monthly spend against the budget; `budget set USD` changes the limit.
     Budget(budget::BudgetArgs),
     /// Spend by month, model and analysis type, with what cache hits saved.
@@ -171,10 +173,10 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
             let a = f.into_analyze("docs");
             analyze::run(&open(&a.overrides())?, &a)
         }
-        Command::Show(a) => analyze::show(&open(&Overrides::default())?, &a),
+        Command::Show(a) => show::show(&open(&Overrides::default())?, &a),
         Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd),
-        Command::Cat(a) => entry::cat(&a, out),
-        Command::MergeEntry(a) => entry::merge(&a),
+        Command::Cat(a) => cat::cat(&a, out),
+        Command::MergeEntry(a) => merge_entry::merge(&a),
         Command::Hooks { cmd } => hooks::run(&open(&Overrides::default())?, cmd),
         Command::Budget(a) => {
             // Works outside a repository too: the budget is per user.

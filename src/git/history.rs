@@ -10,6 +10,74 @@ use git2::ObjectType;
 use super::Repo;
 
 impl Repo {
+    /// Every blob id in HEAD's tree (recursively), or `None` when there is no commit yet.
+    ///
+    /// The walk goes by object ids, never by path names, so a folder whose name is not UTF-8
+    /// (Latin-1, say) is walked like any other; any object that cannot be read is an error —
+    /// callers delete entries on this evidence, and an incomplete walk must never look like
+    /// "not present".
+    pub fn head_blob_ids(&self) -> Result<Option<HashSet<String>>, git2::Error> {
+        let git = self.git();
+        let head = match git.head() {
+            Ok(h) => h,
+            Err(e) if e.code() == git2::ErrorCode::UnbornBranch => return Ok(None),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let root = head.peel_to_tree()?.id();
+        let mut blobs = HashSet::new();
+        let mut seen_trees = HashSet::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if !seen_trees.insert(id) {
+                continue;
+            }
+            let tree = git.find_tree(id)?;
+            for e in tree.iter() {
+                match e.kind() {
+                    Some(ObjectType::Blob) => {
+                        blobs.insert(e.id().to_string());
+                    }
+                    Some(ObjectType::Tree) => stack.push(e.id()),
+                    // A gitlink (submodule commit) holds no blob of this repository.
+                    Some(ObjectType::Commit) => {}
+                    _ => {
+                        return Err(git2::Error::from_str(&format!(
+                            "unexpected object {} in tree {id}",
+                            e.id()
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(Some(blobs))
+    }
+
+    /// Merge `base`, `ours` and `theirs` as text the way git would, writing the result (with
+    /// conflict markers where the sides conflict) into `ours`. Returns whether it was clean.
+    pub fn merge_file_as_text(ours: &Path, base: &Path, theirs: &Path) -> std::io::Result<bool> {
+        let status = std::process::Command::new("git")
+            .args([
+                "merge-file",
+                "-L",
+                "ours",
+                "-L",
+                "base",
+                "-L",
+                "theirs",
+                "--",
+            ])
+            .arg(ours)
+            .arg(base)
+            .arg(theirs)
+            .status()?;
+        match status.code() {
+            Some(0) => Ok(true),
+            Some(n) if n > 0 => Ok(false),
+            _ => Err(std::io::Error::other("git merge-file failed")),
+        }
+    }
+
     /// Paths changed against HEAD (staged or not), untracked ones included, deletions and
     /// ignored files left out.
     pub fn changed_paths(&self) -> Result<Vec<String>, git2::Error> {
@@ -111,5 +179,48 @@ impl Repo {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use git2::Repository;
+
+    #[test]
+    fn head_blob_ids_walk_every_tree_whatever_its_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = Repository::init(dir.path()).unwrap();
+        let blob = |text: &str| git.blob(text.as_bytes()).unwrap();
+        let (a, x, z) = (blob("a"), blob("x"), blob("z"));
+        // A folder whose name is Latin-1, sorted between two files.
+        let mut inner = git.treebuilder(None).unwrap();
+        inner.insert("x.txt", x, 0o100644).unwrap();
+        let inner = inner.write().unwrap();
+        let mut root = git.treebuilder(None).unwrap();
+        root.insert("a.rs", a, 0o100644).unwrap();
+        root.insert(b"caf\xe9".as_slice(), inner, 0o040000).unwrap();
+        root.insert("z.rs", z, 0o100644).unwrap();
+        let tree = git.find_tree(root.write().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        git.commit(Some("HEAD"), &sig, &sig, "t", &tree, &[])
+            .unwrap();
+        let repo = Repo::discover(dir.path()).unwrap();
+        let ids = repo.head_blob_ids().unwrap().unwrap();
+        for b in [a, x, z] {
+            assert!(ids.contains(&b.to_string()), "{b} missing");
+        }
+        assert_eq!(ids.len(), 3);
+    }
+
+    #[test]
+    fn no_commit_yet_is_none_not_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        Repository::init(dir.path()).unwrap();
+        assert!(Repo::discover(dir.path())
+            .unwrap()
+            .head_blob_ids()
+            .unwrap()
+            .is_none());
     }
 }

@@ -72,7 +72,7 @@ impl Index {
 
     /// What changed since the last sync, with the changed entry files read; `None` when
     /// nothing did.
-    fn plan(&self, store: &Store, repo: Option<&Repo>) -> Result<Option<Plan>> {
+    fn plan(&self, store: &Store, repo: Option<&Repo>) -> Result<Option<SyncPlan>> {
         let started_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
@@ -157,7 +157,7 @@ impl Index {
         let decoded = parallel_map(&to_read, |(rel, key, sig)| {
             read_for_index(&root.join(rel), key, sig.1)
         });
-        Ok(Some(Plan {
+        Ok(Some(SyncPlan {
             stats: st,
             gone,
             to_delete,
@@ -199,7 +199,7 @@ impl Index {
     }
 
     /// Write what `plan` found, in the caller's transaction. Returns the rows removed.
-    fn apply(&self, tx: &rusqlite::Transaction<'_>, plan: Plan) -> Result<usize> {
+    fn apply(&self, tx: &rusqlite::Transaction<'_>, plan: SyncPlan) -> Result<usize> {
         let mut removed = 0;
         for d in &plan.gone {
             removed += tx.execute(
@@ -343,7 +343,7 @@ impl Index {
 }
 
 /// What a sync found, to be written under the lock.
-struct Plan {
+struct SyncPlan {
     stats: SyncStats,
     /// Folders that no longer exist.
     gone: Vec<String>,

@@ -26,7 +26,7 @@ pub(crate) enum Found {
 }
 
 /// One key to look up, with where it belongs.
-struct Probe {
+struct KeyProbe {
     target: usize,
     plan: usize,
     key: Key,
@@ -52,7 +52,7 @@ pub(crate) fn lookup_all(
         })
         .collect();
     // Step 1: stat, on every core.
-    let stat = |(t, target): &(usize, &Target)| -> Vec<Probe> {
+    let stat = |(t, target): &(usize, &Target)| -> Vec<KeyProbe> {
         let Ok(file) = &target.id else {
             return Vec::new();
         };
@@ -69,7 +69,7 @@ pub(crate) fn lookup_all(
                     .store
                     .probe(&key)
                     .map(|found| (found.rel, found.size, found.mtime_ns));
-                Some(Probe {
+                Some(KeyProbe {
                     target: *t,
                     plan: p,
                     key,
@@ -79,7 +79,7 @@ pub(crate) fn lookup_all(
             .collect()
     };
     let numbered: Vec<(usize, &Target)> = targets.iter().enumerate().collect();
-    let probes: Vec<Probe> = parallel_map(&numbered, stat)
+    let probes: Vec<KeyProbe> = parallel_map(&numbered, stat)
         .into_iter()
         .flatten()
         .collect();

@@ -1,67 +1,11 @@
-//! `cat`: print an entry file as JSON. Also git's textconv for `.json.zst` entries, so it
-//! accepts any file name (git hands it a temporary copy).
+//! `merge-entry BASE OURS THEIRS`: git's merge driver for entries, where union merge cannot
+//! apply.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cache::entry::decode_json_bytes;
-use crate::error::{Exit, UserError};
-use crate::output::Printer;
-
-/// Print an entry (plain or zstd) as pretty JSON.
-#[derive(Debug, clap::Args)]
-pub struct CatArgs {
-    /// The entry file.
-    pub file: PathBuf,
-    /// Act as git's diff textconv: a file that is not an entry (a `.gitattributes` routed it
-    /// here) is printed unchanged, so `git diff` keeps working on it.
-    #[arg(long)]
-    pub textconv: bool,
-}
-
-/// Largest file `cat --textconv` passes through unchanged (git diffs larger files as binary
-/// anyway, and nothing is read without a bound).
-const MAX_TEXTCONV_BYTES: u64 = 256 << 20;
-
-/// Run `cat`.
-pub fn cat(args: &CatArgs, _out: Printer) -> Result<Exit> {
-    let bound = if args.textconv {
-        MAX_TEXTCONV_BYTES
-    } else {
-        crate::cache::entry::MAX_ENTRY_FILE_BYTES
-    };
-    let bytes = crate::util::fs::read_user_file(&args.file, bound)
-        .map_err(|e| UserError::Input(e.to_string()))?;
-    let decoded = decode_json_bytes(&bytes).and_then(|json| {
-        serde_json::from_slice::<serde_json::Value>(&json)
-            .map_err(|e| crate::cache::EntryError::Malformed(format!("not JSON ({e})")))
-    });
-    if args.textconv {
-        match decoded {
-            // serde_json escapes every control character, so the output is terminal-safe.
-            Ok(v) => crate::output::print_stdout(&serde_json::to_string_pretty(&v)?),
-            Err(_) => {
-                use std::io::Write as _;
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&bytes).and_then(|()| out.flush());
-            }
-        }
-        return Ok(Exit::Success);
-    }
-    let json = decode_json_bytes(&bytes)
-        .map_err(|e| UserError::Input(format!("{}: {e}", args.file.display())))?;
-    match serde_json::from_slice::<serde_json::Value>(&json) {
-        // serde_json escapes every control character, so the output is terminal-safe.
-        Ok(v) => crate::output::print_stdout(&serde_json::to_string_pretty(&v)?),
-        Err(e) => {
-            return Err(
-                UserError::Input(format!("{}: not JSON ({e})", args.file.display())).into(),
-            );
-        }
-    }
-    Ok(Exit::Success)
-}
+use crate::error::Exit;
 
 /// Git merge driver for entries (`merge-entry %O %A %B`).
 ///

@@ -1,0 +1,179 @@
+//! `show FILE`: the cached results for a file's current content, for a human.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::analyzer::registry::{check_types, plans};
+use crate::cache::{Key, KNOWN_TYPES};
+use crate::error::{Exit, UserError};
+use crate::output::sanitize;
+use crate::run::Plan;
+use crate::workspace::Workspace;
+
+/// Print the cached result for a file's current content.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The source file.
+    pub file: PathBuf,
+    /// Only this analysis type (default: every type with a result).
+    #[arg(long = "type", short = 't', value_name = "T")]
+    pub types: Vec<String>,
+}
+
+/// Run `show`.
+pub fn show(session: &Workspace, args: &ShowArgs) -> Result<Exit> {
+    check_types(&args.types)?;
+    let repo = &session.repo;
+    let rel = repo.relative(&session.cwd, &args.file)?;
+    let abs = repo.workdir().join(&rel);
+    if abs.is_dir() {
+        return Err(UserError::Input(format!(
+            "{}: is a directory; show takes one file (try `analyze {}`)",
+            args.file.display(),
+            args.file.display()
+        ))
+        .into());
+    }
+    let tracked = repo.tracked(None)?;
+    let t = tracked.iter().find(|t| t.path == rel);
+    let file = match repo.work_file(&rel, t, session.config.max_file_bytes())? {
+        Some(crate::git::WorkFile::Known(f)) => f,
+        Some(crate::git::WorkFile::TooLarge(n)) => {
+            return Err(UserError::Input(format!(
+                "{}: {n} bytes, over [analysis] max_file_bytes, so never analysed",
+                args.file.display()
+            ))
+            .into())
+        }
+        None => {
+            return Err(
+                UserError::Input(format!("{}: not a regular file", args.file.display())).into(),
+            )
+        }
+    };
+    let types: Vec<String> = if args.types.is_empty() {
+        KNOWN_TYPES.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.types.clone()
+    };
+    let plans = plans(session, &types)?;
+    let mut found = Vec::new();
+    for p in &plans {
+        if let Some(e) = find_entry(session, p, &file.blob) {
+            found.push(e);
+        }
+    }
+    if found.is_empty() {
+        return Err(UserError::Input(format!(
+            "no cached analysis for {} at its current content ({}): run `rustassistant analyze {}`",
+            rel,
+            &file.blob[..12],
+            args.file.display()
+        ))
+        .into());
+    }
+    if session.out.json {
+        let docs: Vec<serde_json::Value> = found
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or_default())
+            .collect();
+        session
+            .out
+            .json_doc(&serde_json::json!({ "path": rel, "blob": file.blob, "entries": docs }));
+        return Ok(Exit::Success);
+    }
+    for e in &found {
+        session.out.content(&format!(
+            "── {} · {} ({}/{}) · {} ──",
+            rel, e.cache_type, e.provider, e.model, e.created_at
+        ));
+        session.out.content(&render_result(e));
+    }
+    Ok(Exit::Success)
+}
+
+/// The entry for `(plan type, blob)`: the one the current configuration would use, else the
+/// newest valid entry for that content under any model or prompt.
+fn find_entry(session: &Workspace, plan: &Plan, blob: &str) -> Option<crate::cache::Entry> {
+    if let Ok(a) = &plan.analyzer {
+        let id = a.identity();
+        let key = Key {
+            cache_type: plan.cache_type.clone(),
+            blob: blob.to_string(),
+            variant: crate::cache::variant(
+                &id.provider,
+                &id.model,
+                &id.prompt_hash,
+                crate::cache::SCHEMA_VERSION,
+            ),
+        };
+        if let crate::cache::Lookup::Hit { entry, .. } = session.store.lookup(&key) {
+            return Some(*entry);
+        }
+    }
+    session.store.ensure_real().ok()?;
+    let dir = session
+        .store
+        .cache_dir()
+        .join(&plan.cache_type)
+        .join(&blob[..2]);
+    // A shard folder that is a symlink is not read.
+    session.store.check_dir(&dir).ok()?;
+    let prefix = format!("{}-", &blob[2..]);
+    let mut best: Option<crate::cache::Entry> = None;
+    for it in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = it.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        let rel = format!("{}/{}/{}", plan.cache_type, &blob[..2], name);
+        let Some((key, _)) = Key::from_relative(std::path::Path::new(&rel)) else {
+            continue;
+        };
+        // The same checks as a hit in `analyze`: bounds, key, and the signature policy.
+        if let Ok(e) = session.store.read_trusted(&it.path(), &key, None) {
+            if best.as_ref().is_none_or(|b| e.created_at > b.created_at) {
+                best = Some(e);
+            }
+        }
+    }
+    best
+}
+
+/// Human rendering of a result: Markdown for docs, a readable summary for the built-in types,
+/// pretty JSON otherwise. Always sanitised.
+fn render_result(e: &crate::cache::Entry) -> String {
+    let r = &e.result;
+    let text = match e.cache_type.as_str() {
+        "docs" => r
+            .get("markdown")
+            .and_then(|m| m.as_str())
+            .map(str::to_string),
+        "todos" => r.get("items").and_then(|i| i.as_array()).map(|items| {
+            if items.is_empty() {
+                return "no TODO/FIXME/HACK/XXX".to_string();
+            }
+            items
+                .iter()
+                .map(|it| {
+                    let owner = it
+                        .get("owner")
+                        .and_then(|o| o.as_str())
+                        .map(|o| format!("({o}) "))
+                        .unwrap_or_default();
+                    format!(
+                        "{:>5}  {:<5} {}{}",
+                        it.get("line").and_then(|l| l.as_u64()).unwrap_or(0),
+                        it.get("tag").and_then(|t| t.as_str()).unwrap_or(""),
+                        owner,
+                        it.get("text").and_then(|t| t.as_str()).unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
+        _ => None,
+    };
+    sanitize(&text.unwrap_or_else(|| serde_json::to_string_pretty(r).unwrap_or_default()))
+}
