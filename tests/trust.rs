@@ -211,7 +211,7 @@ fn a_dripping_server_is_cut_off_at_the_deadline() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("timed out"), "{}", r.stderr);
     // Generous: the deadline is 2 s; before the fix this took minutes.
-    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn retry_after_beyond_the_deadline_is_not_waited_for() {
     let (r, took) = time_against(&server, "openai");
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(server.count(), 1, "no retry that cannot finish in time");
-    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
 }
 
 #[test]
