@@ -52,8 +52,8 @@ pub fn stdout_closed() -> bool {
 }
 
 /// Write `text` and a newline to stdout. A closed pipe (EPIPE) is not an error: as ripgrep does,
-/// the command stops printing, stops taking new work (like Ctrl-C: what is written is kept) and
-/// ends with status 0. Other write errors are ignored: output is best effort, the cache is not.
+/// the command stops printing, stops taking new work (requests in flight finish and are kept)
+/// and ends with status 0. Other write errors are ignored: output is best effort, the cache is not.
 pub fn print_stdout(text: &str) {
     use std::io::Write as _;
     if stdout_closed() {
@@ -67,7 +67,7 @@ pub fn print_stdout(text: &str) {
     if let Err(e) = r {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
-            crate::util::interrupt::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+            crate::util::interrupt::STOP_NEW_WORK.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }

@@ -344,3 +344,22 @@ fn an_unreadable_entry_is_not_a_hit() {
     );
     assert_eq!(v["summary"]["misses"], 1);
 }
+
+#[test]
+fn a_broken_or_symlinked_config_from_a_commit_never_blocks_a_commit() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "// TODO a\n")]);
+    env.run(&repo, &["init", "--hooks"]).ok();
+    std::fs::write(repo.join(".rustassistant/config.toml"), "[llm\nbroken").unwrap();
+    std::fs::write(repo.join("a.rs"), "// TODO a2\n").unwrap();
+    let r = env.git_run(&repo, &["commit", "-q", "-am", "broken config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("pre-commit hook skipped"), "{}", r.stderr);
+    let cfg = repo.join(".rustassistant/config.toml");
+    std::fs::remove_file(&cfg).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &cfg).unwrap();
+    std::fs::write(repo.join("a.rs"), "// TODO a3\n").unwrap();
+    let r = env.git_run(&repo, &["commit", "-q", "-am", "symlinked config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+}

@@ -177,7 +177,20 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
         Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd),
         Command::Cat(a) => cat::cat(&a, out),
         Command::MergeEntry(a) => merge_entry::merge(&a),
-        Command::Hooks { cmd } => hooks::run(&open(&Overrides::default())?, cmd),
+        Command::Hooks { cmd } => match (open(&Overrides::default()), &cmd) {
+            (Ok(ws), _) => hooks::run(&ws, cmd),
+            // A hook never blocks a commit, push or merge because of someone else's commit (a
+            // malformed or symlinked config, say): it says why and steps aside.
+            (Err(e), hooks::HooksCmd::Run { name, .. }) => {
+                crate::output::print_stderr(&format!(
+                    "rustassistant: {} hook skipped: {}",
+                    name,
+                    render(&e).trim_start_matches("error: ")
+                ));
+                Ok(Exit::Success)
+            }
+            (Err(e), _) => Err(e),
+        },
         Command::Budget(a) => {
             // Works outside a repository too: the budget is per user.
             let repo = crate::git::Repo::discover(&cwd).ok();

@@ -14,7 +14,7 @@ use crate::analyzer::AnalyzeError;
 use crate::cache::{Entry, Tokens, SCHEMA_VERSION};
 use crate::git::{looks_binary, FileId, Repo, Source};
 use crate::index::Written;
-use crate::util::interrupt::INTERRUPTED;
+use crate::util::interrupt::{interrupted, stop_new_work};
 use crate::util::par::cores;
 use crate::workspace::Workspace;
 
@@ -59,7 +59,7 @@ pub(crate) fn execute(
             let tx = tx.clone();
             let next = &next;
             s.spawn(move || loop {
-                if INTERRUPTED.load(Ordering::SeqCst) {
+                if stop_new_work() {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
@@ -126,7 +126,7 @@ pub(crate) fn execute(
         }
     });
     bar.finish_and_clear();
-    if INTERRUPTED.load(Ordering::SeqCst) {
+    if interrupted() {
         out.warn("interrupted: every entry already written is kept; run again to finish");
     }
     Ok(written)

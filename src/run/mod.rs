@@ -276,7 +276,7 @@ fn tally(
             summary.saved_usd += r.saved_usd;
         }
     }
-    summary.interrupted = crate::util::interrupt::interrupted();
+    summary.interrupted = crate::util::interrupt::stop_new_work();
     summary.elapsed_ms = started.elapsed().as_millis();
     summary
 }

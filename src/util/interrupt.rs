@@ -1,5 +1,7 @@
-//! The one process-wide "stop taking new work" flag: set by Ctrl-C and by a closed stdout, read
-//! by the run loop and by HTTP waits (which return at once when it is set).
+//! The process-wide stop flags. Ctrl-C sets [`INTERRUPTED`]: the run takes no new work and HTTP
+//! waits return at once. A closed stdout sets [`STOP_NEW_WORK`] only: the run takes no new work,
+//! but requests already paid for finish and are kept (a paid reply is never thrown away just
+//! because nobody reads the output).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -7,7 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// and take no more.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Whether the run was asked to stop.
+/// Set when stdout was closed by its reader: take no new work, finish what is in flight.
+pub static STOP_NEW_WORK: AtomicBool = AtomicBool::new(false);
+
+/// Whether Ctrl-C asked to stop (requests in flight are abandoned).
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Whether the run should start no new work (Ctrl-C, or nobody reads the output any more).
+pub fn stop_new_work() -> bool {
+    interrupted() || STOP_NEW_WORK.load(Ordering::SeqCst)
 }
