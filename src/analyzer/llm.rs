@@ -119,15 +119,10 @@ impl Analyzer for LlmAnalyzer {
         })?;
         let result = prompts::parse_reply(&self.cache_type, &resp.text)
             .map_err(|m| AnalyzeError::Failed(format!("{name}: {m}")))?;
-        let tokens = Tokens {
-            input: usage.input,
-            output: usage.output,
-            cached_input: usage.cached_input,
-        };
+        let tokens = Tokens::from(usage);
         let cost = self
             .pricing
-            .price_for(&self.identity.model, resp.model.as_deref())
-            .map(|p| crate::budget::pricing::cost_of(p, &tokens))
+            .cost_for(&self.identity.model, resp.model.as_deref(), &tokens)
             .or(self.free.then_some(0.0));
         Ok(Outcome {
             result,

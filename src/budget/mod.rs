@@ -217,16 +217,11 @@ impl Provider for Budgeted {
         let settle = match &result {
             Ok(resp) => match resp.usage {
                 Some(u) => {
-                    let t = Tokens {
-                        input: u.input,
-                        output: u.output,
-                        cached_input: u.cached_input,
-                    };
+                    let t = Tokens::from(u);
                     // The same rule as the entry's recorded cost (Pricing::price_for).
                     let cost = self
                         .pricing
-                        .price_for(model, resp.model.as_deref())
-                        .map(|p| pricing::cost_of(p, &t))
+                        .cost_for(model, resp.model.as_deref(), &t)
                         .unwrap_or(0.0);
                     // The reservation assumed at most `max_tokens` of output. A provider that
                     // bills beyond it is counted at what it billed, and said out loud.

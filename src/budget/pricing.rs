@@ -41,6 +41,17 @@ impl Pricing {
             .or_else(|| answered.and_then(|m| self.price(m)))
     }
 
+    /// The cost of `tokens` under [`Pricing::price_for`]; `None` when neither model has a price.
+    pub fn cost_for(
+        &self,
+        requested: &str,
+        answered: Option<&str>,
+        tokens: &crate::cache::Tokens,
+    ) -> Option<f64> {
+        self.price_for(requested, answered)
+            .map(|p| cost_of(p, tokens))
+    }
+
     /// The price of `model`: exact, else the longest listed name it extends with `-…`.
     pub fn price(&self, model: &str) -> Option<&Price> {
         if let Some(p) = self.models.get(model) {

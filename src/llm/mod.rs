@@ -21,6 +21,17 @@ pub struct Usage {
     pub reasoning: u64,
 }
 
+impl From<Usage> for crate::cache::Tokens {
+    /// The usage an entry and the ledger record (reasoning tokens are already in `output`).
+    fn from(u: Usage) -> Self {
+        crate::cache::Tokens {
+            input: u.input,
+            output: u.output,
+            cached_input: u.cached_input,
+        }
+    }
+}
+
 /// One chat request.
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
