@@ -469,3 +469,16 @@ fn four_processes_on_one_repository_lose_and_duplicate_nothing() {
     let s = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
     assert_eq!(s["total_entries"], 200);
 }
+
+#[test]
+fn a_write_interrupted_anywhere_in_the_folder_leaves_nothing_for_git() {
+    // `cache migrate` rewrites config.toml atomically too: a kill during that write leaves a
+    // temporary file beside it, which git must not offer to commit.
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
+    env.run(&repo, &["analyze", "--all"]).ok();
+    std::fs::write(repo.join(".rustassistant/.tmp-config-crash"), "half").unwrap();
+    std::fs::write(repo.join(".rustassistant/cache/.tmp-entry-crash"), "half").unwrap();
+    let status = env.git(&repo, &["status", "--porcelain", "--untracked-files=all"]);
+    assert!(!status.contains(".tmp-"), "{status}");
+}

@@ -26,7 +26,7 @@ cache/**/*.json.zst merge=rustassistant diff=rustassistant -text\n";
 
 /// `.rustassistant/.gitignore`: temporary files of interrupted writes.
 pub const GITIGNORE: &str =
-    "# Temporary files of interrupted writes; never commit them.\ncache/**/.tmp-*\n";
+    "# Temporary files of interrupted writes (entries, config.toml); never commit them.\n.tmp-*\n";
 
 /// Create whatever is missing; returns whether anything was created.
 pub fn ensure(store: &Store) -> Result<bool> {
