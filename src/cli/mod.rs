@@ -7,6 +7,7 @@ mod cache;
 mod cat;
 mod hooks;
 mod merge_entry;
+mod render;
 mod show;
 
 pub use merge_entry::merge_winner;

@@ -141,39 +141,7 @@ fn find_entry(session: &Workspace, plan: &Plan, blob: &str) -> Option<crate::cac
     best
 }
 
-/// Human rendering of a result: Markdown for docs, a readable summary for the built-in types,
-/// pretty JSON otherwise. Always sanitised.
+/// Human rendering of a result (see `render`), always sanitised.
 fn render_result(e: &crate::cache::Entry) -> String {
-    let r = &e.result;
-    let text = match e.cache_type.as_str() {
-        "docs" => r
-            .get("markdown")
-            .and_then(|m| m.as_str())
-            .map(str::to_string),
-        "todos" => r.get("items").and_then(|i| i.as_array()).map(|items| {
-            if items.is_empty() {
-                return "no TODO/FIXME/HACK/XXX".to_string();
-            }
-            items
-                .iter()
-                .map(|it| {
-                    let owner = it
-                        .get("owner")
-                        .and_then(|o| o.as_str())
-                        .map(|o| format!("({o}) "))
-                        .unwrap_or_default();
-                    format!(
-                        "{:>5}  {:<5} {}{}",
-                        it.get("line").and_then(|l| l.as_u64()).unwrap_or(0),
-                        it.get("tag").and_then(|t| t.as_str()).unwrap_or(""),
-                        owner,
-                        it.get("text").and_then(|t| t.as_str()).unwrap_or("")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        }),
-        _ => None,
-    };
-    sanitize(&text.unwrap_or_else(|| serde_json::to_string_pretty(r).unwrap_or_default()))
+    sanitize(&super::render::result(&e.cache_type, &e.result))
 }
