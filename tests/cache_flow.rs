@@ -55,7 +55,7 @@ fn second_run_hits_everything_and_rewrites_nothing() {
     assert!(
         human
             .stdout
-            .contains("📦 Using cached analysis for src/main.rs"),
+            .contains("📦 Using cached analysis for src/main.rs (todos)"),
         "{}",
         human.stdout
     );
@@ -67,7 +67,7 @@ fn first_run_prints_the_familiar_lines_and_sets_up_the_folder() {
     let repo = env.repo("r", &[("src/main.rs", RUST_SRC)]);
     let r = env.run(&repo, &["analyze", "src/main.rs"]).ok();
     assert!(
-        r.stdout.contains("🔍 Analyzing src/main.rs..."),
+        r.stdout.contains("🔍 Analyzing src/main.rs (todos)..."),
         "{}",
         r.stdout
     );
@@ -544,4 +544,49 @@ fn all_covers_what_git_would_track_untracked_included_ignored_excluded() {
         .collect();
     paths.sort();
     assert_eq!(paths, vec!["new.rs", "tracked.rs"]);
+}
+
+#[test]
+fn human_output_names_the_type_shows_skip_reasons_and_hints_only_when_useful() {
+    let env = TestEnv::new();
+    let repo = env.repo(
+        "r",
+        &[("src/a.rs", RUST_SRC), ("src/big.rs", "x\0binary\n")],
+    );
+    // (A binary file is known only once read, so the dry run counts it too.)
+    let r = env.run(&repo, &["analyze", "--all", "--dry-run"]).ok();
+    assert!(
+        r.stdout.contains("0 cached, 4 to analyse") && r.stdout.contains("would analyse 4;"),
+        "dry run says how many: {}",
+        r.stdout
+    );
+    let r = env.run(&repo, &["analyze", "--all"]).ok();
+    assert!(
+        r.stdout.contains("🔍 Analyzing src/a.rs (todos)..."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("⏭️  Skipped src/big.rs (todos): binary file"),
+        "a skip shows its reason on screen: {}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("ran the offline analyses"),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(&repo, &["analyze", "--all"]).ok();
+    assert!(
+        r.stdout
+            .contains("📦 Using cached analysis for src/a.rs (metrics)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stderr.contains("ran the offline analyses"),
+        "no hint on an all-hit run: {}",
+        r.stderr
+    );
 }

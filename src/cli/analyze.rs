@@ -169,16 +169,29 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
     } else {
         let files: std::collections::HashSet<&str> =
             report.results.iter().map(|r| r.path.as_str()).collect();
-        let mut line =
-            format!(
-            "{} {} file{}, {} analys{}: {} cached, {} analysed, {} skipped, {} error{} in {:.2}s",
-            if s.errors > 0 { "⚠️ " } else { "✅" },
+        let mut line = format!(
+            "{} {} file{}, {} analys{}: {} cached, {} {}, {} skipped, {} error{} in {:.2}s",
+            // A run that failed or was refused by the budget does not start with a tick.
+            if s.errors > 0 || s.budget_refused {
+                "⚠️ "
+            } else {
+                "✅"
+            },
             files.len(),
             if files.len() == 1 { "" } else { "s" },
             report.results.len(),
-            if report.results.len() == 1 { "is" } else { "es" },
+            if report.results.len() == 1 {
+                "is"
+            } else {
+                "es"
+            },
             s.hits,
             s.misses,
+            if args.dry_run {
+                "to analyse"
+            } else {
+                "analysed"
+            },
             s.skipped,
             s.errors,
             if s.errors == 1 { "" } else { "s" },
@@ -192,10 +205,14 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         }
         out.line(&line);
         if args.dry_run {
-            out.line("(dry run: nothing was analysed or written)");
+            out.line(&format!(
+                "(dry run: would analyse {}; nothing was analysed or written)",
+                s.misses
+            ));
         }
     }
-    if !explicit_types && session.config.provider.is_none() && !out.json {
+    // The hint only when something was analysed: an all-hit run has nothing to learn from it.
+    if !explicit_types && session.config.provider.is_none() && !out.json && s.misses > 0 {
         out.note(&format!(
             "ℹ️  ran the offline analyses ({}); {ENABLE_LLM_HINT}",
             types.join(", ")

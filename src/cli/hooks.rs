@@ -349,7 +349,11 @@ fn say_added(report: &crate::run::Report, mode: PreCommitMode, pruned: usize) {
     };
     if added > 0 || pruned > 0 {
         crate::output::print_stderr(&format!(
-            "rustassistant: {added} analyses added to this commit{}",
+            "rustassistant: {} added to this commit{}",
+            match added {
+                1 => "1 analysis".to_string(),
+                n => format!("{n} analyses"),
+            },
             if pruned > 0 {
                 format!(", {pruned} stale ones dropped")
             } else {
@@ -390,8 +394,11 @@ fn judge_left_out(session: &Workspace, report: &crate::run::Report, mode: PreCom
         "left out"
     };
     crate::output::print_stderr(&format!(
-        "rustassistant: {} analyses {what} of this commit (e.g. {} {}: {}){}",
-        left_out.len(),
+        "rustassistant: {} {what} of this commit (e.g. {} {}: {}){}",
+        match left_out.len() {
+            1 => "1 analysis".to_string(),
+            n => format!("{n} analyses"),
+        },
         first.path,
         first.cache_type,
         sanitize(first.reason.as_deref().unwrap_or("not analysed")),

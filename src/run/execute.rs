@@ -80,7 +80,10 @@ pub(crate) fn execute(
                 }
                 if remote {
                     // Printed before the request so a slow provider shows what it is waiting on.
-                    out.detail(&format!("🔍 Analyzing {}...", job.file.path));
+                    out.detail(&format!(
+                        "🔍 Analyzing {} ({})...",
+                        job.file.path, plans[job.plan].cache_type
+                    ));
                 }
                 let res = analyze_one(session, &plans[job.plan], job, opts);
                 if tx.send(res).is_err() {
@@ -95,7 +98,7 @@ pub(crate) fn execute(
                     bar.suspend(|| {
                         // With -v a remote analysis announced itself when its request left.
                         if !(remote && out.verbose > 0) {
-                            out.line(&format!("🔍 Analyzing {}...", r.path));
+                            out.line(&format!("🔍 Analyzing {} ({})...", r.path, r.cache_type));
                         }
                         out.line("💾 Analysis cached");
                     });
@@ -108,14 +111,7 @@ pub(crate) fn execute(
                         r.reason.as_deref().unwrap_or("")
                     ))
                 }),
-                Status::Skipped => bar.suspend(|| {
-                    out.line(&format!(
-                        "⏭️  Skipped {} ({}): {}",
-                        r.path,
-                        r.cache_type,
-                        r.reason.as_deref().unwrap_or("")
-                    ))
-                }),
+                Status::Skipped => bar.suspend(|| out.line(&super::report::skip_line(&r))),
                 Status::Hit => {}
             }
             bar.inc(1);

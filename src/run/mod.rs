@@ -155,9 +155,15 @@ fn sort(
         let file = match &t.id {
             Ok(f) => Arc::new(f.clone()),
             Err((status, reason)) => {
+                // Said on screen, not only in --json: a skip always shows its reason.
                 for p in plans {
-                    s.results
-                        .push(line(&t.path, &p.cache_type, None, *status, reason.clone()));
+                    let r = line(&t.path, &p.cache_type, None, *status, reason.clone());
+                    if r.status == Status::Error {
+                        out.note(&format!("❌ {} ({}): {}", r.path, r.cache_type, reason));
+                    } else {
+                        out.line(&report::skip_line(&r));
+                    }
+                    s.results.push(r);
                 }
                 continue;
             }
@@ -180,7 +186,10 @@ fn sort(
             match found {
                 Found::Hit { rel, saved } if !opts.force => {
                     if list_hits {
-                        out.line(&format!("📦 Using cached analysis for {}", file.path));
+                        out.line(&format!(
+                            "📦 Using cached analysis for {} ({})",
+                            file.path, plan.cache_type
+                        ));
                     }
                     s.hit_rels.push(rel.clone());
                     let mut r = line(

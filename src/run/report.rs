@@ -152,3 +152,13 @@ pub(crate) fn line(
         saved_usd: 0.0,
     }
 }
+
+/// The line a skip prints: `⏭️  Skipped tests/data/x.gz (todos): binary file`.
+pub(crate) fn skip_line(r: &FileResult) -> String {
+    format!(
+        "⏭️  Skipped {} ({}): {}",
+        r.path,
+        r.cache_type,
+        r.reason.as_deref().unwrap_or("")
+    )
+}
