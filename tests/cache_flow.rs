@@ -590,3 +590,41 @@ fn human_output_names_the_type_shows_skip_reasons_and_hints_only_when_useful() {
         r.stderr
     );
 }
+
+#[test]
+fn show_rev_shows_the_committed_content_and_stats_zero_resets_counters() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "// TODO first\n")]);
+    env.run(&repo, &["analyze", "a.rs"]).ok();
+    env.run(&repo, &["analyze", "a.rs"]).ok();
+    // The working copy moves on; HEAD's content keeps its results.
+    std::fs::write(repo.join("a.rs"), "// TODO second\n").unwrap();
+    assert_eq!(
+        env.run(&repo, &["show", "a.rs"]).code,
+        1,
+        "not analysed yet"
+    );
+    let r = env.run(&repo, &["show", "--rev", "HEAD", "a.rs"]).ok();
+    assert!(r.stdout.contains("first"), "{}", r.stdout);
+    assert!(!r.stdout.contains("second"));
+    let j = env
+        .run(&repo, &["show", "--rev", "HEAD", "a.rs", "--json"])
+        .ok()
+        .json();
+    let head_blob = env.git(&repo, &["rev-parse", "HEAD:a.rs"]);
+    assert_eq!(j["blob"], head_blob.trim());
+    assert_eq!(
+        env.run(&repo, &["show", "--rev", "HEAD", "gone.rs"]).code,
+        1
+    );
+    // Counters: one hit so far; --zero resets them, entries stay.
+    let s = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
+    assert!(s["hits"].as_u64().unwrap() >= 2, "{s:#}");
+    let z = env
+        .run(&repo, &["cache", "stats", "--zero", "--json"])
+        .ok()
+        .json();
+    assert_eq!(z["hits"], 0);
+    assert_eq!(z["misses"], 0);
+    assert_eq!(z["total_entries"], s["total_entries"]);
+}

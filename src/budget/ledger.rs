@@ -69,10 +69,13 @@ pub struct Ledger {
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct MonthSpend {
     /// Settled costs plus open reservations.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub committed_usd: f64,
     /// Settled costs only.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub settled_usd: f64,
     /// Open reservations.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub reserved_usd: f64,
     /// Paid requests.
     pub requests: u64,
@@ -274,9 +277,11 @@ pub struct CostRow {
     /// Output tokens.
     pub tokens_out: u64,
     /// Spent.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub cost_usd: f64,
     /// Cache hits.
     pub hits: u64,
     /// Saved by those hits.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub saved_usd: f64,
 }

@@ -46,10 +46,10 @@ pub fn budget_json(cfg: &crate::config::Config, env: &Env) -> Result<serde_json:
     Ok(json!({
         "month": month,
         "limit_usd": s.limit_usd,
-        "spent_usd": spent,
+        "spent_usd": crate::util::money::round_usd(spent),
         "settled_usd": m.settled_usd,
         "reserved_usd": m.reserved_usd,
-        "remaining_usd": (s.limit_usd - spent).max(0.0),
+        "remaining_usd": crate::util::money::round_usd((s.limit_usd - spent).max(0.0)),
         "projected_usd": projected,
         "requests": m.requests,
         "status": status(spent, &s),
@@ -135,7 +135,7 @@ pub fn costs(env: &Env, out: Printer) -> Result<Exit> {
     if out.json {
         let total: f64 = rows.iter().map(|r| r.cost_usd).sum();
         let saved: f64 = rows.iter().map(|r| r.saved_usd).sum();
-        out.json_doc(&json!({"rows": rows, "total_cost_usd": total, "total_saved_usd": saved}));
+        out.json_doc(&json!({"rows": rows, "total_cost_usd": crate::util::money::round_usd(total), "total_saved_usd": crate::util::money::round_usd(saved)}));
         return Ok(Exit::Success);
     }
     if rows.is_empty() {

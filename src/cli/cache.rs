@@ -17,9 +17,17 @@ use crate::workspace::Workspace;
 #[derive(Debug, clap::Subcommand)]
 pub enum CacheCmd {
     /// Totals in the style of `ccache -s`: entries, size, hit rate, tokens, cost, by type and model.
-    Status,
+    Status {
+        /// Reset the hit, miss and saved-cost counters first (like `ccache -z`).
+        #[arg(long)]
+        zero: bool,
+    },
     /// Same as `status`.
-    Stats,
+    Stats {
+        /// Reset the hit, miss and saved-cost counters first (like `ccache -z`).
+        #[arg(long)]
+        zero: bool,
+    },
     /// Delete entries until the cache fits in --max-size.
     ///
     /// Policies name what goes first: lru (least recently used), oldest (created_at), largest
@@ -76,7 +84,7 @@ pub fn run(session: &Workspace, cmd: CacheCmd) -> Result<Exit> {
     // Nothing below writes to, deletes from or reads a cache folder that is a symlink.
     session.store.ensure_real()?;
     match cmd {
-        CacheCmd::Status | CacheCmd::Stats => stats(session),
+        CacheCmd::Status { zero } | CacheCmd::Stats { zero } => stats(session, zero),
         CacheCmd::Evict {
             policy,
             max_size,
@@ -111,8 +119,14 @@ pub fn run(session: &Workspace, cmd: CacheCmd) -> Result<Exit> {
     }
 }
 
-fn stats(session: &Workspace) -> Result<Exit> {
+fn stats(session: &Workspace, zero: bool) -> Result<Exit> {
     let ix = Index::open(session);
+    if zero {
+        ix.zero_counters()?;
+        session
+            .out
+            .note("🧹 Counters zeroed (hits, misses, cost saved by hits)");
+    }
     let s = ix.stats(session.config.max_size_bytes())?;
     let out = session.out;
     let budget = super::budget::budget_json(&session.config, &session.env);
@@ -148,7 +162,7 @@ fn stats(session: &Workspace) -> Result<Exit> {
         ));
     }
     lines.push(format!(
-        "Size on disk                    {:>10}",
+        "Entry bytes on disk             {:>10}",
         format_size(s.total_size_bytes)
     ));
     lines.push(format!(

@@ -19,12 +19,60 @@ pub struct ShowArgs {
     /// Only this analysis type (default: every type with a result).
     #[arg(long = "type", short = 't', value_name = "T")]
     pub types: Vec<String>,
+    /// The file as of this revision (e.g. `HEAD` while the working copy is edited) instead of
+    /// its current content.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+}
+
+/// The repository-relative path of `given` (relative to `cwd`), worked out without touching
+/// the file, which may not exist any more at the revision asked for.
+fn lexical_relative(session: &Workspace, given: &std::path::Path) -> Result<String> {
+    use std::path::Component;
+    let abs = session.cwd.join(given);
+    let mut parts: Vec<std::ffi::OsString> = Vec::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(p) => parts.push(p.to_os_string()),
+            _ => {}
+        }
+    }
+    let norm: PathBuf = std::iter::once(std::ffi::OsString::from("/"))
+        .chain(parts)
+        .collect();
+    let wt = session.repo.workdir();
+    // The work tree is canonical; the cwd may reach it through a symlink.
+    let via_canonical = session
+        .cwd
+        .canonicalize()
+        .ok()
+        .and_then(|c| c.join(given).strip_prefix(wt).ok().map(PathBuf::from));
+    let rel = norm
+        .strip_prefix(wt)
+        .ok()
+        .map(PathBuf::from)
+        .or(via_canonical)
+        .ok_or_else(|| UserError::Input(format!("{}: outside the repository", given.display())))?;
+    Ok(rel
+        .to_string_lossy()
+        .replace(std::path::MAIN_SEPARATOR, "/"))
 }
 
 /// Run `show`.
 pub fn show(session: &Workspace, args: &ShowArgs) -> Result<Exit> {
     check_types(&args.types)?;
     let repo = &session.repo;
+    if let Some(rev) = &args.rev {
+        let rel = lexical_relative(session, &args.file)?;
+        let blob = repo
+            .blob_at(rev, &rel)
+            .map_err(|e| UserError::Input(format!("{rev}: {}", e.message())))?
+            .ok_or_else(|| UserError::Input(format!("{rel}: not in {rev}")))?;
+        return show_blob(session, args, &rel, &blob, &format!("as of {rev}"));
+    }
     let rel = repo.relative(&session.cwd, &args.file)?;
     let abs = repo.workdir().join(&rel);
     if abs.is_dir() {
@@ -52,6 +100,17 @@ pub fn show(session: &Workspace, args: &ShowArgs) -> Result<Exit> {
             )
         }
     };
+    show_blob(session, args, &rel, &file.blob, "at its current content")
+}
+
+/// Print the entries of content `blob` (the file `rel`), every requested type.
+fn show_blob(
+    session: &Workspace,
+    args: &ShowArgs,
+    rel: &str,
+    blob: &str,
+    which: &str,
+) -> Result<Exit> {
     let types: Vec<String> = if args.types.is_empty() {
         KNOWN_TYPES.iter().map(|s| s.to_string()).collect()
     } else {
@@ -60,15 +119,15 @@ pub fn show(session: &Workspace, args: &ShowArgs) -> Result<Exit> {
     let plans = plans(session, &types)?;
     let mut found = Vec::new();
     for p in &plans {
-        if let Some(e) = find_entry(session, p, &file.blob) {
+        if let Some(e) = find_entry(session, p, blob) {
             found.push(e);
         }
     }
     if found.is_empty() {
         return Err(UserError::Input(format!(
-            "no cached analysis for {} at its current content ({}): run `rustassistant analyze {}`",
+            "no cached analysis for {} {which} ({}): run `rustassistant analyze {}`",
             rel,
-            &file.blob[..12],
+            &blob[..12],
             args.file.display()
         ))
         .into());
@@ -80,7 +139,7 @@ pub fn show(session: &Workspace, args: &ShowArgs) -> Result<Exit> {
             .collect();
         session
             .out
-            .json_doc(&serde_json::json!({ "path": rel, "blob": file.blob, "entries": docs }));
+            .json_doc(&serde_json::json!({ "path": rel, "blob": blob, "entries": docs }));
         return Ok(Exit::Success);
     }
     for e in &found {

@@ -151,6 +151,17 @@ impl Repo {
         Ok(out)
     }
 
+    /// The blob id of `path` (repository-relative) in revision `rev` (`HEAD`, a branch, a
+    /// commit id, `HEAD~2`…): `Ok(None)` when that revision has no file there.
+    pub fn blob_at(&self, rev: &str, path: &str) -> Result<Option<String>, git2::Error> {
+        let git = self.git();
+        let tree = git.revparse_single(rev)?.peel_to_tree()?;
+        Ok(match tree.get_path(Path::new(path)) {
+            Ok(e) if e.kind() == Some(ObjectType::Blob) => Some(e.id().to_string()),
+            _ => None,
+        })
+    }
+
     /// Which of `paths` the tree of commit `sha` holds.
     pub fn commit_has_paths(&self, sha: &str, paths: &[String]) -> Result<Vec<bool>, git2::Error> {
         let id = self.oid(sha)?;

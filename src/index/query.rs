@@ -27,6 +27,7 @@ pub struct Group {
     /// Output tokens.
     pub tokens_out: u64,
     /// Sum of known costs.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub cost_usd: f64,
 }
 
@@ -50,6 +51,7 @@ pub struct Stats {
     /// Cached input tokens.
     pub tokens_cached: u64,
     /// Sum of known entry costs.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub estimated_cost_usd: f64,
     /// Entries whose cost is unknown (model without a price).
     pub unknown_cost_entries: u64,
@@ -60,6 +62,7 @@ pub struct Stats {
     /// hits / (hits + misses), 0 when nothing was recorded.
     pub hit_rate: f64,
     /// Cost the hits saved.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub saved_usd: f64,
     /// `[cache] max_size` in bytes, when set.
     pub max_size_bytes: Option<u64>,
@@ -208,6 +211,13 @@ impl Index {
         // Access stamps are small rows: SQLite's automatic checkpoint (1000 pages) takes care
         // of them; forcing one (with its fsync) after every all-hit run would only cost time.
         self.checkpoint_if_large(written.len());
+        Ok(())
+    }
+
+    /// Reset the hit, miss and saved-cost counters (`cache stats --zero`); entries and access
+    /// history are kept.
+    pub fn zero_counters(&self) -> Result<()> {
+        self.conn.execute("DELETE FROM counters", [])?;
         Ok(())
     }
 

@@ -60,6 +60,7 @@ pub struct FileResult {
     /// Tokens spent now (zero on a hit).
     pub tokens: Tokens,
     /// Cost spent now, when known.
+    #[serde(serialize_with = "crate::util::money::ser_opt_usd")]
     pub cost_usd: Option<f64>,
     /// Why it was skipped or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +90,7 @@ pub struct Summary {
     /// Tokens spent.
     pub tokens: Tokens,
     /// Cost spent (known prices only).
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub cost_usd: f64,
     /// Wall time.
     pub elapsed_ms: u128,
