@@ -551,7 +551,11 @@ fn human_output_names_the_type_shows_skip_reasons_and_hints_only_when_useful() {
     let env = TestEnv::new();
     let repo = env.repo(
         "r",
-        &[("src/a.rs", RUST_SRC), ("src/big.rs", "x\0binary\n")],
+        &[
+            ("src/a.rs", RUST_SRC),
+            ("src/big.rs", "x\0binary\n"),
+            ("notes.txt", "not source\n"),
+        ],
     );
     // (A binary file is known only once read, so the dry run counts it too.)
     let r = env.run(&repo, &["analyze", "--all", "--dry-run"]).ok();

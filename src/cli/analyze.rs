@@ -203,6 +203,17 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                 s.tokens.input, s.tokens.output, s.cost_usd
             ));
         }
+        if s.not_matched > 0 {
+            line.push_str(&format!(
+                " · {} not matched by [analysis] include/exclude{}",
+                s.not_matched,
+                if out.verbose > 0 {
+                    ""
+                } else {
+                    " (-v lists them)"
+                }
+            ));
+        }
         out.line(&line);
         if args.dry_run {
             out.line(&format!(

@@ -91,8 +91,17 @@ pub fn run(
 ) -> Result<Report> {
     let started = Instant::now();
     let out = printer_for(session, opts);
-    let (targets, submodules) = select::collect(session, sel, opts)?;
+    let select::Collected {
+        targets,
+        submodules,
+        not_matched,
+    } = select::collect(session, sel, opts)?;
     say_submodules(out, &submodules);
+    for p in &not_matched {
+        out.detail(&format!(
+            "   not matched by [analysis] include/exclude: {p}"
+        ));
+    }
     let lookups = lookup::lookup_all(session, &targets, plans, index);
     let mut sorted = sort(&targets, lookups, plans, opts, out);
     warn_untrusted(out, &sorted);
@@ -106,6 +115,7 @@ pub fn run(
         execute::execute(session, plans, jobs, opts, &mut sorted.results, out)?
     };
     let mut summary = tally(&sorted.results, sorted.invalid, submodules, started);
+    summary.not_matched = not_matched.len();
     summary.elapsed_ms = started.elapsed().as_millis();
     if !opts.dry_run {
         record(session, index, &sorted.hit_rels, &written, &summary, out);

@@ -106,6 +106,9 @@ pub struct Summary {
     /// Cost the hits saved.
     #[serde(skip)]
     pub saved_usd: f64,
+    /// Files `--all` left out because `[analysis] include`/`exclude` do not match them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_matched: usize,
     /// Submodules (and nested repositories) left out of the walk.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_submodules: Vec<String>,
@@ -163,4 +166,8 @@ pub(crate) fn skip_line(r: &FileResult) -> String {
         r.cache_type,
         r.reason.as_deref().unwrap_or("")
     )
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

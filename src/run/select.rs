@@ -17,12 +17,22 @@ use crate::workspace::Workspace;
 use super::report::Status;
 use super::{RunOptions, Selection, Target, FEW_FILES};
 
+/// What a selection came to.
+pub(crate) struct Collected {
+    /// The files, identified or skipped.
+    pub targets: Vec<Target>,
+    /// Submodules and nested repositories left out.
+    pub submodules: Vec<String>,
+    /// Files `--all` left out because include/exclude do not match them.
+    pub not_matched: Vec<String>,
+}
+
 /// Turn the selection into identified files.
 pub(crate) fn collect(
     session: &Workspace,
     sel: &Selection,
     opts: &RunOptions,
-) -> Result<(Vec<Target>, Vec<String>)> {
+) -> Result<Collected> {
     let repo = &session.repo;
     let cfg = &session.config;
     let filter = Filter::new(cfg)?;
@@ -30,6 +40,8 @@ pub(crate) fn collect(
     let mut seen = std::collections::HashSet::new();
     let mut targets = Vec::new();
     let submodules: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    // Files `--all` leaves out because include/exclude do not match them (said in the summary).
+    let not_matched: std::cell::RefCell<Vec<String>> = Default::default();
 
     if sel.staged {
         // The staged content, from the object database: exactly what the commit will hold.
@@ -53,7 +65,11 @@ pub(crate) fn collect(
             };
             targets.push(Target { path: t.path, id });
         }
-        return Ok((targets, Vec::new()));
+        return Ok(Collected {
+            targets,
+            submodules: Vec::new(),
+            not_matched: Vec::new(),
+        });
     }
 
     // Only entries that can be wanted are materialised: --all needs those passing the filter,
@@ -77,7 +93,12 @@ pub(crate) fn collect(
         Vec::new()
     } else {
         repo.tracked_where(None, |p| {
-            ((sel.all || sel.changed) && filter.matches(p)) || named.iter().any(|n| under(p, n))
+            let keep = ((sel.all || sel.changed) && filter.matches(p))
+                || named.iter().any(|n| under(p, n));
+            if sel.all && !keep && !p.starts_with(".rustassistant/") {
+                not_matched.borrow_mut().push(p.to_string());
+            }
+            keep
         })?
     };
     let by_path: HashMap<&str, &Tracked> = tracked.iter().map(|t| (t.path.as_str(), t)).collect();
@@ -91,7 +112,9 @@ pub(crate) fn collect(
                 .map(|t| t.path.clone()),
         );
         // And what git would track next: untracked files that .gitignore does not exclude.
-        wanted.extend(untracked_files(repo, &filter, &by_path, &submodules));
+        let (untracked, left) = untracked_files(repo, &filter, &by_path, &submodules);
+        wanted.extend(untracked);
+        not_matched.borrow_mut().extend(left);
     }
     if sel.changed {
         for p in repo.changed_paths()? {
@@ -159,7 +182,14 @@ pub(crate) fn collect(
     let mut submodules = std::mem::take(&mut *submodules.lock().unwrap_or_else(|p| p.into_inner()));
     submodules.sort();
     submodules.dedup();
-    Ok((targets, submodules))
+    let mut not_matched = not_matched.into_inner();
+    not_matched.sort();
+    not_matched.dedup();
+    Ok(Collected {
+        targets,
+        submodules,
+        not_matched,
+    })
 }
 
 /// `[analysis] include` / `exclude` as compiled glob sets.
@@ -218,7 +248,7 @@ fn untracked_files(
     filter: &Filter,
     tracked: &HashMap<&str, &Tracked>,
     submodules: &Arc<std::sync::Mutex<Vec<String>>>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<String>) {
     let root = repo.workdir().to_path_buf();
     let mut walk = ignore::WalkBuilder::new(&root);
     walk.hidden(false)
@@ -237,6 +267,7 @@ fn untracked_files(
         !is_nested_repo(e, &prune_root, &submodules)
     });
     let mut out = Vec::new();
+    let mut left = Vec::new();
     for item in walk.build().flatten() {
         if !item.file_type().is_some_and(|t| t.is_file()) {
             continue;
@@ -245,11 +276,14 @@ fn untracked_files(
             continue;
         };
         let Some(rel) = rel.to_str() else { continue };
-        if !tracked.contains_key(rel) && filter.matches(rel) {
+        if !filter.matches(rel) {
+            // Tracked or not: the caller de-duplicates with what git's index listed.
+            left.push(rel.to_string());
+        } else if !tracked.contains_key(rel) {
             out.push(rel.to_string());
         }
     }
-    out
+    (out, left)
 }
 
 /// Whether the walked folder `e` is a repository of its own (a submodule's checkout, or a
