@@ -276,11 +276,16 @@ fn untracked_files(
             continue;
         };
         let Some(rel) = rel.to_str() else { continue };
-        if !filter.matches(rel) {
-            // Tracked or not: the caller de-duplicates with what git's index listed.
-            left.push(rel.to_string());
-        } else if !tracked.contains_key(rel) {
+        // Tracked files that passed the filter are the caller's already (and matching costs
+        // more than this lookup); a tracked file that did not pass is also in the caller's
+        // not-matched list, which de-duplicates.
+        if tracked.contains_key(rel) {
+            continue;
+        }
+        if filter.matches(rel) {
             out.push(rel.to_string());
+        } else {
+            left.push(rel.to_string());
         }
     }
     (out, left)
