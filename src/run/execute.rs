@@ -65,14 +65,14 @@ pub(crate) fn execute(
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(job) = jobs.get(i) else { break };
                 if opts.deadline.is_some_and(|d| Instant::now() >= d) {
-                    let mut r = skip(
+                    let r = skip(
                         &job.file.path,
                         &plans[job.plan].cache_type,
                         Some(&job.file.blob),
                         Status::Skipped,
                         "time limit reached".into(),
-                    );
-                    r.cause = Cause::TimeLimit;
+                    )
+                    .because(Cause::TimeLimit);
                     if tx.send((r, None)).is_err() {
                         break;
                     }
@@ -152,16 +152,18 @@ fn analyze_one(
 ) -> (FileResult, Option<Written>) {
     let file = &job.file;
     let ty = &plan.cache_type;
+    let fail_because = |status: Status, cause: Cause, reason: String| {
+        (
+            skip(&file.path, ty, Some(&file.blob), status, reason).because(cause),
+            None,
+        )
+    };
     let fail = |status: Status, reason: String| {
         (skip(&file.path, ty, Some(&file.blob), status, reason), None)
     };
     let analyzer = match &plan.analyzer {
         Ok(a) => a,
-        Err(reason) => {
-            let (mut r, _) = fail(Status::Skipped, reason.clone());
-            r.cause = Cause::NoProvider;
-            return (r, None);
-        }
+        Err(reason) => return fail_because(Status::Skipped, Cause::NoProvider, reason.clone()),
     };
     let content = match read_content(&session.repo, file, session.config.max_file_bytes()) {
         Ok(c) => c,
@@ -206,15 +208,9 @@ fn analyze_one(
     }
     let outcome = match analyzer.analyze(&file.path, text, opts.deadline) {
         Ok(o) => o,
-        Err(AnalyzeError::Budget(m)) => {
-            let (mut r, _) = fail(Status::Skipped, m);
-            r.cause = Cause::Budget;
-            return (r, None);
-        }
+        Err(AnalyzeError::Budget(m)) => return fail_because(Status::Skipped, Cause::Budget, m),
         Err(AnalyzeError::Unavailable(m)) => {
-            let (mut r, _) = fail(Status::Error, m);
-            r.cause = Cause::Unavailable;
-            return (r, None);
+            return fail_because(Status::Error, Cause::Unavailable, m)
         }
         Err(AnalyzeError::Skipped(m)) => return fail(Status::Skipped, m),
         Err(AnalyzeError::Failed(m)) => return fail(Status::Error, m),

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::cache::{Key, Tokens};
+use crate::cache::Key;
 use crate::git::FileId;
 use crate::index::{Index, Written};
 use crate::output::Printer;
@@ -182,15 +182,16 @@ fn sort(
             let plan = &plans[pi];
             let Some((key, found)) = found else {
                 let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
-                let mut r = line(
-                    &file.path,
-                    &plan.cache_type,
-                    Some(&file.blob),
-                    Status::Skipped,
-                    reason,
+                s.results.push(
+                    line(
+                        &file.path,
+                        &plan.cache_type,
+                        Some(&file.blob),
+                        Status::Skipped,
+                        reason,
+                    )
+                    .because(Cause::NoProvider),
                 );
-                r.cause = Cause::NoProvider;
-                s.results.push(r);
                 continue;
             };
             match found {
@@ -257,16 +258,16 @@ fn dry_run(jobs: &[Job], plans: &[Plan], out: Printer, results: &mut Vec<FileRes
             "🔍 Would analyze {} ({})",
             j.file.path, plans[j.plan].cache_type
         ));
-        let mut r = line(
-            &j.file.path,
-            &plans[j.plan].cache_type,
-            Some(&j.file.blob),
-            Status::Miss,
-            "dry run: not analysed".into(),
+        results.push(
+            line(
+                &j.file.path,
+                &plans[j.plan].cache_type,
+                Some(&j.file.blob),
+                Status::Miss,
+                "dry run: not analysed".into(),
+            )
+            .because(Cause::DryRun),
         );
-        r.cause = Cause::DryRun;
-        r.tokens = Tokens::default();
-        results.push(r);
     }
 }
 

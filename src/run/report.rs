@@ -158,6 +158,14 @@ pub(crate) fn line(
     }
 }
 
+impl FileResult {
+    /// This result with a more precise cause than its status implies.
+    pub(crate) fn because(mut self, cause: Cause) -> FileResult {
+        self.cause = cause;
+        self
+    }
+}
+
 /// The line a skip prints: `⏭️  Skipped tests/data/x.gz (todos): binary file`.
 pub(crate) fn skip_line(r: &FileResult) -> String {
     format!(
