@@ -3,7 +3,7 @@
 //! redacted before any cut, over-billing said out loud, and a closed stdout.
 
 use std::io::Read as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::fake::{ok_reply, FakeServer, Reply, RESULT};
@@ -324,12 +324,8 @@ fn over_billing_is_reported_and_counted_and_max_tokens_is_capped() {
 
 /// Run the binary with stdout a pipe whose reader has already gone away.
 fn with_closed_stdout(env: &TestEnv, dir: &std::path::Path, args: &[&str]) -> Run {
-    let mut child = Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .envs(&env.vars)
-        .stdin(Stdio::null())
+    let mut child = env
+        .command(bin(), dir, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

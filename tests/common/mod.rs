@@ -111,7 +111,8 @@ impl TestEnv {
         self.vars.remove(k);
     }
 
-    fn command(&self, prog: &str, dir: &Path, args: &[&str]) -> Command {
+    /// `prog` in `dir` with exactly this environment and no stdin (callers set the pipes).
+    pub fn command(&self, prog: &str, dir: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(prog);
         c.args(args)
             .current_dir(dir)
