@@ -43,6 +43,11 @@ mod tests {
     }
 }
 
+/// `n` and the noun in the right number: `1 analysis`, `3 analyses`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Set once a write to stdout failed because the reader went away (`rustassistant … | head`).
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -32,16 +32,7 @@ impl Workspace {
     pub fn open(cwd: PathBuf, env: Env, overrides: &Overrides, out: Printer) -> Result<Workspace> {
         let repo = Repo::discover(&cwd)?;
         let root = repo.workdir().join(".rustassistant");
-        let state_dir = repo.state_dir();
-        let config = Config::load(
-            Some(crate::config::RepoLayer {
-                workdir: repo.workdir(),
-                state_dir: Some(&state_dir),
-            }),
-            &env,
-            overrides,
-        )?;
-        warn_ignored(&config, out);
+        let config = config_for(Some(&repo), &env, overrides, out)?;
         let mut store = Store::new(root, config.compression());
         if config.file.cache.require_signature == Some(true) {
             let key = env
@@ -63,6 +54,25 @@ impl Workspace {
     pub fn initialised(&self) -> bool {
         self.store.root().join("config.toml").is_file() || self.store.cache_dir().is_dir()
     }
+}
+
+/// The effective configuration for `repo` (or outside any repository), with one warning line per
+/// repository setting the trust boundary ignored. What `Workspace::open` uses, and commands
+/// that work outside a repository too (`budget`).
+pub fn config_for(
+    repo: Option<&Repo>,
+    env: &Env,
+    overrides: &Overrides,
+    out: Printer,
+) -> Result<Config> {
+    let state_dir = repo.map(Repo::state_dir);
+    let layer = repo.map(|r| crate::config::RepoLayer {
+        workdir: r.workdir(),
+        state_dir: state_dir.as_deref(),
+    });
+    let config = Config::load(layer, env, overrides)?;
+    warn_ignored(&config, out);
+    Ok(config)
 }
 
 /// One warning line per repository setting the trust boundary ignored.

@@ -31,8 +31,6 @@ impl Pricing {
         Pricing { models }
     }
 
-    /// The price of `model`: exact name, else the longest listed name that `model` starts with
-    /// followed by `-` (dated snapshots such as `claude-sonnet-4-20250514`).
     /// The one pricing rule for a request: the price of the model asked for, else of the model
     /// the server says answered (an alias resolved to a dated name, say). The budget reserves
     /// and settles with it, and entries record the cost it gives.
@@ -52,7 +50,8 @@ impl Pricing {
             .map(|p| cost_of(p, tokens))
     }
 
-    /// The price of `model`: exact, else the longest listed name it extends with `-…`.
+    /// The price of `model`: exact name, else the longest listed name that `model` starts with
+    /// followed by `-` (dated snapshots such as `claude-sonnet-4-20250514`).
     pub fn price(&self, model: &str) -> Option<&Price> {
         if let Some(p) = self.models.get(model) {
             return Some(p);

@@ -58,8 +58,11 @@ pub struct Store {
     compression: Compression,
     /// `[cache] require_signature`: `Some(key)` (the key may be absent) when on.
     signatures: Option<Option<Vec<u8>>>,
-    /// Whether `.rustassistant` and `cache` are real folders (checked once, on first use).
-    real: std::sync::OnceLock<bool>,
+    /// Whether `.rustassistant` and `cache` are real folders, or why not (checked once).
+    real: std::sync::OnceLock<Result<(), String>>,
+    /// Shard folders already checked by a write or delete of this process: a run writes
+    /// thousands of entries into a few hundred folders, so each folder is lstat'ed once.
+    checked_dirs: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
 }
 
 impl Store {
@@ -70,6 +73,7 @@ impl Store {
             compression,
             signatures: None,
             real: std::sync::OnceLock::new(),
+            checked_dirs: Default::default(),
         }
     }
 
@@ -190,21 +194,25 @@ impl Store {
 
     /// An error saying the cache folder is not a real folder, if it is not (checked once).
     pub fn ensure_real(&self) -> Result<(), crate::error::UserError> {
-        if self.is_real() {
-            return Ok(());
-        }
-        Err(crate::error::UserError::Input(
-            match self.check_dir(&self.cache_dir()) {
-                Err(e) => e.to_string(),
-                Ok(()) => format!("{}: not a real folder", self.cache_dir().display()),
-            },
-        ))
+        self.real
+            .get_or_init(|| self.check_dir(&self.cache_dir()).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(crate::error::UserError::Input)
     }
 
     fn is_real(&self) -> bool {
-        *self
-            .real
-            .get_or_init(|| self.check_dir(&self.cache_dir()).is_ok())
+        self.ensure_real().is_ok()
+    }
+
+    /// [`Store::check_dir`] for the folder of an entry being written or deleted, once per
+    /// folder and process.
+    fn check_entry_dir(&self, dir: &Path) -> std::io::Result<()> {
+        let mut done = self.checked_dirs.lock().unwrap_or_else(|p| p.into_inner());
+        if !done.contains(dir) {
+            self.check_dir(dir)?;
+            done.insert(dir.to_path_buf());
+        }
+        Ok(())
     }
 
     /// Refuse to write into or delete from `dir` unless every folder from the work tree down to
@@ -237,7 +245,7 @@ impl Store {
             ));
         }
         if let Some(dir) = path.parent() {
-            self.check_dir(dir)?;
+            self.check_entry_dir(dir)?;
         }
         if let Ok(existing) = read_bounded(&path, bytes.len() as u64) {
             if existing == bytes {
@@ -257,7 +265,7 @@ impl Store {
     /// Remove an entry file and any folder it leaves empty (up to `cache/<type>`).
     pub fn remove(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
-            self.check_dir(dir)?;
+            self.check_entry_dir(dir)?;
         }
         match std::fs::remove_file(path) {
             Ok(()) => {}
@@ -278,7 +286,7 @@ impl Store {
         let cache = self.cache_dir();
         let mut entries = Vec::new();
         let mut strays = Vec::new();
-        if self.check_dir(&cache).is_err() {
+        if !self.is_real() {
             // A symlinked cache folder is walked by nobody (nor are its temp files cleaned).
             strays.push(cache);
             return (entries, strays);
@@ -310,10 +318,11 @@ impl Store {
     }
 }
 
-/// Whether this process can probably read a file with `meta`: by its mode bits for our
-/// effective user and group (root reads everything). A `false` sends the caller to really read
-/// the file, which then decides; supplementary groups are not consulted, so this never claims
-/// readable what is not.
+/// Whether this process can probably read a file with `meta`, by its mode bits for our
+/// effective user and group (root reads everything). [`Store::probe`] treats a `false` as no
+/// entry, so the content is analysed again and the entry rewritten readable. Supplementary
+/// groups are not consulted: a file readable only through one counts as unreadable (a wasted
+/// analysis at worst, never a hit that `show` could not read).
 pub fn likely_readable(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
     // Asked once per process: this runs for every key looked up.

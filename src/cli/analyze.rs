@@ -7,6 +7,7 @@ use anyhow::Result;
 use crate::config::Overrides;
 use crate::error::{Exit, UserError};
 use crate::index::Index;
+use crate::output::count;
 use crate::run::{Plan, RunOptions, Selection};
 use crate::workspace::Workspace;
 
@@ -170,21 +171,15 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         let files: std::collections::HashSet<&str> =
             report.results.iter().map(|r| r.path.as_str()).collect();
         let mut line = format!(
-            "{} {} file{}, {} analys{}: {} cached, {} {}, {} skipped, {} error{} in {:.2}s",
+            "{} {}, {}: {} cached, {} {}, {} skipped, {} in {:.2}s",
             // A run that failed or was refused by the budget does not start with a tick.
             if s.errors > 0 || s.budget_refused {
                 "⚠️ "
             } else {
                 "✅"
             },
-            files.len(),
-            if files.len() == 1 { "" } else { "s" },
-            report.results.len(),
-            if report.results.len() == 1 {
-                "is"
-            } else {
-                "es"
-            },
+            count(files.len(), "file", "files"),
+            count(report.results.len(), "analysis", "analyses"),
             s.hits,
             s.misses,
             if args.dry_run {
@@ -193,8 +188,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                 "analysed"
             },
             s.skipped,
-            s.errors,
-            if s.errors == 1 { "" } else { "s" },
+            count(s.errors, "error", "errors"),
             s.elapsed_ms as f64 / 1000.0
         );
         if s.tokens.input + s.tokens.output > 0 {

@@ -34,31 +34,24 @@ pub fn cat(args: &CatArgs, _out: Printer) -> Result<Exit> {
     };
     let bytes = crate::util::fs::read_user_file(&args.file, bound)
         .map_err(|e| UserError::Input(e.to_string()))?;
-    let decoded = decode_json_bytes(&bytes).and_then(|json| {
-        serde_json::from_slice::<serde_json::Value>(&json)
-            .map_err(|e| crate::cache::EntryError::Malformed(format!("not JSON ({e})")))
-    });
-    if args.textconv {
-        match decoded {
-            // serde_json escapes every control character, so the output is terminal-safe.
-            Ok(v) => crate::output::print_stdout(&serde_json::to_string_pretty(&v)?),
-            Err(_) => {
-                use std::io::Write as _;
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&bytes).and_then(|()| out.flush());
-            }
-        }
-        return Ok(Exit::Success);
-    }
-    let json = decode_json_bytes(&bytes)
-        .map_err(|e| UserError::Input(format!("{}: {e}", args.file.display())))?;
-    match serde_json::from_slice::<serde_json::Value>(&json) {
+    // Decoded once: an entry (plain or zstd) as JSON, or why the bytes are not one.
+    let decoded = decode_json_bytes(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|json| {
+            serde_json::from_slice::<serde_json::Value>(&json)
+                .map_err(|e| format!("not JSON ({e})"))
+        });
+    match decoded {
         // serde_json escapes every control character, so the output is terminal-safe.
         Ok(v) => crate::output::print_stdout(&serde_json::to_string_pretty(&v)?),
-        Err(e) => {
-            return Err(
-                UserError::Input(format!("{}: not JSON ({e})", args.file.display())).into(),
-            );
+        // As git's textconv, a file that is not an entry passes through unchanged.
+        Err(_) if args.textconv => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&bytes).and_then(|()| out.flush());
+        }
+        Err(why) => {
+            return Err(UserError::Input(format!("{}: {why}", args.file.display())).into());
         }
     }
     Ok(Exit::Success)

@@ -12,7 +12,7 @@ use crate::config::{PreCommitMode, PrePushMode};
 use crate::error::{Exit, UserError};
 use crate::git::hooks::{hooks_dir, Action, HookChange};
 use crate::index::Index;
-use crate::output::sanitize;
+use crate::output::{count, sanitize};
 use crate::run::{Cause, RunOptions, Selection, Status};
 use crate::workspace::Workspace;
 
@@ -65,8 +65,7 @@ pub fn run(session: &Workspace, cmd: HooksCmd) -> Result<Exit> {
                 hooks_dir(&session.repo).display(),
                 match orphans {
                     0 => String::new(),
-                    1 => " (1 orphaned shim removed)".to_string(),
-                    n => format!(" ({n} orphaned shims removed)"),
+                    n => format!(" ({} removed)", count(n, "orphaned shim", "orphaned shims")),
                 }
             ));
             for c in changes.iter().filter(|c| c.action == Action::Skipped) {
@@ -149,8 +148,10 @@ pub fn install(session: &Workspace) -> Result<Exit> {
             done.hooks_dir.display(),
             match kept {
                 0 => String::new(),
-                1 => " (1 existing hook kept and chained)".to_string(),
-                n => format!(" ({n} existing hooks kept and chained)"),
+                n => format!(
+                    " ({} kept and chained)",
+                    count(n, "existing hook", "existing hooks")
+                ),
             }
         ));
     }
@@ -350,10 +351,7 @@ fn say_added(report: &crate::run::Report, mode: PreCommitMode, pruned: usize) {
     if added > 0 || pruned > 0 {
         crate::output::print_stderr(&format!(
             "rustassistant: {} added to this commit{}",
-            match added {
-                1 => "1 analysis".to_string(),
-                n => format!("{n} analyses"),
-            },
+            count(added, "analysis", "analyses"),
             if pruned > 0 {
                 format!(", {pruned} stale ones dropped")
             } else {
@@ -395,10 +393,7 @@ fn judge_left_out(session: &Workspace, report: &crate::run::Report, mode: PreCom
     };
     crate::output::print_stderr(&format!(
         "rustassistant: {} {what} of this commit (e.g. {} {}: {}){}",
-        match left_out.len() {
-            1 => "1 analysis".to_string(),
-            n => format!("{n} analyses"),
-        },
+        count(left_out.len(), "analysis", "analyses"),
         first.path,
         first.cache_type,
         sanitize(first.reason.as_deref().unwrap_or("not analysed")),

@@ -195,13 +195,8 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
         Command::Budget(a) => {
             // Works outside a repository too: the budget is per user.
             let repo = crate::git::Repo::discover(&cwd).ok();
-            let state_dir = repo.as_ref().map(|r| r.state_dir());
-            let layer = repo.as_ref().map(|r| crate::config::RepoLayer {
-                workdir: r.workdir(),
-                state_dir: state_dir.as_deref(),
-            });
-            let cfg = crate::config::Config::load(layer, &env, &Overrides::default())?;
-            crate::workspace::warn_ignored(&cfg, out);
+            let cfg =
+                crate::workspace::config_for(repo.as_ref(), &env, &Overrides::default(), out)?;
             budget::run(&cfg, &env, out, &a)
         }
         Command::Costs(_) => budget::costs(&env, out),

@@ -25,48 +25,12 @@ pub struct ShowArgs {
     pub rev: Option<String>,
 }
 
-/// The repository-relative path of `given` (relative to `cwd`), worked out without touching
-/// the file, which may not exist any more at the revision asked for.
-fn lexical_relative(session: &Workspace, given: &std::path::Path) -> Result<String> {
-    use std::path::Component;
-    let abs = session.cwd.join(given);
-    let mut parts: Vec<std::ffi::OsString> = Vec::new();
-    for c in abs.components() {
-        match c {
-            Component::ParentDir => {
-                parts.pop();
-            }
-            Component::Normal(p) => parts.push(p.to_os_string()),
-            _ => {}
-        }
-    }
-    let norm: PathBuf = std::iter::once(std::ffi::OsString::from("/"))
-        .chain(parts)
-        .collect();
-    let wt = session.repo.workdir();
-    // The work tree is canonical; the cwd may reach it through a symlink.
-    let via_canonical = session
-        .cwd
-        .canonicalize()
-        .ok()
-        .and_then(|c| c.join(given).strip_prefix(wt).ok().map(PathBuf::from));
-    let rel = norm
-        .strip_prefix(wt)
-        .ok()
-        .map(PathBuf::from)
-        .or(via_canonical)
-        .ok_or_else(|| UserError::Input(format!("{}: outside the repository", given.display())))?;
-    Ok(rel
-        .to_string_lossy()
-        .replace(std::path::MAIN_SEPARATOR, "/"))
-}
-
 /// Run `show`.
 pub fn show(session: &Workspace, args: &ShowArgs) -> Result<Exit> {
     check_types(&args.types)?;
     let repo = &session.repo;
     if let Some(rev) = &args.rev {
-        let rel = lexical_relative(session, &args.file)?;
+        let rel = repo.relative_lexical(&session.cwd, &args.file)?;
         let blob = repo
             .blob_at(rev, &rel)
             .map_err(|e| UserError::Input(format!("{rev}: {}", e.message())))?

@@ -434,7 +434,33 @@ impl Repo {
             }
             _ => UserError::Input(format!("{}: {e}", given.display())),
         })?;
-        let rel = canon.strip_prefix(&self.workdir).map_err(|_| {
+        self.inside(&canon, given)
+    }
+
+    /// [`Repo::relative`] for a path that need not exist (a file as of another revision): the
+    /// current directory is resolved, `given` is joined to it with `.` and `..` applied as
+    /// written.
+    pub fn relative_lexical(&self, cwd: &Path, given: &Path) -> Result<String, UserError> {
+        let base = cwd
+            .canonicalize()
+            .map_err(|e| UserError::Input(format!("{}: {e}", cwd.display())))?;
+        let mut abs = PathBuf::new();
+        for c in base.join(given).components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    abs.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => abs.push(other),
+            }
+        }
+        self.inside(&abs, given)
+    }
+
+    /// `abs` relative to the work tree, `/`-separated; an error naming `given` when it is
+    /// outside or not UTF-8.
+    fn inside(&self, abs: &Path, given: &Path) -> Result<String, UserError> {
+        let rel = abs.strip_prefix(&self.workdir).map_err(|_| {
             UserError::Input(format!(
                 "{}: outside the repository at {}",
                 given.display(),
