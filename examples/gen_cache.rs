@@ -1,9 +1,12 @@
 //! Writes synthetic but realistic cache entries for benchmarks:
 //! `gen_cache REPO N SEED` adds N `refactor` entries (a few KB each, varied prose like a real
-//! LLM review) to REPO/.rustassistant/cache with random blob ids.
+//! LLM review) to REPO/.rustassistant/cache shards with random blob ids.
 
+use std::collections::BTreeMap;
+
+use rustassistant::cache::shard::ShardId;
+use rustassistant::cache::store::{Edit, Place};
 use rustassistant::cache::{Entry, Store, Tokens};
-use rustassistant::config::Compression;
 
 const WORDS: &[&str] = &[
     "function",
@@ -97,7 +100,11 @@ fn main() {
     let repo = std::path::PathBuf::from(&args[1]);
     let n: u64 = args[2].parse().unwrap();
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let store = Store::new(repo.join(".rustassistant"), Compression::None);
+    let store = Store::new(
+        repo.join(".rustassistant"),
+        repo.join(".git").join("rustassistant"),
+    );
+    let mut edits: BTreeMap<ShardId, Edit> = BTreeMap::new();
     let mut rng = Rng(0x9E3779B97F4A7C15 ^ seed.wrapping_mul(0x100000001B3));
     let prompt_hash = "5".repeat(64);
     for i in 0..n {
@@ -147,6 +154,7 @@ fn main() {
             result: serde_json::json!({"summary": rng.sentence(30), "smells": smells, "suggestions": suggestions,
                 "scores": {"maintainability": rng.below(11), "readability": rng.below(11), "complexity": rng.below(11)}}),
         };
-        store.write(&e).unwrap();
+        edits.entry(ShardId::of(&e.key())).or_default().add.push(e);
     }
+    store.apply(Place::Tree, edits).unwrap();
 }

@@ -33,7 +33,23 @@ impl Workspace {
         let repo = Repo::discover(&cwd)?;
         let root = repo.workdir().join(".rustassistant");
         let config = config_for(Some(&repo), &env, overrides, out)?;
-        let mut store = Store::new(root, config.compression());
+        if config.compression() == crate::config::Compression::Zstd {
+            out.warn("[cache] compression = \"zstd\" no longer applies: shards are plain text, which git delta-compresses and union-merges (see README, \"Compression\")");
+        }
+        if let Some(bad) = config
+            .file
+            .cache
+            .max_age
+            .as_deref()
+            .filter(|a| crate::util::parse_age(a).is_err())
+        {
+            return Err(crate::error::UserError::Usage(format!(
+                "[cache] max_age: {}",
+                crate::util::parse_age(bad).unwrap_err()
+            ))
+            .into());
+        }
+        let mut store = Store::new(root, repo.state_dir()).with_max_age(config.max_age());
         if config.file.cache.require_signature == Some(true) {
             let key = env
                 .get("RUSTASSISTANT_SIGNING_KEY")

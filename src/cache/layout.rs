@@ -8,21 +8,25 @@ use super::Store;
 
 /// `.rustassistant/README.md`, for someone browsing the repository.
 pub const README: &str = "# .rustassistant\n\nThis folder is the analysis cache of [rustassistant](https://crates.io/crates/rustassistant).\n\
-Each file under `cache/<type>/` holds one analysis result (refactoring suggestions, module docs,\n\
-a quality review, TODOs, metrics) for one version of one source file, named by that content's\n\
-git blob id plus the model and prompt that produced it. It is committed with the code so that\n\
-nobody pays for the same analysis twice: after `git pull`, `rustassistant analyze` reuses it.\n\n\
-- `config.toml`: team settings (provider, model, analysis types, include/exclude, compression).\n\
+Each line of `cache/<type>/<b0b1>.jsonl` holds one analysis result (refactoring suggestions,\n\
+module docs, a quality review, TODOs, metrics) for one version of one source file, keyed by that\n\
+content's git blob id (the shard is named by its first two hex digits) plus the model and prompt\n\
+that produced it. It is committed with the code so that nobody pays for the same analysis twice:\n\
+after `git pull`, `rustassistant analyze` reuses it.\n\n\
+- `config.toml`: team settings (provider, model, analysis types, include/exclude).\n\
 - `prompts/<type>.md`: optional overrides of the built-in prompt templates.\n\
-- `.gitattributes`: merges entries with `rustassistant merge-entry`, diffs `.json.zst` with `rustassistant cat --textconv`.\n\n\
-Entries are plain data: deleting any of them only means it is computed again.\n";
+- `.gitattributes`: shards merge with git's built-in `union` driver, so merges never conflict here.\n\n\
+Lines are plain data: deleting any of them only means it is computed again.\n";
 
-/// Routes entries to the merge driver, compressed entries to the textconv.
+/// Shards merge with git's built-in union driver: any clone merges them without conflicts,
+/// with or without this tool.
 pub const GITATTRIBUTES: &str =
-    "# Written by rustassistant init. Entries merge deterministically (earliest created_at wins)\n\
-# and compressed entries diff as JSON; `rustassistant hooks install` configures both drivers.\n\
-cache/**/*.json merge=rustassistant\n\
-cache/**/*.json.zst merge=rustassistant diff=rustassistant -text\n";
+    "# Written by rustassistant. Shards hold one entry per line: git's built-in union merge\n\
+# keeps both sides' lines, and readers resolve duplicates (the earliest created_at wins).\n\
+cache/**/*.jsonl merge=union\n";
+
+/// The `.gitattributes` earlier versions wrote (replaced by `cache migrate` and `init`).
+const OLD_GITATTRIBUTES_MARK: &str = "cache/**/*.json merge=rustassistant";
 
 /// `.rustassistant/.gitignore`: temporary files of interrupted writes.
 pub const GITIGNORE: &str =
@@ -53,4 +57,25 @@ pub fn ensure(store: &Store) -> Result<bool> {
         }
     }
     Ok(created)
+}
+
+/// Replace a `.gitattributes` an earlier version wrote (per-entry files, our merge driver)
+/// with the shard one; a file the team wrote themselves is left alone. Returns whether it
+/// changed.
+pub fn update_attributes(store: &Store) -> Result<bool> {
+    let p = store.root().join(".gitattributes");
+    let Ok(Some(old)) = crate::util::fs::read_in_tree(
+        store.root().parent().unwrap_or(store.root()),
+        std::path::Path::new(".rustassistant/.gitattributes"),
+        64 * 1024,
+    ) else {
+        return Ok(false);
+    };
+    let old = String::from_utf8_lossy(&old);
+    if !old.contains(OLD_GITATTRIBUTES_MARK) || old.contains("*.jsonl") {
+        return Ok(false);
+    }
+    crate::util::write_atomic(&p, GITATTRIBUTES.as_bytes())
+        .with_context(|| format!("writing {}", p.display()))?;
+    Ok(true)
 }

@@ -1,71 +1,144 @@
-//! Re-encoding entries (`cache migrate --to zstd|json`) and importing the older flat layout
-//! (`--from-legacy DIR`).
+//! Moving earlier layouts into shards: the per-entry layout
+//! (`cache/<type>/<b0b1>/<rest>-<variant>.json`, plain or zstd) and the seed's flat legacy files
+//! (one JSON file per source path, anywhere under `cache/`, or in a folder named with
+//! `--from-legacy`).
+//!
+//! Nothing is lost and a kill at any point is harmless: every entry is first written into its
+//! shard (an atomic replace per shard), and only then is its old file removed. A re-run adds
+//! what is already there (no change) and removes the rest. Files that fail verification stay
+//! where they are and are listed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::entry::Entry;
-use super::store::{read_entry_file, Store};
+use super::entry::{Entry, EntryError, MAX_ENTRY_FILE_BYTES};
+use super::key::Key;
+use super::shard::ShardId;
+use super::store::{read_bounded, Edit, Place, Store};
 use super::{Tokens, SCHEMA_VERSION};
-use crate::config::Compression;
 
 /// What a migration did.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct MigrateReport {
-    /// Entries rewritten in the target encoding.
-    pub converted: usize,
-    /// Entries already in the target encoding.
-    pub unchanged: usize,
-    /// Entries left alone because they failed verification (path, reason).
+    /// Per-entry files moved into shards.
+    pub moved: usize,
+    /// Legacy files imported.
+    pub imported: usize,
+    /// Files left alone because they failed verification or cannot be keyed (path, reason).
     pub skipped: Vec<(String, String)>,
-    /// Bytes on disk before.
+    /// Shards written.
+    pub shards_written: usize,
+    /// Bytes of the old files.
     pub bytes_before: u64,
-    /// Bytes on disk after.
-    pub bytes_after: u64,
 }
 
-/// Rewrite every valid entry of `store` in `to`. The new file is written atomically before the
-/// old one is removed, so a crash leaves both (equally valid) rather than neither.
-pub fn reencode(store: &Store, to: Compression) -> MigrateReport {
+/// Read and check one per-entry file whose name encodes `key`.
+pub fn read_entry_file(path: &Path, key: &Key) -> Result<Entry, EntryError> {
+    let len = std::fs::symlink_metadata(path)
+        .map_err(|e| EntryError::Malformed(format!("cannot read: {e}")))?
+        .len();
+    Entry::decode(&read_bounded(path, len, MAX_ENTRY_FILE_BYTES)?, Some(key))
+}
+
+/// Every old file under `cache/`: per-entry files with their keys, and other `.json` files
+/// (legacy candidates).
+fn old_files(store: &Store) -> (Vec<(PathBuf, Key)>, Vec<PathBuf>) {
+    let cache = store.cache_dir();
+    let mut per_entry = Vec::new();
+    let mut legacy = Vec::new();
+    if store.ensure_real().is_err() {
+        return (per_entry, legacy);
+    }
+    for item in walkdir::WalkDir::new(&cache)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let Ok(item) = item else { continue };
+        if !item.file_type().is_file() {
+            continue;
+        }
+        let rel = item.path().strip_prefix(&cache).unwrap_or(item.path());
+        match Key::from_relative(rel) {
+            Some((k, _)) => per_entry.push((item.path().to_path_buf(), k)),
+            None if rel.extension().is_some_and(|x| x == "json") => {
+                legacy.push(item.path().to_path_buf())
+            }
+            None => {}
+        }
+    }
+    (per_entry, legacy)
+}
+
+/// Move every old file under `cache/` into shards; also import `legacy_dir` when given (its
+/// files are left in place: they are not the cache's).
+pub fn migrate(
+    store: &Store,
+    repo: &crate::git::Repo,
+    legacy_dir: Option<&Path>,
+    now: &str,
+) -> std::io::Result<MigrateReport> {
     let mut rep = MigrateReport::default();
-    let want_zst = to == Compression::Zstd;
-    let target = Store::new(store.root().to_path_buf(), to);
-    for (path, key, zst) in store.walk().0 {
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        rep.bytes_before += size;
-        if zst == want_zst {
-            rep.unchanged += 1;
-            rep.bytes_after += size;
-            continue;
+    let (per_entry, mut legacy) = old_files(store);
+    let mut edits: BTreeMap<ShardId, Edit> = BTreeMap::new();
+    let mut done: Vec<PathBuf> = Vec::new();
+    for (path, key) in per_entry {
+        rep.bytes_before += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        match read_entry_file(&path, &key) {
+            Ok(e) => {
+                edits.entry(ShardId::of(&key)).or_default().add.push(e);
+                rep.moved += 1;
+                done.push(path);
+            }
+            Err(e) => rep.skipped.push((rel(store, &path), e.to_string())),
         }
-        // An interrupted earlier migration may have written the target already: keep that one.
-        let already = target.path_for(&key, want_zst);
-        if already.is_file() && read_entry_file(&already, Some(&key), None).is_ok() {
-            let _ = std::fs::remove_file(&path);
-            rep.converted += 1;
-            continue;
+    }
+    let outside: Vec<PathBuf> = match legacy_dir {
+        Some(d) => json_files(d),
+        None => Vec::new(),
+    };
+    let inside = legacy.len();
+    legacy.extend(outside);
+    for (i, f) in legacy.into_iter().enumerate() {
+        match import_one(repo, &f, now) {
+            Ok(e) => {
+                edits.entry(ShardId::of(&e.key())).or_default().add.push(e);
+                rep.imported += 1;
+                if i < inside {
+                    done.push(f);
+                }
+            }
+            Err(reason) => rep.skipped.push((rel(store, &f), reason)),
         }
-        match read_entry_file(&path, Some(&key), Some(size)) {
-            Ok(entry) => match target.write(&entry) {
-                Ok(new) => {
-                    rep.bytes_after += std::fs::metadata(&new).map(|m| m.len()).unwrap_or(0);
-                    let _ = std::fs::remove_file(&path);
-                    rep.converted += 1;
-                }
-                Err(e) => {
-                    rep.bytes_after += size;
-                    rep.skipped
-                        .push((rel(store, &path), format!("cannot write: {e}")));
-                }
-            },
-            Err(e) => {
-                rep.bytes_after += size;
-                rep.skipped.push((rel(store, &path), e.to_string()));
+    }
+    rep.shards_written = store
+        .apply(Place::Tree, edits)?
+        .iter()
+        .filter(|a| a.changed)
+        .count();
+    // Only now, with every entry in its shard, do the old files go.
+    for p in done {
+        let _ = std::fs::remove_file(&p);
+        if let Some(dir) = p.parent() {
+            if dir != store.cache_dir() {
+                let _ = std::fs::remove_dir(dir);
             }
         }
     }
-    rep
+    Ok(rep)
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    files.sort();
+    files
 }
 
 fn rel(store: &Store, p: &Path) -> String {
@@ -75,52 +148,18 @@ fn rel(store: &Store, p: &Path) -> String {
         .to_string()
 }
 
-/// What a legacy import did.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct ImportReport {
-    /// Entries written.
-    pub imported: usize,
-    /// Files that could not be keyed (path, reason).
-    pub not_imported: Vec<(String, String)>,
-}
-
 /// The `prompt_hash` given to imported entries: their real prompt is unknown, so they get a key
 /// of their own (reachable by `show`, never mistaken for a result of the current prompt).
 pub fn legacy_prompt_hash(cache_type: &str) -> String {
     crate::util::sha256_hex(format!("legacy-import\0{cache_type}").as_bytes())
 }
 
-/// Import `dir`, an older layout of one JSON file per source path holding `file_path`,
-/// `file_hash`, `provider`, `model`, `result`, `tokens_used` and `cache_type`. An entry is
-/// keyed only when its source file exists in the work tree with content matching `file_hash`
-/// (as a git blob id or a sha256 of the content): otherwise nobody can say which content the
-/// result describes.
-pub fn import_legacy(
-    store: &Store,
-    repo: &crate::git::Repo,
-    dir: &Path,
-    now: &str,
-) -> std::io::Result<ImportReport> {
-    let mut rep = ImportReport::default();
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "json"))
-        .map(|e| e.path().to_path_buf())
-        .collect();
-    files.sort();
-    for f in files {
-        let name = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
-        match import_one(store, repo, &f, now) {
-            Ok(()) => rep.imported += 1,
-            Err(reason) => rep.not_imported.push((name, reason)),
-        }
-    }
-    Ok(rep)
-}
-
-fn import_one(store: &Store, repo: &crate::git::Repo, f: &Path, now: &str) -> Result<(), String> {
-    let bytes = crate::util::fs::read_user_file(f, super::entry::MAX_ENTRY_FILE_BYTES)
+/// Key one legacy file: a JSON file holding `file_path`, `file_hash`, `provider`, `model`,
+/// `result`, `tokens_used` and `cache_type`. It is keyed only when its source file exists in the
+/// work tree with content matching `file_hash` (as a git blob id or a sha256 of the content):
+/// otherwise nobody can say which content the result describes.
+fn import_one(repo: &crate::git::Repo, f: &Path, now: &str) -> Result<Entry, String> {
+    let bytes = crate::util::fs::read_user_file(f, MAX_ENTRY_FILE_BYTES)
         .map_err(|e| format!("cannot read: {e}"))?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
@@ -182,8 +221,5 @@ fn import_one(store: &Store, repo: &crate::git::Repo, f: &Path, now: &str) -> Re
         result,
     };
     entry.check().map_err(|e| e.to_string())?;
-    store
-        .write(&entry)
-        .map_err(|e| format!("cannot write: {e}"))?;
-    Ok(())
+    Ok(entry)
 }

@@ -1,14 +1,17 @@
-//! The entry format, key derivation and the on-disk store.
+//! The entry format, key derivation, the shard format and the on-disk store.
 //!
 //! What callers may rely on:
-//! - a [`Key`] is `(cache_type, blob, variant)` and maps to exactly one relative path;
-//! - [`Entry::to_bytes`] is deterministic: the same entry always serialises to the same bytes;
-//! - [`store::Store::lookup`] never trusts an entry whose fields do not re-derive its own path.
+//! - a [`Key`] is `(cache_type, blob, variant)` and lives in exactly one shard
+//!   (`cache/<type>/<b0b1>.jsonl`, or the same name in the local overlay);
+//! - [`shard::render`] is deterministic: the same entries always give the same bytes;
+//! - [`store::Store::lookup`] never trusts a line whose fields do not re-derive its own key.
 
+pub mod commit;
 pub mod entry;
 pub mod key;
 pub mod layout;
 pub mod migrate;
+pub mod shard;
 pub mod store;
 
 pub use entry::{Entry, EntryError, Tokens};

@@ -1,21 +1,72 @@
-//! The entry files under `.rustassistant/cache/`: lookup, atomic write, removal.
+//! The shards under `.rustassistant/cache/` and the local overlay under
+//! `<git dir>/rustassistant/overlay/`: lookup, and locked, batched, atomic edits.
 //!
-//! Contract: [`Store::lookup`] returns a hit only for an entry that decodes within bounds and
-//! whose fields derive the key it is stored under; anything else is a miss or an invalid entry,
-//! never an error that stops the caller. [`Store::write`] never leaves a half-written entry and
-//! does not touch a file whose bytes would not change.
+//! Contract: [`Store::lookup`] returns a hit only for a line that decodes within bounds, derives
+//! the key it is stored under, passes the signature policy and is not older than `max_age`;
+//! anything else is a miss or an invalid entry, never an error that stops the caller.
+//! [`Store::apply`] holds the cache lock only while it reads, edits and replaces shards (never
+//! across a network request), normalises what it writes, and leaves a shard whose bytes would
+//! not change untouched.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::entry::{Entry, EntryError, MAX_ENTRY_FILE_BYTES};
-use super::key::Key;
-use crate::config::Compression;
+use super::entry::{Entry, EntryError};
+use super::key::{valid_type_name, Key};
+use super::shard::{self, ShardId, MAX_SHARD_BYTES, SUFFIX};
 use crate::util::{write_atomic, TEMP_PREFIX};
 
-/// Temporary files older than this are leftovers of a crashed writer, not a writer at work: no
-/// single entry write takes anywhere near this long.
+/// Temporary files older than this are leftovers of a crashed writer, not a writer at work.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+
+/// Where a shard lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Place {
+    /// `.rustassistant/cache/`: committed or staged content.
+    Tree,
+    /// `<git dir>/rustassistant/overlay/`: content only in the working tree.
+    Overlay,
+}
+
+impl Place {
+    /// Both places, in lookup order.
+    pub const ALL: [Place; 2] = [Place::Tree, Place::Overlay];
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Place::Tree => "cache/",
+            Place::Overlay => "overlay/",
+        }
+    }
+}
+
+/// One shard in one place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    /// The place.
+    pub place: Place,
+    /// The shard.
+    pub shard: ShardId,
+}
+
+impl Location {
+    /// `cache/<type>/<b0b1>.jsonl` or `overlay/<type>/<b0b1>.jsonl`: the name the index and
+    /// messages use.
+    pub fn rel(&self) -> String {
+        format!("{}{}", self.place.prefix(), self.shard.rel())
+    }
+
+    /// Parse [`Location::rel`] back.
+    pub fn from_rel(rel: &str) -> Option<Location> {
+        for place in Place::ALL {
+            if let Some(rest) = rel.strip_prefix(place.prefix()) {
+                return ShardId::from_rel(rest).map(|shard| Location { place, shard });
+            }
+        }
+        None
+    }
+}
 
 /// Result of looking a key up.
 #[derive(Debug)]
@@ -24,56 +75,78 @@ pub enum Lookup {
     Hit {
         /// The decoded entry.
         entry: Box<Entry>,
-        /// Its file.
-        path: PathBuf,
+        /// Its shard.
+        at: Location,
     },
-    /// No entry file for the key.
+    /// No entry for the key.
     Miss,
-    /// An entry file exists but cannot be trusted; callers report it and treat it as a miss.
+    /// A line for the key exists but cannot be trusted; callers report it and treat it as a miss.
     Invalid {
-        /// The file.
+        /// The shard file.
         path: PathBuf,
         /// Why.
         error: EntryError,
     },
 }
 
-/// An entry file found on disk.
-#[derive(Debug, Clone)]
-pub struct Probe {
-    /// Its path.
-    pub path: PathBuf,
-    /// Its path relative to `.rustassistant/`.
-    pub rel: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time in nanoseconds.
-    pub mtime_ns: i64,
+/// A change to one shard: entries to add, and which to drop.
+#[derive(Default)]
+pub struct Edit {
+    /// Entries to add (an equal result already stored keeps its line).
+    pub add: Vec<Entry>,
+    /// Keys to drop.
+    pub drop_keys: HashSet<Key>,
 }
 
-/// The folder of entries (`<work tree>/.rustassistant`).
+/// What [`Store::apply`] did to one shard.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The shard.
+    pub at: Location,
+    /// Whether its file changed.
+    pub changed: bool,
+    /// Entries added (new keys or replaced results).
+    pub added: usize,
+    /// Entries dropped by the edit, with the bytes their lines took.
+    pub dropped: Vec<(Key, u64)>,
+    /// Invalid or superseded lines the rewrite dropped.
+    pub cleaned: usize,
+}
+
+/// The shard files of one place, as listed.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Every shard with its (inode, size, mtime_ns).
+    pub shards: Vec<(Location, (u64, u64, i64))>,
+    /// Files that are neither shards nor temporary files (reported by `cache verify`).
+    pub strays: Vec<PathBuf>,
+    /// Entry files of the per-entry layout (`cache/<type>/<b0b1>/…json[.zst]`) still there.
+    pub old_layout: usize,
+}
+
+/// The shards of one repository.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    compression: Compression,
+    state: PathBuf,
     /// `[cache] require_signature`: `Some(key)` (the key may be absent) when on.
     signatures: Option<Option<Vec<u8>>>,
+    /// `[cache] max_age`: older entries are misses.
+    max_age: Option<Duration>,
     /// Whether `.rustassistant` and `cache` are real folders, or why not (checked once).
     real: std::sync::OnceLock<Result<(), String>>,
-    /// Shard folders already checked by a write or delete of this process: a run writes
-    /// thousands of entries into a few hundred folders, so each folder is lstat'ed once.
-    checked_dirs: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
 }
 
 impl Store {
-    /// A store rooted at `root` (the `.rustassistant` folder) writing with `compression`.
-    pub fn new(root: PathBuf, compression: Compression) -> Store {
+    /// A store rooted at `root` (the `.rustassistant` folder) whose overlay and lock live in
+    /// `state` (`<git dir>/rustassistant`).
+    pub fn new(root: PathBuf, state: PathBuf) -> Store {
         Store {
             root,
-            compression,
+            state,
             signatures: None,
+            max_age: None,
             real: std::sync::OnceLock::new(),
-            checked_dirs: Default::default(),
         }
     }
 
@@ -83,9 +156,20 @@ impl Store {
         self
     }
 
-    /// Whether signatures are required (lookups then always read and check the file).
+    /// Treat entries older than `age` as misses (`[cache] max_age`).
+    pub fn with_max_age(mut self, age: Option<Duration>) -> Store {
+        self.max_age = age;
+        self
+    }
+
+    /// Whether signatures are required (lookups then always read and check the line).
     pub fn requires_signatures(&self) -> bool {
         self.signatures.is_some()
+    }
+
+    /// `[cache] max_age`, if set.
+    pub fn max_age(&self) -> Option<Duration> {
+        self.max_age
     }
 
     /// The `.rustassistant` folder.
@@ -98,93 +182,156 @@ impl Store {
         self.root.join("cache")
     }
 
-    /// Encoding of new writes.
-    pub fn compression(&self) -> Compression {
-        self.compression
-    }
-
-    /// The file for `key` in the given encoding.
-    pub fn path_for(&self, key: &Key, zstd: bool) -> PathBuf {
-        self.root.join(key.rel(zstd))
-    }
-
-    /// The existing file for `key`, if any, trying the configured encoding first: one stat per
-    /// encoding, nothing read.
-    pub fn probe(&self, key: &Key) -> Option<Probe> {
-        if !self.is_real() {
-            return None;
+    /// The folder a place's shards live in.
+    pub fn place_dir(&self, place: Place) -> PathBuf {
+        match place {
+            Place::Tree => self.cache_dir(),
+            Place::Overlay => self.state.join("overlay"),
         }
-        let prefer_zst = self.compression == Compression::Zstd;
-        let mut rel = key.rel(prefer_zst);
-        // Sized once, with room for the other encoding's `.zst`: this runs for every key.
-        let full = |rel: &str| {
-            let root = self.root.as_os_str();
-            let mut p = std::ffi::OsString::with_capacity(root.len() + rel.len() + 5);
-            p.push(root);
-            p.push("/");
-            p.push(rel);
-            p
+    }
+
+    /// The file of a shard.
+    pub fn path_of(&self, at: &Location) -> PathBuf {
+        self.place_dir(at.place).join(at.shard.rel())
+    }
+
+    /// The work-tree-relative path of a tree shard (`.rustassistant/cache/<type>/<b0b1>.jsonl`).
+    pub fn tree_rel(shard: &ShardId) -> String {
+        format!(".rustassistant/cache/{}", shard.rel())
+    }
+
+    /// Whether `created_at` is past `[cache] max_age`.
+    pub fn expired(&self, created_at: &str) -> bool {
+        let Some(age) = self.max_age else {
+            return false;
         };
-        let mut path = full(&rel);
-        for zst in [prefer_zst, !prefer_zst] {
-            if zst != prefer_zst {
-                // The other encoding: add or drop the `.zst` suffix.
-                if zst {
-                    rel.push_str(".zst");
-                    path.push(".zst");
-                } else {
-                    rel.truncate(rel.len() - 4);
-                    path = full(&rel);
-                }
+        match created_at.parse::<jiff::Timestamp>() {
+            Ok(t) => {
+                let now = jiff::Timestamp::now();
+                now.duration_since(t).as_secs_f64() > age.as_secs_f64()
             }
-            // lstat: an entry that is a symlink is not an entry; one this process cannot read
-            // is not a hit (it would be one in `analyze` and none in `show`).
-            if let Ok(m) = std::fs::symlink_metadata(&path) {
-                if m.is_file() && likely_readable(&m) {
-                    return Some(Probe {
-                        path: PathBuf::from(path),
-                        rel,
-                        size: m.len(),
-                        mtime_ns: crate::util::fs::mtime_ns(&m),
-                    });
-                }
-            }
-        }
-        None
-    }
-
-    /// Look `key` up, reading and checking the entry.
-    pub fn lookup(&self, key: &Key) -> Lookup {
-        let Some(Probe { path, size, .. }) = self.probe(key) else {
-            return Lookup::Miss;
-        };
-        match self.read_trusted(&path, key, Some(size)) {
-            Ok(entry) => Lookup::Hit {
-                entry: Box::new(entry),
-                path,
-            },
-            Err(error) => Lookup::Invalid { path, error },
+            Err(_) => true,
         }
     }
 
-    /// Read the entry file at `path` for `key` and apply every trust check a hit needs (bounds,
-    /// key derivation, and the signature policy): the one read path `analyze`, `show` and every
-    /// other reader share.
-    pub fn read_trusted(
-        &self,
-        path: &Path,
-        key: &Key,
-        len: Option<u64>,
-    ) -> Result<Entry, EntryError> {
-        let entry = read_entry_file(path, Some(key), len)?;
-        match self
-            .signatures
+    /// Why the signature policy refuses `e`, if it does.
+    pub fn untrusted(&self, e: &Entry) -> Option<EntryError> {
+        self.signatures
             .as_ref()
-            .and_then(|k| super::signature_problem(&entry, k.as_deref()))
-        {
-            Some(problem) => Err(EntryError::Signature(problem)),
-            None => Ok(entry),
+            .and_then(|k| super::signature_problem(e, k.as_deref()))
+            .map(EntryError::Signature)
+    }
+
+    /// The bytes of a shard, `None` when there is none. A symlink, a folder or an oversized
+    /// file in its place is an error (reported, never followed or read whole).
+    pub fn read_shard(&self, at: &Location) -> Result<Option<Vec<u8>>, EntryError> {
+        if at.place == Place::Tree && !self.is_real() {
+            return Ok(None);
         }
+        let path = self.path_of(at);
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(EntryError::Malformed(format!("cannot read: {e}"))),
+        };
+        if !meta.is_file() {
+            return Err(EntryError::Malformed("not a regular file".into()));
+        }
+        read_bounded(&path, meta.len(), MAX_SHARD_BYTES).map(Some)
+    }
+
+    /// Look `key` up in its shard, then in the overlay.
+    pub fn lookup(&self, key: &Key) -> Lookup {
+        let shard = ShardId::of(key);
+        let mut invalid = None;
+        for place in Place::ALL {
+            let at = Location {
+                place,
+                shard: shard.clone(),
+            };
+            let bytes = match self.read_shard(&at) {
+                Ok(Some(b)) => b,
+                Ok(None) => continue,
+                Err(error) => {
+                    invalid.get_or_insert((self.path_of(&at), error));
+                    continue;
+                }
+            };
+            match self.find_in(&bytes, &at, key) {
+                Ok(Some(entry)) => {
+                    return Lookup::Hit {
+                        entry: Box::new(entry),
+                        at,
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    invalid.get_or_insert((self.path_of(&at), error));
+                }
+            }
+        }
+        match invalid {
+            Some((path, error)) => Lookup::Invalid { path, error },
+            None => Lookup::Miss,
+        }
+    }
+
+    /// The trusted entry for `key` in a shard's bytes: only lines that mention its blob are
+    /// decoded. An untrusted line for the key is an error when no trusted one exists.
+    pub fn find_in(
+        &self,
+        bytes: &[u8],
+        at: &Location,
+        key: &Key,
+    ) -> Result<Option<Entry>, EntryError> {
+        let needle = format!("\"blob\":\"{}\"", key.blob);
+        let parsed = shard::parse_only(bytes, &at.shard, |line| memmem(line, needle.as_bytes()));
+        if let Some(d) = parsed.get(key) {
+            if let Some(e) = self.untrusted(&d.entry) {
+                return Err(e);
+            }
+            if self.expired(&d.entry.created_at) {
+                return Ok(None);
+            }
+            return Ok(Some(d.entry.clone()));
+        }
+        match parsed.invalid.into_iter().next() {
+            Some((n, _, e)) => Err(EntryError::Malformed(format!("line {n}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every trusted, unexpired entry of `cache_type` for `blob`, under any variant, from the
+    /// shard and the overlay (what `show` falls back on when the current prompt has none).
+    pub fn trusted_for_blob(&self, cache_type: &str, blob: &str) -> Vec<Entry> {
+        if !valid_type_name(cache_type) || blob.len() < 2 || !crate::util::is_lower_hex(blob) {
+            return Vec::new();
+        }
+        let shard = ShardId {
+            cache_type: cache_type.to_string(),
+            prefix: blob[..2].to_string(),
+        };
+        let needle = format!("\"blob\":\"{blob}\"");
+        let mut out = Vec::new();
+        for place in Place::ALL {
+            let at = Location {
+                place,
+                shard: shard.clone(),
+            };
+            let Ok(Some(bytes)) = self.read_shard(&at) else {
+                continue;
+            };
+            let parsed = shard::parse_only(&bytes, &shard, |l| memmem(l, needle.as_bytes()));
+            out.extend(
+                parsed
+                    .entries
+                    .into_iter()
+                    .map(|d| d.entry)
+                    .filter(|e| e.blob == blob)
+                    .filter(|e| self.untrusted(e).is_none() && !self.expired(&e.created_at)),
+            );
+        }
+        out
     }
 
     /// The work tree the `.rustassistant` folder sits in.
@@ -204,17 +351,6 @@ impl Store {
         self.ensure_real().is_ok()
     }
 
-    /// [`Store::check_dir`] for the folder of an entry being written or deleted, once per
-    /// folder and process.
-    fn check_entry_dir(&self, dir: &Path) -> std::io::Result<()> {
-        let mut done = self.checked_dirs.lock().unwrap_or_else(|p| p.into_inner());
-        if !done.contains(dir) {
-            self.check_dir(dir)?;
-            done.insert(dir.to_path_buf());
-        }
-        Ok(())
-    }
-
     /// Refuse to write into or delete from `dir` unless every folder from the work tree down to
     /// it is a real folder: a committed `.rustassistant/cache` that is a symlink must not make
     /// this tool write or delete outside the repository.
@@ -222,123 +358,292 @@ impl Store {
         crate::util::fs::check_real_dirs(self.work_tree(), dir)
     }
 
-    /// Write `entry` atomically in the configured encoding and return its path. An existing
-    /// file with identical bytes is left alone (no new mtime, nothing for git to notice).
-    pub fn write(&self, entry: &Entry) -> std::io::Result<PathBuf> {
-        self.write_sized(entry).map(|(p, _)| p)
+    /// Hold the cache lock (`<git dir>/rustassistant/cache.lock`) until the guard drops.
+    pub fn lock(&self) -> std::io::Result<CacheLock> {
+        std::fs::create_dir_all(&self.state)?;
+        CacheLock::take(&self.state.join("cache.lock"))
     }
 
-    /// [`Store::write`], also returning the length of the entry's JSON.
-    pub fn write_sized(&self, entry: &Entry) -> std::io::Result<(PathBuf, u64)> {
-        let zst = self.compression == Compression::Zstd;
-        let path = self.path_for(&entry.key(), zst);
-        let (bytes, json_len) = entry.to_bytes_sized(zst);
-        if bytes.len() as u64 > super::entry::MAX_ENTRY_FILE_BYTES {
-            // Never write what no reader would accept.
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "the entry would be {} bytes, over the {}-byte bound readers accept; not written",
-                    bytes.len(),
-                    super::entry::MAX_ENTRY_FILE_BYTES
-                ),
-            ));
+    /// Apply `edits` to the shards of `place` under the cache lock: read each shard, apply its
+    /// edit, normalise, and replace it atomically when its bytes change (an empty shard is
+    /// removed).
+    pub fn apply(
+        &self,
+        place: Place,
+        edits: BTreeMap<ShardId, Edit>,
+    ) -> std::io::Result<Vec<Applied>> {
+        if edits.is_empty() {
+            return Ok(Vec::new());
         }
+        let _lock = self.lock()?;
+        let mut out = Vec::with_capacity(edits.len());
+        for (shard, edit) in edits {
+            let at = Location { place, shard };
+            out.push(self.apply_one(&at, edit)?);
+        }
+        Ok(out)
+    }
+
+    fn apply_one(&self, at: &Location, edit: Edit) -> std::io::Result<Applied> {
+        let path = self.path_of(at);
         if let Some(dir) = path.parent() {
-            self.check_entry_dir(dir)?;
-        }
-        if let Ok(existing) = read_bounded(&path, bytes.len() as u64) {
-            if existing == bytes {
-                return Ok((path, json_len));
+            if at.place == Place::Tree {
+                self.check_dir(dir)?;
             }
         }
-        write_atomic(&path, &bytes)?;
-        // An untrusted entry for the same key in the other encoding (a forged .json.zst beside
-        // this .json, say) would otherwise linger and be reported forever: it is replaced now.
-        let other = self.path_for(&entry.key(), !zst);
-        if other.is_file() && read_entry_file(&other, Some(&entry.key()), None).is_err() {
-            let _ = std::fs::remove_file(&other);
+        let old = match self.read_shard(at) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(e) => {
+                // A shard no reader accepts is rebuilt from the edit alone.
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+                    return Err(std::io::Error::other(format!("{}: {e}", path.display())));
+                }
+                Vec::new()
+            }
+        };
+        let parsed = shard::parse(&old, &at.shard);
+        let mut applied = Applied {
+            at: at.clone(),
+            changed: false,
+            added: 0,
+            dropped: Vec::new(),
+            cleaned: parsed.invalid.len() + parsed.superseded.len(),
+        };
+        let mut kept: BTreeMap<Key, Entry> = BTreeMap::new();
+        for d in parsed.entries {
+            if edit.drop_keys.contains(&d.key) {
+                applied.dropped.push((d.key, d.line.range.len() as u64 + 1));
+            } else {
+                kept.insert(d.key, d.entry);
+            }
         }
-        Ok((path, json_len))
+        for e in edit.add {
+            let key = e.key();
+            if ShardId::of(&key) != at.shard {
+                continue;
+            }
+            let keep_stored = kept.get(&key).is_some_and(|old| {
+                old.result == e.result
+                    && !self.expired(&old.created_at)
+                    && (old.signature.is_some() || e.signature.is_none())
+            });
+            if !keep_stored {
+                kept.insert(key, e);
+                applied.added += 1;
+            }
+        }
+        let bytes = shard::render(kept.values());
+        if bytes == old {
+            return Ok(applied);
+        }
+        applied.changed = true;
+        self.replace_shard(at, &bytes)?;
+        Ok(applied)
     }
 
-    /// Remove an entry file and any folder it leaves empty (up to `cache/<type>`).
-    pub fn remove(&self, path: &Path) -> std::io::Result<()> {
+    /// Replace a shard's file with `bytes` atomically. The caller holds the cache lock.
+    ///
+    /// A committed shard that becomes empty stays, as an empty file: git pairs a deleted file
+    /// with a similar added one as a rename, and two branches that each emptied one shard and
+    /// filled another would then stop a merge with rename/rename conflicts. An overlay shard
+    /// that becomes empty is removed.
+    pub fn replace_shard(&self, at: &Location, bytes: &[u8]) -> std::io::Result<()> {
+        let path = self.path_of(at);
         if let Some(dir) = path.parent() {
-            self.check_entry_dir(dir)?;
+            if at.place == Place::Tree {
+                self.check_dir(dir)?;
+            }
         }
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        if bytes.is_empty() && at.place == Place::Tree {
+            return match std::fs::symlink_metadata(&path) {
+                Ok(_) => write_atomic(&path, bytes),
+                Err(_) => Ok(()),
+            };
         }
-        if let Some(dir) = path.parent() {
-            // Fails harmlessly when the folder still holds entries.
-            let _ = std::fs::remove_dir(dir);
+        if bytes.is_empty() {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+            Ok(())
+        } else {
+            write_atomic(&path, bytes)
         }
-        Ok(())
     }
 
-    /// Every entry file under `cache/`, with its key and encoding, plus the files that sit
-    /// there but are not entry names (reported by `cache verify`). Stale temporary files are
-    /// removed on the way.
-    pub fn walk(&self) -> (Vec<(PathBuf, Key, bool)>, Vec<PathBuf>) {
-        let cache = self.cache_dir();
-        let mut entries = Vec::new();
-        let mut strays = Vec::new();
+    /// Every shard of `place`, with its stat data, plus stray files; stale temporary files are
+    /// removed on the way. A symlinked cache folder is listed by nobody.
+    pub fn list(&self, place: Place) -> Listing {
+        let mut l = Listing::default();
+        let base = self.place_dir(place);
+        if place == Place::Tree && !self.is_real() {
+            l.strays.push(base);
+            return l;
+        }
+        let Ok(types) = std::fs::read_dir(&base) else {
+            return l;
+        };
+        let mut types: Vec<_> = types.flatten().collect();
+        types.sort_by_key(|d| d.file_name());
+        for t in types {
+            let name = t.file_name();
+            let Ok(ft) = t.file_type() else { continue };
+            let name = name.to_string_lossy();
+            if ft.is_file() {
+                if name.starts_with(TEMP_PREFIX) {
+                    remove_if_stale(&t.path());
+                } else if name != ".gitkeep" {
+                    l.strays.push(t.path());
+                }
+                continue;
+            }
+            if !ft.is_dir() || !valid_type_name(&name) {
+                l.strays.push(t.path());
+                continue;
+            }
+            self.list_type(place, &name, &t.path(), &mut l);
+        }
+        l
+    }
+
+    fn list_type(&self, place: Place, ty: &str, dir: &Path, l: &mut Listing) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(items) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut items: Vec<_> = items.flatten().collect();
+        items.sort_by_key(|d| d.file_name());
+        for it in items {
+            let name = it.file_name();
+            let name = name.to_string_lossy();
+            let Ok(meta) = std::fs::symlink_metadata(it.path()) else {
+                continue;
+            };
+            if name.starts_with(TEMP_PREFIX) && meta.is_file() {
+                remove_if_stale(&it.path());
+                continue;
+            }
+            if meta.is_dir() && name.len() == 2 && crate::util::is_lower_hex(&name) {
+                l.old_layout += count_old_entries(&it.path());
+                continue;
+            }
+            let shard = name
+                .strip_suffix(SUFFIX)
+                .and_then(|p| ShardId::from_rel(&format!("{ty}/{p}{SUFFIX}")));
+            match shard {
+                Some(shard) if meta.is_file() => l.shards.push((
+                    Location { place, shard },
+                    (meta.ino(), meta.len(), crate::util::fs::mtime_ns(&meta)),
+                )),
+                _ => l.strays.push(it.path()),
+            }
+        }
+    }
+
+    /// The one line that tells a user with the per-entry layout what to do, if they have it.
+    pub fn old_layout_hint(&self) -> Option<String> {
         if !self.is_real() {
-            // A symlinked cache folder is walked by nobody (nor are its temp files cleaned).
-            strays.push(cache);
-            return (entries, strays);
+            return None;
         }
-        for item in walkdir::WalkDir::new(&cache)
-            .min_depth(1)
-            .follow_links(false)
-            .sort_by_file_name()
-        {
-            let Ok(item) = item else { continue };
-            if !item.file_type().is_file() {
+        // Cheap: the folder listings' file types, no stat per shard.
+        let mut n = 0;
+        for t in std::fs::read_dir(self.cache_dir()).ok()?.flatten() {
+            if !t.file_type().is_ok_and(|f| f.is_dir()) {
                 continue;
             }
-            let name = item.file_name().to_string_lossy();
-            if name.starts_with(TEMP_PREFIX) {
-                remove_if_stale(item.path());
-                continue;
-            }
-            if name == ".gitkeep" {
-                continue;
-            }
-            let rel = item.path().strip_prefix(&cache).unwrap_or(item.path());
-            match Key::from_relative(rel) {
-                Some((k, zst)) => entries.push((item.path().to_path_buf(), k, zst)),
-                None => strays.push(item.path().to_path_buf()),
+            for it in std::fs::read_dir(t.path()).into_iter().flatten().flatten() {
+                let name = it.file_name();
+                let name = name.to_string_lossy();
+                if name.len() == 2
+                    && crate::util::is_lower_hex(&name)
+                    && it.file_type().is_ok_and(|f| f.is_dir())
+                {
+                    n += count_old_entries(&it.path());
+                }
             }
         }
-        (entries, strays)
+        (n > 0).then(|| old_layout_message(n))
     }
 }
 
-/// Whether this process can probably read a file with `meta`, by its mode bits for our
-/// effective user and group (root reads everything). [`Store::probe`] treats a `false` as no
-/// entry, so the content is analysed again and the entry rewritten readable. Supplementary
-/// groups are not consulted: a file readable only through one counts as unreadable (a wasted
-/// analysis at worst, never a hit that `show` could not read).
-pub fn likely_readable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    // Asked once per process: this runs for every key looked up.
-    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
-    // SAFETY: geteuid and getegid cannot fail and touch no memory.
-    let &(uid, gid) = IDS.get_or_init(|| unsafe { (libc::geteuid(), libc::getegid()) });
-    let mode = meta.mode();
-    if uid == 0 {
+/// The one line that says how to migrate `n` per-entry files.
+pub fn old_layout_message(n: usize) -> String {
+    format!(
+        "{n} cache {} in the old one-file-per-entry layout, which this version does not read; run `rustassistant cache migrate` to move {} into shards (nothing is lost)",
+        if n == 1 { "entry is" } else { "entries are" },
+        if n == 1 { "it" } else { "them" }
+    )
+}
+
+/// Per-entry files below an old `cache/<type>/<b0b1>/` folder.
+fn count_old_entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|it| {
+            it.flatten()
+                .filter(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    n.ends_with(".json") || n.ends_with(".json.zst")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Whether `needle` occurs in `hay`.
+pub fn memmem(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
         return true;
     }
-    if meta.uid() == uid {
-        mode & 0o400 != 0
-    } else if meta.gid() == gid {
-        mode & 0o040 != 0
-    } else {
-        mode & 0o004 != 0
+    let first = needle[0];
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        match hay[i..=hay.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)
+        {
+            Some(p) => {
+                let at = i + p;
+                if &hay[at..at + needle.len()] == needle {
+                    return true;
+                }
+                i = at + 1;
+            }
+            None => return false,
+        }
+    }
+    false
+}
+
+/// An exclusive `flock` on the cache lock file, released on drop (and by the kernel if the
+/// process dies).
+pub struct CacheLock {
+    _file: std::fs::File,
+}
+
+impl CacheLock {
+    fn take(path: &Path) -> std::io::Result<CacheLock> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        loop {
+            // SAFETY: flock on a descriptor this function owns; no memory is touched.
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if r == 0 {
+                return Ok(CacheLock { _file: file });
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
     }
 }
 
@@ -354,41 +659,22 @@ pub fn remove_if_stale(path: &Path) {
     }
 }
 
-/// Read and check one entry file. `len` is its size when the caller already has it: a file
-/// over the bound is refused before reading.
-pub fn read_entry_file(
-    path: &Path,
-    expected: Option<&Key>,
-    len: Option<u64>,
-) -> Result<Entry, EntryError> {
-    let len = match len {
-        Some(l) => l,
-        None => std::fs::metadata(path)
-            .map_err(|e| EntryError::Malformed(format!("cannot read: {e}")))?
-            .len(),
-    };
-    Entry::decode(&read_bounded(path, len)?, expected)
-}
-
-/// The bytes of the entry file at `path`, whose stat said `len` bytes: refused past the bound
-/// before reading, and never read past it (the file may have grown since).
-pub fn read_bounded(path: &Path, len: u64) -> Result<Vec<u8>, EntryError> {
+/// The bytes of the file at `path`, whose stat said `len` bytes: refused past `limit` before
+/// reading, and never read past it (the file may have grown since).
+pub fn read_bounded(path: &Path, len: u64, limit: u64) -> Result<Vec<u8>, EntryError> {
     use std::io::Read as _;
-    let too_large = |size| EntryError::TooLarge {
-        size,
-        limit: MAX_ENTRY_FILE_BYTES,
-    };
-    if len > MAX_ENTRY_FILE_BYTES {
+    let too_large = |size| EntryError::TooLarge { size, limit };
+    if len > limit {
         return Err(too_large(len));
     }
     let cannot = |e: std::io::Error| EntryError::Malformed(format!("cannot read: {e}"));
     let mut bytes = Vec::with_capacity(len as usize);
     std::fs::File::open(path)
         .map_err(cannot)?
-        .take(MAX_ENTRY_FILE_BYTES + 1)
+        .take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_ENTRY_FILE_BYTES {
+    if bytes.len() as u64 > limit {
         return Err(too_large(bytes.len() as u64));
     }
     Ok(bytes)
@@ -399,69 +685,95 @@ mod tests {
     use super::*;
     use crate::cache::entry::tests::sample;
 
-    #[test]
-    fn write_then_lookup_in_both_encodings() {
-        let dir = tempfile::tempdir().unwrap();
-        for comp in [Compression::None, Compression::Zstd] {
-            let store = Store::new(dir.path().join(format!("{comp:?}")), comp);
-            let e = sample();
-            let p = store.write(&e).unwrap();
-            assert_eq!(
-                p.extension().unwrap(),
-                if comp == Compression::Zstd {
-                    "zst"
-                } else {
-                    "json"
-                }
-            );
-            match store.lookup(&e.key()) {
-                Lookup::Hit { entry, path } => {
-                    assert_eq!(*entry, e);
-                    assert_eq!(path, p);
-                }
-                other => panic!("{other:?}"),
-            }
-            let (found, strays) = store.walk();
-            assert_eq!(found.len(), 1);
-            assert!(strays.is_empty());
-        }
+    fn store(dir: &Path) -> Store {
+        Store::new(dir.join(".rustassistant"), dir.join("state"))
+    }
+
+    fn add(s: &Store, place: Place, e: &Entry) -> Vec<Applied> {
+        let mut edits = BTreeMap::new();
+        edits.insert(
+            ShardId::of(&e.key()),
+            Edit {
+                add: vec![e.clone()],
+                ..Edit::default()
+            },
+        );
+        s.apply(place, edits).unwrap()
     }
 
     #[test]
-    fn rewriting_identical_bytes_keeps_the_mtime() {
+    fn write_then_lookup_in_both_places() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().to_path_buf(), Compression::None);
-        let p = store.write(&sample()).unwrap();
+        let s = store(dir.path());
+        let e = sample();
+        assert!(matches!(s.lookup(&e.key()), Lookup::Miss));
+        add(&s, Place::Overlay, &e);
+        match s.lookup(&e.key()) {
+            Lookup::Hit { entry, at } => {
+                assert_eq!(*entry, e);
+                assert_eq!(at.place, Place::Overlay);
+            }
+            other => panic!("{other:?}"),
+        }
+        add(&s, Place::Tree, &e);
+        assert!(matches!(s.lookup(&e.key()), Lookup::Hit { at, .. } if at.place == Place::Tree));
+        let l = s.list(Place::Tree);
+        assert_eq!(l.shards.len(), 1);
+        assert!(l.strays.is_empty());
+    }
+
+    #[test]
+    fn an_equal_result_keeps_the_stored_line_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let e = sample();
+        add(&s, Place::Tree, &e);
+        let at = Location {
+            place: Place::Tree,
+            shard: ShardId::of(&e.key()),
+        };
+        let p = s.path_of(&at);
+        let before = std::fs::read(&p).unwrap();
         let t0 = std::fs::metadata(&p).unwrap().modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        store.write(&sample()).unwrap();
+        let mut again = e.clone();
+        again.created_at = "2027-01-01T00:00:00Z".into();
+        let applied = add(&s, Place::Tree, &again);
+        assert!(!applied[0].changed);
+        assert_eq!(std::fs::read(&p).unwrap(), before);
         assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), t0);
+        // A different result replaces it.
+        again.result = serde_json::json!({"changed": 1});
+        assert!(add(&s, Place::Tree, &again)[0].changed);
     }
 
     #[test]
-    fn a_hand_edited_entry_is_invalid_not_a_hit() {
+    fn a_hand_edited_line_is_invalid_not_a_hit() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().to_path_buf(), Compression::None);
+        let s = store(dir.path());
         let e = sample();
-        let p = store.write(&e).unwrap();
-        let text = std::fs::read_to_string(&p)
-            .unwrap()
-            .replace("grok-4-fast", "grok-4");
+        add(&s, Place::Tree, &e);
+        let at = Location {
+            place: Place::Tree,
+            shard: ShardId::of(&e.key()),
+        };
+        let p = s.path_of(&at);
+        let text = std::fs::read_to_string(&p).unwrap().replace(
+            "\"tool_version\"",
+            "\"tool_version\":\"x\",\"model\":\"grok-4\",\"zz\"",
+        );
         std::fs::write(&p, text).unwrap();
-        assert!(matches!(
-            store.lookup(&e.key()),
-            Lookup::Invalid {
-                error: EntryError::Mislabelled(_),
-                ..
-            }
-        ));
-        std::fs::write(&p, "{truncated").unwrap();
-        assert!(matches!(
-            store.lookup(&e.key()),
-            Lookup::Invalid {
-                error: EntryError::Malformed(_),
-                ..
-            }
-        ));
+        assert!(
+            matches!(s.lookup(&e.key()), Lookup::Invalid { .. }),
+            "{:?}",
+            s.lookup(&e.key())
+        );
+    }
+
+    #[test]
+    fn memmem_finds_only_what_is_there() {
+        assert!(memmem(b"abcabd", b"abd"));
+        assert!(!memmem(b"abcab", b"abd"));
+        assert!(memmem(b"x", b""));
     }
 }

@@ -158,8 +158,8 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         deadline: None,
         quiet: false,
     };
-    let index = Index::open_for_lookup(session);
-    let report = crate::run::run(session, &sel, &plans, &opts, Some(&index))?;
+    let mut index = Index::open_for_lookup(session);
+    let report = crate::run::run(session, &sel, &plans, &opts, Some(&mut index))?;
     record_savings(session, &plans, &report);
     let s = &report.summary;
     if s.misses > 0 && !args.dry_run {

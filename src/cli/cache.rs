@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cache::store::read_entry_file;
-use crate::config::{Compression, Eviction};
+use crate::cache::store::Place;
+use crate::config::Eviction;
 use crate::error::{Exit, UserError};
 use crate::index::{Index, Row};
 use crate::output::sanitize;
@@ -44,11 +44,18 @@ pub enum CacheCmd {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Remove entries whose blob is no longer anywhere in HEAD's tree.
+    /// Remove entries whose blob is no longer anywhere in HEAD's tree (or, with --older-than,
+    /// entries older than AGE).
+    ///
+    /// Entries waiting in the local overlay (content only in the working tree) are kept while
+    /// their file still has that content.
     Prune {
         /// List them; remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Remove entries created longer ago than AGE (90d, 12w, 36h), whatever their blob.
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
     },
     /// Remove entries: all, one type, or those of one file.
     Clear {
@@ -61,21 +68,22 @@ pub enum CacheCmd {
     },
     /// Re-derive every entry's key and check it decodes within bounds; exit 1 if any is bad.
     Verify,
-    /// Recreate the local index from the entry files.
+    /// Recreate the local index from the shards.
     RebuildIndex,
-    /// Rewrite every entry in another encoding, or import an older flat cache layout.
+    /// Move earlier layouts into shards, losing nothing.
     ///
-    /// `--to zstd` writes each entry as .json.zst (typically 60-70% smaller) and sets
-    /// [cache] compression so new entries follow; `--to json` goes back. `--from-legacy DIR`
-    /// imports one-JSON-file-per-source-path caches (file_path, file_hash, provider, model,
-    /// result, tokens_used, cache_type) whose source file is unchanged in the work tree.
+    /// Converts the one-file-per-entry layout (`cache/<type>/<b0b1>/…json` and `.json.zst`)
+    /// and the seed's flat files (one JSON file per source path with file_path, file_hash,
+    /// provider, model, result, tokens_used, cache_type; imported when the source file is
+    /// unchanged in the work tree). Safe to interrupt and run again. `--from-legacy DIR`
+    /// also imports flat files from DIR (left in place).
     Migrate {
-        /// Target encoding.
-        #[arg(long, required_unless_present = "from_legacy", value_name = "json|zstd", value_parser = clap::builder::ValueParser::new(str::parse::<Compression>))]
-        to: Option<Compression>,
-        /// Import an older flat layout from DIR.
+        /// Import an older flat layout from DIR too.
         #[arg(long, value_name = "DIR")]
         from_legacy: Option<PathBuf>,
+        /// Kept for scripts: `json` is accepted (shards are JSON); `zstd` is refused.
+        #[arg(long, value_name = "json", hide = true)]
+        to: Option<String>,
     },
 }
 
@@ -94,10 +102,27 @@ pub fn run(session: &Workspace, cmd: CacheCmd) -> Result<Exit> {
                 parse_size(&max_size).map_err(|e| UserError::Usage(format!("--max-size: {e}")))?;
             evict(session, policy, max, dry_run)
         }
-        CacheCmd::Prune { dry_run } => prune(session, dry_run),
+        CacheCmd::Prune {
+            dry_run,
+            older_than,
+        } => {
+            let age = older_than
+                .map(|a| crate::util::parse_age(&a))
+                .transpose()
+                .map_err(|e| UserError::Usage(format!("--older-than: {e}")))?;
+            prune(session, dry_run, age)
+        }
         CacheCmd::Clear { cache_type, file } => clear(session, cache_type, file),
         CacheCmd::Verify => verify(session),
-        CacheCmd::Migrate { to, from_legacy } => migrate(session, to, from_legacy),
+        CacheCmd::Migrate { to, from_legacy } => {
+            if to.as_deref().is_some_and(|t| t != "json" && t != "none") {
+                return Err(UserError::Usage(
+                    "--to: shards are plain text (git delta-compresses and union-merges them; see README, \"Compression\")".into(),
+                )
+                .into());
+            }
+            migrate(session, from_legacy)
+        }
         CacheCmd::RebuildIndex => {
             let started = std::time::Instant::now();
             let mut ix = Index::open(session);
@@ -228,13 +253,8 @@ fn stats(session: &Workspace, zero: bool) -> Result<Exit> {
     }
     let y = ix.last_sync;
     out.detail(&format!(
-        "Index sync: {} folders listed, {} files stat'ed, {} read ({} new, {} changed), {} removed",
-        y.dirs_scanned,
-        y.stat_calls,
-        y.added + y.changed,
-        y.added,
-        y.changed,
-        y.removed
+        "Index sync: {} shards compared, {} read, {} lines indexed, {} removed",
+        y.shards_seen, y.shards_read, y.added, y.removed
     ));
     Ok(Exit::Success)
 }
@@ -242,16 +262,18 @@ fn stats(session: &Workspace, zero: bool) -> Result<Exit> {
 fn report_removed(session: &Workspace, verb: &str, rows: &[Row], freed: u64, dry_run: bool) {
     let out = session.out;
     if out.json {
-        let list: Vec<_> = rows.iter().map(|r| json!({"entry": format!(".rustassistant/{}", r.rel), "type": r.cache_type, "path": r.path, "size_bytes": r.size_on_disk})).collect();
+        let list: Vec<_> = rows.iter().map(|r| json!({"shard": r.shard, "type": r.key.cache_type, "blob": r.key.blob, "variant": r.key.variant, "path": r.path, "size_bytes": r.size_on_disk})).collect();
         out.json_doc(&json!({"removed": list, "count": rows.len(), "freed_bytes": freed, "dry_run": dry_run}));
         return;
     }
     for r in rows {
         out.detail(&format!(
-            "  {} .rustassistant/{} ({})",
+            "  {} {} {} ({}, {})",
             if dry_run { "would remove" } else { "removed" },
-            r.rel,
-            sanitize(r.path.as_deref().unwrap_or("?"))
+            r.key.cache_type,
+            sanitize(r.path.as_deref().unwrap_or("?")),
+            r.key.blob.get(..12).unwrap_or(&r.key.blob),
+            r.shard
         ));
     }
     let what = if dry_run {
@@ -267,7 +289,7 @@ fn report_removed(session: &Workspace, verb: &str, rows: &[Row], freed: u64, dry
         format_size(freed)
     ));
     if !dry_run && !rows.is_empty() {
-        out.line("   Commit the deletions under .rustassistant/ like any other change.");
+        out.line("   Commit the changed shards under .rustassistant/ like any other change.");
     }
 }
 
@@ -279,7 +301,7 @@ fn capitalise(s: &str) -> String {
 }
 
 fn evict(session: &Workspace, policy: Eviction, max: u64, dry_run: bool) -> Result<Exit> {
-    let ix = Index::open(session);
+    let mut ix = Index::open(session);
     if dry_run {
         let victims = ix.eviction_victims(policy, max)?;
         let freed = victims.iter().map(|r| r.size_on_disk).sum();
@@ -291,21 +313,59 @@ fn evict(session: &Workspace, policy: Eviction, max: u64, dry_run: bool) -> Resu
     Ok(Exit::Success)
 }
 
-fn prune(session: &Workspace, dry_run: bool) -> Result<Exit> {
+fn prune(
+    session: &Workspace,
+    dry_run: bool,
+    older_than: Option<std::time::Duration>,
+) -> Result<Exit> {
     let repo = &session.repo;
-    // Every blob at HEAD, or an error: nothing is deleted on incomplete evidence.
-    let blobs = repo
-        .head_blob_ids()
-        .map_err(|e| anyhow::anyhow!("cannot read HEAD's tree ({e}); nothing was pruned"))?
-        .ok_or_else(|| {
-            UserError::Input("no commit at HEAD yet: nothing to prune against".into())
-        })?;
-    let ix = Index::open(session);
-    let victims: Vec<Row> = ix
-        .rows(None)?
-        .into_iter()
-        .filter(|r| !blobs.contains(&r.blob))
-        .collect();
+    let mut ix = Index::open(session);
+    let rows = ix.rows(None)?;
+    let victims: Vec<Row> = match older_than {
+        Some(age) => {
+            let now = crate::util::now_timestamp(&session.env);
+            rows.into_iter()
+                .filter(|r| r.valid)
+                .filter(|r| {
+                    r.created_at
+                        .as_deref()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .is_some_and(|t| now.duration_since(t).as_secs_f64() > age.as_secs_f64())
+                })
+                .collect()
+        }
+        None => {
+            // Every blob at HEAD, or an error: nothing is deleted on incomplete evidence.
+            let blobs = repo
+                .head_blob_ids()
+                .map_err(|e| anyhow::anyhow!("cannot read HEAD's tree ({e}); nothing was pruned"))?
+                .ok_or_else(|| {
+                    UserError::Input("no commit at HEAD yet: nothing to prune against".into())
+                })?;
+            let overlay = |r: &Row| r.shard.starts_with("overlay/");
+            // An overlay entry stays while its file still has that content (or git's index does).
+            let (staged, _) = repo.index_blobs_and_paths(None, "").map_err(|e| {
+                anyhow::anyhow!("cannot read git's index ({e}); nothing was pruned")
+            })?;
+            rows.into_iter()
+                .filter(|r| r.valid && !blobs.contains(&r.key.blob))
+                .filter(|r| {
+                    !overlay(r)
+                        || !(staged.contains(&r.key.blob)
+                            || r.path.as_deref().is_some_and(|p| {
+                                crate::util::fs::read_in_tree(
+                                    repo.workdir(),
+                                    std::path::Path::new(p),
+                                    session.config.max_file_bytes(),
+                                )
+                                .ok()
+                                .flatten()
+                                .is_some_and(|b| repo.hash_blob(&b) == r.key.blob)
+                            }))
+                })
+                .collect()
+        }
+    };
     let freed = if dry_run {
         victims.iter().map(|r| r.size_on_disk).sum()
     } else {
@@ -350,14 +410,16 @@ fn clear(session: &Workspace, cache_type: Option<String>, file: Option<PathBuf>)
             Some((rel, blob))
         }
     };
-    let ix = Index::open(session);
+    let mut ix = Index::open(session);
     let victims: Vec<Row> = ix
         .rows(None)?
         .into_iter()
-        .filter(|r| cache_type.as_ref().is_none_or(|t| &r.cache_type == t))
+        .filter(|r| r.valid)
+        .filter(|r| cache_type.as_ref().is_none_or(|t| &r.key.cache_type == t))
         .filter(|r| {
             file_match.as_ref().is_none_or(|(rel, blob)| {
-                r.path.as_deref() == Some(rel.as_str()) || blob.as_deref() == Some(r.blob.as_str())
+                r.path.as_deref() == Some(rel.as_str())
+                    || blob.as_deref() == Some(r.key.blob.as_str())
             })
         })
         .collect();
@@ -366,128 +428,141 @@ fn clear(session: &Workspace, cache_type: Option<String>, file: Option<PathBuf>)
     Ok(Exit::Success)
 }
 
-fn migrate(
-    session: &Workspace,
-    to: Option<Compression>,
-    from_legacy: Option<PathBuf>,
-) -> Result<Exit> {
-    use crate::cache::migrate;
+fn migrate(session: &Workspace, from_legacy: Option<PathBuf>) -> Result<Exit> {
     let out = session.out;
-    let mut doc = json!({});
-    let mut code = Exit::Success;
-    if let Some(dir) = from_legacy {
-        let abs = if dir.is_absolute() {
-            dir.clone()
-        } else {
-            session.cwd.join(&dir)
-        };
-        if !abs.is_dir() {
-            return Err(UserError::Input(format!("{}: not a directory", dir.display())).into());
-        }
-        crate::cache::layout::ensure(&session.store)?;
-        let now = crate::util::now_rfc3339(&session.env);
-        let rep = migrate::import_legacy(&session.store, &session.repo, &abs, &now)?;
-        for (f, why) in &rep.not_imported {
-            out.warn(&format!("not imported: {}: {}", sanitize(f), sanitize(why)));
-        }
-        out.line(&format!(
-            "📥 Imported {} legacy entr{}; {} could not be keyed",
-            rep.imported,
-            if rep.imported == 1 { "y" } else { "ies" },
-            rep.not_imported.len()
-        ));
-        if !rep.not_imported.is_empty() {
-            code = Exit::Failure;
-        }
-        doc["legacy"] = serde_json::to_value(&rep)?;
-    }
-    if let Some(to) = to {
-        let rep = migrate::reencode(&session.store, to);
-        for (f, why) in &rep.skipped {
-            out.warn(&format!("left as is: {}: {}", sanitize(f), sanitize(why)));
-        }
-        let cfg = session.store.root().join("config.toml");
-        crate::config::set_value(
-            &cfg,
-            "cache",
-            "compression",
-            if to == Compression::Zstd {
-                "\"zstd\""
+    let legacy = match from_legacy {
+        Some(dir) => {
+            let abs = if dir.is_absolute() {
+                dir.clone()
             } else {
-                "\"none\""
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("updating {}: {e}", cfg.display()))?;
-        out.line(&format!(
-            "🗜️  Converted {} entries ({} already {}); {} → {} on disk. [cache] compression updated.",
-            rep.converted,
-            rep.unchanged,
-            if to == Compression::Zstd { "zstd" } else { "JSON" },
-            format_size(rep.bytes_before),
-            format_size(rep.bytes_after)
-        ));
-        if !rep.skipped.is_empty() {
-            code = Exit::Failure;
+                session.cwd.join(&dir)
+            };
+            if !abs.is_dir() {
+                return Err(UserError::Input(format!("{}: not a directory", dir.display())).into());
+            }
+            Some(abs)
         }
-        doc["reencode"] = serde_json::to_value(&rep)?;
+        None => None,
+    };
+    crate::cache::layout::ensure(&session.store)?;
+    crate::cache::layout::update_attributes(&session.store)?;
+    let now = crate::util::now_rfc3339(&session.env);
+    let rep =
+        crate::cache::migrate::migrate(&session.store, &session.repo, legacy.as_deref(), &now)?;
+    for (f, why) in &rep.skipped {
+        out.warn(&format!("left as is: {}: {}", sanitize(f), sanitize(why)));
     }
     // Keep the index's view in step.
     let mut ix = Index::open(session);
     let _ = ix.sync(session);
     if out.json {
-        out.json_doc(&doc);
+        out.json_doc(&serde_json::to_value(&rep)?);
+    } else {
+        out.line(&format!(
+            "📦 Moved {} entr{} into shards and imported {} legacy one{}; {} shard{} written{}",
+            rep.moved,
+            if rep.moved == 1 { "y" } else { "ies" },
+            rep.imported,
+            if rep.imported == 1 { "" } else { "s" },
+            rep.shards_written,
+            if rep.shards_written == 1 { "" } else { "s" },
+            if rep.skipped.is_empty() {
+                String::new()
+            } else {
+                format!("; {} left as is (listed above)", rep.skipped.len())
+            }
+        ));
+        if rep.moved + rep.imported > 0 {
+            out.line("   Commit .rustassistant/ (old entry files deleted, shards added) like any other change.");
+        }
     }
-    Ok(code)
+    Ok(if rep.skipped.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }
 
 fn verify(session: &Workspace) -> Result<Exit> {
-    let (entries, strays) = session.store.walk();
-    let checked = crate::util::par::parallel_map(&entries, |(path, key, _)| {
-        (path.clone(), read_entry_file(path, Some(key), None))
-    });
-    let require_sig = session.config.file.cache.require_signature.unwrap_or(false);
-    let signing_key = session
-        .env
-        .get("RUSTASSISTANT_SIGNING_KEY")
-        .map(|k| k.as_bytes().to_vec());
-    let mut bad: Vec<(PathBuf, String)> = Vec::new();
-    for (path, res) in checked {
-        match res {
-            Err(e) => bad.push((path, e.to_string())),
-            Ok(e) if require_sig => {
-                if let Some(reason) = crate::cache::signature_problem(&e, signing_key.as_deref()) {
-                    bad.push((path, reason));
+    let store = &session.store;
+    let mut shards = Vec::new();
+    let mut strays = Vec::new();
+    let mut old = 0;
+    for place in Place::ALL {
+        let l = store.list(place);
+        shards.extend(l.shards.into_iter().map(|(loc, _)| loc));
+        strays.extend(l.strays);
+        old += l.old_layout;
+    }
+    let checked = crate::util::par::parallel_map(&shards, |loc| {
+        let path = store.path_of(loc);
+        let mut bad: Vec<(String, String)> = Vec::new();
+        let mut entries = 0;
+        let mut duplicates = 0;
+        match store.read_shard(loc) {
+            Ok(Some(bytes)) => {
+                let p = crate::cache::shard::parse(&bytes, &loc.shard);
+                entries = p.entries.len();
+                duplicates = p.superseded.len();
+                for (n, _, e) in &p.invalid {
+                    bad.push((format!("{}:{n}", path.display()), e.to_string()));
+                }
+                for d in &p.entries {
+                    if let Some(e) = store.untrusted(&d.entry) {
+                        bad.push((format!("{}:{}", path.display(), d.key.blob), e.to_string()));
+                    }
                 }
             }
-            Ok(_) => {}
+            Ok(None) => {}
+            Err(e) => bad.push((path.display().to_string(), e.to_string())),
         }
+        (entries, duplicates, bad)
+    });
+    let mut bad: Vec<(String, String)> = Vec::new();
+    let (mut entries, mut duplicates) = (0, 0);
+    for (n, d, b) in checked {
+        entries += n;
+        duplicates += d;
+        bad.extend(b);
     }
     for s in &strays {
         bad.push((
-            s.clone(),
-            "not an entry file name (cache/<type>/<b0b1>/<blob-rest>-<variant>.json[.zst])".into(),
+            s.display().to_string(),
+            "not a shard (cache/<type>/<b0b1>.jsonl)".into(),
         ));
     }
-    let wt = session.repo.workdir();
-    let rel = |p: &PathBuf| p.strip_prefix(wt).unwrap_or(p).display().to_string();
+    if old > 0 {
+        bad.push((
+            store.cache_dir().display().to_string(),
+            crate::cache::store::old_layout_message(old),
+        ));
+    }
+    let wt = session.repo.workdir().display().to_string();
+    let rel = |p: &str| p.strip_prefix(&format!("{wt}/")).unwrap_or(p).to_string();
     if session.out.json {
         let list: Vec<_> = bad
             .iter()
             .map(|(p, r)| json!({"path": rel(p), "problem": r}))
             .collect();
-        session.out.json_doc(
-            &json!({"checked": entries.len() + strays.len(), "bad": list, "ok": bad.is_empty()}),
-        );
+        session.out.json_doc(&json!({"checked": entries, "shards": shards.len(), "duplicates": duplicates, "bad": list, "ok": bad.is_empty()}));
     } else {
         for (p, r) in &bad {
             crate::output::print_stderr(&format!("✗ {}: {}", sanitize(&rel(p)), sanitize(r)));
         }
+        if duplicates > 0 {
+            session.out.note(&format!(
+                "{duplicates} duplicate line{} left by a union merge (the earliest wins; the next write of the shard drops {})",
+                if duplicates == 1 { "" } else { "s" },
+                if duplicates == 1 { "it" } else { "them" }
+            ));
+        }
         if bad.is_empty() {
-            session
-                .out
-                .line(&format!("✔ {} entries verified", entries.len()));
+            session.out.line(&format!(
+                "✔ {entries} entries in {} shards verified",
+                shards.len()
+            ));
         } else {
-            session.out.line(&format!("✗ {} of {} entries failed verification (delete them, or run `rustassistant analyze` to replace them)", bad.len(), entries.len() + strays.len()));
+            session.out.line(&format!("✗ {} problem{} in {} shards ({entries} valid entries); `rustassistant analyze` replaces bad lines, any write of a shard drops them", bad.len(), if bad.len() == 1 { "" } else { "s" }, shards.len()));
         }
     }
     // Keep the index's view in step with what was just read.

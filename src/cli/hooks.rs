@@ -1,7 +1,7 @@
 //! `hooks install | uninstall | run NAME`
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -13,7 +13,7 @@ use crate::error::{Exit, UserError};
 use crate::git::hooks::{hooks_dir, Action, HookChange};
 use crate::index::Index;
 use crate::output::{count, sanitize};
-use crate::run::{Cause, RunOptions, Selection, Status};
+use crate::run::{Cause, RunOptions, Selection};
 use crate::workspace::Workspace;
 
 /// Git hooks that keep the cache in step with commits, pulls and pushes.
@@ -206,43 +206,6 @@ fn status(session: &Workspace) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Stage (or unstage with `rm`) `paths` in the index git is committing, and, for `git commit
-/// PATH` (a temporary index beside the real one being rewritten in `index.lock`), in the real
-/// one too, so the entries are not left looking deleted after the commit.
-fn stage(session: &Workspace, verb: &[&str], paths: &[String]) -> Result<()> {
-    if paths.is_empty() {
-        return Ok(());
-    }
-    for chunk in paths.chunks(500) {
-        let mut args: Vec<&str> = verb.to_vec();
-        args.push("--");
-        args.extend(chunk.iter().map(String::as_str));
-        session
-            .repo
-            .run_git(&args, &[])
-            .map_err(anyhow::Error::msg)?;
-        let git_dir = session.repo.git_dir();
-        let lock = git_dir.join("index.lock");
-        let using = session.env.get("GIT_INDEX_FILE").map(|f| {
-            let p = Path::new(f);
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                session.repo.workdir().join(p)
-            }
-        });
-        if let Some(u) = using {
-            if lock.exists() && u != lock && u != git_dir.join("index") {
-                session
-                    .repo
-                    .run_git(&args, &[("GIT_INDEX_FILE", &lock)])
-                    .map_err(anyhow::Error::msg)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The pre-commit hook: analyse the staged content that lacks entries, stage exactly those
 /// entries (dropping stale ones with `prune_on_commit`), say what happened, and block only what
 /// strict mode may block.
@@ -255,15 +218,14 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
     if !prepare(session, mode, fresh)? {
         return Ok(Exit::Success);
     }
-    let index = Index::open_for_lookup(session);
-    let report = analyse_staged(session, mode, &index)?;
-    stage_new_entries(session, &report, mode, fresh)?;
-    let pruned = if session.config.prune_on_commit() && mode == PreCommitMode::Analyze {
-        prune_staged(session, &index)?
+    let mut index = Index::open_for_lookup(session);
+    let report = analyse_staged(session, mode, &mut index)?;
+    let (added, pruned) = if mode == PreCommitMode::Analyze {
+        stage_shards(session, &mut index, fresh)?
     } else {
-        0
+        (0, 0)
     };
-    say_added(&report, mode, pruned);
+    say_added(added, pruned);
     Ok(judge_left_out(session, &report, mode))
 }
 
@@ -284,7 +246,7 @@ fn prepare(session: &Workspace, mode: PreCommitMode, fresh: bool) -> Result<bool
 fn analyse_staged(
     session: &Workspace,
     mode: PreCommitMode,
-    index: &Index,
+    index: &mut Index,
 ) -> Result<crate::run::Report> {
     let types = session.config.default_types();
     let plans = crate::analyzer::registry::plans(session, &types)?;
@@ -312,23 +274,18 @@ fn analyse_staged(
     crate::run::run(session, &staged, &plans, &opts, Some(index))
 }
 
-/// Stage the entries this run wrote (and the skeleton on a first commit).
-fn stage_new_entries(
-    session: &Workspace,
-    report: &crate::run::Report,
-    mode: PreCommitMode,
-    fresh: bool,
-) -> Result<()> {
-    if mode == PreCommitMode::Check {
-        return Ok(());
-    }
-    let mut written: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| r.status == Status::Miss)
-        .filter_map(|r| r.entry_path.as_ref().map(|p| p.display().to_string()))
-        .collect();
-    if fresh && !written.is_empty() {
+/// Stage the shards of exactly the committed content (and the skeleton on a first commit);
+/// returns (entries added, entries pruned).
+fn stage_shards(session: &Workspace, index: &mut Index, fresh: bool) -> Result<(usize, usize)> {
+    let idx = session.env.get("GIT_INDEX_FILE");
+    let staged = crate::cache::commit::stage_for_commit(
+        &session.store,
+        &session.repo,
+        idx,
+        session.config.prune_on_commit(),
+    )?;
+    if fresh && staged.shards > 0 {
+        let mut args: Vec<String> = vec!["add".into(), "-f".into(), "--".into()];
         for f in [
             "README.md",
             "config.toml",
@@ -336,18 +293,24 @@ fn stage_new_entries(
             ".gitignore",
             "cache/.gitkeep",
         ] {
-            written.push(format!(".rustassistant/{f}"));
+            args.push(format!(".rustassistant/{f}"));
         }
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        session
+            .repo
+            .run_git_for_commit(&a, idx)
+            .map_err(anyhow::Error::msg)?;
     }
-    stage(session, &["add", "-f"], &written)
+    // The local index learns what changed in the same command.
+    if let Err(e) = index.sync_shards(&session.store, &staged.touched) {
+        session.out.warn(&format!(
+            "could not update the local index ({e}); it will catch up on the next run"
+        ));
+    }
+    Ok((staged.added, staged.pruned))
 }
 
-fn say_added(report: &crate::run::Report, mode: PreCommitMode, pruned: usize) {
-    let added = if mode == PreCommitMode::Check {
-        0
-    } else {
-        report.summary.misses
-    };
+fn say_added(added: usize, pruned: usize) {
     if added > 0 || pruned > 0 {
         crate::output::print_stderr(&format!(
             "rustassistant: {} added to this commit{}",
@@ -410,50 +373,6 @@ fn judge_left_out(session: &Workspace, report: &crate::run::Report, mode: PreCom
     } else {
         Exit::Success
     }
-}
-
-/// Unstage and delete staged entries whose blob is nowhere in the tree being committed.
-fn prune_staged(session: &Workspace, index: &Index) -> Result<usize> {
-    let idx = session.env.get("GIT_INDEX_FILE");
-    // Every blob the commit holds, whatever its path's encoding (an entry is dropped only on
-    // complete evidence that its content is gone), and the staged entries, in one index read.
-    let (blobs, entries) = session
-        .repo
-        .index_blobs_and_paths(idx, ".rustassistant/cache/")?;
-    let stale: Vec<String> = entries
-        .into_iter()
-        .filter(|p| {
-            let Some(rel) = p.strip_prefix(".rustassistant/cache/") else {
-                return false;
-            };
-            Key::from_relative(Path::new(rel)).is_some_and(|(key, _)| !blobs.contains(&key.blob))
-        })
-        .collect();
-    stage(
-        session,
-        &["rm", "-q", "--cached", "--ignore-unmatch"],
-        &stale,
-    )?;
-    // Unlinks dominate a large prune; spread them over the cores.
-    let removed = crate::util::par::parallel_map(&stale, |p| {
-        session.store.remove(&session.repo.workdir().join(p))
-    });
-    if let Some(Err(e)) = removed.into_iter().find(|r| r.is_err()) {
-        session
-            .out
-            .warn(&format!("could not delete a stale entry: {e}"));
-    }
-    // The local index forgets them in the same command.
-    let rels: Vec<String> = stale
-        .iter()
-        .filter_map(|p| p.strip_prefix(".rustassistant/").map(str::to_string))
-        .collect();
-    if let Err(e) = index.forget(&rels) {
-        session.out.warn(&format!(
-            "could not update the local index ({e}); it will catch up on the next run"
-        ));
-    }
-    Ok(stale.len())
 }
 
 fn arrivals(session: &Workspace) -> Result<Exit> {

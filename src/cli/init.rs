@@ -9,8 +9,8 @@ use crate::cache::layout::ensure;
 use crate::workspace::Workspace;
 
 /// Create .rustassistant/ in the repository: README.md, config.toml with commented defaults,
-/// .gitattributes (merge driver and diff textconv for entries) and cache/. Safe to run again:
-/// existing files are never overwritten.
+/// .gitattributes (shards merge with git's union driver) and cache/. Safe to run again:
+/// existing files are never overwritten, except a .gitattributes an earlier version wrote.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
     /// Also install the git hooks (pre-commit, pre-push, post-merge, …).
@@ -21,6 +21,14 @@ pub struct InitArgs {
 /// Run `init`.
 pub fn run(session: &Workspace, args: &InitArgs) -> Result<Exit> {
     let created = ensure(&session.store)?;
+    if crate::cache::layout::update_attributes(&session.store)? {
+        session
+            .out
+            .line("✔ .rustassistant/.gitattributes now merges shards with git's union driver");
+    }
+    if let Some(hint) = session.store.old_layout_hint() {
+        session.out.warn(&hint);
+    }
     let root = session.store.root();
     if created {
         session

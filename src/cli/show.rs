@@ -135,33 +135,11 @@ fn find_entry(session: &Workspace, plan: &Plan, blob: &str) -> Option<crate::cac
             return Some(*entry);
         }
     }
-    session.store.ensure_real().ok()?;
-    let dir = session
+    session
         .store
-        .cache_dir()
-        .join(&plan.cache_type)
-        .join(&blob[..2]);
-    // A shard folder that is a symlink is not read.
-    session.store.check_dir(&dir).ok()?;
-    let prefix = format!("{}-", &blob[2..]);
-    let mut best: Option<crate::cache::Entry> = None;
-    for it in std::fs::read_dir(dir).ok()?.flatten() {
-        let name = it.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(&prefix) {
-            continue;
-        }
-        let rel = format!("{}/{}/{}", plan.cache_type, &blob[..2], name);
-        let Some((key, _)) = Key::from_relative(std::path::Path::new(&rel)) else {
-            continue;
-        };
-        // The same checks as a hit in `analyze`: bounds, key, and the signature policy.
-        if let Ok(e) = session.store.read_trusted(&it.path(), &key, None) {
-            if best.as_ref().is_none_or(|b| e.created_at > b.created_at) {
-                best = Some(e);
-            }
-        }
-    }
-    best
+        .trusted_for_blob(&plan.cache_type, blob)
+        .into_iter()
+        .max_by(|a, b| a.created_at.cmp(&b.created_at))
 }
 
 /// Human rendering of a result (see `render`), always sanitised.

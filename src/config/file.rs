@@ -60,6 +60,8 @@ pub struct CacheSection {
     pub prune_on_commit: Option<bool>,
     /// Whether unsigned or badly signed entries are treated as misses.
     pub require_signature: Option<bool>,
+    /// Entries older than this (`90d`, `12w`, `36h`) are misses, so analyses refresh.
+    pub max_age: Option<String>,
 }
 
 /// `[budget]`

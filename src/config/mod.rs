@@ -462,6 +462,15 @@ impl Config {
             .and_then(|s| crate::util::parse_size(s).ok())
     }
 
+    /// `[cache] max_age`, when set and valid.
+    pub fn max_age(&self) -> Option<std::time::Duration> {
+        self.file
+            .cache
+            .max_age
+            .as_deref()
+            .and_then(|s| crate::util::parse_age(s).ok())
+    }
+
     /// Whether the pre-commit hook removes entries of blobs not in the committed tree.
     pub fn prune_on_commit(&self) -> bool {
         self.file.cache.prune_on_commit.unwrap_or(true)

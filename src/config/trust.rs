@@ -32,6 +32,10 @@ const TRUST_FILE: &str = "trusted.tsv";
 /// once required signed entries: a later commit can no longer silently lower it.
 const SIGNATURE_RATCHET: &str = "require-signature";
 
+/// The shortest `[cache] max_age` an untrusted repository may set: a shorter one would make
+/// everyone pay again for analyses they have.
+pub const MIN_UNTRUSTED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30 * 86400);
+
 /// Drop from an untrusted repository `file` everything it may not set; returns what is left and
 /// the names of what was dropped. `required_signatures` says this clone has seen the repository
 /// require signed entries before (the ratchet): then the file no longer asking for them is a
@@ -76,6 +80,12 @@ pub fn restrict(mut file: ConfigFile, required_signatures: bool) -> (ConfigFile,
         file.hooks.pre_commit_timeout_s,
         "[hooks] pre_commit_timeout_s (above the default)",
         |t| *t > DEFAULT_PRE_COMMIT_TIMEOUT_S
+    );
+    drop_if!(
+        file.cache.max_age,
+        "[cache] max_age (under 30 days, or not an age)",
+        |a| crate::util::parse_age(a).is_ok_and(|d| d < MIN_UNTRUSTED_MAX_AGE)
+            || crate::util::parse_age(a).is_err()
     );
     let b = &mut file.budget;
     drop_if!(b.monthly_limit_usd, "[budget] monthly_limit_usd", |_| true);

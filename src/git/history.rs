@@ -173,6 +173,68 @@ impl Repo {
             .collect())
     }
 
+    /// The blob ids a commit of `index_file` (git's index when `None`) adds and drops against
+    /// HEAD: (new blobs, old blobs). Before the first commit every blob is new.
+    pub fn staged_changes(
+        &self,
+        index_file: Option<&str>,
+    ) -> Result<(HashSet<String>, HashSet<String>), git2::Error> {
+        let index = self.index(index_file)?;
+        let git = self.git();
+        let head = match git.head().and_then(|h| h.peel_to_tree()) {
+            Ok(t) => Some(t),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let diff = git.diff_tree_to_index(head.as_ref(), Some(&index), None)?;
+        let (mut new, mut old) = (HashSet::new(), HashSet::new());
+        for d in diff.deltas() {
+            let (o, n) = (d.old_file(), d.new_file());
+            if !o.id().is_zero() && o.mode() != git2::FileMode::Commit {
+                old.insert(o.id().to_string());
+            }
+            if !n.id().is_zero() && n.mode() != git2::FileMode::Commit {
+                new.insert(n.id().to_string());
+            }
+        }
+        Ok((new, old))
+    }
+
+    /// Run `git ARGS` on the index a commit is being made from: the one `GIT_INDEX_FILE` names
+    /// (inherited), and, for `git commit PATH` (a temporary index beside the real one being
+    /// rewritten in `index.lock`), that one too, so what is staged is not left looking deleted
+    /// after the commit.
+    pub fn run_git_for_commit(
+        &self,
+        args: &[&str],
+        index_file: Option<&str>,
+    ) -> Result<(), String> {
+        self.run_git(args, &[])?;
+        let git_dir = self.git_dir();
+        let lock = git_dir.join("index.lock");
+        let using = index_file.map(|f| {
+            let p = Path::new(f);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                self.workdir().join(p)
+            }
+        });
+        if let Some(u) = using {
+            if lock.exists() && u != lock && u != git_dir.join("index") {
+                self.run_git(args, &[("GIT_INDEX_FILE", &lock)])?;
+            }
+        }
+        Ok(())
+    }
+
     /// Run the git binary in the work tree with the environment this process received (a
     /// hook's `GIT_INDEX_FILE` included), plus `extra`. Fails with git's own message.
     pub fn run_git(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<(), String> {

@@ -72,6 +72,9 @@ pub struct Tracked {
     racy: bool,
 }
 
+/// (path, blob id) pairs read from git's index.
+pub type PathBlobs = Vec<(String, String)>;
+
 /// How the analysed bytes are identified and where they come from.
 #[derive(Debug, Clone)]
 pub struct FileId {
@@ -227,14 +230,14 @@ impl Repo {
     }
 
     /// Every blob id the index git is using records (any path, UTF-8 or not, any stage), for
-    /// deciding what a commit still contains, and the paths of the regular files under `prefix`
-    /// (UTF-8 ones: entry paths always are), in one read of the index. An unreadable index is
-    /// an error, never "empty".
+    /// deciding what a commit still contains, and the (path, blob id) of the regular files under
+    /// `prefix` (UTF-8 ones: shard paths always are), in one read of the index. An unreadable
+    /// index is an error, never "empty".
     pub fn index_blobs_and_paths(
         &self,
         index_file: Option<&str>,
         prefix: &str,
-    ) -> Result<(HashSet<String>, Vec<String>), git2::Error> {
+    ) -> Result<(HashSet<String>, PathBlobs), git2::Error> {
         let path = match index_file {
             Some(f) if Path::new(f).is_absolute() => PathBuf::from(f),
             Some(f) => self.workdir.join(f),
@@ -247,12 +250,13 @@ impl Repo {
                 if e.mode & MODE_FILE_MASK != MODE_REGULAR {
                     return;
                 }
-                blobs.insert(crate::util::hex(e.oid));
+                let oid = crate::util::hex(e.oid);
                 if e.stage == 0 && e.path.starts_with(prefix.as_bytes()) {
                     if let Ok(p) = std::str::from_utf8(e.path) {
-                        under.push(p.to_string());
+                        under.push((p.to_string(), oid.clone()));
                     }
                 }
+                blobs.insert(oid);
             });
             if parsed.is_some() {
                 return Ok((blobs, under));
@@ -269,7 +273,7 @@ impl Repo {
             let stage = (e.flags >> 12) & 0x3;
             if stage == 0 && e.path.starts_with(prefix.as_bytes()) {
                 if let Ok(p) = String::from_utf8(e.path) {
-                    under.push(p);
+                    under.push((p, e.id.to_string()));
                 }
             }
         }
@@ -412,7 +416,12 @@ impl Repo {
         })))
     }
 
-    /// Read a blob's content from the object database.
+    /// Write `bytes` as a blob into the object database; returns its id.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<String, git2::Error> {
+        Ok(self.git().blob(bytes)?.to_string())
+    }
+
+    /// The content of blob `blob`.
     pub fn read_blob(&self, blob: &str) -> Result<Vec<u8>, git2::Error> {
         let oid = self.oid(blob)?;
         let git = self.git();

@@ -1,55 +1,41 @@
-//! The local SQLite index at `<git dir>/rustassistant/index.db`: derived from the entry files,
+//! The local SQLite index at `<git dir>/rustassistant/index.db`: derived from the shards,
 //! never committed, rebuilt at will.
 //!
 //! What callers may rely on:
 //! - [`Index::open`] never fails the user's command: a corrupt or outdated database is rebuilt
 //!   with one warning, and a database held by another process past a short wait degrades to an
-//!   in-memory index built from the entry files.
-//! - [`Index::sync`] costs in proportion to what changed: it compares the modification time of
-//!   every `cache/<type>/<b0b1>` folder with the one recorded and lists only folders that
-//!   changed (a `git pull`, a checkout, `git clean` or an editor all add, remove or rename
-//!   files, which changes the folder). Within them, git's own index vouches for the files git
-//!   has not rewritten, so only the others are stat'ed ([`scan`]); files are read only when new
-//!   or changed.
-//! - Counters (hits, misses, cost saved) and access history live only here.
+//!   in-memory index built from the shards.
+//! - [`Index::sync`] costs in proportion to what changed: a shard whose stat data (inode, size,
+//!   mtime) is unchanged is skipped; a changed shard is compared line by line with the line
+//!   hashes recorded for it, and only new lines are decoded.
+//! - Each valid row says where its line lives (shard, and through `shards.lines` its offset),
+//!   so a hit needs no shard read; counters (hits, misses, cost saved) and access history live
+//!   only here.
 
 mod query;
-pub mod scan;
 pub mod schema;
 mod sync;
 
-pub use query::{Group, Row, Stats, Tally};
+pub use query::{Group, IndexHit, Row, Stats, Tally};
+pub use sync::{stat as shard_stat, Sig};
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::cache::entry::decode_json_bytes;
-use crate::cache::{Entry, EntryError, Key};
+use crate::cache::Key;
 use crate::workspace::Workspace;
-use scan::FileSig;
 
 /// How long a command waits for another process's write to finish before degrading. Long
 /// enough for any sync or run record (they are milliseconds), short enough that a hook never
 /// stalls a commit noticeably.
 const BUSY_WAIT: Duration = Duration::from_secs(5);
 
-/// How recent a folder's mtime must be to count as racily clean: well above any file-system
-/// timestamp granularity (jiffies, FAT's two seconds aside).
+/// How recent a shard's mtime must be to count as racily clean: well above any file-system
+/// timestamp granularity.
 const RACY_NS: i64 = 1_000_000_000;
-
-/// An entry a run has just written, handed to [`Index::record_run`].
-pub struct Written {
-    /// Path relative to `.rustassistant/`.
-    pub rel: String,
-    /// The entry (already checked before it was written).
-    pub entry: Entry,
-    /// Length of its JSON.
-    pub json_size: u64,
-}
 
 /// Past this many rows in one sync, totals are recomputed in one pass instead of by trigger.
 const BULK_ROWS: usize = 2000;
@@ -68,16 +54,14 @@ pub struct Index {
 /// What a sync changed.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct SyncStats {
-    /// Entry files newly indexed.
+    /// Lines newly indexed.
     pub added: usize,
-    /// Rows removed because their file is gone.
+    /// Rows removed because their line is gone.
     pub removed: usize,
-    /// Files re-read because they changed.
-    pub changed: usize,
-    /// Folders listed.
-    pub dirs_scanned: usize,
-    /// Files stat'ed in them (the others were vouched for by git's index).
-    pub stat_calls: usize,
+    /// Shards re-read because their stat data changed.
+    pub shards_read: usize,
+    /// Shards whose stat data was compared.
+    pub shards_seen: usize,
 }
 
 impl Index {
@@ -86,9 +70,9 @@ impl Index {
         Self::open_with(session, true)
     }
 
-    /// Open without the folder sweep of [`Index::sync`]: for `analyze`, which asks the index
-    /// only to confirm specific files at their current size and mtime (a stale row simply
-    /// fails to confirm) and records what it writes itself.
+    /// Open without the sweep of [`Index::sync`]: for `analyze`, which trusts the index only
+    /// for shards whose stat data still matches what it recorded (the others are read) and
+    /// brings those shards up to date itself.
     pub fn open_for_lookup(session: &Workspace) -> Index {
         Self::open_with(session, false)
     }
@@ -102,10 +86,10 @@ impl Index {
             Ok(mut ix) => match ix.sync(session) {
                 Ok(_) => return ix,
                 Err(e) if is_busy(&e) => out.warn(
-                    "the local index is busy in another process; reading the entry files directly",
+                    "the local index is busy in another process; reading the shards directly",
                 ),
                 Err(e) => {
-                    out.warn(&format!("the local index could not be updated ({e:#}); rebuilding it from the entry files"));
+                    out.warn(&format!("the local index could not be updated ({e:#}); rebuilding it from the shards"));
                     drop(ix);
                     if let Ok(mut ix) = Self::recreate(&dir, &path) {
                         if ix.sync(session).is_ok() {
@@ -114,12 +98,12 @@ impl Index {
                     }
                 }
             },
-            Err(OpenError::Busy) => out.warn(
-                "the local index is busy in another process; reading the entry files directly",
-            ),
+            Err(OpenError::Busy) => {
+                out.warn("the local index is busy in another process; reading the shards directly")
+            }
             Err(OpenError::Corrupt(reason)) => {
                 out.warn(&format!(
-                    "the local index was unusable ({reason}); rebuilt it from the entry files"
+                    "the local index was unusable ({reason}); rebuilt it from the shards"
                 ));
                 if let Ok(mut ix) = Self::recreate(&dir, &path) {
                     if ix.sync(session).is_ok() {
@@ -131,7 +115,7 @@ impl Index {
         Self::in_memory(session)
     }
 
-    /// An index held in memory, built from the entry files (the degraded mode).
+    /// An index held in memory, built from the shards (the degraded mode).
     pub fn in_memory(session: &Workspace) -> Index {
         let conn = Connection::open_in_memory().expect("an in-memory database always opens");
         conn.execute_batch(schema::SCHEMA)
@@ -238,41 +222,17 @@ impl Index {
     }
 }
 
-/// Bits of [`rel_id`] that come from the file name.
-const NAME_BITS: u32 = 44;
-
-/// The key of an entry's row and of its access history: its folder's hash in the top 20 bits
-/// and its file name's in the other 44. A folder's rows are then one range of ids, and the rows
-/// a pull adds to every folder land in few pages of the id index (the rows themselves are
-/// appended). Ids may collide (odds ~1e-9 at 100,000 entries): rows are found by id *and* path,
-/// and a collision only makes two entries share recency.
-pub fn rel_id(rel: &str) -> i64 {
-    let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-    let (lo, _) = folder_ids(dir);
-    lo | (scan::name_hash(name.as_bytes()) & ((1 << NAME_BITS) - 1)) as i64
-}
-
-/// The first and last [`rel_id`] of folder `dir` (the same top bits: in order as signed
-/// numbers too).
-fn folder_ids(dir: &str) -> (i64, i64) {
-    let lo = (scan::fnv64(dir.as_bytes()) >> NAME_BITS) << NAME_BITS;
-    (lo as i64, (lo | ((1 << NAME_BITS) - 1)) as i64)
-}
-
-/// The bounds of the rows of folder `dir` in `entries`: every `rel` strictly between
-/// `dir/` and `dir0` (`0` follows `/`) lies in the folder.
-fn folder_range(dir: &str) -> (String, String) {
-    (format!("{dir}/"), format!("{dir}0"))
-}
-
-/// The WHERE clause of the rows of one folder, for [`folder_params`].
-const IN_FOLDER: &str = "id BETWEEN ?1 AND ?2 AND rel > ?3 AND rel < ?4";
-
-/// The parameters of [`IN_FOLDER`].
-fn folder_params(dir: &str) -> (i64, i64, String, String) {
-    let (a, b) = folder_ids(dir);
-    let (lo, hi) = folder_range(dir);
-    (a, b, lo, hi)
+/// The id of a key in `entries.key_id` and `access`: a 64-bit hash of type, blob and variant.
+/// Ids may collide (odds ~1e-9 at 100,000 entries): rows are matched on the key too, and a
+/// collision only makes two entries share recency.
+pub fn key_id(key: &Key) -> i64 {
+    let mut b = Vec::with_capacity(key.cache_type.len() + key.blob.len() + key.variant.len() + 2);
+    b.extend_from_slice(key.cache_type.as_bytes());
+    b.push(0);
+    b.extend_from_slice(key.blob.as_bytes());
+    b.push(0);
+    b.extend_from_slice(key.variant.as_bytes());
+    crate::cache::shard::line_hash(&b) as i64
 }
 
 enum OpenError {
@@ -298,50 +258,4 @@ fn is_busy(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         matches!(c.downcast_ref::<rusqlite::Error>(), Some(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
     })
-}
-
-/// Read an entry file of `len` bytes for the index: the entry (or why it is not one) and the
-/// length of its JSON.
-fn read_for_index(
-    path: &Path,
-    key: &Key,
-    len: u64,
-) -> (std::result::Result<Entry, EntryError>, u64) {
-    let json = crate::cache::store::read_bounded(path, len).and_then(|b| decode_json_bytes(&b));
-    match json {
-        Ok(json) => (Entry::decode(&json, Some(key)), json.len() as u64),
-        Err(e) => (Err(e), 0),
-    }
-}
-
-fn upsert(
-    tx: &rusqlite::Transaction<'_>,
-    rel: &str,
-    key: &Key,
-    entry: &std::result::Result<Entry, EntryError>,
-    (ino, size, mtime): FileSig,
-    json_size: u64,
-) -> rusqlite::Result<()> {
-    // Delete then insert (not REPLACE) so the triggers keep `totals` exact.
-    tx.prepare_cached("DELETE FROM entries WHERE id = ?1 AND rel = ?2")?
-        .execute(params![rel_id(rel), rel])?;
-    match entry {
-        Ok(e) => tx.prepare_cached(
-            "INSERT INTO entries (rel, id, cache_type, blob, variant, valid, path, file_size, provider, model, created_at,
-                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size, mtime_ns, ino)
-             VALUES (?1, ?17, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?18)",
-        )?.execute(
-            params![
-                rel, key.cache_type, key.blob, key.variant, e.path, e.file_size as i64, e.provider, e.model, e.created_at,
-                e.tokens.input as i64, e.tokens.output as i64, e.tokens.cached_input as i64, e.cost_usd, size as i64, json_size as i64, mtime, rel_id(rel), ino as i64
-            ],
-        )?,
-        Err(err) => tx.prepare_cached(
-            "INSERT INTO entries (rel, id, cache_type, blob, variant, valid, error, size_on_disk, json_size, mtime_ns, ino)
-             VALUES (?1, ?9, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?10)",
-        )?.execute(
-            params![rel, key.cache_type, key.blob, key.variant, err.to_string(), size as i64, json_size as i64, mtime, rel_id(rel), ino as i64],
-        )?,
-    };
-    Ok(())
 }

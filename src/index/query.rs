@@ -1,14 +1,17 @@
 //! Answering from the index: hits it vouches for, statistics, rows for eviction and pruning;
 //! and recording what a command did (a run's entries and counters, deletions).
 
-use anyhow::{Context as _, Result};
-use rusqlite::params;
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Result;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::*;
+use crate::cache::shard::ShardId;
+use crate::cache::store::{Edit, Location};
 use crate::cache::Store;
 use crate::config::Eviction;
-use crate::util::fs::mtime_ns;
 use crate::workspace::Workspace;
 
 /// One group in the statistics (a type or a model).
@@ -75,12 +78,14 @@ pub struct Stats {
 /// One indexed entry, as eviction and clearing see it.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// Path relative to `.rustassistant/`.
-    pub rel: String,
-    /// Analysis type.
-    pub cache_type: String,
-    /// Blob id.
-    pub blob: String,
+    /// Its shard ([`Location::rel`]).
+    pub shard: String,
+    /// Its key (variant empty for an untrusted line).
+    pub key: Key,
+    /// Line hash (identifies an untrusted line).
+    pub line_hash: u64,
+    /// Creation time.
+    pub created_at: Option<String>,
     /// Recorded source path.
     pub path: Option<String>,
     /// Bytes on disk.
@@ -103,100 +108,94 @@ pub struct Tally {
 }
 
 impl Index {
-    /// For each `(rel, size, mtime_ns)`, the entry's cost when the index verified that file at
-    /// exactly that size and mtime (so it need not be read again), else `None`.
-    pub fn confirm(&self, items: &[(&str, u64, i64)]) -> Vec<Option<f64>> {
+    /// For each key, the shard the index found its line in, the cost it saves and its
+    /// creation time, when the index has a valid line for it.
+    pub fn lookup_keys(&self, keys: &[&Key]) -> Vec<Option<IndexHit>> {
         // A few keys: one indexed query each. Many: one scan beats thousands of queries.
-        if items.len() < 2000 {
-            let Ok(mut q) = self.conn.prepare_cached("SELECT size_on_disk, mtime_ns, COALESCE(cost_usd, 0) FROM entries WHERE id = ?1 AND rel = ?2 AND valid = 1") else {
-                return vec![None; items.len()];
+        if keys.len() < 2000 {
+            let Ok(mut q) = self.conn.prepare_cached(
+                "SELECT shard, COALESCE(cost_usd, 0), created_at FROM entries
+                 WHERE key_id = ?1 AND valid = 1 AND cache_type = ?2 AND blob = ?3 AND variant = ?4",
+            ) else {
+                return vec![None; keys.len()];
             };
-            return items
+            return keys
                 .iter()
-                .map(|(rel, size, mtime)| {
-                    q.query_row(params![rel_id(rel), rel], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)? as u64,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, f64>(2)?,
-                        ))
+                .map(|k| {
+                    q.query_row(params![key_id(k), k.cache_type, k.blob, k.variant], |r| {
+                        Ok(IndexHit {
+                            shard: r.get(0)?,
+                            saved: r.get(1)?,
+                            created_at: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        })
                     })
                     .ok()
-                    .filter(|(s, m, _)| (s, m) == (size, mtime))
-                    .map(|(_, _, c)| c)
                 })
                 .collect();
         }
-        let mut snap: HashMap<i64, (u64, i64, f64)> = HashMap::with_capacity(items.len());
+        let mut snap: HashMap<i64, IndexHit> = HashMap::with_capacity(keys.len());
         if let Ok(mut q) = self.conn.prepare(
-            "SELECT id, size_on_disk, mtime_ns, COALESCE(cost_usd, 0) FROM entries WHERE valid = 1",
+            "SELECT key_id, shard, COALESCE(cost_usd, 0), created_at FROM entries WHERE valid = 1",
         ) {
             if let Ok(rows) = q.query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    (
-                        r.get::<_, i64>(1)? as u64,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, f64>(3)?,
-                    ),
+                    IndexHit {
+                        shard: r.get(1)?,
+                        saved: r.get(2)?,
+                        created_at: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    },
                 ))
             }) {
                 snap.extend(rows.flatten());
             }
         }
-        items
-            .iter()
-            .map(|(rel, size, mtime)| {
-                snap.get(&rel_id(rel))
-                    .filter(|v| (v.0, v.1) == (*size, *mtime))
-                    .map(|v| v.2)
-            })
-            .collect()
+        keys.iter().map(|k| snap.get(&key_id(k)).cloned()).collect()
     }
 
-    /// Record a finished run: index the entries it wrote, count hits and misses, stamp the
-    /// access time of every hit.
+    /// Where the line of `key` is: its shard and the byte range in it, as last synced.
+    pub fn locate(&self, key: &Key) -> Option<(Location, std::ops::Range<usize>, u64)> {
+        let (shard, hash): (String, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT shard, line_hash FROM entries
+                 WHERE key_id = ?1 AND valid = 1 AND cache_type = ?2 AND blob = ?3 AND variant = ?4",
+            )
+            .ok()?
+            .query_row(
+                params![key_id(key), key.cache_type, key.blob, key.variant],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .ok()??;
+        let hash = hash as u64;
+        let (_, off, len) = self
+            .line_table(&shard)
+            .ok()?
+            .into_iter()
+            .find(|r| r.0 == hash)?;
+        let loc = Location::from_rel(&shard)?;
+        Some((loc, off as usize..(off + len) as usize, hash))
+    }
+
+    /// Record a finished run: bring the shards it wrote (or found changed) up to date, count
+    /// hits and misses, stamp the access time of every hit.
     pub fn record_run(
-        &self,
+        &mut self,
         session: &Workspace,
-        hit_rels: &[String],
-        written: &[Written],
+        hits: &[Key],
+        touched: &[Location],
         tally: &Tally,
     ) -> Result<()> {
-        let root = session.store.root();
-        let now = crate::util::now_timestamp(&session.env).as_second();
-        let (hits, misses, saved) = (tally.hits as f64, tally.misses as f64, tally.saved_usd);
-        let tx = self.conn.unchecked_transaction()?;
-        // The run just wrote these and holds them: index them from memory, with one stat for the
-        // file's signature, instead of reading and decoding them back.
-        for w in written {
-            let Ok(meta) = std::fs::metadata(root.join(&w.rel)) else {
-                continue;
-            };
-            let stat = (
-                std::os::unix::fs::MetadataExt::ino(&meta),
-                meta.len(),
-                mtime_ns(&meta),
-            );
-            upsert(
-                &tx,
-                &w.rel,
-                &w.entry.key(),
-                &Ok(w.entry.clone()),
-                stat,
-                w.json_size,
-            )?;
-            // The folder's manifest no longer lists every row of it: the next sync of the
-            // folder goes by the rows. A folder no sync has recorded yet is recorded now with
-            // no mtime, so the next sync lists it (or notices it is gone) rather than never
-            // looking at these rows again.
-            if let Some((dir, _)) = w.rel.rsplit_once('/') {
-                mark_dir_stale(&tx, dir)?;
-            }
+        if !touched.is_empty() {
+            self.sync_shards(&session.store, touched)?;
         }
-        // One statement for every hit (a JSON array of paths): thousands of hits cost a few
+        let now = crate::util::now_timestamp(&session.env).as_second();
+        let (nh, nm, saved) = (tally.hits as f64, tally.misses as f64, tally.saved_usd);
+        let tx = self.conn.unchecked_transaction()?;
+        // One statement for every hit (a JSON array of ids): thousands of hits cost a few
         // milliseconds instead of one round trip each.
-        let hit_ids: Vec<i64> = hit_rels.iter().map(|r| rel_id(r)).collect();
+        let hit_ids: Vec<i64> = hits.iter().map(key_id).collect();
         if !hit_ids.is_empty() {
             tx.execute(
                 "INSERT INTO access SELECT value, ?2, 1 FROM json_each(?1) WHERE true
@@ -204,13 +203,10 @@ impl Index {
                 params![serde_json::to_string(&hit_ids)?, now],
             )?;
         }
-        for (name, v) in [("hits", hits), ("misses", misses), ("saved_usd", saved)] {
+        for (name, v) in [("hits", nh), ("misses", nm), ("saved_usd", saved)] {
             tx.execute("INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", params![name, v])?;
         }
         tx.commit()?;
-        // Access stamps are small rows: SQLite's automatic checkpoint (1000 pages) takes care
-        // of them; forcing one (with its fsync) after every all-hit run would only cost time.
-        self.checkpoint_if_large(written.len());
         Ok(())
     }
 
@@ -218,24 +214,6 @@ impl Index {
     /// history are kept.
     pub fn zero_counters(&self) -> Result<()> {
         self.conn.execute("DELETE FROM counters", [])?;
-        Ok(())
-    }
-
-    /// Forget the rows of entries the caller has just deleted (`rels` relative to
-    /// `.rustassistant/`), so counts stay equal to what is on disk in the same command.
-    pub fn forget(&self, rels: &[String]) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        for rel in rels {
-            tx.execute(
-                "DELETE FROM entries WHERE id = ?1 AND rel = ?2",
-                params![rel_id(rel), rel],
-            )?;
-            tx.execute("DELETE FROM access WHERE id = ?1", [rel_id(rel)])?;
-            if let Some((dir, _)) = rel.rsplit_once('/') {
-                mark_dir_stale(&tx, dir)?;
-            }
-        }
-        tx.commit()?;
         Ok(())
     }
 
@@ -256,6 +234,10 @@ impl Index {
             let n: u64 = r.get::<_, i64>(3)? as u64;
             if valid == 0 {
                 s.invalid_entries += n;
+                continue;
+            }
+            if valid != 1 {
+                // A duplicate line a union merge left: its key counts once.
                 continue;
             }
             let (ty, model): (String, String) = (r.get(0)?, r.get(1)?);
@@ -313,60 +295,82 @@ impl Index {
         Ok(s)
     }
 
-    /// Every indexed entry, in the order `policy` evicts them (or by path with `None`).
+    /// Every indexed line (superseded duplicates aside), in the order `policy` evicts them (or
+    /// by shard with `None`).
     pub fn rows(&self, policy: Option<Eviction>) -> Result<Vec<Row>> {
         let order = match policy {
-            None => "e.rel",
+            None => "e.shard, e.blob, e.variant",
             Some(Eviction::Lru) => {
-                "COALESCE(a.last_accessed, unixepoch(e.created_at), 0) ASC, e.created_at ASC, e.rel"
+                "COALESCE(a.last_accessed, unixepoch(e.created_at), 0) ASC, e.created_at ASC, e.shard, e.blob"
             }
-            Some(Eviction::Oldest) => "e.created_at ASC, e.rel",
-            Some(Eviction::Largest) => "e.size_on_disk DESC, e.rel",
+            Some(Eviction::Oldest) => "e.created_at ASC, e.shard, e.blob",
+            Some(Eviction::Largest) => "e.size_on_disk DESC, e.shard, e.blob",
             Some(Eviction::Expensive) => {
-                "(e.tokens_in + e.tokens_out) DESC, COALESCE(e.cost_usd, 0) DESC, e.rel"
+                "(e.tokens_in + e.tokens_out) DESC, COALESCE(e.cost_usd, 0) DESC, e.shard, e.blob"
             }
         };
         let sql = format!(
-            "SELECT e.rel, e.cache_type, e.blob, e.path, e.size_on_disk, e.valid, e.error FROM entries e LEFT JOIN access a ON a.id = e.id ORDER BY {order}"
+            "SELECT e.shard, e.cache_type, e.blob, e.variant, e.line_hash, e.created_at, e.path, e.size_on_disk, e.valid, e.error
+             FROM entries e LEFT JOIN access a ON a.id = e.key_id WHERE e.valid != 2 ORDER BY {order}"
         );
         let mut q = self.conn.prepare(&sql)?;
         let rows = q.query_map([], |r| {
             Ok(Row {
-                rel: r.get(0)?,
-                cache_type: r.get(1)?,
-                blob: r.get(2)?,
-                path: r.get(3)?,
-                size_on_disk: r.get::<_, i64>(4)? as u64,
-                valid: r.get::<_, i64>(5)? != 0,
-                error: r.get(6)?,
+                shard: r.get(0)?,
+                key: Key {
+                    cache_type: r.get(1)?,
+                    blob: r.get(2)?,
+                    variant: r.get(3)?,
+                },
+                line_hash: r.get::<_, i64>(4)? as u64,
+                created_at: r.get(5)?,
+                path: r.get(6)?,
+                size_on_disk: r.get::<_, i64>(7)? as u64,
+                valid: r.get::<_, i64>(8)? == 1,
+                error: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Remove the entry files of `rows` and their index rows. Returns bytes freed.
-    pub fn remove(&self, store: &Store, rows: &[Row]) -> Result<u64> {
-        let mut freed = 0;
-        let tx = self.conn.unchecked_transaction()?;
+    /// Remove the lines of `rows` from their shards (an untrusted line goes with the rewrite of
+    /// its shard) and bring those shards' rows up to date. Returns bytes freed.
+    pub fn remove(&mut self, store: &Store, rows: &[Row]) -> Result<u64> {
+        let mut by_place: BTreeMap<crate::cache::store::Place, BTreeMap<ShardId, Edit>> =
+            BTreeMap::new();
+        let mut locs = Vec::new();
         for r in rows {
-            store
-                .remove(&store.root().join(&r.rel))
-                .with_context(|| format!("removing {}", r.rel))?;
-            tx.execute(
-                "DELETE FROM entries WHERE id = ?1 AND rel = ?2",
-                params![rel_id(&r.rel), r.rel],
-            )?;
-            tx.execute("DELETE FROM access WHERE id = ?1", [rel_id(&r.rel)])?;
-            freed += r.size_on_disk;
+            let Some(loc) = Location::from_rel(&r.shard) else {
+                continue;
+            };
+            let edit = by_place
+                .entry(loc.place)
+                .or_default()
+                .entry(loc.shard.clone())
+                .or_default();
+            if r.valid {
+                edit.drop_keys.insert(r.key.clone());
+            }
+            locs.push(loc);
+        }
+        let mut freed = 0;
+        for (place, edits) in by_place {
+            for a in store.apply(place, edits)? {
+                freed += a.dropped.iter().map(|d| d.1).sum::<u64>();
+            }
+        }
+        self.sync_shards(store, &locs)?;
+        let tx = self.conn.unchecked_transaction()?;
+        for r in rows.iter().filter(|r| r.valid) {
+            tx.execute("DELETE FROM access WHERE id = ?1", [key_id(&r.key)])?;
         }
         tx.commit()?;
-        self.checkpoint_if_large(rows.len());
         Ok(freed)
     }
 
     /// Evict by `policy` until valid entries total at most `max_bytes`. Returns what went.
     pub fn evict(
-        &self,
+        &mut self,
         store: &Store,
         policy: Eviction,
         max_bytes: u64,
@@ -378,7 +382,11 @@ impl Index {
 
     /// The entries `policy` removes, in order, for the cache to fit in `max_bytes`.
     pub fn eviction_victims(&self, policy: Eviction, max_bytes: u64) -> Result<Vec<Row>> {
-        let rows = self.rows(Some(policy))?;
+        let rows: Vec<Row> = self
+            .rows(Some(policy))?
+            .into_iter()
+            .filter(|r| r.valid)
+            .collect();
         let mut total: u64 = rows.iter().map(|r| r.size_on_disk).sum();
         let mut victims = Vec::new();
         for r in rows {
@@ -392,13 +400,13 @@ impl Index {
     }
 }
 
-/// Make the next sync look at folder `dir` by its rows: its manifest is stale, and a folder no
-/// sync recorded yet gets mtime 0, so it counts as changed (listed, or found gone).
-fn mark_dir_stale(tx: &rusqlite::Transaction<'_>, dir: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO dirs (dir, mtime_ns, manifest_ok) VALUES (?1, 0, 0)
-         ON CONFLICT (dir) DO UPDATE SET manifest_ok = 0",
-    )?
-    .execute([dir])?;
-    Ok(())
+/// What the index knows of a key's line.
+#[derive(Debug, Clone)]
+pub struct IndexHit {
+    /// Its shard ([`Location::rel`]).
+    pub shard: String,
+    /// The cost a hit saves.
+    pub saved: f64,
+    /// Its creation time.
+    pub created_at: String,
 }

@@ -1,27 +1,28 @@
-//! The index schema and its migrations, in one place. `SCHEMA` creates the current version from
-//! nothing; an index at any other version is rebuilt from the entry files (it is derived data;
-//! what only it holds, access history and counters, is lost with one warning).
+//! The index schema, in one place. `SCHEMA` creates the current version from nothing; an index
+//! at any other version is rebuilt from the shards (it is derived data; what only it holds,
+//! access history and counters, is lost with one warning).
 //!
-//! Versions: 1 first release; 2 adds `entries.ino` (sync tells replaced files by inode); 3 makes
-//! `entries` WITHOUT ROWID and drops two indices no query used (faster bulk loads); 4 drops
-//! `entries.dir` and its index and adds `manifests` (see index::scan); 5 makes `entries` a rowid
-//! table found through an index on `id` (index::rel_id: a folder's rows are a range of ids), so
-//! rows a sync adds are appended instead of spread over every page of the table.
+//! Versions 1–5 indexed the per-entry layout (one row per entry file). 6 indexes shards: a row
+//! per line (`entries`, found by key id or by shard and line hash) and a row per shard
+//! (`shards`: its stat data and every line's hash, offset and length, so a shard a sync finds
+//! changed is compared line by line without reading its rows).
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
-    rel           TEXT NOT NULL,      -- path relative to .rustassistant/ (one row each)
-    id            INTEGER NOT NULL,   -- rel_id(rel): the lookup key; joins `access`
+    id            INTEGER PRIMARY KEY,
+    shard         TEXT NOT NULL,      -- cache/<type>/<b0b1>.jsonl or overlay/<type>/<b0b1>.jsonl
+    line_hash     INTEGER NOT NULL,   -- cache::shard::line_hash of the line's bytes
+    key_id        INTEGER NOT NULL,   -- index::key_id: lookups and `access`
     cache_type    TEXT NOT NULL,
     blob          TEXT NOT NULL,
     variant       TEXT NOT NULL,
-    valid         INTEGER NOT NULL,   -- 0: malformed or mislabelled (error says why)
+    valid         INTEGER NOT NULL,   -- 1 the key's line, 0 untrusted (error says why), 2 a duplicate that lost
     error         TEXT,
     path          TEXT,
     file_size     INTEGER,
@@ -32,22 +33,15 @@ CREATE TABLE IF NOT EXISTS entries (
     tokens_out    INTEGER NOT NULL DEFAULT 0,
     tokens_cached INTEGER NOT NULL DEFAULT 0,
     cost_usd      REAL,
-    size_on_disk  INTEGER NOT NULL,
-    json_size     INTEGER NOT NULL DEFAULT 0,
-    mtime_ns      INTEGER NOT NULL,
-    ino           INTEGER NOT NULL DEFAULT 0  -- a replaced file has a new inode
+    size_on_disk  INTEGER NOT NULL,   -- the line's bytes and its newline
+    json_size     INTEGER NOT NULL DEFAULT 0
 );
--- Lookups are by id and rel; a folder's rows are a range of ids. Eviction and prune order or
--- scan all rows.
-CREATE INDEX IF NOT EXISTS entries_id ON entries(id);
--- What the last sync saw in each cache/<type>/<b0b1> folder: its mtime (0: list it again) and
--- whether `manifests` lists every row of the folder (0: a run changed the rows since; go by them).
-CREATE TABLE IF NOT EXISTS dirs (dir TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, manifest_ok INTEGER NOT NULL);
--- Each folder's entry files as the last syncs saw them (index::scan::Manifest): a base (seq 0)
--- and the small deltas later syncs appended.
-CREATE TABLE IF NOT EXISTS manifests (dir TEXT NOT NULL, seq INTEGER NOT NULL, records BLOB NOT NULL, PRIMARY KEY (dir, seq));
--- Access history lives apart from entries so a rebuild keeps it. Keyed by a 64-bit hash of
--- `rel` (see index::rel_id): stamping 20,000 hits costs a third of what text keys cost.
+CREATE INDEX IF NOT EXISTS entries_key ON entries(key_id);
+CREATE INDEX IF NOT EXISTS entries_shard ON entries(shard, line_hash);
+-- What the last sync saw of each shard: stat data, and its lines as (hash u64, offset u32,
+-- length u32) little-endian records in file order.
+CREATE TABLE IF NOT EXISTS shards (shard TEXT PRIMARY KEY, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, lines BLOB NOT NULL);
+-- Access history lives apart from entries so a rebuild keeps it, keyed by key_id.
 CREATE TABLE IF NOT EXISTS access (id INTEGER PRIMARY KEY, last_accessed INTEGER NOT NULL, access_count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS totals (
@@ -64,7 +58,7 @@ CREATE TABLE IF NOT EXISTS totals (
 pub const TRIGGERS: &str = r#"
 CREATE TRIGGER IF NOT EXISTS entries_ins AFTER INSERT ON entries BEGIN
     INSERT INTO totals VALUES (NEW.cache_type, COALESCE(NEW.model, ''), NEW.valid, 1, NEW.size_on_disk, NEW.json_size,
-        NEW.tokens_in, NEW.tokens_out, NEW.tokens_cached, COALESCE(NEW.cost_usd, 0), NEW.valid AND NEW.cost_usd IS NULL)
+        NEW.tokens_in, NEW.tokens_out, NEW.tokens_cached, COALESCE(NEW.cost_usd, 0), NEW.valid = 1 AND NEW.cost_usd IS NULL)
     ON CONFLICT (cache_type, model, valid) DO UPDATE SET
         n = n + 1, size_on_disk = size_on_disk + excluded.size_on_disk, json_size = json_size + excluded.json_size,
         tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
@@ -75,7 +69,7 @@ CREATE TRIGGER IF NOT EXISTS entries_del AFTER DELETE ON entries BEGIN
     UPDATE totals SET n = n - 1, size_on_disk = size_on_disk - OLD.size_on_disk, json_size = json_size - OLD.json_size,
         tokens_in = tokens_in - OLD.tokens_in, tokens_out = tokens_out - OLD.tokens_out,
         tokens_cached = tokens_cached - OLD.tokens_cached, cost_usd = cost_usd - COALESCE(OLD.cost_usd, 0),
-        cost_unknown = cost_unknown - (OLD.valid AND OLD.cost_usd IS NULL)
+        cost_unknown = cost_unknown - (OLD.valid = 1 AND OLD.cost_usd IS NULL)
     WHERE cache_type = OLD.cache_type AND model = COALESCE(OLD.model, '') AND valid = OLD.valid;
     DELETE FROM totals WHERE n <= 0;
 END;
@@ -86,6 +80,6 @@ pub const RECOMPUTE_TOTALS: &str = r#"
 DELETE FROM totals;
 INSERT INTO totals
 SELECT cache_type, COALESCE(model, ''), valid, count(*), sum(size_on_disk), sum(json_size), sum(tokens_in), sum(tokens_out),
-       sum(tokens_cached), sum(COALESCE(cost_usd, 0)), sum(valid AND cost_usd IS NULL)
+       sum(tokens_cached), sum(COALESCE(cost_usd, 0)), sum(valid = 1 AND cost_usd IS NULL)
 FROM entries GROUP BY cache_type, COALESCE(model, ''), valid;
 "#;

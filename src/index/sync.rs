@@ -1,474 +1,466 @@
-//! Bringing the index up to date with the entry files: plan without the write lock (list the
-//! changed folders, compare them with what the last sync recorded, read new or changed files),
-//! then apply under it.
+//! Bringing the index up to date with the shards: stat every shard (or the ones named), and
+//! for each whose stat data changed, compare its lines with the line hashes recorded for it;
+//! only new lines are decoded, only vanished ones deleted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Result;
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::scan::{self, FileSig, GitStat, Manifest};
 use super::*;
-use crate::cache::{Key, Store};
-use crate::git::Repo;
-use crate::util::fs::mtime_ns;
+use crate::cache::shard::{self, Decoded, Line, ShardId};
+use crate::cache::store::{Location, Place};
+use crate::cache::{Entry, EntryError, Store};
 use crate::util::par::parallel_map;
-use crate::workspace::Workspace;
+
+/// (inode, size, mtime_ns) of a shard.
+pub type Sig = (u64, u64, i64);
+
+/// One line's record in `shards.lines`: hash, offset, length.
+pub(crate) type LineRec = (u64, u32, u32);
+
+/// A row to insert.
+struct NewRow {
+    hash: u64,
+    len: usize,
+    /// 1 valid, 0 invalid, 2 superseded.
+    valid: i64,
+    what: Result<(Key, Entry), EntryError>,
+}
+
+/// What to do with one changed shard.
+struct ShardWork {
+    loc: Location,
+    /// `None`: the shard is gone.
+    now: Option<(Sig, Vec<LineRec>)>,
+    /// Every recorded row of the shard is replaced.
+    full: bool,
+    insert: Vec<NewRow>,
+    delete: Vec<u64>,
+}
 
 impl Index {
-    /// Remove every row and re-read every entry file (`cache rebuild-index`). Access history
-    /// and counters are kept.
+    /// Remove every row and re-read every shard (`cache rebuild-index`). Access history and
+    /// counters are kept.
     pub fn rebuild(&mut self, session: &Workspace) -> Result<SyncStats> {
         {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch(
-                "DELETE FROM entries; DELETE FROM dirs; DELETE FROM manifests; DELETE FROM totals;",
-            )?;
+            tx.execute_batch("DELETE FROM entries; DELETE FROM shards; DELETE FROM totals;")?;
             tx.commit()?;
         }
         self.sync(session)
     }
 
-    /// Bring the index up to date with the entry files (git's index lends evidence that files
-    /// are unchanged; see [`scan`]).
+    /// Bring the index up to date with every shard in both places.
     pub fn sync(&mut self, session: &Workspace) -> Result<SyncStats> {
-        let st = self.sync_inner(&session.store, Some(&session.repo))?;
+        let store = &session.store;
+        let mut current: Vec<(Location, Option<Sig>)> = Vec::new();
+        for place in Place::ALL {
+            current.extend(
+                store
+                    .list(place)
+                    .shards
+                    .into_iter()
+                    .map(|(l, sig)| (l, Some(sig))),
+            );
+        }
+        let st = self.refresh(store, current, true)?;
         self.last_sync = st;
         Ok(st)
     }
 
-    fn sync_inner(&mut self, store: &Store, repo: Option<&Repo>) -> Result<SyncStats> {
-        // Plan without the write lock (listing and reading files takes a while), then apply
-        // under it. Should another process write in between, plan again under the lock: what
-        // the plan read (manifests, rows) may be out of date.
-        let version = self.data_version()?;
-        let Some(plan) = self.plan(store, repo)? else {
-            return Ok(SyncStats::default());
-        };
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let plan = if self.data_version()? == version {
-            plan
-        } else {
-            match self.plan(store, repo)? {
-                Some(p) => p,
-                None => return Ok(SyncStats::default()),
-            }
-        };
-        let mut st = plan.stats;
-        st.removed = self.apply(&tx, plan)?;
-        tx.commit()?;
-        self.checkpoint_if_large(st.added + st.changed + st.removed);
-        Ok(st)
+    /// Bring the rows of the named shards up to date (after this command wrote them, or found
+    /// them changed).
+    pub fn sync_shards(&mut self, store: &Store, locs: &[Location]) -> Result<SyncStats> {
+        let mut seen = HashSet::new();
+        let current: Vec<(Location, Option<Sig>)> = locs
+            .iter()
+            .filter(|l| seen.insert((*l).clone()))
+            .map(|l| (l.clone(), stat(store, l)))
+            .collect();
+        self.refresh(store, current, false)
     }
 
-    /// SQLite's count of commits by other connections since this one opened.
-    fn data_version(&self) -> Result<i64> {
-        Ok(self
+    /// The stat data recorded for every shard (by [`Location::rel`]).
+    pub fn shard_sigs(&self) -> Result<HashMap<String, Sig>> {
+        let mut q = self
             .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+            .prepare_cached("SELECT shard, ino, size, mtime_ns FROM shards")?;
+        let rows = q.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                (
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)?,
+                ),
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// What changed since the last sync, with the changed entry files read; `None` when
-    /// nothing did.
-    fn plan(&self, store: &Store, repo: Option<&Repo>) -> Result<Option<SyncPlan>> {
+    /// `current` lists shards as they are now (`None`: absent); with `complete`, recorded
+    /// shards not in it are gone too.
+    fn refresh(
+        &mut self,
+        store: &Store,
+        current: Vec<(Location, Option<Sig>)>,
+        complete: bool,
+    ) -> Result<SyncStats> {
+        let mut st = SyncStats {
+            shards_seen: current.len(),
+            ..SyncStats::default()
+        };
+        let recorded = self.shard_sigs()?;
+        let mut changed: Vec<(Location, Option<Sig>)> = Vec::new();
+        let mut listed = HashSet::new();
+        for (loc, sig) in current {
+            let rel = loc.rel();
+            let before = recorded.get(&rel).copied();
+            listed.insert(rel);
+            if before != sig {
+                changed.push((loc, sig));
+            }
+        }
+        if complete {
+            for rel in recorded.keys().filter(|r| !listed.contains(*r)) {
+                if let Some(loc) = Location::from_rel(rel) {
+                    changed.push((loc, None));
+                }
+            }
+        }
+        if changed.is_empty() {
+            return Ok(st);
+        }
+        // What each changed shard held, then read and compare them on every core.
+        let old: Vec<Vec<LineRec>> = changed
+            .iter()
+            .map(|(l, _)| self.line_table(&l.rel()))
+            .collect::<Result<_>>()?;
         let started_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(i64::MAX);
-        let mut st = SyncStats::default();
-        let current = current_folders(store);
-        let recorded = self.recorded_folders()?;
-        let gone: Vec<String> = recorded
-            .keys()
-            .filter(|d| !current.contains_key(*d))
-            .cloned()
-            .collect();
-        let mut changed: Vec<(String, i64)> = current
-            .into_iter()
-            .filter(|(d, m)| recorded.get(d).map(|r| r.0) != Some(*m))
-            .collect();
-        changed.sort();
-        if gone.is_empty() && changed.is_empty() {
-            return Ok(None);
-        }
-        let root = store.root().to_path_buf();
-        // What the last sync recorded in each changed folder.
-        let known: Vec<Known> = changed
-            .iter()
-            .map(|(dir, _)| self.known_in(dir, recorded.get(dir).is_some_and(|r| r.1)))
-            .collect::<Result<_>>()?;
-        let recorded_files: usize = known.iter().map(|k| k.manifest.len()).sum();
-        // Reading git's index costs ~1.5 ns a byte (16 MB, ~25 ms, with 100,000 entries); each
-        // file it vouches for spares a stat of ~2 µs. Read it when it spares more than it costs.
-        let git_repo = repo.filter(|r| {
-            r.index_len()
-                .is_some_and(|len| len / 1024 < recorded_files as u64)
+        let numbered: Vec<usize> = (0..changed.len()).collect();
+        let mut work: Vec<ShardWork> = parallel_map(&numbered, |&i| {
+            let (loc, sig) = &changed[i];
+            compare(store, loc, *sig, &old[i], started_ns)
         });
-        // List the changed folders on every core while git's index is read (much of either is
-        // waiting for the disk), then stat what git cannot vouch for; read only new or changed
-        // files.
-        let (listings, git) = std::thread::scope(|s| {
-            let git = git_repo.map(|r| s.spawn(|| GitStat::load(r, &root)));
-            // Listing a folder whose blocks left the page cache mostly waits for the disk: two
-            // threads a core keep the cores busy meanwhile (~8% faster on a cold cache).
-            let threads = (2 * crate::util::par::cores()).min(16);
-            let listings = crate::util::par::parallel_map_on(threads, &changed, |(dir, _)| {
-                scan::list_folder(&root, dir)
-            });
-            let git = git.and_then(|h| h.join().ok().flatten());
-            (listings, git.unwrap_or_default())
-        });
-        let work: Vec<(&str, i64, &scan::Listing, &Manifest)> = changed
-            .iter()
-            .zip(&listings)
-            .zip(&known)
-            .map(|(((d, m), l), k)| (d.as_str(), *m, l, &k.manifest))
-            .collect();
-        let scanned = parallel_map(&work, |(dir, mtime, listing, known)| {
-            scan::compare_folder(&root, dir, listing, known, git.folder(dir, *mtime))
-        });
-        let to_delete = self.rows_gone(&changed, &scanned)?;
-        let mut to_read: Vec<(String, Key, FileSig)> = Vec::new();
-        let mut folders = Vec::with_capacity(scanned.len());
-        for (((dir, mtime), s), known) in changed.into_iter().zip(scanned).zip(known) {
-            st.dirs_scanned += 1;
-            st.added += s.added;
-            st.changed += s.changed;
-            st.stat_calls += s.stat_calls;
-            to_read.extend(s.to_read);
-            folders.push(FolderUpdate {
-                dir,
-                // Racily clean (git's term): file times come from a coarse clock, so a folder
-                // changed in the same tick as this sync could keep this mtime. Record such
-                // recent folders as unknown (0) so the next sync lists them again.
-                mtime: if mtime >= started_ns - RACY_NS {
-                    0
-                } else {
-                    mtime
-                },
-                present: s.present,
-                fresh: s.fresh,
-                something_gone: s.something_gone,
-                known,
-            });
-        }
-        let decoded = parallel_map(&to_read, |(rel, key, sig)| {
-            read_for_index(&root.join(rel), key, sig.1)
-        });
-        Ok(Some(SyncPlan {
-            stats: st,
-            gone,
-            to_delete,
-            to_read,
-            decoded,
-            folders,
-        }))
-    }
-
-    /// Each folder the last sync recorded: its mtime, and whether its manifest lists all its
-    /// rows.
-    fn recorded_folders(&self) -> Result<HashMap<String, (i64, bool)>> {
-        let mut q = self
-            .conn
-            .prepare_cached("SELECT dir, mtime_ns, manifest_ok FROM dirs")?;
-        let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Rows whose file is gone, looked up only in the folders that lost a file.
-    fn rows_gone(
-        &self,
-        changed: &[(String, i64)],
-        scanned: &[scan::FolderScan],
-    ) -> Result<Vec<String>> {
-        let mut to_delete: Vec<String> = Vec::new();
-        for ((dir, _), s) in changed.iter().zip(scanned) {
-            if s.something_gone {
-                let now = s.manifest();
-                for rel in self.rels_in(dir)? {
-                    let name = rel.rsplit_once('/').map_or(rel.as_str(), |(_, n)| n);
-                    if !now.contains(scan::name_hash(name.as_bytes())) {
-                        to_delete.push(rel);
-                    }
-                }
+        // Keys a shard holds twice need every line of the shard to pick the winner.
+        for w in &mut work {
+            if !w.full && w.now.is_some() && self.needs_full(w)? {
+                let old: Vec<LineRec> = Vec::new();
+                let sig = w.now.as_ref().map(|(s, _)| *s);
+                *w = compare(store, &w.loc, sig, &old, started_ns);
+                w.full = true;
             }
         }
-        Ok(to_delete)
-    }
-
-    /// Write what `plan` found, in the caller's transaction. Returns the rows removed.
-    fn apply(&self, tx: &rusqlite::Transaction<'_>, plan: SyncPlan) -> Result<usize> {
-        let mut removed = 0;
-        for d in &plan.gone {
-            removed += tx.execute(
-                &format!("DELETE FROM entries WHERE {IN_FOLDER}"),
-                folder_params(d),
-            )?;
-            tx.execute("DELETE FROM dirs WHERE dir = ?1", [d.as_str()])?;
-            tx.execute("DELETE FROM manifests WHERE dir = ?1", [d.as_str()])?;
-        }
-        for rel in &plan.to_delete {
-            removed += tx
-                .prepare_cached("DELETE FROM entries WHERE id = ?1 AND rel = ?2")?
-                .execute(params![rel_id(rel), rel])?;
-        }
-        // A bulk load (rebuild, a large pull) skips the per-row trigger work and recomputes the
-        // totals in one pass: a third of the time at 100,000 entries.
-        let bulk = plan.to_read.len() > BULK_ROWS;
+        let rows: usize = work.iter().map(|w| w.insert.len() + w.delete.len()).sum();
+        let bulk = rows > BULK_ROWS;
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         if bulk {
             tx.execute_batch(
                 "DROP TRIGGER IF EXISTS entries_ins; DROP TRIGGER IF EXISTS entries_del;",
             )?;
         }
-        for ((rel, key, stat), (entry, json_size)) in plan.to_read.iter().zip(plan.decoded) {
-            upsert(tx, rel, key, &entry, *stat, json_size)?;
-        }
-        for f in plan.folders {
-            tx.prepare_cached("INSERT OR REPLACE INTO dirs VALUES (?1, ?2, 1)")?
-                .execute(params![f.dir, f.mtime])?;
-            // A pull adds a few files to every folder: append them as a small delta instead of
-            // rewriting the folder's whole manifest, until the deltas grow past a share of it
-            // that differs per folder (so folders do not all compact in the same sync).
-            let share = 8 + (scan::fnv64(f.dir.as_bytes()) % 8) as usize;
-            let limit = 32 + f.known.base_len * share / 64;
-            if f.known.from_manifest
-                && !f.something_gone
-                && f.known.delta_len + f.fresh.len() <= limit
-            {
-                if !f.fresh.is_empty() {
-                    tx.prepare_cached("INSERT INTO manifests VALUES (?1, ?2, ?3)")?
+        for w in &work {
+            let rel = w.loc.rel();
+            st.shards_read += usize::from(w.now.is_some());
+            if w.full || w.now.is_none() {
+                st.removed += tx.execute("DELETE FROM entries WHERE shard = ?1", [&rel])?;
+            } else {
+                let mut del =
+                    tx.prepare_cached("DELETE FROM entries WHERE shard = ?1 AND line_hash = ?2")?;
+                for h in &w.delete {
+                    st.removed += del.execute(params![rel, *h as i64])?;
+                }
+            }
+            for r in &w.insert {
+                insert_row(&tx, &rel, &w.loc.shard, r)?;
+                st.added += 1;
+            }
+            match &w.now {
+                Some((sig, lines)) => {
+                    tx.prepare_cached("INSERT OR REPLACE INTO shards VALUES (?1, ?2, ?3, ?4, ?5)")?
                         .execute(params![
-                            f.dir,
-                            f.known.next_seq,
-                            Manifest::from_records(f.fresh).encode()
+                            rel,
+                            sig.0 as i64,
+                            sig.1 as i64,
+                            sig.2,
+                            encode_lines(lines)
                         ])?;
                 }
-            } else {
-                tx.prepare_cached("DELETE FROM manifests WHERE dir = ?1")?
-                    .execute([f.dir.as_str()])?;
-                tx.prepare_cached("INSERT INTO manifests VALUES (?1, 0, ?2)")?
-                    .execute(params![f.dir, Manifest::from_records(f.present).encode()])?;
+                None => {
+                    tx.execute("DELETE FROM shards WHERE shard = ?1", [&rel])?;
+                }
             }
         }
         if bulk {
             tx.execute_batch(schema::RECOMPUTE_TOTALS)?;
             tx.execute_batch(schema::TRIGGERS)?;
         }
-        Ok(removed)
+        tx.commit()?;
+        self.checkpoint_if_large(rows);
+        Ok(st)
     }
 
-    /// What the last sync recorded for folder `dir`: its manifest (base and deltas) when
-    /// `manifest_ok` (it lists every row of the folder), else, or when it is damaged, the rows
-    /// themselves.
-    fn known_in(&self, dir: &str, manifest_ok: bool) -> Result<Known> {
-        if manifest_ok {
-            if let Some(k) = self.stored_manifest(dir)? {
-                return Ok(k);
-            }
+    /// The line records stored for shard `rel` (empty when unknown).
+    pub(crate) fn line_table(&self, rel: &str) -> Result<Vec<LineRec>> {
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT lines FROM shards WHERE shard = ?1")?
+            .query_row([rel], |r| r.get(0))
+            .optional()?;
+        Ok(blob.map(|b| decode_lines(&b)).unwrap_or_default())
+    }
+
+    /// Whether an incremental update of `w` could leave two rows for one key (the winner
+    /// must then be picked among every line of the shard).
+    fn needs_full(&self, w: &ShardWork) -> Result<bool> {
+        let rel = w.loc.rel();
+        let dup: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM entries WHERE shard = ?1 AND valid = 2")?
+            .query_row([&rel], |r| r.get(0))?;
+        if dup > 0 {
+            return Ok(true);
         }
-        Ok(Known {
-            manifest: self.manifest_from_rows(dir)?,
-            ..Known::default()
-        })
-    }
-
-    /// The stored manifest of folder `dir`; `None` when there is none or it is damaged (a
-    /// record that does not decode, deltas without their base).
-    fn stored_manifest(&self, dir: &str) -> Result<Option<Known>> {
+        let mut seen = HashSet::new();
+        let deleting: HashSet<u64> = w.delete.iter().copied().collect();
         let mut q = self
             .conn
-            .prepare_cached("SELECT seq, records FROM manifests WHERE dir = ?1 ORDER BY seq")?;
-        let mut rows = q.query([dir])?;
-        let mut k = Known {
-            from_manifest: true,
-            ..Known::default()
-        };
-        let mut parts = Vec::new();
-        while let Some(r) = rows.next()? {
-            let seq: i64 = r.get(0)?;
-            let Some(m) = Manifest::decode(r.get_ref(1)?.as_blob()?) else {
-                return Ok(None);
-            };
-            // The base (seq 0) comes first, deltas after it.
-            if (seq == 0) != parts.is_empty() {
-                return Ok(None);
+            .prepare_cached("SELECT line_hash FROM entries WHERE shard = ?1 AND key_id = ?2")?;
+        for r in &w.insert {
+            let Ok((key, _)) = &r.what else { continue };
+            let id = key_id(key);
+            if !seen.insert(id) {
+                return Ok(true);
             }
-            if seq == 0 {
-                k.base_len = m.len();
-            } else {
-                k.delta_len += m.len();
+            let others: Vec<i64> = q
+                .query_map(params![rel, id], |x| x.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if others.iter().any(|h| !deleting.contains(&(*h as u64))) {
+                return Ok(true);
             }
-            parts.push(m);
-            k.next_seq = seq + 1;
         }
-        if parts.is_empty() {
-            return Ok(None);
-        }
-        k.manifest = Manifest::merge(parts);
-        Ok(Some(k))
-    }
-
-    /// The entry rows of folder `dir`, as a manifest.
-    fn manifest_from_rows(&self, dir: &str) -> Result<Manifest> {
-        let mut q = self.conn.prepare_cached(&format!(
-            "SELECT rel, ino, size_on_disk, mtime_ns FROM entries WHERE {IN_FOLDER}"
-        ))?;
-        let mut rows = q.query(folder_params(dir))?;
-        let mut records = Vec::new();
-        while let Some(r) = rows.next()? {
-            let rel = r.get_ref(0)?.as_str()?;
-            let name = rel.rsplit_once('/').map_or(rel, |(_, n)| n);
-            records.push((
-                scan::name_hash(name.as_bytes()),
-                (
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                    r.get::<_, i64>(3)?,
-                ),
-            ));
-        }
-        Ok(Manifest::from_records(records))
-    }
-
-    /// The paths of the entry rows in folder `dir`.
-    fn rels_in(&self, dir: &str) -> Result<Vec<String>> {
-        let mut q = self
-            .conn
-            .prepare_cached(&format!("SELECT rel FROM entries WHERE {IN_FOLDER}"))?;
-        let rows = q.query_map(folder_params(dir), |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(false)
     }
 }
 
-/// What a sync found, to be written under the lock.
-struct SyncPlan {
-    stats: SyncStats,
-    /// Folders that no longer exist.
-    gone: Vec<String>,
-    /// Rows whose file is gone.
-    to_delete: Vec<String>,
-    /// New or changed files, with what reading them gave.
-    to_read: Vec<(String, Key, FileSig)>,
-    decoded: Vec<(std::result::Result<Entry, EntryError>, u64)>,
-    /// Every changed folder.
-    folders: Vec<FolderUpdate>,
+/// Stat a shard (`None`: absent or not a regular file).
+pub fn stat(store: &Store, loc: &Location) -> Option<Sig> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(store.path_of(loc)).ok()?;
+    m.is_file()
+        .then(|| (m.ino(), m.len(), crate::util::fs::mtime_ns(&m)))
 }
 
-/// One changed folder as a sync found it.
-struct FolderUpdate {
-    dir: String,
-    /// Its mtime to record (0: list it again next time).
-    mtime: i64,
-    /// Every entry file in it now, unsorted.
-    present: Vec<(u64, FileSig)>,
-    /// The records not in the known manifest.
-    fresh: Vec<(u64, FileSig)>,
-    something_gone: bool,
-    known: Known,
-}
-
-/// What the last sync recorded for a folder.
-#[derive(Default)]
-struct Known {
-    manifest: Manifest,
-    /// Whether `manifest` came from the stored manifest (else from the rows).
-    from_manifest: bool,
-    /// Records in the stored base and deltas.
-    base_len: usize,
-    delta_len: usize,
-    /// The sequence number of the next delta.
-    next_seq: i64,
-}
-
-/// Every `cache/<type>/<b0b1>` folder with its mtime, stat'ed before listing so a change during
-/// the listing shows up as a changed folder next time. A cache folder that is a symlink is
-/// indexed as empty: nothing outside the work tree is read, and no temporary file there is
-/// cleaned up.
-fn current_folders(store: &Store) -> HashMap<String, i64> {
-    let mut current: HashMap<String, i64> = HashMap::new();
-    if store.check_dir(&store.cache_dir()).is_err() {
-        return current;
-    }
-    let Ok(types) = std::fs::read_dir(store.cache_dir()) else {
-        return current;
+/// Read one changed shard and compare it with the line records `old`.
+fn compare(
+    store: &Store,
+    loc: &Location,
+    sig: Option<Sig>,
+    old: &[LineRec],
+    started_ns: i64,
+) -> ShardWork {
+    let mut w = ShardWork {
+        loc: loc.clone(),
+        now: None,
+        full: old.is_empty(),
+        insert: Vec::new(),
+        delete: Vec::new(),
     };
-    for t in types.flatten() {
-        let Ok(tname) = t.file_name().into_string() else {
-            continue;
-        };
-        if !t.file_type().is_ok_and(|f| f.is_dir()) {
-            continue;
+    let Some(sig) = sig else {
+        return w;
+    };
+    // Racily clean (git's term): a shard changed in the same clock tick as this sync could
+    // keep this mtime; record such a shard with no mtime so the next sync reads it again.
+    let sig = if sig.2 >= started_ns - RACY_NS {
+        (sig.0, sig.1, 0)
+    } else {
+        sig
+    };
+    let bytes = match store.read_shard(loc) {
+        Ok(Some(b)) => b,
+        Ok(None) => return w,
+        Err(e) => {
+            // The whole file is one untrusted "line".
+            w.full = true;
+            w.now = Some((sig, Vec::new()));
+            w.insert.push(NewRow {
+                hash: 0,
+                len: sig.1 as usize,
+                valid: 0,
+                what: Err(e),
+            });
+            return w;
         }
-        let Ok(prefixes) = std::fs::read_dir(t.path()) else {
-            continue;
+    };
+    let lines = shard::lines(&bytes);
+    let recs: Vec<LineRec> = lines
+        .iter()
+        .map(|l| (l.hash, l.range.start as u32, l.range.len() as u32))
+        .collect();
+    if w.full {
+        let p = shard::parse(&bytes, &loc.shard);
+        let row = |d: Decoded, valid| NewRow {
+            hash: d.line.hash,
+            len: d.line.range.len(),
+            valid,
+            what: Ok((d.key, d.entry)),
         };
-        for p in prefixes.flatten() {
-            let Ok(pname) = p.file_name().into_string() else {
+        w.insert.extend(p.entries.into_iter().map(|d| row(d, 1)));
+        w.insert.extend(p.superseded.into_iter().map(|d| row(d, 2)));
+        w.insert
+            .extend(p.invalid.into_iter().map(|(n, l, e)| invalid_row(n, &l, e)));
+    } else {
+        let before: HashSet<u64> = old.iter().map(|r| r.0).collect();
+        let now: HashSet<u64> = lines.iter().map(|l| l.hash).collect();
+        w.delete = before.difference(&now).copied().collect();
+        let mut added = HashSet::new();
+        for (n, l) in lines.iter().enumerate() {
+            if before.contains(&l.hash) || !added.insert(l.hash) {
                 continue;
-            };
-            if let Ok(m) = p.metadata() {
-                if m.is_dir() {
-                    current.insert(format!("cache/{tname}/{pname}"), mtime_ns(&m));
-                }
             }
+            let raw = &bytes[l.range.clone()];
+            w.insert.push(match shard::decode_line(raw, &loc.shard) {
+                Ok(e) => NewRow {
+                    hash: l.hash,
+                    len: l.range.len(),
+                    valid: 1,
+                    what: Ok((e.key(), e)),
+                },
+                Err(e) => invalid_row(n + 1, l, e),
+            });
         }
     }
-    current
+    w.now = Some((sig, recs));
+    w
+}
+
+fn invalid_row(n: usize, l: &Line, e: EntryError) -> NewRow {
+    NewRow {
+        hash: l.hash,
+        len: l.range.len(),
+        valid: 0,
+        what: Err(EntryError::Malformed(format!("line {n}: {e}"))),
+    }
+}
+
+fn insert_row(
+    tx: &rusqlite::Transaction<'_>,
+    rel: &str,
+    shard: &ShardId,
+    r: &NewRow,
+) -> rusqlite::Result<()> {
+    let size = r.len as i64 + 1;
+    match &r.what {
+        Ok((key, e)) => tx.prepare_cached(
+            "INSERT INTO entries (shard, line_hash, key_id, cache_type, blob, variant, valid, path, file_size, provider, model, created_at,
+                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        )?.execute(params![
+            rel, r.hash as i64, key_id(key), key.cache_type, key.blob, key.variant, r.valid, e.path, e.file_size as i64,
+            e.provider, e.model, e.created_at, e.tokens.input as i64, e.tokens.output as i64,
+            e.tokens.cached_input as i64, e.cost_usd, size, r.len as i64
+        ])?,
+        Err(err) => tx.prepare_cached(
+            "INSERT INTO entries (shard, line_hash, key_id, cache_type, blob, variant, valid, error, size_on_disk, json_size)
+             VALUES (?1, ?2, ?3, ?4, '', '', 0, ?5, ?6, ?7)",
+        )?.execute(params![rel, r.hash as i64, r.hash as i64, shard.cache_type, err.to_string(), size, r.len as i64])?,
+    };
+    Ok(())
+}
+
+fn encode_lines(lines: &[LineRec]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(lines.len() * 16);
+    for (h, off, len) in lines {
+        b.extend_from_slice(&h.to_le_bytes());
+        b.extend_from_slice(&off.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+    }
+    b
+}
+
+fn decode_lines(b: &[u8]) -> Vec<LineRec> {
+    b.chunks_exact(16)
+        .map(|c| {
+            (
+                u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
+                u32::from_le_bytes(c[8..12].try_into().expect("4 bytes")),
+                u32::from_le_bytes(c[12..].try_into().expect("4 bytes")),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::{Entry, Tokens};
+    use crate::cache::entry::tests::sample;
+    use crate::cache::store::Edit;
+    use std::collections::BTreeMap;
 
     fn entry(blob: char, ty: &str) -> Entry {
-        Entry {
-            schema_version: crate::cache::SCHEMA_VERSION,
-            cache_type: ty.into(),
-            blob: blob.to_string().repeat(40),
-            path: format!("{blob}.rs"),
-            file_size: 1,
-            provider: "builtin".into(),
-            model: "m".into(),
-            prompt_hash: "0".repeat(64),
-            created_at: "2026-11-21T10:00:00Z".into(),
-            tool_version: "test".into(),
-            tokens: Tokens::default(),
-            cost_usd: Some(0.0),
-            response_model: None,
-            signature: None,
-            result: serde_json::json!({"items": []}),
+        let mut e = sample();
+        e.cache_type = ty.into();
+        e.blob = blob.to_string().repeat(40);
+        e
+    }
+
+    fn add(ws: &Workspace, es: &[Entry]) {
+        let mut edits: BTreeMap<ShardId, Edit> = BTreeMap::new();
+        for e in es {
+            edits
+                .entry(ShardId::of(&e.key()))
+                .or_default()
+                .add
+                .push(e.clone());
         }
+        ws.store.apply(Place::Tree, edits).unwrap();
     }
 
     #[test]
-    fn a_sync_plans_only_what_changed() {
+    fn a_sync_reads_only_changed_shards_and_decodes_only_new_lines() {
         let dir = tempfile::tempdir().unwrap();
         let ws = crate::workspace::test_workspace(dir.path());
-        let mut ix = Index::in_memory(&ws);
-        assert!(ix.plan(&ws.store, None).unwrap().is_none(), "nothing yet");
-        let a = ws.store.write(&entry('a', "todos")).unwrap();
-        ws.store.write(&entry('b', "todos")).unwrap();
-        let plan = ix.plan(&ws.store, None).unwrap().expect("two new entries");
-        assert_eq!(plan.stats.added, 2);
-        assert_eq!(plan.stats.dirs_scanned, 2);
-        assert!(plan.to_delete.is_empty() && plan.gone.is_empty());
+        add(&ws, &[entry('a', "todos"), entry('b', "todos")]);
+        let mut ix = Index::open(&ws);
+        assert_eq!(ix.stats(None).unwrap().total_entries, 2);
+        assert_eq!(ix.sync(&ws).unwrap().shards_read, 0, "nothing changed");
+        // One more line in shard aa: only that shard is read, one line added.
+        let mut again = entry('a', "todos");
+        again.blob = format!("aa{}", "c".repeat(38));
+        add(&ws, &[again]);
+        let st = ix.sync(&ws).unwrap();
+        assert_eq!((st.shards_read, st.added, st.removed), (1, 1, 0));
+        assert_eq!(ix.stats(None).unwrap().total_entries, 3);
+        // A union-merge leftover: two lines for one key count once.
+        let at = Location {
+            place: Place::Tree,
+            shard: ShardId::of(&entry('b', "todos").key()),
+        };
+        let p = ws.store.path_of(&at);
+        let mut late = entry('b', "todos");
+        late.created_at = "2027-01-01T00:00:00Z".into();
+        late.result = serde_json::json!({"late": 1});
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend(shard::encode_line(&late));
+        bytes.push(b'\n');
+        std::fs::write(&p, bytes).unwrap();
         ix.sync(&ws).unwrap();
-        // Folder mtimes recorded within the racy window are listed again, but find nothing new.
-        if let Some(p) = ix.plan(&ws.store, None).unwrap() {
-            assert_eq!(p.stats.added + p.stats.changed, 0);
-        }
-        // A deleted entry empties its folder: the folder is gone, its rows with it.
-        ws.store.remove(&a).unwrap();
-        let plan = ix
-            .plan(&ws.store, None)
-            .unwrap()
-            .expect("a folder went away");
-        assert_eq!(plan.gone.len(), 1, "{:?}", plan.gone);
-        assert!(plan.gone[0].starts_with("cache/todos/aa"));
-        let removed = ix.sync(&ws).unwrap().removed;
-        assert_eq!(removed, 1);
+        let s = ix.stats(None).unwrap();
+        assert_eq!((s.total_entries, s.invalid_entries), (3, 0));
+        std::fs::remove_file(&p).unwrap();
+        ix.sync(&ws).unwrap();
+        assert_eq!(ix.stats(None).unwrap().total_entries, 2);
+    }
+
+    #[test]
+    fn line_tables_round_trip() {
+        let recs = vec![(1u64, 0u32, 10u32), (u64::MAX, 11, 4)];
+        assert_eq!(decode_lines(&encode_lines(&recs)), recs);
     }
 }

@@ -1,19 +1,21 @@
-//! Running the misses: a bounded pool of workers, each analysing one `(file, type)` and writing
-//! its entry atomically the moment it is ready; results are printed in the order they finish.
-//! One file failing never stops the others; Ctrl-C stops taking new work and keeps everything
-//! already written.
+//! Running the misses: a bounded pool of workers, each analysing one `(file, type)`; results are
+//! printed in the order they finish and their entries written in batches (at least once a
+//! second, and per shard: one shard rewrite carries many entries). One file failing never stops
+//! the others; Ctrl-C stops taking new work and keeps everything already analysed.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::analyzer::AnalyzeError;
+use crate::cache::shard::ShardId;
+use crate::cache::store::{Edit, Location, Place};
 use crate::cache::{Entry, Tokens, SCHEMA_VERSION};
 use crate::git::{looks_binary, FileId, Repo, Source};
-use crate::index::Written;
 use crate::util::interrupt::{interrupted, stop_new_work};
 use crate::util::par::cores;
 use crate::workspace::Workspace;
@@ -22,7 +24,7 @@ use super::report::{line as skip, Cause, FileResult, Status};
 use super::{Job, Plan, RunOptions, QUIET_HITS_ABOVE};
 
 /// Run the misses on a pool of workers; results arrive on a channel and are printed in the
-/// order they finish. Returns the entries written, for the index.
+/// order they finish. Returns the shards written, for the index.
 pub(crate) fn execute(
     session: &Workspace,
     plans: &[Plan],
@@ -30,7 +32,7 @@ pub(crate) fn execute(
     opts: &RunOptions,
     results: &mut Vec<FileResult>,
     out: crate::output::Printer,
-) -> Result<Vec<Written>> {
+) -> Result<Vec<Location>> {
     let remote = jobs.iter().any(|j| {
         plans[j.plan]
             .analyzer
@@ -51,9 +53,9 @@ pub(crate) fn execute(
     let total = jobs.len();
     let bar = progress_bar(total, out);
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(FileResult, Option<Written>)>();
+    let (tx, rx) = mpsc::channel::<(FileResult, Option<(Entry, bool)>)>();
     let jobs = &jobs;
-    let mut written = Vec::new();
+    let mut writer = Writer::new(session, opts);
     std::thread::scope(|s| {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -85,14 +87,26 @@ pub(crate) fn execute(
                         job.file.path, plans[job.plan].cache_type
                     ));
                 }
-                let res = analyze_one(session, &plans[job.plan], job, opts);
-                if tx.send(res).is_err() {
+                let (r, e) = analyze_one(session, &plans[job.plan], job, opts);
+                let staged = job.file.source == Source::Object;
+                if tx.send((r, e.map(|e| (e, staged)))).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
-        for (r, rel) in rx {
+        loop {
+            let (mut r, entry) = match rx.recv_timeout(FLUSH_EVERY) {
+                Ok(got) => got,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    writer.flush(results);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            if let Some((e, staged)) = entry {
+                r.entry_path = Some(writer.push(e, staged, results.len()));
+            }
             match r.status {
                 Status::Miss => {
                     bar.suspend(|| {
@@ -115,17 +129,125 @@ pub(crate) fn execute(
                 Status::Hit => {}
             }
             bar.inc(1);
-            if let Some(w) = rel {
-                written.push(w);
-            }
             results.push(r);
+            writer.flush_if_due(results);
         }
     });
+    writer.flush(results);
     bar.finish_and_clear();
     if interrupted() {
         out.warn("interrupted: every entry already written is kept; run again to finish");
     }
-    Ok(written)
+    Ok(writer.touched)
+}
+
+/// Entries wait at most this long before they are written.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// ... or until this many are waiting.
+const FLUSH_AT: usize = 512;
+
+/// Batches a run's entries per shard: committed or staged content goes to the shards, content
+/// only in the working tree to the local overlay (DESIGN.md, "What goes into shards").
+struct Writer<'a> {
+    session: &'a Workspace,
+    index_file: Option<&'a str>,
+    /// Blob ids git's index records per path (loaded at the first work-tree entry).
+    staged: Option<HashMap<String, String>>,
+    /// (place, entry, the result it belongs to).
+    pending: Vec<(Place, Entry, usize)>,
+    last: Instant,
+    /// Shards whose bytes changed.
+    touched: Vec<Location>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(session: &'a Workspace, opts: &'a RunOptions) -> Writer<'a> {
+        Writer {
+            session,
+            index_file: opts.index_file.as_deref(),
+            staged: None,
+            pending: Vec::new(),
+            last: Instant::now(),
+            touched: Vec::new(),
+        }
+    }
+
+    /// Where `e` belongs: the shards when git's index holds exactly this content at its path.
+    fn place(&mut self, e: &Entry, staged: bool) -> Place {
+        if staged {
+            return Place::Tree;
+        }
+        let session = self.session;
+        let index_file = self.index_file;
+        let staged = self.staged.get_or_insert_with(|| {
+            session
+                .repo
+                .tracked(index_file)
+                .map(|v| v.into_iter().map(|t| (t.path, t.blob)).collect())
+                .unwrap_or_default()
+        });
+        if staged.get(&e.path) == Some(&e.blob) {
+            Place::Tree
+        } else {
+            Place::Overlay
+        }
+    }
+
+    /// Queue `e` for result `at`; returns where it will live.
+    fn push(&mut self, e: Entry, staged: bool, at: usize) -> PathBuf {
+        let place = self.place(&e, staged);
+        let loc = Location {
+            place,
+            shard: ShardId::of(&e.key()),
+        };
+        self.pending.push((place, e, at));
+        match place {
+            Place::Tree => PathBuf::from(".rustassistant/cache").join(loc.shard.rel()),
+            Place::Overlay => self.session.store.path_of(&loc),
+        }
+    }
+
+    fn flush_if_due(&mut self, results: &mut [FileResult]) {
+        if self.pending.len() >= FLUSH_AT || self.last.elapsed() >= FLUSH_EVERY {
+            self.flush(results);
+        }
+    }
+
+    /// Write what is waiting; an entry that cannot be written turns its result into an error.
+    fn flush(&mut self, results: &mut [FileResult]) {
+        self.last = Instant::now();
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut by_place: BTreeMap<Place, BTreeMap<ShardId, Edit>> = BTreeMap::new();
+        let mut owners: BTreeMap<Place, Vec<usize>> = BTreeMap::new();
+        for (place, e, at) in std::mem::take(&mut self.pending) {
+            owners.entry(place).or_default().push(at);
+            by_place
+                .entry(place)
+                .or_default()
+                .entry(ShardId::of(&e.key()))
+                .or_default()
+                .add
+                .push(e);
+        }
+        for (place, edits) in by_place {
+            match self.session.store.apply(place, edits) {
+                Ok(applied) => self
+                    .touched
+                    .extend(applied.into_iter().filter(|a| a.changed).map(|a| a.at)),
+                Err(e) => {
+                    for &i in owners.get(&place).into_iter().flatten() {
+                        if let Some(r) = results.get_mut(i) {
+                            r.status = Status::Error;
+                            r.reason = Some(format!("cannot write entry: {e}"));
+                            r.entry_path = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn progress_bar(total: usize, out: crate::output::Printer) -> indicatif::ProgressBar {
@@ -149,7 +271,7 @@ fn analyze_one(
     plan: &Plan,
     job: &Job,
     opts: &RunOptions,
-) -> (FileResult, Option<Written>) {
+) -> (FileResult, Option<Entry>) {
     let file = &job.file;
     let ty = &plan.cache_type;
     let fail_because = |status: Status, cause: Cause, reason: String| {
@@ -231,36 +353,29 @@ fn analyze_one(
     if let Err(e) = entry.check() {
         return fail(Status::Error, format!("result rejected: {e}"));
     }
-    match session.store.write_sized(&entry) {
-        Ok((p, json_size)) => {
-            let rel = p
-                .strip_prefix(session.store.root())
-                .unwrap_or(&p)
-                .to_string_lossy()
-                .into_owned();
-            let r = FileResult {
-                path: file.path.clone(),
-                cache_type: ty.clone(),
-                blob: Some(file.blob.clone()),
-                status: Status::Miss,
-                tokens: entry.tokens,
-                cost_usd: entry.cost_usd,
-                reason: None,
-                entry_path: Some(PathBuf::from(".rustassistant").join(&rel)),
-                cause: Cause::None,
-                saved_usd: 0.0,
-            };
-            (
-                r,
-                Some(Written {
-                    rel,
-                    entry,
-                    json_size,
-                }),
-            )
-        }
-        Err(e) => fail(Status::Error, format!("cannot write entry: {e}")),
+    if entry.to_json().len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
+        // Never write what no reader would accept.
+        return fail(
+            Status::Error,
+            format!(
+                "cannot write entry: it would be over the {}-byte bound readers accept",
+                crate::cache::entry::MAX_ENTRY_FILE_BYTES
+            ),
+        );
     }
+    let r = FileResult {
+        path: file.path.clone(),
+        cache_type: ty.clone(),
+        blob: Some(file.blob.clone()),
+        status: Status::Miss,
+        tokens: entry.tokens,
+        cost_usd: entry.cost_usd,
+        reason: None,
+        entry_path: None,
+        cause: Cause::None,
+        saved_usd: 0.0,
+    };
+    (r, Some(entry))
 }
 
 fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>> {

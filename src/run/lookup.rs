@@ -1,14 +1,17 @@
-//! Looking every `(file, type)` key up, cheaply: stat the candidate entry files on every core,
-//! let the local index vouch for the ones it verified at that size and mtime (so they are not
-//! read), and read and verify the rest, again on every core.
+//! Looking every `(file, type)` key up, cheaply: the local index answers for shards whose stat
+//! data still matches what it recorded; the other shards are read and parsed, once each, on
+//! every core.
 //!
-//! Each probe carries its own `(target, plan)` position from the start, so the three steps can
-//! filter as they like without ever attaching a hit to the wrong key.
+//! Each probe carries its own `(target, plan)` position from the start, so the steps can filter
+//! as they like without ever attaching a hit to the wrong key.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use crate::cache::{Key, Lookup, SCHEMA_VERSION};
-use crate::index::Index;
+use crate::cache::shard::{self, ShardId};
+use crate::cache::store::{Location, Place};
+use crate::cache::{Key, SCHEMA_VERSION};
+use crate::index::{Index, Sig};
 use crate::util::par::parallel_map;
 use crate::workspace::Workspace;
 
@@ -17,7 +20,7 @@ use super::{Plan, Target};
 /// What one key's lookup found.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Found {
-    /// A valid entry: its path below `.rustassistant/` and the cost it saves.
+    /// A valid entry: its shard ([`Location::rel`]) and the cost it saves.
     Hit { rel: String, saved: f64 },
     /// No entry.
     Miss,
@@ -25,13 +28,11 @@ pub(crate) enum Found {
     Invalid { path: PathBuf, error: String },
 }
 
-/// One key to look up, with where it belongs.
-struct KeyProbe {
-    target: usize,
-    plan: usize,
-    key: Key,
-    /// The entry file, when one exists: (path below `.rustassistant/`, size, mtime).
-    existing: Option<(String, u64, i64)>,
+/// Every key's answer, and the shards read because the index could not vouch for them (the
+/// run brings their rows up to date).
+pub(crate) struct Looked {
+    pub found: Vec<Vec<Option<(Key, Found)>>>,
+    pub stale: Vec<Location>,
 }
 
 /// For every target and plan, the key and what was found; `None` where the target could not be
@@ -41,7 +42,7 @@ pub(crate) fn lookup_all(
     targets: &[Target],
     plans: &[Plan],
     index: Option<&Index>,
-) -> Vec<Vec<Option<(Key, Found)>>> {
+) -> Looked {
     let variants: Vec<Option<String>> = plans
         .iter()
         .map(|p| {
@@ -51,98 +52,164 @@ pub(crate) fn lookup_all(
             })
         })
         .collect();
-    // Step 1: stat, on every core.
-    let stat = |(t, target): &(usize, &Target)| -> Vec<KeyProbe> {
-        let Ok(file) = &target.id else {
-            return Vec::new();
-        };
-        plans
-            .iter()
-            .enumerate()
-            .filter_map(|(p, plan)| {
-                let key = Key {
-                    cache_type: plan.cache_type.clone(),
-                    blob: file.blob.clone(),
-                    variant: variants[p].clone()?,
-                };
-                let existing = session
-                    .store
-                    .probe(&key)
-                    .map(|found| (found.rel, found.size, found.mtime_ns));
-                Some(KeyProbe {
-                    target: *t,
-                    plan: p,
-                    key,
-                    existing,
-                })
-            })
-            .collect()
-    };
-    let numbered: Vec<(usize, &Target)> = targets.iter().enumerate().collect();
-    let probes: Vec<KeyProbe> = parallel_map(&numbered, stat)
-        .into_iter()
-        .flatten()
-        .collect();
-    let mut found: Vec<Option<Found>> = vec![None; probes.len()];
-
-    // Step 2: the index vouches for what it verified (not with signatures required: then every
-    // hit is read and its signature checked).
-    let with_file: Vec<usize> = (0..probes.len())
-        .filter(|&i| probes[i].existing.is_some())
-        .collect();
-    if let Some(ix) = index.filter(|_| !session.store.requires_signatures()) {
-        let candidates: Vec<(&str, u64, i64)> = with_file
-            .iter()
-            .filter_map(|&i| {
-                let (rel, size, mtime) = probes[i].existing.as_ref()?;
-                Some((rel.as_str(), *size, *mtime))
-            })
-            .collect();
-        for (&i, saved) in with_file.iter().zip(ix.confirm(&candidates)) {
-            if let (Some(saved), Some((rel, _, _))) = (saved, &probes[i].existing) {
-                found[i] = Some(Found::Hit {
-                    rel: rel.clone(),
-                    saved,
-                });
+    let mut probes: Vec<(usize, usize, Key)> = Vec::new();
+    for (t, target) in targets.iter().enumerate() {
+        let Ok(file) = &target.id else { continue };
+        for (p, plan) in plans.iter().enumerate() {
+            if let Some(v) = &variants[p] {
+                probes.push((
+                    t,
+                    p,
+                    Key {
+                        cache_type: plan.cache_type.clone(),
+                        blob: file.blob.clone(),
+                        variant: v.clone(),
+                    },
+                ));
             }
         }
     }
-
-    // Step 3: read and verify the rest, on every core.
-    let unconfirmed: Vec<usize> = with_file
-        .into_iter()
-        .filter(|&i| found[i].is_none())
-        .collect();
-    let root = session.store.root();
-    let verified = parallel_map(&unconfirmed, |&i| {
-        match session.store.lookup(&probes[i].key) {
-            Lookup::Hit { entry, path } => Found::Hit {
-                rel: path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned(),
-                saved: entry.cost_usd.unwrap_or(0.0),
-            },
-            Lookup::Miss => Found::Miss,
-            Lookup::Invalid { path, error } => Found::Invalid {
-                path,
-                error: error.to_string(),
-            },
-        }
-    });
-    for (i, f) in unconfirmed.into_iter().zip(verified) {
-        found[i] = Some(f);
+    let store = &session.store;
+    // The shards involved, in both places, and whether the index may answer for each.
+    let mut shards: BTreeMap<ShardId, Vec<usize>> = BTreeMap::new();
+    for (i, (_, _, k)) in probes.iter().enumerate() {
+        shards.entry(ShardId::of(k)).or_default().push(i);
     }
-
+    let ids: Vec<&ShardId> = shards.keys().collect();
+    let sigs: Vec<[Option<Sig>; 2]> = parallel_map(&ids, |id| {
+        Place::ALL.map(|place| {
+            crate::index::shard_stat(
+                store,
+                &Location {
+                    place,
+                    shard: (*id).clone(),
+                },
+            )
+        })
+    });
+    let usable = index.filter(|_| !store.requires_signatures());
+    let recorded: HashMap<String, Sig> = usable
+        .and_then(|ix| ix.shard_sigs().ok())
+        .unwrap_or_default();
+    let mut vouched: Vec<usize> = Vec::new();
+    let mut to_read: Vec<(&ShardId, &Vec<usize>)> = Vec::new();
+    let mut stale = Vec::new();
+    for ((id, members), sig) in shards.iter().zip(&sigs) {
+        let mut ok = usable.is_some();
+        for (place, s) in Place::ALL.iter().zip(sig) {
+            let loc = Location {
+                place: *place,
+                shard: id.clone(),
+            };
+            // Racily recorded shards (mtime 0) never match: they are read.
+            if recorded.get(&loc.rel()).copied() != *s {
+                ok = false;
+                if usable.is_some() {
+                    stale.push(loc);
+                }
+            }
+        }
+        if ok {
+            vouched.extend(members.iter().copied());
+        } else {
+            to_read.push((id, members));
+        }
+    }
+    let mut found: Vec<Option<Found>> = vec![None; probes.len()];
+    if let Some(ix) = usable {
+        let keys: Vec<&Key> = vouched.iter().map(|&i| &probes[i].2).collect();
+        for (&i, hit) in vouched.iter().zip(ix.lookup_keys(&keys)) {
+            found[i] = Some(match hit {
+                Some(h) if !store.expired(&h.created_at) => Found::Hit {
+                    rel: h.shard,
+                    saved: h.saved,
+                },
+                _ => Found::Miss,
+            });
+        }
+    }
+    // Read the rest, each shard once, on every core.
+    let answers = parallel_map(&to_read, |(id, members)| {
+        read_shards(session, id, members, &probes)
+    });
+    for a in answers {
+        for (i, f) in a {
+            found[i] = Some(f);
+        }
+    }
     let mut out: Vec<Vec<Option<(Key, Found)>>> = targets
         .iter()
         .map(|_| (0..plans.len()).map(|_| None).collect())
         .collect();
-    for (probe, f) in probes.into_iter().zip(found) {
-        out[probe.target][probe.plan] = Some((probe.key, f.unwrap_or(Found::Miss)));
+    for ((t, p, key), f) in probes.into_iter().zip(found) {
+        out[t][p] = Some((key, f.unwrap_or(Found::Miss)));
     }
-    out
+    Looked { found: out, stale }
+}
+
+/// Answer the probes `members` (all in shard `id`) from the shard and its overlay.
+fn read_shards(
+    session: &Workspace,
+    id: &ShardId,
+    members: &[usize],
+    probes: &[(usize, usize, Key)],
+) -> Vec<(usize, Found)> {
+    let store = &session.store;
+    let mut answers: Vec<Option<Found>> = vec![None; members.len()];
+    for place in Place::ALL {
+        let at = Location {
+            place,
+            shard: id.clone(),
+        };
+        let bytes = match store.read_shard(&at) {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(e) => {
+                for a in answers.iter_mut().filter(|a| a.is_none()) {
+                    *a = Some(Found::Invalid {
+                        path: store.path_of(&at),
+                        error: e.to_string(),
+                    });
+                }
+                continue;
+            }
+        };
+        let parsed = shard::parse(&bytes, id);
+        for (slot, &i) in answers.iter_mut().zip(members) {
+            if matches!(slot, Some(Found::Hit { .. })) {
+                continue;
+            }
+            let key = &probes[i].2;
+            if let Some(d) = parsed.get(key) {
+                *slot = Some(match store.untrusted(&d.entry) {
+                    Some(e) => Found::Invalid {
+                        path: store.path_of(&at),
+                        error: e.to_string(),
+                    },
+                    None if store.expired(&d.entry.created_at) => Found::Miss,
+                    None => Found::Hit {
+                        rel: at.rel(),
+                        saved: d.entry.cost_usd.unwrap_or(0.0),
+                    },
+                });
+            } else if slot.is_none() {
+                let needle = format!("\"blob\":\"{}\"", key.blob);
+                if let Some((n, _, e)) = parsed.invalid.iter().find(|(_, l, _)| {
+                    crate::cache::store::memmem(&bytes[l.range.clone()], needle.as_bytes())
+                }) {
+                    *slot = Some(Found::Invalid {
+                        path: store.path_of(&at),
+                        error: format!("line {n}: {e}"),
+                    });
+                }
+            }
+        }
+    }
+    members
+        .iter()
+        .zip(answers)
+        .map(|(&i, a)| (i, a.unwrap_or(Found::Miss)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -188,7 +255,15 @@ mod tests {
             signature: None,
             result: serde_json::json!({"items": []}),
         };
-        ws.store.write(&e).unwrap();
+        let mut edits = BTreeMap::new();
+        edits.insert(
+            ShardId::of(&e.key()),
+            crate::cache::store::Edit {
+                add: vec![e],
+                ..Default::default()
+            },
+        );
+        ws.store.apply(Place::Tree, edits).unwrap();
     }
 
     #[test]
@@ -210,7 +285,7 @@ mod tests {
         let mut index = Index::open(&ws);
         index.sync(&ws).unwrap();
         for ix in [None, Some(&index)] {
-            let out = lookup_all(&ws, &targets, &plans, ix);
+            let out = lookup_all(&ws, &targets, &plans, ix).found;
             let found =
                 |t: usize, p: usize| out[t][p].as_ref().map(|(k, f)| (k.clone(), f.clone()));
             let (key, f) = found(0, 2).unwrap();

@@ -20,7 +20,7 @@ use anyhow::Result;
 
 use crate::cache::Key;
 use crate::git::FileId;
-use crate::index::{Index, Written};
+use crate::index::Index;
 use crate::output::Printer;
 use crate::workspace::Workspace;
 
@@ -87,7 +87,7 @@ pub fn run(
     sel: &Selection,
     plans: &[Plan],
     opts: &RunOptions,
-    index: Option<&Index>,
+    index: Option<&mut Index>,
 ) -> Result<Report> {
     let started = Instant::now();
     let out = printer_for(session, opts);
@@ -102,10 +102,17 @@ pub fn run(
             "   not matched by [analysis] include/exclude: {p}"
         ));
     }
-    let lookups = lookup::lookup_all(session, &targets, plans, index);
-    let mut sorted = sort(&targets, lookups, plans, opts, out);
+    let lookup::Looked { found, stale } =
+        lookup::lookup_all(session, &targets, plans, index.as_deref());
+    let mut sorted = sort(session, &targets, found, plans, opts, out);
     warn_untrusted(out, &sorted);
-    let written = if opts.dry_run {
+    if !sorted.jobs.is_empty() {
+        // Entries in the old layout would be paid for again: say how to keep them.
+        if let Some(hint) = session.store.old_layout_hint() {
+            session.out.warn(&hint);
+        }
+    }
+    let mut written = if opts.dry_run {
         dry_run(&sorted.jobs, plans, out, &mut sorted.results);
         Vec::new()
     } else if sorted.jobs.is_empty() {
@@ -118,7 +125,8 @@ pub fn run(
     summary.not_matched = not_matched.len();
     summary.elapsed_ms = started.elapsed().as_millis();
     if !opts.dry_run {
-        record(session, index, &sorted.hit_rels, &written, &summary, out);
+        written.extend(stale);
+        record(session, index, &sorted.hit_keys, &written, &summary, out);
     }
     Ok(Report {
         results: sorted.results,
@@ -147,12 +155,13 @@ fn say_submodules(out: Printer, submodules: &[String]) {
 struct Sorted {
     results: Vec<FileResult>,
     jobs: Vec<Job>,
-    hit_rels: Vec<String>,
+    hit_keys: Vec<Key>,
     invalid: usize,
     first_invalid: Option<String>,
 }
 
 fn sort(
+    session: &Workspace,
     targets: &[Target],
     lookups: Vec<Vec<Option<(Key, Found)>>>,
     plans: &[Plan],
@@ -202,7 +211,7 @@ fn sort(
                             file.path, plan.cache_type
                         ));
                     }
-                    s.hit_rels.push(rel.clone());
+                    s.hit_keys.push(key.clone());
                     let mut r = line(
                         &file.path,
                         &plan.cache_type,
@@ -211,7 +220,13 @@ fn sort(
                         String::new(),
                     );
                     r.reason = None;
-                    r.entry_path = Some(PathBuf::from(".rustassistant").join(rel));
+                    r.entry_path =
+                        crate::cache::store::Location::from_rel(&rel).map(|l| match l.place {
+                            crate::cache::store::Place::Tree => {
+                                PathBuf::from(".rustassistant").join(&rel)
+                            }
+                            crate::cache::store::Place::Overlay => session.store.path_of(&l),
+                        });
                     r.saved_usd = saved;
                     s.results.push(r);
                 }
@@ -305,9 +320,9 @@ fn tally(
 /// only warns: the index catches up on the next sync.
 fn record(
     session: &Workspace,
-    index: Option<&Index>,
-    hit_rels: &[String],
-    written: &[Written],
+    index: Option<&mut Index>,
+    hit_keys: &[Key],
+    written: &[crate::cache::store::Location],
     summary: &Summary,
     out: Printer,
 ) {
@@ -317,7 +332,7 @@ fn record(
         misses: summary.misses as u64,
         saved_usd: summary.saved_usd,
     };
-    if let Err(e) = ix.record_run(session, hit_rels, written, &tally) {
+    if let Err(e) = ix.record_run(session, hit_keys, written, &tally) {
         out.warn(&format!(
             "could not update the local index ({e}); it will catch up on the next run"
         ));

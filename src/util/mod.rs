@@ -98,6 +98,27 @@ pub fn now_timestamp(env: &env::Env) -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
+/// Parse an age such as `90d`, `12w`, `36h`, `30m` or `3600s`.
+pub fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not an age (use e.g. 90d, 12w, 36h)"))?;
+    let secs = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => return Err(format!("`{s}` is not an age (use e.g. 90d, 12w, 36h)")),
+    };
+    n.checked_mul(secs)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{s}` is too long an age"))
+}
+
 /// Parse a human size such as `100MB`, `1.5GiB`, `4096` (bytes). Decimal units are powers of
 /// 1000, binary ones (`KiB`, `MiB`, …) powers of 1024, like cargo and ccache.
 pub fn parse_size(s: &str) -> Result<u64, String> {

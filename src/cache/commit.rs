@@ -1,0 +1,254 @@
+//! What the pre-commit hook stages: for every shard the commit concerns, the index's version
+//! plus the entries of blobs in the tree being committed (found in the working-tree shard or
+//! moved from the overlay), minus entries of blobs absent from that tree (`prune_on_commit`).
+//! The working-tree shard gets the same change, so after the commit `git status` shows no shard
+//! modified and a branch switch is never blocked by the cache (DESIGN.md, "Git hooks").
+//!
+//! Which shards: those of the blobs the commit adds or drops against HEAD, and working-tree
+//! shards whose stat data differs from git's record (an `analyze` of committed content wrote
+//! to them). The index used is the one git is committing (`GIT_INDEX_FILE`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use anyhow::{Context as _, Result};
+
+use super::entry::Entry;
+use super::key::Key;
+use super::shard::{self, ShardId};
+use super::store::{Location, Place, Store};
+use crate::git::Repo;
+
+/// The prefix of shard paths in git's index.
+const PREFIX: &str = ".rustassistant/cache/";
+
+/// What staging did.
+#[derive(Debug, Default)]
+pub struct Staged {
+    /// Entries the commit carries that HEAD's shards did not.
+    pub added: usize,
+    /// Entries dropped because their blob is not in the committed tree.
+    pub pruned: usize,
+    /// Shards staged.
+    pub shards: usize,
+    /// Shards (working tree and overlay) whose files changed.
+    pub touched: Vec<Location>,
+}
+
+/// One shard's new versions.
+struct Plan {
+    shard: ShardId,
+    staged: Vec<u8>,
+    staged_changed: bool,
+    work: Vec<u8>,
+    work_changed: bool,
+    overlay: Option<Vec<u8>>,
+}
+
+/// Stage the shards of the commit being made from `index_file`.
+pub fn stage_for_commit(
+    store: &Store,
+    repo: &Repo,
+    index_file: Option<&str>,
+    prune: bool,
+) -> Result<Staged> {
+    let (tree, in_index) = repo
+        .index_blobs_and_paths(index_file, PREFIX)
+        .context("reading the index being committed")?;
+    let recorded: HashMap<ShardId, String> = in_index
+        .into_iter()
+        .filter_map(|(p, oid)| Some((ShardId::from_rel(p.strip_prefix(PREFIX)?)?, oid)))
+        .collect();
+    let (new, old) = repo
+        .staged_changes(index_file)
+        .context("comparing the index with HEAD")?;
+    let work_listing = store.list(Place::Tree);
+    let mut types: BTreeSet<String> = recorded.keys().map(|s| s.cache_type.clone()).collect();
+    types.extend(
+        work_listing
+            .shards
+            .iter()
+            .chain(store.list(Place::Overlay).shards.iter())
+            .map(|(l, _)| l.shard.cache_type.clone()),
+    );
+    let mut shards: BTreeSet<ShardId> = BTreeSet::new();
+    let dropped = old.iter().filter(|b| prune && !tree.contains(*b));
+    for blob in new.iter().chain(dropped) {
+        for t in &types {
+            shards.insert(ShardId {
+                cache_type: t.clone(),
+                prefix: blob[..2].to_string(),
+            });
+        }
+    }
+    // Working-tree shards git would see as modified.
+    let mut git_stat = HashMap::new();
+    repo.index_stat_under(PREFIX, |rest, st| {
+        if let Ok(r) = std::str::from_utf8(rest) {
+            git_stat.insert(r.to_string(), st);
+        }
+    });
+    for (loc, (ino, size, mtime)) in &work_listing.shards {
+        let same = git_stat
+            .get(&loc.shard.rel())
+            .is_some_and(|st| st.matches(*ino, *size, *mtime));
+        if !same {
+            shards.insert(loc.shard.clone());
+        }
+    }
+    let mut out = Staged::default();
+    let _lock = store.lock()?;
+    let mut plans = Vec::new();
+    for shard in shards {
+        let idx_bytes = match recorded.get(&shard) {
+            Some(oid) => repo
+                .read_blob(oid)
+                .with_context(|| format!("reading the staged {}", shard.rel()))?,
+            None => Vec::new(),
+        };
+        let plan = plan_shard(store, &shard, &idx_bytes, &tree, prune, &mut out)?;
+        plans.push(plan);
+    }
+    // Files first (the working tree and the overlay), then git's index.
+    let mut add = Vec::new();
+    let mut cacheinfo = Vec::new();
+    for p in &plans {
+        let work = Location {
+            place: Place::Tree,
+            shard: p.shard.clone(),
+        };
+        if p.work_changed {
+            store.replace_shard(&work, &p.work)?;
+            out.touched.push(work.clone());
+        }
+        if let Some(ov) = &p.overlay {
+            let at = Location {
+                place: Place::Overlay,
+                shard: p.shard.clone(),
+            };
+            store.replace_shard(&at, ov)?;
+            out.touched.push(at);
+        }
+        if !p.staged_changed {
+            continue;
+        }
+        out.shards += 1;
+        let path = Store::tree_rel(&p.shard);
+        if p.staged.is_empty() && !p.work.is_empty() {
+            // Empty, never deleted (see Store::replace_shard).
+            let oid = repo.write_blob(&p.staged)?;
+            cacheinfo.push(format!("100644,{oid},{path}"));
+        } else if p.staged == p.work {
+            add.push(path);
+        } else {
+            let oid = repo.write_blob(&p.staged)?;
+            cacheinfo.push(format!("100644,{oid},{path}"));
+        }
+    }
+    let run = |args: Vec<String>| -> Result<()> {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        repo.run_git_for_commit(&a, index_file)
+            .map_err(anyhow::Error::msg)
+    };
+    for chunk in add.chunks(500) {
+        run(["add", "-f", "--"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(chunk.iter().cloned())
+            .collect())?;
+    }
+    for chunk in cacheinfo.chunks(200) {
+        let mut args = vec!["update-index".to_string(), "--add".to_string()];
+        for c in chunk {
+            args.push("--cacheinfo".into());
+            args.push(c.clone());
+        }
+        run(args)?;
+    }
+    Ok(out)
+}
+
+/// Work out one shard's staged, working-tree and overlay versions.
+fn plan_shard(
+    store: &Store,
+    shard: &ShardId,
+    idx_bytes: &[u8],
+    tree: &HashSet<String>,
+    prune: bool,
+    out: &mut Staged,
+) -> Result<Plan> {
+    let read = |place| -> Vec<u8> {
+        store
+            .read_shard(&Location {
+                place,
+                shard: shard.clone(),
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    let (work_bytes, ov_bytes) = (read(Place::Tree), read(Place::Overlay));
+    let idx = shard::parse(idx_bytes, shard);
+    let work = shard::parse(&work_bytes, shard);
+    let ov = shard::parse(&ov_bytes, shard);
+    let in_tree = |e: &Entry| tree.contains(&e.blob);
+    let keep = |e: &Entry| !prune || in_tree(e);
+    // The entries of committed blobs this repository has locally, the working tree's first.
+    let mut carried: BTreeMap<Key, Entry> = BTreeMap::new();
+    for d in ov.entries.iter().chain(work.entries.iter()) {
+        if in_tree(&d.entry) {
+            carried.insert(d.key.clone(), d.entry.clone());
+        }
+    }
+    let mut staged: BTreeMap<Key, Entry> = BTreeMap::new();
+    for d in &idx.entries {
+        if keep(&d.entry) {
+            staged.insert(d.key.clone(), d.entry.clone());
+        } else {
+            out.pruned += 1;
+        }
+    }
+    for (k, e) in &carried {
+        if !staged.contains_key(k) {
+            staged.insert(k.clone(), e.clone());
+            out.added += 1;
+        }
+    }
+    let mut work_now: BTreeMap<Key, Entry> = work
+        .entries
+        .iter()
+        .filter(|d| keep(&d.entry))
+        .map(|d| (d.key.clone(), d.entry.clone()))
+        .collect();
+    for (k, e) in &staged {
+        work_now.entry(k.clone()).or_insert_with(|| e.clone());
+    }
+    let staged_bytes = shard::render(staged.values());
+    let work_new = shard::render(work_now.values());
+    // Moved up: overlay entries of committed blobs. Moved down: working-tree lines the commit
+    // does not carry and HEAD never had (content staged once, then unstaged), which wait in the
+    // overlay rather than being lost.
+    let up = ov.entries.iter().any(|d| in_tree(&d.entry));
+    let down: Vec<&Entry> = work
+        .entries
+        .iter()
+        .filter(|d| !keep(&d.entry) && idx.get(&d.key).is_none())
+        .map(|d| &d.entry)
+        .collect();
+    let overlay = (up || !down.is_empty()).then(|| {
+        shard::render(
+            ov.entries
+                .iter()
+                .filter(|d| !in_tree(&d.entry))
+                .map(|d| &d.entry)
+                .chain(down.iter().copied()),
+        )
+    });
+    Ok(Plan {
+        shard: shard.clone(),
+        staged_changed: staged_bytes != idx_bytes,
+        staged: staged_bytes,
+        work_changed: work_new != work_bytes,
+        work: work_new,
+        overlay,
+    })
+}

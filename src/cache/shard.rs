@@ -1,0 +1,375 @@
+//! The shard format: `cache/<type>/<b0b1>.jsonl`, one entry per line.
+//!
+//! A line is the entry as compact JSON with its keys in sorted order plus its `variant`, ended
+//! by `\n`; a shard's lines are sorted by key with at most one line per key, so the same
+//! entries always give the same bytes ([`render`]). Readers accept what a union merge leaves
+//! ([`parse`]): unsorted lines, and two lines for one key, of which the earliest `created_at`
+//! wins, then the smaller bytes — both sides of any merge pick the same one. A line that does
+//! not parse, or does not derive its own key, or belongs in another shard, is set aside as
+//! invalid; the next write drops it.
+
+use std::ops::Range;
+
+use serde_json::Value;
+
+use super::entry::{Entry, EntryError, MAX_ENTRY_FILE_BYTES};
+use super::key::{valid_type_name, Key};
+use crate::util::is_lower_hex;
+
+/// Largest shard read. 256 shards a type keep real shards well under a megabyte even with
+/// 100,000 `docs` results; this bound only stops a planted multi-gigabyte file.
+pub const MAX_SHARD_BYTES: u64 = 256 << 20;
+
+/// File name suffix of a shard.
+pub const SUFFIX: &str = ".jsonl";
+
+/// Which shard a key lives in: its type and the first two hex digits of its blob.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShardId {
+    /// Analysis type.
+    pub cache_type: String,
+    /// Two lower-case hex digits.
+    pub prefix: String,
+}
+
+impl ShardId {
+    /// The shard of `key`.
+    pub fn of(key: &Key) -> ShardId {
+        ShardId {
+            cache_type: key.cache_type.clone(),
+            prefix: key.blob[..2].to_string(),
+        }
+    }
+
+    /// `<type>/<b0b1>.jsonl`: the path below `cache/` (or the overlay folder).
+    pub fn rel(&self) -> String {
+        format!("{}/{}{SUFFIX}", self.cache_type, self.prefix)
+    }
+
+    /// Parse `<type>/<b0b1>.jsonl` back; `None` for anything else.
+    pub fn from_rel(rel: &str) -> Option<ShardId> {
+        let (ty, file) = rel.split_once('/')?;
+        let prefix = file.strip_suffix(SUFFIX)?;
+        (valid_type_name(ty) && prefix.len() == 2 && is_lower_hex(prefix)).then(|| ShardId {
+            cache_type: ty.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+/// The line of `entry`: compact JSON, sorted keys, the derived `variant` included, no `\n`.
+pub fn encode_line(entry: &Entry) -> Vec<u8> {
+    let mut v = serde_json::to_value(entry).expect("entry serialisation cannot fail");
+    if let Value::Object(m) = &mut v {
+        m.insert("variant".into(), Value::String(entry.key().variant));
+    }
+    // serde_json's map is ordered by key: compact output has sorted keys.
+    serde_json::to_vec(&v).expect("entry serialisation cannot fail")
+}
+
+/// Decode one untrusted line found in `shard`: bounded, checked field by field, and it must
+/// derive the key it claims and belong in that shard.
+pub fn decode_line(bytes: &[u8], shard: &ShardId) -> Result<Entry, EntryError> {
+    if bytes.len() as u64 > MAX_ENTRY_FILE_BYTES {
+        return Err(EntryError::TooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_ENTRY_FILE_BYTES,
+        });
+    }
+    let mut v: Value =
+        serde_json::from_slice(bytes).map_err(|e| EntryError::Malformed(e.to_string()))?;
+    let claimed = match v.as_object_mut().map(|m| m.remove("variant")) {
+        Some(Some(Value::String(s))) => Some(s),
+        Some(None) => None,
+        Some(Some(_)) => return Err(EntryError::Malformed("variant is not a string".into())),
+        None => return Err(EntryError::Malformed("not a JSON object".into())),
+    };
+    let entry: Entry =
+        serde_json::from_value(v).map_err(|e| EntryError::Malformed(e.to_string()))?;
+    entry.check()?;
+    let key = entry.key();
+    if let Some(c) = claimed.filter(|c| *c != key.variant) {
+        return Err(EntryError::Mislabelled(format!(
+            "provider/model/prompt_hash/schema_version derive variant {} but the line says {}",
+            key.variant,
+            crate::output::sanitize(&c)
+        )));
+    }
+    if key.cache_type != shard.cache_type || key.blob[..2] != shard.prefix {
+        return Err(EntryError::Mislabelled(format!(
+            "a {} entry for blob {} does not belong in shard {}",
+            key.cache_type,
+            key.blob,
+            shard.rel()
+        )));
+    }
+    Ok(entry)
+}
+
+/// One line of a shard file.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Its bytes in the file, `\n` excluded.
+    pub range: Range<usize>,
+    /// [`line_hash`] of those bytes.
+    pub hash: u64,
+}
+
+/// Split `bytes` into lines (a last line without `\n` counts; empty lines do not).
+pub fn lines(bytes: &[u8]) -> Vec<Line> {
+    let mut out = Vec::with_capacity(bytes.len() / 512 + 1);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr_nl(&bytes[start..]).map_or(bytes.len(), |i| start + i);
+        if end > start {
+            out.push(Line {
+                range: start..end,
+                hash: line_hash(&bytes[start..end]),
+            });
+        }
+        start = end + 1;
+    }
+    out
+}
+
+fn memchr_nl(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+/// The identity of a line's bytes in the local index: a multiply-xorshift hash eight bytes at a
+/// time (a sync hashes every line of every changed shard).
+pub fn line_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, w: u64| {
+        let h = (h ^ w).wrapping_mul(K);
+        h ^ (h >> 29)
+    };
+    let mut h = bytes.len() as u64 ^ 0x5851_f42d_4c95_7f2d;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = mix(h, u64::from_le_bytes(last));
+    }
+    mix(h, 0x2545_f491_4f6c_dd1d) as i64 as u64
+}
+
+/// A decoded line.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The entry.
+    pub entry: Entry,
+    /// Its key.
+    pub key: Key,
+    /// Where its bytes are.
+    pub line: Line,
+}
+
+/// A shard read and sorted out.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The winning line of each key, in key order.
+    pub entries: Vec<Decoded>,
+    /// Lines a duplicate key lost to a winner (dropped by the next write).
+    pub superseded: Vec<Decoded>,
+    /// Lines that cannot be trusted: 1-based line number and why.
+    pub invalid: Vec<(usize, Line, EntryError)>,
+    /// Whether the bytes are exactly what [`render`] would write for `entries`.
+    pub normal: bool,
+}
+
+impl Parsed {
+    /// The winner for `key`, if any.
+    pub fn get(&self, key: &Key) -> Option<&Decoded> {
+        self.entries
+            .binary_search_by(|d| d.key.cmp(key))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+}
+
+/// Which of two lines for one key wins: the earliest `created_at`, then the smaller bytes.
+pub fn wins(a: (&Entry, &[u8]), b: (&Entry, &[u8])) -> bool {
+    let ta = a.0.created_at.parse::<jiff::Timestamp>().ok();
+    let tb = b.0.created_at.parse::<jiff::Timestamp>().ok();
+    (ta, a.1) < (tb, b.1)
+}
+
+/// Read a shard's bytes (untrusted): every line decoded, duplicates resolved, the rest set
+/// aside.
+pub fn parse(bytes: &[u8], shard: &ShardId) -> Parsed {
+    parse_only(bytes, shard, |_| true)
+}
+
+/// [`parse`], decoding only lines `want` accepts (cheap pre-filter on the raw bytes; lines it
+/// refuses are neither entries nor invalid).
+pub fn parse_only(bytes: &[u8], shard: &ShardId, want: impl Fn(&[u8]) -> bool) -> Parsed {
+    let mut p = Parsed::default();
+    let mut all: Vec<Decoded> = Vec::new();
+    for (n, line) in lines(bytes).into_iter().enumerate() {
+        let raw = &bytes[line.range.clone()];
+        if !want(raw) {
+            continue;
+        }
+        match decode_line(raw, shard) {
+            Ok(entry) => all.push(Decoded {
+                key: entry.key(),
+                entry,
+                line,
+            }),
+            Err(e) => p.invalid.push((n + 1, line, e)),
+        }
+    }
+    let sorted = all.windows(2).all(|w| w[0].key < w[1].key);
+    if !sorted {
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    for d in all {
+        match p.entries.last_mut() {
+            Some(last) if last.key == d.key => {
+                let new = (&d.entry, &bytes[d.line.range.clone()]);
+                if wins(new, (&last.entry, &bytes[last.line.range.clone()])) {
+                    p.superseded.push(std::mem::replace(last, d));
+                } else {
+                    p.superseded.push(d);
+                }
+            }
+            _ => p.entries.push(d),
+        }
+    }
+    p.normal = sorted
+        && p.superseded.is_empty()
+        && p.invalid.is_empty()
+        && bytes.last().is_none_or(|&b| b == b'\n')
+        && lines_are_canonical(bytes, &p.entries);
+    p
+}
+
+/// Whether each line's bytes are exactly what [`encode_line`] writes and nothing else is there.
+fn lines_are_canonical(bytes: &[u8], entries: &[Decoded]) -> bool {
+    let total: usize = entries.iter().map(|d| d.line.range.len() + 1).sum();
+    total == bytes.len()
+        && entries
+            .iter()
+            .all(|d| encode_line(&d.entry) == bytes[d.line.range.clone()])
+}
+
+/// The bytes of a shard holding `entries` (any order, duplicates resolved by [`wins`]).
+pub fn render<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<u8> {
+    let mut lines: Vec<(Key, &Entry, Vec<u8>)> = entries
+        .into_iter()
+        .map(|e| (e.key(), e, encode_line(e)))
+        .collect();
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut best = i;
+        let mut j = i + 1;
+        while j < lines.len() && lines[j].0 == lines[i].0 {
+            if wins((lines[j].1, &lines[j].2), (lines[best].1, &lines[best].2)) {
+                best = j;
+            }
+            j += 1;
+        }
+        out.extend_from_slice(&lines[best].2);
+        out.push(b'\n');
+        i = j;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::entry::tests::sample;
+
+    fn with(blob_tail: char, created: &str) -> Entry {
+        let mut e = sample();
+        e.blob = format!("f1{}", blob_tail.to_string().repeat(38));
+        e.created_at = created.into();
+        e
+    }
+
+    #[test]
+    fn render_is_sorted_deterministic_and_parses_back_as_normal() {
+        let a = with('a', "2026-01-01T00:00:00Z");
+        let b = with('b', "2026-01-01T00:00:00Z");
+        let one = render([&b, &a]);
+        assert_eq!(one, render([&a, &b, &a]));
+        let shard = ShardId::of(&a.key());
+        let p = parse(&one, &shard);
+        assert!(p.normal, "{p:?}");
+        assert_eq!(p.entries.len(), 2);
+        assert_eq!(p.entries[0].entry, a);
+        // Keys are sorted within each line, the variant is written.
+        let first = std::str::from_utf8(&one[p.entries[0].line.range.clone()]).unwrap();
+        assert!(first.starts_with("{\"blob\":"), "{first}");
+        assert!(first.contains(&format!("\"variant\":\"{}\"", a.key().variant)));
+    }
+
+    #[test]
+    fn a_union_merge_leftover_resolves_to_the_earliest_line_on_both_sides() {
+        let early = with('a', "2026-01-01T00:00:00Z");
+        let mut late = early.clone();
+        late.created_at = "2026-02-01T00:00:00Z".into();
+        late.result = serde_json::json!({"other": true});
+        let shard = ShardId::of(&early.key());
+        for order in [[&late, &early], [&early, &late]] {
+            let mut bytes = Vec::new();
+            for e in order {
+                bytes.extend(encode_line(e));
+                bytes.push(b'\n');
+            }
+            let p = parse(&bytes, &shard);
+            assert!(!p.normal);
+            assert_eq!(p.entries.len(), 1);
+            assert_eq!(p.entries[0].entry, early);
+            assert_eq!(p.superseded.len(), 1);
+            assert_eq!(render(order), render([&early]));
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_set_aside_not_fatal() {
+        let good = with('a', "2026-01-01T00:00:00Z");
+        let shard = ShardId::of(&good.key());
+        let mut forged = encode_line(&good);
+        let text = String::from_utf8(forged.clone())
+            .unwrap()
+            .replace("grok-4-fast", "grok-4");
+        forged = text.into_bytes();
+        let mut elsewhere = good.clone();
+        elsewhere.blob = "aa".repeat(20);
+        let mut bytes = b"{truncated\n".to_vec();
+        bytes.extend(forged);
+        bytes.push(b'\n');
+        bytes.extend(encode_line(&elsewhere));
+        bytes.push(b'\n');
+        bytes.extend(encode_line(&good));
+        let p = parse(&bytes, &shard);
+        assert_eq!(p.entries.len(), 1);
+        assert_eq!(p.invalid.len(), 3, "{:?}", p.invalid);
+        assert!(matches!(p.invalid[1].2, EntryError::Mislabelled(_)));
+        assert!(matches!(p.invalid[2].2, EntryError::Mislabelled(_)));
+        assert!(!p.normal);
+    }
+
+    #[test]
+    fn shard_names_round_trip_and_refuse_others() {
+        let id = ShardId::from_rel("todos/ab.jsonl").unwrap();
+        assert_eq!(id.rel(), "todos/ab.jsonl");
+        for bad in [
+            "todos/AB.jsonl",
+            "todos/abc.jsonl",
+            "../ab.jsonl",
+            "todos/ab.json",
+        ] {
+            assert!(ShardId::from_rel(bad).is_none(), "{bad}");
+        }
+    }
+}
