@@ -29,7 +29,7 @@ fn second_run_hits_everything_and_rewrites_nothing() {
     env.git(&repo, &["add", "-A"]);
     env.git(&repo, &["commit", "-q", "-m", "cache"]);
     let before = snapshot(&repo);
-    assert_eq!(before.len(), 6);
+    assert_eq!(entry_files(&repo).len(), 6);
     let status_before = env.git(&repo, &["status", "--porcelain"]);
     assert_eq!(status_before, "");
 
@@ -46,7 +46,7 @@ fn second_run_hits_everything_and_rewrites_nothing() {
     assert_eq!(
         snapshot(&repo),
         before,
-        "no entry file rewritten (bytes and mtimes)"
+        "no shard rewritten (bytes and mtimes)"
     );
     assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
 
@@ -94,9 +94,9 @@ fn changed_content_lands_on_a_new_path_and_the_old_entry_stays_readable() {
     let repo = env.repo("r", &[("src/main.rs", RUST_SRC)]);
     env.run(&repo, &["analyze", "src/main.rs", "--type", "todos"])
         .ok();
-    let old = entry_files(&repo);
-    assert_eq!(old.len(), 1);
-    let old_bytes = std::fs::read(repo.join(&old[0])).unwrap();
+    let shards = shard_files(&repo);
+    assert_eq!(shards.len(), 1);
+    let old_bytes = std::fs::read(repo.join(&shards[0])).unwrap();
     std::fs::write(
         repo.join("src/main.rs"),
         format!("{RUST_SRC}// HACK: more\n"),
@@ -110,15 +110,24 @@ fn changed_content_lands_on_a_new_path_and_the_old_entry_stays_readable() {
         .ok()
         .json();
     assert_eq!(v["summary"]["misses"], 1);
-    let now = entry_files(&repo);
-    assert_eq!(now.len(), 2);
+    // Content only in the working tree waits in the local overlay, never in the work tree.
+    assert_eq!(entry_lines(&repo).len(), 1);
+    assert_eq!(overlay_lines(&repo).len(), 1);
+    assert_eq!(entry_files(&repo).len(), 2);
+    let status = env.git(&repo, &["status", "--porcelain", "--untracked-files=all"]);
+    assert!(
+        status
+            .lines()
+            .all(|l| !l.contains(".jsonl") || l.starts_with("??")),
+        "{status}"
+    );
     assert_eq!(
-        std::fs::read(repo.join(&old[0])).unwrap(),
+        std::fs::read(repo.join(&shards[0])).unwrap(),
         old_bytes,
         "old entry untouched"
     );
     let cat = env
-        .run(&repo, &["cat", old[0].to_str().unwrap()])
+        .run(&repo, &["cat", shards[0].to_str().unwrap()])
         .ok()
         .json();
     assert_eq!(cat["result"]["count"], 1);
@@ -272,7 +281,7 @@ fn dry_run_writes_nothing() {
 }
 
 #[test]
-fn zstd_entries_are_written_and_both_encodings_read() {
+fn zstd_in_a_config_is_reported_and_shards_stay_plain_text() {
     let env = TestEnv::new();
     let repo = env.repo("r", &[("a.rs", RUST_SRC), ("b.py", PY_SRC)]);
     env.run(&repo, &["analyze", "a.rs"]).ok();
@@ -281,33 +290,23 @@ fn zstd_entries_are_written_and_both_encodings_read() {
         "[cache]\ncompression = \"zstd\"\n",
     )
     .unwrap();
-    env.run(&repo, &["analyze", "b.py"]).ok();
-    let files = entry_files(&repo);
-    assert_eq!(
-        files
-            .iter()
-            .filter(|p| p.to_string_lossy().ends_with(".json.zst"))
-            .count(),
-        2
+    let r = env.run(&repo, &["analyze", "b.py"]).ok();
+    assert!(
+        r.stderr
+            .contains("compression = \"zstd\" no longer applies"),
+        "{}",
+        r.stderr
     );
-    assert_eq!(
-        files
-            .iter()
-            .filter(|p| p.to_string_lossy().ends_with(".json"))
-            .count(),
-        2
-    );
+    for s in shard_files(&repo) {
+        let bytes = std::fs::read(repo.join(&s)).unwrap();
+        assert!(
+            std::str::from_utf8(&bytes).is_ok(),
+            "{} is text",
+            s.display()
+        );
+    }
     let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
-    assert_eq!(
-        v["summary"]["hits"], 4,
-        "plain entries still hit under zstd: {v:#}"
-    );
-    let zst = files
-        .iter()
-        .find(|p| p.to_string_lossy().ends_with(".zst"))
-        .unwrap();
-    let cat = env.run(&repo, &["cat", zst.to_str().unwrap()]).ok().json();
-    assert_eq!(cat["schema_version"], 1);
+    assert_eq!(v["summary"]["hits"], 4, "{v:#}");
 }
 
 #[test]
@@ -398,13 +397,12 @@ fn a_corrupt_entry_is_reported_treated_as_a_miss_and_nothing_else_is_touched() {
     let repo = env.repo("r", &[("a.rs", RUST_SRC), ("b.rs", "fn b() {}\n")]);
     env.run(&repo, &["analyze", "--all"]).ok();
     let before = snapshot(&repo);
-    let victim = before
-        .iter()
-        .find(|(p, _, _)| p.to_string_lossy().contains("/todos/"))
-        .unwrap()
-        .0
-        .clone();
-    std::fs::write(repo.join(&victim), "{ \"schema_version\": 1, truncated").unwrap();
+    let b_blob = env.git(&repo, &["hash-object", "b.rs"]).trim().to_string();
+    let victim = edit_line(
+        &repo,
+        |l| l.v["cache_type"] == "todos" && l.v["blob"] == b_blob.as_str(),
+        |_| "{ \"schema_version\": 1, truncated".to_string(),
+    );
     let r = env.run(&repo, &["analyze", "--all", "--json"]).ok();
     assert!(
         r.stderr

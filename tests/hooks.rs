@@ -5,25 +5,6 @@ use std::path::{Path, PathBuf};
 use crate::common::fake::{ok_reply, FakeServer, RESULT};
 use crate::common::*;
 
-/// Entry paths (under .rustassistant/cache) in the tree of `rev`.
-fn tree_entries(env: &TestEnv, repo: &Path, rev: &str) -> Vec<String> {
-    env.git(
-        repo,
-        &[
-            "ls-tree",
-            "-r",
-            "--name-only",
-            rev,
-            "--",
-            ".rustassistant/cache",
-        ],
-    )
-    .lines()
-    .filter(|l| l.ends_with(".json") || l.ends_with(".json.zst"))
-    .map(str::to_string)
-    .collect()
-}
-
 fn blob_of(env: &TestEnv, repo: &Path, rev_path: &str) -> String {
     env.git(repo, &["rev-parse", rev_path]).trim().to_string()
 }
@@ -58,7 +39,7 @@ fn a_commit_carries_the_entries_of_exactly_the_staged_blob() {
     let entries = tree_entries(&env, &repo, "HEAD");
     let for_staged: Vec<_> = entries
         .iter()
-        .filter(|e| e.contains(&format!("/{}/{}-", &staged_blob[..2], &staged_blob[2..])))
+        .filter(|e| e.contains(&format!("/{staged_blob}-")))
         .collect();
     assert_eq!(
         for_staged.len(),
@@ -70,22 +51,19 @@ fn a_commit_carries_the_entries_of_exactly_the_staged_blob() {
         .trim()
         .to_string();
     assert!(
-        !entries.iter().any(|e| e.contains(&working_blob[2..])),
+        !entries.iter().any(|e| e.contains(&working_blob)),
         "nothing for the unstaged content"
     );
     let shown = env
         .run(
             &repo,
-            &[
-                "cat",
-                for_staged.iter().find(|e| e.contains("/todos/")).unwrap(),
-            ],
+            &["show", "--rev", "HEAD", "src/a.rs", "-t", "todos", "--json"],
         )
         .ok()
         .json();
     assert_eq!(
-        shown["result"]["items"][0]["text"], "staged",
-        "analysed from the object database"
+        shown["entries"][0]["result"]["items"][0]["text"], "staged",
+        "analysed from the object database: {shown:#}"
     );
     // prune_on_commit: the old blob's entries left the tree; b.rs keeps its own.
     assert_eq!(entries.len(), 4, "{entries:?}");
@@ -97,7 +75,7 @@ fn a_commit_carries_the_entries_of_exactly_the_staged_blob() {
     assert_eq!(
         tree_entries(&env, &repo, "HEAD")
             .iter()
-            .filter(|e| e.contains(&b_blob[2..]))
+            .filter(|e| e.contains(&b_blob))
             .count(),
         2
     );
@@ -109,7 +87,7 @@ fn a_commit_carries_the_entries_of_exactly_the_staged_blob() {
     assert_eq!(
         tree_entries(&env, &repo, "HEAD")
             .iter()
-            .filter(|e| e.contains(&b_blob[2..]))
+            .filter(|e| e.contains(&b_blob))
             .count(),
         2
     );
@@ -128,7 +106,7 @@ fn fifty_commits_editing_one_file_leave_only_its_current_entries() {
     let entries = tree_entries(&env, &repo, "HEAD");
     let blob = blob_of(&env, &repo, "HEAD:a.rs");
     assert_eq!(entries.len(), 2, "{entries:?}");
-    assert!(entries.iter().all(|e| e.contains(&blob[2..])));
+    assert!(entries.iter().all(|e| e.contains(&blob)));
     // Older analyses stay in history.
     assert_eq!(tree_entries(&env, &repo, "HEAD~25").len(), 2);
 }
@@ -250,7 +228,7 @@ fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way
     analyse_and_commit("2026-11-01T00:00:00Z", "earlier analysis on other");
     let entry = tree_entries(&env, &repo, "HEAD")
         .into_iter()
-        .find(|e| e.contains("/refactor/"))
+        .find(|e| e.starts_with("refactor/"))
         .unwrap();
     assert_eq!(
         tree_entries(&env, &repo, "main")
@@ -278,15 +256,36 @@ fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way
     env.git(&copy, &["merge", "-q", "--no-edit", "origin/main"]);
     env.git(&repo, &["checkout", "-q", "main"]);
     env.git(&repo, &["merge", "-q", "--no-edit", "other"]);
-    let a = std::fs::read(repo.join(&entry)).unwrap();
-    let b = std::fs::read(copy.join(&entry)).unwrap();
+    // git's union merge kept both lines; every reader picks the same one.
+    let lines = |r: &Path| {
+        entry_lines(r)
+            .into_iter()
+            .filter(|l| l.id() == entry)
+            .count()
+    };
+    assert_eq!((lines(&repo), lines(&copy)), (2, 2));
+    let shown = |r: &Path| {
+        env.run(r, &["show", "a.rs", "-t", "refactor", "--json"])
+            .ok()
+            .json()["entries"][0]
+            .clone()
+    };
+    let (a, b) = (shown(&repo), shown(&copy));
     assert_eq!(a, b, "the same winner whichever side merges");
-    let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
     assert_eq!(
-        v["created_at"], "2026-11-01T00:00:00Z",
+        a["created_at"], "2026-11-01T00:00:00Z",
         "the earliest result wins"
     );
-    assert!(!String::from_utf8_lossy(&a).contains("<<<<<<<"));
+    for r in [&repo, &copy] {
+        assert!(entry_lines(r).iter().all(|l| !l.text.contains("<<<<<<<")));
+        env.run(r, &["cache", "verify"]).ok();
+        let s = env.run(r, &["cache", "stats", "--json"]).ok().json();
+        assert_eq!(s["total_entries"], 1, "one key, counted once: {s:#}");
+    }
+    // The next write of the shard keeps only the winner.
+    env.run(&repo, &["analyze", "a.rs", "-t", "refactor", "--force"])
+        .ok();
+    assert_eq!(lines(&repo), 1);
 }
 
 #[test]
@@ -376,19 +375,21 @@ fn strict_pre_push_refuses_commits_without_entries_until_they_exist() {
 }
 
 #[test]
-fn git_diff_of_a_compressed_entry_shows_json() {
+fn a_shard_diff_is_one_line_per_entry() {
     let env = TestEnv::new();
-    let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
-    env.run(&repo, &["init", "--hooks"]).ok();
-    std::fs::write(
-        repo.join(".rustassistant/config.toml"),
-        "[cache]\ncompression = \"zstd\"\n",
-    )
-    .unwrap();
-    env.run(&repo, &["analyze", "a.rs", "-t", "todos"]).ok();
-    env.git(&repo, &["add", "-A"]);
-    let diff = env.git(&repo, &["diff", "--cached", "--", ".rustassistant/cache"]);
-    assert!(diff.contains("+  \"cache_type\": \"todos\""), "{diff}");
+    let repo = hooked_repo(&env, "r", &[("a.rs", RUST_SRC), ("b.rs", "fn b() {}\n")]);
+    std::fs::write(repo.join("b.rs"), "// TODO b\nfn b() {}\n").unwrap();
+    env.git(&repo, &["add", "b.rs"]);
+    env.run(&repo, &["analyze", "b.rs", "-t", "todos"]).ok();
+    // (A new shard shows in the diff once git knows it will be added.)
+    env.git(&repo, &["add", "-N", ".rustassistant/cache"]);
+    let diff = env.git(&repo, &["diff", "--", ".rustassistant/cache"]);
+    let added: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .collect();
+    assert_eq!(added.len(), 1, "{diff}");
+    assert!(added[0].starts_with("+{\"blob\":"), "{diff}");
 }
 
 #[test]

@@ -6,25 +6,37 @@ use std::path::Path;
 use crate::common::fake::{ok_reply, FakeServer, Reply, RESULT};
 use crate::common::*;
 
-/// Totals recounted from the entry files themselves: (valid entries, bytes, tokens in+out).
+/// Totals recounted from the shard lines themselves (work tree and overlay): (valid entries,
+/// bytes, tokens in+out). A key counts once; a line that is not an entry does not count.
 fn recount(repo: &Path) -> (u64, u64, u64) {
     let (mut n, mut bytes, mut tokens) = (0, 0, 0);
-    for f in entry_files(repo) {
-        let raw = std::fs::read(repo.join(&f)).unwrap();
-        let json = if f.to_string_lossy().ends_with(".zst") {
-            zstd::decode_all(&raw[..]).unwrap()
-        } else {
-            raw.clone()
-        };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&json) else {
+    let mut seen = std::collections::HashSet::new();
+    for l in entry_lines(repo).into_iter().chain(overlay_lines(repo)) {
+        let Some(t) = l.v.get("tokens") else { continue };
+        if l.v.get("variant").is_none() || !seen.insert(l.id()) {
             continue;
-        };
-        let Some(t) = v.get("tokens") else { continue };
+        }
         n += 1;
-        bytes += raw.len() as u64;
+        bytes += l.text.len() as u64 + 1;
         tokens += t["input"].as_u64().unwrap() + t["output"].as_u64().unwrap();
     }
     (n, bytes, tokens)
+}
+
+/// Rewrite shard `rel` of `repo` keeping only the lines `keep` accepts, the way editors and
+/// git write files (a new file renamed over the old one).
+fn rewrite_shard(repo: &Path, rel: &Path, keep: impl Fn(usize, &str) -> Option<String>) {
+    let p = repo.join(rel);
+    let text = std::fs::read_to_string(&p).unwrap();
+    let out: String = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| keep(i, l))
+        .map(|l| l + "\n")
+        .collect();
+    let tmp = p.with_extension("edit");
+    std::fs::write(&tmp, out).unwrap();
+    std::fs::rename(&tmp, &p).unwrap();
 }
 
 #[track_caller]
@@ -68,12 +80,16 @@ fn stats_equal_a_recount_after_adds_deletes_pulls_checkouts_and_cleans() {
         seed % n
     };
     for round in 0..6 {
-        // Delete some entry files behind the index's back.
-        let entries = entry_files(&b);
+        // Delete some lines behind the index's back, and a whole shard.
         for _ in 0..3 {
-            let victim = &entries[rnd(entries.len() as u64) as usize];
-            let _ = std::fs::remove_file(b.join(victim));
+            let lines = entry_lines(&b);
+            let victim = &lines[rnd(lines.len() as u64) as usize];
+            rewrite_shard(&b, &victim.shard, |i, l| {
+                (i + 1 != victim.n).then(|| l.to_string())
+            });
         }
+        let shards = shard_files(&b);
+        let _ = std::fs::remove_file(b.join(&shards[rnd(shards.len() as u64) as usize]));
         assert_stats_match(&env, &b, &format!("round {round}: after deletes"));
         // New content in A, analysed, pushed, pulled into B.
         let i = rnd(30);
@@ -95,11 +111,15 @@ fn stats_equal_a_recount_after_adds_deletes_pulls_checkouts_and_cleans() {
         env.git(&b, &["pull", "-q", "--no-rebase", "origin", "main"]);
         assert_stats_match(&env, &b, &format!("round {round}: after pull"));
         // A hand edit saved the way editors and git write files (new file, renamed over).
-        let entries = entry_files(&b);
-        let edited = b.join(&entries[rnd(entries.len() as u64) as usize]);
-        let tmp = edited.with_extension("edit");
-        std::fs::write(&tmp, "{\"hand\": \"edited\"}\n").unwrap();
-        std::fs::rename(&tmp, &edited).unwrap();
+        let lines = entry_lines(&b);
+        let edited = &lines[rnd(lines.len() as u64) as usize];
+        rewrite_shard(&b, &edited.shard, |i, l| {
+            Some(if i + 1 == edited.n {
+                "{\"hand\": \"edited\"}".to_string()
+            } else {
+                l.to_string()
+            })
+        });
         assert_stats_match(&env, &b, &format!("round {round}: after a hand edit"));
     }
     // Checking out an older commit, then cleaning untracked entries.
@@ -134,16 +154,16 @@ fn synced(env: &TestEnv, repo: &Path, when: &str) -> serde_json::Value {
 }
 
 #[test]
-fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewrites_are_seen() {
-    // Enough entries per folder that the sync reads git's index instead of a stat per file
-    // (index::scan), and a provider whose usage differs between the two phases of the test, so
-    // an entry git rewrites under the same name (and the same inode number: git unlinks and
-    // creates, and the number comes straight back) changes the totals.
+fn after_a_pull_only_changed_shards_are_read_and_only_new_lines_decoded() {
+    // Thousands of entries over every shard, and a provider whose usage differs between the two
+    // phases of the test, so a review re-run elsewhere is a different line for the same key.
     let phase = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = phase.clone();
     let server = FakeServer::start(move |r, _| {
-        let out = [800, 900][seen.load(std::sync::atomic::Ordering::SeqCst)];
-        let body = ok_reply(&r.path, RESULT)
+        let phase = seen.load(std::sync::atomic::Ordering::SeqCst);
+        let out = [800, 900][phase];
+        let result = RESULT.replace("\"fine\"", ["\"fine\"", "\"finer\""][phase]);
+        let body = ok_reply(&r.path, &result)
             .body
             .replace(
                 "\"completion_tokens\": 800",
@@ -161,6 +181,7 @@ fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewr
     let a = env.repo("a", &[("README.md", "hello\n")]);
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
     write_files(&a, &borrowed(&sources(1500, "f")));
+    env.git(&a, &["add", "-A"]);
     env.run(&a, &["analyze", "--all", "-t", "todos", "-t", "metrics"])
         .ok();
     let reviewed: Vec<String> = (0..20).map(|i| format!("src/f{i}.rs")).collect();
@@ -171,10 +192,13 @@ fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewr
     env.git(&a, &["commit", "-q", "-m", "sources and their analyses"]);
     env.git(&a, &["push", "-q", "origin", "main"]);
     let b = env.clone_of(&remote, "b");
+    std::thread::sleep(std::time::Duration::from_millis(300));
     synced(&env, &b, "fresh clone");
 
-    // A teammate adds files and re-runs the reviews, which rewrites their entries in place.
+    // A teammate adds files (staged: their entries go to the shards) and re-runs the reviews,
+    // which replaces their lines.
     write_files(&a, &borrowed(&sources(100, "g")));
+    env.git(&a, &["add", "-A"]);
     env.run(&a, &["analyze", "--all", "-t", "todos", "-t", "metrics"])
         .ok();
     phase.store(1, std::sync::atomic::Ordering::SeqCst);
@@ -184,55 +208,78 @@ fn after_a_pull_only_new_and_rewritten_entry_files_are_stated_and_same_name_rewr
     env.git(&a, &["commit", "-q", "-m", "more"]);
     env.git(&a, &["push", "-q", "origin", "main"]);
     env.git(&b, &["pull", "-q", "--no-rebase", "origin", "main"]);
+    let changed = |from: &str| {
+        env.git(
+            &b,
+            &[
+                "diff",
+                "--name-only",
+                from,
+                "HEAD",
+                "--",
+                ".rustassistant/cache",
+            ],
+        )
+        .lines()
+        .count() as u64
+    };
+    let pulled = changed("HEAD~1");
+    // Past the racily-clean window, so every shard git did not rewrite counts as unchanged.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let sync = synced(&env, &b, "after the pull");
-    assert_eq!(sync["added"], 200, "{sync}");
-    assert_eq!(sync["changed"], 20, "{sync}");
-    // Without git's index every file of the ~200 changed folders is stat'ed (~1,230). A folder
-    // whose mtime ties with git's index file would be stat'ed whole: allow for a few.
-    let stated = sync["stat_calls"].as_u64().unwrap();
-    assert!(
-        (220..320).contains(&stated),
-        "only the files git wrote are stat'ed: {sync}"
+    // 200 new lines, 20 rewritten reviews (a new line each, the old one gone).
+    assert_eq!(
+        (sync["added"].clone(), sync["removed"].clone()),
+        (220.into(), 20.into()),
+        "{sync}"
+    );
+    assert_eq!(
+        sync["shards_read"], pulled,
+        "only the shards the pull changed are read: {sync}"
     );
 
     // Back and forth: git rewrites the 20 reviews each time and adds or removes 200 entries.
     env.git(&b, &["checkout", "-q", "HEAD~1"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let sync = synced(&env, &b, "after checking out the older commit");
     assert_eq!(
-        (sync["removed"].clone(), sync["changed"].clone()),
-        (200.into(), 20.into()),
+        (sync["added"].clone(), sync["removed"].clone()),
+        (20.into(), 220.into()),
         "{sync}"
     );
-    let stated = sync["stat_calls"].as_u64().unwrap();
-    assert!((20..120).contains(&stated), "{sync}");
+    assert_eq!(sync["shards_read"], pulled, "{sync}");
     env.git(&b, &["checkout", "-q", "main"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let sync = synced(&env, &b, "after checking out main again");
     assert_eq!(
-        (sync["added"].clone(), sync["changed"].clone()),
-        (200.into(), 20.into()),
+        (sync["added"].clone(), sync["removed"].clone()),
+        (220.into(), 20.into()),
         "{sync}"
     );
 
-    // A hand edit that writes the older review over the current one in place (same inode),
-    // while something else adds and removes a file in the same folder: git's index still vouches
-    // for the old file, but the folder changed after git wrote its index, so git's word does
-    // not count there and the file is stat'ed and read again.
-    let entry = entry_files(&b)
+    // A hand edit in place (same inode) of one review: its shard is read again, one line
+    // replaced.
+    let review = entry_lines(&b)
         .into_iter()
-        .find(|f| {
-            f.to_string_lossy().contains("/refactor/")
-                && std::fs::read_to_string(b.join(f))
-                    .unwrap()
-                    .contains("\"src/f0.rs\"")
-        })
+        .find(|l| l.v["cache_type"] == "refactor" && l.v["path"] == "src/f0.rs")
         .unwrap();
-    let older = env.git(&b, &["show", &format!("HEAD~1:{}", entry.display())]);
-    std::fs::write(b.join(&entry), older).unwrap();
-    let other = b.join(&entry).with_file_name("scratch");
-    std::fs::write(&other, "x").unwrap();
-    std::fs::remove_file(&other).unwrap();
-    let sync = synced(&env, &b, "after an edit in place in a folder that changed");
-    assert_eq!(sync["changed"], 1, "{sync}");
+    let p = b.join(&review.shard);
+    let edited = review.text.replace("\"output\":900", "\"output\":901");
+    assert_ne!(edited, review.text);
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace(&review.text, &edited);
+    std::fs::write(&p, text).unwrap();
+    let sync = synced(&env, &b, "after an edit in place");
+    assert_eq!(
+        (
+            sync["added"].clone(),
+            sync["removed"].clone(),
+            sync["shards_read"].clone()
+        ),
+        (1.into(), 1.into(), 1.into()),
+        "{sync}"
+    );
 }
 
 #[test]
@@ -240,7 +287,7 @@ fn an_entry_rewritten_in_place_is_caught_at_its_next_lookup_and_by_verify() {
     let env = TestEnv::new();
     let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
     env.run(&repo, &["analyze", "a.rs", "-t", "todos"]).ok();
-    let f = repo.join(&entry_files(&repo)[0]);
+    let f = repo.join(&shard_files(&repo)[0]);
     let text = std::fs::read_to_string(&f)
         .unwrap()
         .replace("split this function", "forged advice!!");
@@ -256,12 +303,12 @@ fn an_entry_rewritten_in_place_is_caught_at_its_next_lookup_and_by_verify() {
         shown.stdout.contains("forged advice"),
         "a re-read, not a stale index answer"
     );
-    std::fs::write(&f, "{ truncated").unwrap();
+    std::fs::write(&f, "{ truncated\n").unwrap();
     let r = env
         .run(&repo, &["analyze", "a.rs", "-t", "todos", "--json"])
         .ok();
     assert!(r.stderr.contains("untrusted cache entry"), "{}", r.stderr);
-    std::fs::write(&f, "{ truncated again").unwrap();
+    std::fs::write(&f, "{ truncated again\n").unwrap();
     let v = env.run(&repo, &["cache", "verify", "--json"]);
     assert_eq!(v.code, 1);
     assert_eq!(v.json()["bad"].as_array().unwrap().len(), 1);
@@ -558,36 +605,70 @@ fn a_corrupt_or_outdated_index_is_rebuilt_with_one_warning() {
     }
 }
 
+/// Turn the shards of `repo` into the per-entry layout of earlier versions (plain and zstd by
+/// turns), as an earlier version left the repository.
+fn to_old_layout(repo: &Path) {
+    for (i, l) in entry_lines(repo).into_iter().enumerate() {
+        let mut v = l.v.clone();
+        let variant = v.as_object_mut().unwrap().remove("variant").unwrap();
+        let (ty, blob) = (
+            v["cache_type"].as_str().unwrap(),
+            v["blob"].as_str().unwrap(),
+        );
+        let dir = repo.join(format!(".rustassistant/cache/{ty}/{}", &blob[..2]));
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = format!("{}-{}.json", &blob[2..], variant.as_str().unwrap());
+        let json = serde_json::to_vec_pretty(&v).unwrap();
+        if i % 2 == 0 {
+            std::fs::write(dir.join(name), json).unwrap();
+        } else {
+            let z = zstd::bulk::compress(&json, 3).unwrap();
+            std::fs::write(dir.join(name + ".zst"), z).unwrap();
+        }
+    }
+    for s in shard_files(repo) {
+        std::fs::remove_file(repo.join(s)).unwrap();
+    }
+}
+
 #[test]
-fn migrate_round_trips_and_legacy_entries_are_imported_when_they_can_be_keyed() {
+fn migrate_moves_the_earlier_layouts_into_shards_losing_nothing() {
     let env = TestEnv::new();
     let repo = env.repo(
         "r",
         &[("src/error.rs", RUST_SRC), ("src/gone.rs", "fn g() {}\n")],
     );
     env.run(&repo, &["analyze", "--all"]).ok();
-    let before = recount(&repo);
-    let v = env
-        .run(&repo, &["cache", "migrate", "--to", "zstd", "--json"])
-        .ok()
-        .json();
-    assert_eq!(v["reencode"]["converted"], 4);
-    assert!(entry_files(&repo)
-        .iter()
-        .all(|p| p.to_string_lossy().ends_with(".json.zst")));
+    let shards = shard_bytes(&repo);
+    to_old_layout(&repo);
+    // Any command meeting the old layout says how to migrate, in one line.
+    let r = env.run(&repo, &["analyze", "--all", "--dry-run"]).ok();
     assert!(
-        std::fs::read_to_string(repo.join(".rustassistant/config.toml"))
-            .unwrap()
-            .contains("compression = \"zstd\"")
+        r.stderr.contains("rustassistant cache migrate"),
+        "{}",
+        r.stderr
+    );
+    let v = env.run(&repo, &["cache", "stats"]).ok();
+    assert!(
+        v.stderr.contains("rustassistant cache migrate"),
+        "{}",
+        v.stderr
+    );
+    let v = env.run(&repo, &["cache", "migrate", "--json"]).ok().json();
+    assert_eq!(v["moved"], 4, "{v:#}");
+    assert!(
+        shard_bytes(&repo) == shards,
+        "the same shards, byte for byte: nothing lost, keys unchanged"
     );
     let hits = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
     assert_eq!(hits["summary"]["hits"], 4);
-    env.run(&repo, &["cache", "migrate", "--to", "json"]).ok();
-    assert_eq!(recount(&repo).0, before.0);
-    assert_eq!(recount(&repo).2, before.2);
-    assert!(entry_files(&repo)
-        .iter()
-        .all(|p| p.to_string_lossy().ends_with(".json")));
+    let again = env.run(&repo, &["cache", "migrate", "--json"]).ok().json();
+    assert_eq!(
+        (again["moved"].clone(), again["shards_written"].clone()),
+        (0.into(), 0.into())
+    );
+    let r = env.run(&repo, &["cache", "migrate", "--to", "zstd"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
 
     let legacy = env.root().join("legacy/cache/refactor");
     std::fs::create_dir_all(&legacy).unwrap();
@@ -623,14 +704,69 @@ fn migrate_round_trips_and_legacy_entries_are_imported_when_they_can_be_keyed() 
     );
     assert_eq!(r.code, 1, "some could not be keyed");
     let v = r.json();
-    assert_eq!(v["legacy"]["imported"], 1);
-    assert_eq!(v["legacy"]["not_imported"].as_array().unwrap().len(), 2);
+    assert_eq!(v["imported"], 1);
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 2);
     let shown = env
         .run(&repo, &["show", "src/error.rs", "-t", "refactor", "--json"])
         .ok()
         .json();
     assert_eq!(shown["entries"][0]["model"], "grok-beta");
     assert_eq!(shown["entries"][0]["tokens"]["input"], 1234);
+    // The seed's flat files inside the cache folder itself are imported (and removed) by a
+    // plain migrate.
+    std::fs::write(
+        repo.join(".rustassistant/cache/todos/src_error_rs.json"),
+        serde_json::json!({"file_path": "src/error.rs", "file_hash": blob, "provider": "builtin", "model": "todos-v0",
+            "result": {"items": []}, "tokens_used": 0, "cache_type": "todos"})
+        .to_string(),
+    )
+    .unwrap();
+    let v = env.run(&repo, &["cache", "migrate", "--json"]).ok().json();
+    assert_eq!(v["imported"], 1, "{v:#}");
+    assert!(!repo
+        .join(".rustassistant/cache/todos/src_error_rs.json")
+        .exists());
+    env.run(&repo, &["cache", "verify"]).ok();
+}
+
+#[test]
+fn a_migration_killed_at_random_moments_completes_on_the_next_run() {
+    let env = TestEnv::new();
+    let files: Vec<(String, String)> = (0..300)
+        .map(|i| {
+            (
+                format!("src/f{i}.rs"),
+                format!("// TODO {i}\nfn f{i}() {{}}\n"),
+            )
+        })
+        .collect();
+    let repo = env.repo("r", &borrowed(&files));
+    env.run(&repo, &["analyze", "--all"]).ok();
+    let shards = shard_bytes(&repo);
+    to_old_layout(&repo);
+    for i in 0..12u64 {
+        let mut child = std::process::Command::new(bin())
+            .args(["cache", "migrate", "-q"])
+            .current_dir(&repo)
+            .env_clear()
+            .envs(&env.vars)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(3 + i * 7));
+        let _ = child.kill();
+        let _ = child.wait();
+        env.run(&repo, &["cache", "verify"]);
+    }
+    env.run(&repo, &["cache", "migrate"]).ok();
+    assert!(
+        shard_bytes(&repo) == shards,
+        "the same shards, byte for byte"
+    );
+    let hits = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(hits["summary"]["hits"], 600);
+    assert_eq!(hits["summary"]["misses"], 0);
 }
 
 #[test]

@@ -13,19 +13,10 @@ fn committed_entries_for(env: &TestEnv, repo: &Path, file: &str) -> usize {
         .git(repo, &["rev-parse", &format!("HEAD:{file}")])
         .trim()
         .to_string();
-    env.git(
-        repo,
-        &[
-            "ls-tree",
-            "-r",
-            "--name-only",
-            "HEAD",
-            ".rustassistant/cache",
-        ],
-    )
-    .lines()
-    .filter(|l| l.contains(&blob[2..]))
-    .count()
+    tree_entries(env, repo, "HEAD")
+        .iter()
+        .filter(|l| l.contains(&blob))
+        .count()
 }
 
 fn hook_status(env: &TestEnv, repo: &Path, name: &str) -> serde_json::Value {

@@ -26,11 +26,12 @@ fn llm_env(provider: &str, server: &FakeServer) -> TestEnv {
 }
 
 fn entry_json(repo: &std::path::Path, ty: &str) -> serde_json::Value {
-    let f = entry_files(repo)
+    entry_lines(repo)
         .into_iter()
-        .find(|p| p.to_string_lossy().contains(&format!("/{ty}/")))
-        .expect("an entry");
-    serde_json::from_slice(&std::fs::read(repo.join(f)).unwrap()).unwrap()
+        .chain(overlay_lines(repo))
+        .find(|l| l.v["cache_type"] == ty)
+        .expect("an entry")
+        .v
 }
 
 #[test]

@@ -114,6 +114,9 @@ pub enum EntryError {
     /// `[cache] require_signature` is on and the signature is missing or wrong.
     #[error("{0}")]
     Signature(String),
+    /// The file cannot be read (permissions, I/O).
+    #[error("cannot read: {0}")]
+    Unreadable(String),
 }
 
 impl Entry {

@@ -37,7 +37,7 @@ pub struct MigrateReport {
 /// Read and check one per-entry file whose name encodes `key`.
 pub fn read_entry_file(path: &Path, key: &Key) -> Result<Entry, EntryError> {
     let len = std::fs::symlink_metadata(path)
-        .map_err(|e| EntryError::Malformed(format!("cannot read: {e}")))?
+        .map_err(|e| EntryError::Unreadable(e.to_string()))?
         .len();
     Entry::decode(&read_bounded(path, len, MAX_ENTRY_FILE_BYTES)?, Some(key))
 }

@@ -10,6 +10,8 @@ pub mod commit;
 pub mod entry;
 pub mod key;
 pub mod layout;
+pub mod listing;
+pub mod lock;
 pub mod migrate;
 pub mod shard;
 pub mod store;

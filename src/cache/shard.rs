@@ -158,6 +158,31 @@ pub fn line_hash(bytes: &[u8]) -> u64 {
     mix(h, 0x2545_f491_4f6c_dd1d) as i64 as u64
 }
 
+/// Whether `needle` occurs in `hay`.
+pub fn memmem(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let first = needle[0];
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        match hay[i..=hay.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)
+        {
+            Some(p) => {
+                let at = i + p;
+                if &hay[at..at + needle.len()] == needle {
+                    return true;
+                }
+                i = at + 1;
+            }
+            None => return false,
+        }
+    }
+    false
+}
+
 /// A decoded line.
 #[derive(Debug, Clone)]
 pub struct Decoded {
@@ -357,6 +382,13 @@ mod tests {
         assert!(matches!(p.invalid[1].2, EntryError::Mislabelled(_)));
         assert!(matches!(p.invalid[2].2, EntryError::Mislabelled(_)));
         assert!(!p.normal);
+    }
+
+    #[test]
+    fn memmem_finds_only_what_is_there() {
+        assert!(memmem(b"abcabd", b"abd"));
+        assert!(!memmem(b"abcab", b"abd"));
+        assert!(memmem(b"x", b""));
     }
 
     #[test]

@@ -10,15 +10,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::entry::{Entry, EntryError};
 use super::key::{valid_type_name, Key};
-use super::shard::{self, ShardId, MAX_SHARD_BYTES, SUFFIX};
-use crate::util::{write_atomic, TEMP_PREFIX};
-
-/// Temporary files older than this are leftovers of a crashed writer, not a writer at work.
-const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+use super::lock::CacheLock;
+use super::shard::{self, memmem, ShardId, MAX_SHARD_BYTES};
+use crate::util::write_atomic;
 
 /// Where a shard lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -232,7 +230,7 @@ impl Store {
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(EntryError::Malformed(format!("cannot read: {e}"))),
+            Err(e) => return Err(EntryError::Unreadable(e.to_string())),
         };
         if !meta.is_file() {
             return Err(EntryError::Malformed("not a regular file".into()));
@@ -347,7 +345,7 @@ impl Store {
             .map_err(crate::error::UserError::Input)
     }
 
-    fn is_real(&self) -> bool {
+    pub(crate) fn is_real(&self) -> bool {
         self.ensure_real().is_ok()
     }
 
@@ -393,8 +391,13 @@ impl Store {
         }
         let old = match self.read_shard(at) {
             Ok(b) => b.unwrap_or_default(),
+            // A shard this process cannot read may hold other people's lines: never clobbered.
+            Err(e @ EntryError::Unreadable(_)) => {
+                return Err(std::io::Error::other(format!("{}: {e}", path.display())));
+            }
             Err(e) => {
-                // A shard no reader accepts is rebuilt from the edit alone.
+                // A shard no reader accepts (oversized) is rebuilt from the edit alone; a
+                // folder or link in its place is refused.
                 if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
                     return Err(std::io::Error::other(format!("{}: {e}", path.display())));
                 }
@@ -474,189 +477,6 @@ impl Store {
             write_atomic(&path, bytes)
         }
     }
-
-    /// Every shard of `place`, with its stat data, plus stray files; stale temporary files are
-    /// removed on the way. A symlinked cache folder is listed by nobody.
-    pub fn list(&self, place: Place) -> Listing {
-        let mut l = Listing::default();
-        let base = self.place_dir(place);
-        if place == Place::Tree && !self.is_real() {
-            l.strays.push(base);
-            return l;
-        }
-        let Ok(types) = std::fs::read_dir(&base) else {
-            return l;
-        };
-        let mut types: Vec<_> = types.flatten().collect();
-        types.sort_by_key(|d| d.file_name());
-        for t in types {
-            let name = t.file_name();
-            let Ok(ft) = t.file_type() else { continue };
-            let name = name.to_string_lossy();
-            if ft.is_file() {
-                if name.starts_with(TEMP_PREFIX) {
-                    remove_if_stale(&t.path());
-                } else if name != ".gitkeep" {
-                    l.strays.push(t.path());
-                }
-                continue;
-            }
-            if !ft.is_dir() || !valid_type_name(&name) {
-                l.strays.push(t.path());
-                continue;
-            }
-            self.list_type(place, &name, &t.path(), &mut l);
-        }
-        l
-    }
-
-    fn list_type(&self, place: Place, ty: &str, dir: &Path, l: &mut Listing) {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(items) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut items: Vec<_> = items.flatten().collect();
-        items.sort_by_key(|d| d.file_name());
-        for it in items {
-            let name = it.file_name();
-            let name = name.to_string_lossy();
-            let Ok(meta) = std::fs::symlink_metadata(it.path()) else {
-                continue;
-            };
-            if name.starts_with(TEMP_PREFIX) && meta.is_file() {
-                remove_if_stale(&it.path());
-                continue;
-            }
-            if meta.is_dir() && name.len() == 2 && crate::util::is_lower_hex(&name) {
-                l.old_layout += count_old_entries(&it.path());
-                continue;
-            }
-            let shard = name
-                .strip_suffix(SUFFIX)
-                .and_then(|p| ShardId::from_rel(&format!("{ty}/{p}{SUFFIX}")));
-            match shard {
-                Some(shard) if meta.is_file() => l.shards.push((
-                    Location { place, shard },
-                    (meta.ino(), meta.len(), crate::util::fs::mtime_ns(&meta)),
-                )),
-                _ => l.strays.push(it.path()),
-            }
-        }
-    }
-
-    /// The one line that tells a user with the per-entry layout what to do, if they have it.
-    pub fn old_layout_hint(&self) -> Option<String> {
-        if !self.is_real() {
-            return None;
-        }
-        // Cheap: the folder listings' file types, no stat per shard.
-        let mut n = 0;
-        for t in std::fs::read_dir(self.cache_dir()).ok()?.flatten() {
-            if !t.file_type().is_ok_and(|f| f.is_dir()) {
-                continue;
-            }
-            for it in std::fs::read_dir(t.path()).into_iter().flatten().flatten() {
-                let name = it.file_name();
-                let name = name.to_string_lossy();
-                if name.len() == 2
-                    && crate::util::is_lower_hex(&name)
-                    && it.file_type().is_ok_and(|f| f.is_dir())
-                {
-                    n += count_old_entries(&it.path());
-                }
-            }
-        }
-        (n > 0).then(|| old_layout_message(n))
-    }
-}
-
-/// The one line that says how to migrate `n` per-entry files.
-pub fn old_layout_message(n: usize) -> String {
-    format!(
-        "{n} cache {} in the old one-file-per-entry layout, which this version does not read; run `rustassistant cache migrate` to move {} into shards (nothing is lost)",
-        if n == 1 { "entry is" } else { "entries are" },
-        if n == 1 { "it" } else { "them" }
-    )
-}
-
-/// Per-entry files below an old `cache/<type>/<b0b1>/` folder.
-fn count_old_entries(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|it| {
-            it.flatten()
-                .filter(|e| {
-                    let n = e.file_name();
-                    let n = n.to_string_lossy();
-                    n.ends_with(".json") || n.ends_with(".json.zst")
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// Whether `needle` occurs in `hay`.
-pub fn memmem(hay: &[u8], needle: &[u8]) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..=hay.len() - needle.len()]
-            .iter()
-            .position(|&b| b == first)
-        {
-            Some(p) => {
-                let at = i + p;
-                if &hay[at..at + needle.len()] == needle {
-                    return true;
-                }
-                i = at + 1;
-            }
-            None => return false,
-        }
-    }
-    false
-}
-
-/// An exclusive `flock` on the cache lock file, released on drop (and by the kernel if the
-/// process dies).
-pub struct CacheLock {
-    _file: std::fs::File,
-}
-
-impl CacheLock {
-    fn take(path: &Path) -> std::io::Result<CacheLock> {
-        use std::os::fd::AsRawFd;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
-        loop {
-            // SAFETY: flock on a descriptor this function owns; no memory is touched.
-            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            if r == 0 {
-                return Ok(CacheLock { _file: file });
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-    }
-}
-
-/// Remove a temporary file a crashed writer left behind, once it is old enough that no live
-/// writer can own it.
-pub fn remove_if_stale(path: &Path) {
-    let old = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(|t| SystemTime::now().duration_since(t).unwrap_or_default() > STALE_TEMP_AGE)
-        .unwrap_or(false);
-    if old {
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 /// The bytes of the file at `path`, whose stat said `len` bytes: refused past `limit` before
@@ -667,7 +487,7 @@ pub fn read_bounded(path: &Path, len: u64, limit: u64) -> Result<Vec<u8>, EntryE
     if len > limit {
         return Err(too_large(len));
     }
-    let cannot = |e: std::io::Error| EntryError::Malformed(format!("cannot read: {e}"));
+    let cannot = |e: std::io::Error| EntryError::Unreadable(e.to_string());
     let mut bytes = Vec::with_capacity(len as usize);
     std::fs::File::open(path)
         .map_err(cannot)?
@@ -768,12 +588,5 @@ mod tests {
             "{:?}",
             s.lookup(&e.key())
         );
-    }
-
-    #[test]
-    fn memmem_finds_only_what_is_there() {
-        assert!(memmem(b"abcabd", b"abd"));
-        assert!(!memmem(b"abcab", b"abd"));
-        assert!(memmem(b"x", b""));
     }
 }

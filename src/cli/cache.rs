@@ -534,7 +534,7 @@ fn verify(session: &Workspace) -> Result<Exit> {
     if old > 0 {
         bad.push((
             store.cache_dir().display().to_string(),
-            crate::cache::store::old_layout_message(old),
+            crate::cache::listing::old_layout_message(old),
         ));
     }
     let wt = session.repo.workdir().display().to_string();

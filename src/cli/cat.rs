@@ -1,6 +1,6 @@
-//! `cat`: print an entry file as JSON. Also git's textconv for `.json.zst` entries
-//! (`cat --textconv`), so it accepts any file name (git hands it a temporary copy) and passes
-//! files that are not entries through unchanged.
+//! `cat`: print a shard (one pretty JSON document per line) or an entry file of the earlier
+//! layout as JSON. Also usable as git's textconv (`cat --textconv`): it accepts any file name
+//! (git hands it a temporary copy) and passes files that are not entries through unchanged.
 
 use std::path::PathBuf;
 
@@ -10,10 +10,10 @@ use crate::cache::entry::decode_json_bytes;
 use crate::error::{Exit, UserError};
 use crate::output::Printer;
 
-/// Print an entry (plain or zstd) as pretty JSON.
+/// Print a shard's entries, or an entry file (plain or zstd), as pretty JSON.
 #[derive(Debug, clap::Args)]
 pub struct CatArgs {
-    /// The entry file.
+    /// The shard or entry file.
     pub file: PathBuf,
     /// Act as git's diff textconv: a file that is not an entry (a `.gitattributes` routed it
     /// here) is printed unchanged, so `git diff` keeps working on it.
@@ -34,16 +34,30 @@ pub fn cat(args: &CatArgs, _out: Printer) -> Result<Exit> {
     };
     let bytes = crate::util::fs::read_user_file(&args.file, bound)
         .map_err(|e| UserError::Input(e.to_string()))?;
-    // Decoded once: an entry (plain or zstd) as JSON, or why the bytes are not one.
+    // Decoded once: an entry (plain or zstd) or a shard's lines as JSON, or why the bytes are
+    // not that.
     let decoded = decode_json_bytes(&bytes)
         .map_err(|e| e.to_string())
-        .and_then(|json| {
-            serde_json::from_slice::<serde_json::Value>(&json)
-                .map_err(|e| format!("not JSON ({e})"))
-        });
+        .and_then(
+            |json| match serde_json::from_slice::<serde_json::Value>(&json) {
+                Ok(v) => Ok(vec![v]),
+                Err(e) => json
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(serde_json::from_slice::<serde_json::Value>)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| format!("not JSON ({e})")),
+            },
+        );
     match decoded {
         // serde_json escapes every control character, so the output is terminal-safe.
-        Ok(v) => crate::output::print_stdout(&serde_json::to_string_pretty(&v)?),
+        Ok(docs) => {
+            let text: Vec<String> = docs
+                .iter()
+                .map(serde_json::to_string_pretty)
+                .collect::<Result<_, _>>()?;
+            crate::output::print_stdout(&text.join("\n"))
+        }
         // As git's textconv, a file that is not an entry passes through unchanged.
         Err(_) if args.textconv => {
             use std::io::Write as _;

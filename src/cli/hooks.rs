@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
+use crate::cache::shard::ShardId;
 use crate::cache::Key;
 use crate::config::{PreCommitMode, PrePushMode};
 use crate::error::{Exit, UserError};
@@ -433,24 +434,29 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
         if local_sha.bytes().all(|b| b == b'0') {
             continue; // deletion
         }
+        // Each shard of the pushed tip is read (and parsed) once.
+        let mut shards: std::collections::HashMap<ShardId, crate::cache::shard::Parsed> =
+            std::collections::HashMap::new();
         for (path, blob) in repo.pushed_files(local_sha, remote_sha, |p| filter.matches(p))? {
-            // Is an entry for each type in the pushed tip (either encoding)?
-            let wanted: Vec<(String, [String; 2])> = variants
-                .iter()
-                .map(|(ty, variant)| {
-                    let key = Key {
-                        cache_type: ty.clone(),
-                        blob: blob.clone(),
-                        variant: variant.clone(),
-                    };
-                    let at = |zst| format!(".rustassistant/{}", key.rel(zst));
-                    (ty.clone(), [at(false), at(true)])
-                })
-                .collect();
-            let paths: Vec<String> = wanted.iter().flat_map(|(_, p)| p.clone()).collect();
-            let present = repo.commit_has_paths(local_sha, &paths)?;
-            for (i, (ty, _)) in wanted.iter().enumerate() {
-                if !(present[2 * i] || present[2 * i + 1]) {
+            for (ty, variant) in &variants {
+                let key = Key {
+                    cache_type: ty.clone(),
+                    blob: blob.clone(),
+                    variant: variant.clone(),
+                };
+                let shard = ShardId::of(&key);
+                if !shards.contains_key(&shard) {
+                    let bytes = repo
+                        .file_at(
+                            local_sha,
+                            &crate::cache::Store::tree_rel(&shard),
+                            crate::cache::shard::MAX_SHARD_BYTES,
+                        )?
+                        .unwrap_or_default();
+                    let parsed = crate::cache::shard::parse(&bytes, &shard);
+                    shards.insert(shard.clone(), parsed);
+                }
+                if shards[&shard].get(&key).is_none() {
                     missing.push((path.clone(), ty.clone(), local_sha.to_string()));
                 }
             }

@@ -162,15 +162,28 @@ impl Repo {
         })
     }
 
-    /// Which of `paths` the tree of commit `sha` holds.
-    pub fn commit_has_paths(&self, sha: &str, paths: &[String]) -> Result<Vec<bool>, git2::Error> {
+    /// The content of the file at `path` in commit `sha`, `None` when the commit has no such
+    /// file; a file over `limit` bytes is an error, never read.
+    pub fn file_at(
+        &self,
+        sha: &str,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, git2::Error> {
         let id = self.oid(sha)?;
         let git = self.git();
         let tree = git.find_commit(id)?.tree()?;
-        Ok(paths
-            .iter()
-            .map(|p| tree.get_path(Path::new(p)).is_ok())
-            .collect())
+        let Ok(entry) = tree.get_path(Path::new(path)) else {
+            return Ok(None);
+        };
+        let blob = git.find_blob(entry.id())?;
+        if blob.size() as u64 > limit {
+            return Err(git2::Error::from_str(&format!(
+                "{path} in {sha} is {} bytes, over the bound readers accept",
+                blob.size()
+            )));
+        }
+        Ok(Some(blob.content().to_vec()))
     }
 
     /// The blob ids a commit of `index_file` (git's index when `None`) adds and drops against

@@ -33,9 +33,11 @@ use crate::workspace::Workspace;
 /// stalls a commit noticeably.
 const BUSY_WAIT: Duration = Duration::from_secs(5);
 
-/// How recent a shard's mtime must be to count as racily clean: well above any file-system
-/// timestamp granularity.
-const RACY_NS: i64 = 1_000_000_000;
+/// How recent a shard's mtime must be to count as racily clean: well above the timestamp
+/// granularity of Linux file systems (the kernel's coarse clock ticks every 1–10 ms). Only an
+/// in-place rewrite of the same size within that window could otherwise go unseen: every
+/// writer here (and git) replaces files, which changes the inode.
+const RACY_NS: i64 = 100_000_000;
 
 /// Past this many rows in one sync, totals are recomputed in one pass instead of by trigger.
 const BULK_ROWS: usize = 2000;
@@ -62,6 +64,8 @@ pub struct SyncStats {
     pub shards_read: usize,
     /// Shards whose stat data was compared.
     pub shards_seen: usize,
+    /// Entry files of the earlier per-entry layout found (not read: `cache migrate` moves them).
+    pub old_layout: usize,
 }
 
 impl Index {
@@ -84,7 +88,12 @@ impl Index {
         match Self::open_file(&dir, &path) {
             Ok(ix) if !sync => return ix,
             Ok(mut ix) => match ix.sync(session) {
-                Ok(_) => return ix,
+                Ok(st) => {
+                    if st.old_layout > 0 {
+                        out.warn(&crate::cache::listing::old_layout_message(st.old_layout));
+                    }
+                    return ix;
+                }
                 Err(e) if is_busy(&e) => out.warn(
                     "the local index is busy in another process; reading the shards directly",
                 ),

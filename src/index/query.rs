@@ -153,6 +153,15 @@ impl Index {
         keys.iter().map(|k| snap.get(&key_id(k)).cloned()).collect()
     }
 
+    /// Every untrusted line the index knows: (shard, why).
+    pub fn invalid_lines(&self) -> Result<Vec<(String, String)>> {
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT shard, COALESCE(error, '') FROM entries WHERE valid = 0")?;
+        let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Where the line of `key` is: its shard and the byte range in it, as last synced.
     pub fn locate(&self, key: &Key) -> Option<(Location, std::ops::Range<usize>, u64)> {
         let (shard, hash): (String, i64) = self

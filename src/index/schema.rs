@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE INDEX IF NOT EXISTS entries_key ON entries(key_id);
 CREATE INDEX IF NOT EXISTS entries_shard ON entries(shard, line_hash);
+CREATE INDEX IF NOT EXISTS entries_untrusted ON entries(valid) WHERE valid = 0;
 -- What the last sync saw of each shard: stat data, and its lines as (hash u64, offset u32,
 -- length u32) little-endian records in file order.
 CREATE TABLE IF NOT EXISTS shards (shard TEXT PRIMARY KEY, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, lines BLOB NOT NULL);

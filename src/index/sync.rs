@@ -57,16 +57,14 @@ impl Index {
     pub fn sync(&mut self, session: &Workspace) -> Result<SyncStats> {
         let store = &session.store;
         let mut current: Vec<(Location, Option<Sig>)> = Vec::new();
+        let mut old_layout = 0;
         for place in Place::ALL {
-            current.extend(
-                store
-                    .list(place)
-                    .shards
-                    .into_iter()
-                    .map(|(l, sig)| (l, Some(sig))),
-            );
+            let l = store.list(place);
+            old_layout += l.old_layout;
+            current.extend(l.shards.into_iter().map(|(l, sig)| (l, Some(sig))));
         }
-        let st = self.refresh(store, current, true)?;
+        let mut st = self.refresh(store, current, true)?;
+        st.old_layout = old_layout;
         self.last_sync = st;
         Ok(st)
     }
@@ -420,6 +418,15 @@ mod tests {
                 .push(e.clone());
         }
         ws.store.apply(Place::Tree, edits).unwrap();
+        // Age the shards past the racily-clean window, as if written a while ago.
+        for (loc, _) in ws.store.list(Place::Tree).shards {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(ws.store.path_of(&loc))
+                .unwrap();
+            f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+                .unwrap();
+        }
     }
 
     #[test]

@@ -28,11 +28,13 @@ pub(crate) enum Found {
     Invalid { path: PathBuf, error: String },
 }
 
-/// Every key's answer, and the shards read because the index could not vouch for them (the
-/// run brings their rows up to date).
+/// Every key's answer, the shards read because the index could not vouch for them (the run
+/// brings their rows up to date), and the untrusted lines in the shards looked at
+/// (`path:line: why`).
 pub(crate) struct Looked {
     pub found: Vec<Vec<Option<(Key, Found)>>>,
     pub stale: Vec<Location>,
+    pub bad: Vec<String>,
 }
 
 /// For every target and plan, the key and what was found; `None` where the target could not be
@@ -92,6 +94,7 @@ pub(crate) fn lookup_all(
         .and_then(|ix| ix.shard_sigs().ok())
         .unwrap_or_default();
     let mut vouched: Vec<usize> = Vec::new();
+    let mut vouched_ids: Vec<&ShardId> = Vec::new();
     let mut to_read: Vec<(&ShardId, &Vec<usize>)> = Vec::new();
     let mut stale = Vec::new();
     for ((id, members), sig) in shards.iter().zip(&sigs) {
@@ -111,12 +114,33 @@ pub(crate) fn lookup_all(
         }
         if ok {
             vouched.extend(members.iter().copied());
+            vouched_ids.push(id);
         } else {
             to_read.push((id, members));
         }
     }
     let mut found: Vec<Option<Found>> = vec![None; probes.len()];
+    let mut bad: std::collections::BTreeSet<String> = Default::default();
     if let Some(ix) = usable {
+        let vouched_shards: std::collections::HashSet<String> = vouched_ids
+            .iter()
+            .flat_map(|id| {
+                Place::ALL.map(|place| {
+                    Location {
+                        place,
+                        shard: (*id).clone(),
+                    }
+                    .rel()
+                })
+            })
+            .collect();
+        for (shard, error) in ix.invalid_lines().unwrap_or_default() {
+            if vouched_shards.contains(&shard) {
+                if let Some(loc) = Location::from_rel(&shard) {
+                    bad.insert(format!("{}: {error}", store.path_of(&loc).display()));
+                }
+            }
+        }
         let keys: Vec<&Key> = vouched.iter().map(|&i| &probes[i].2).collect();
         for (&i, hit) in vouched.iter().zip(ix.lookup_keys(&keys)) {
             found[i] = Some(match hit {
@@ -132,10 +156,11 @@ pub(crate) fn lookup_all(
     let answers = parallel_map(&to_read, |(id, members)| {
         read_shards(session, id, members, &probes)
     });
-    for a in answers {
+    for (a, b) in answers {
         for (i, f) in a {
             found[i] = Some(f);
         }
+        bad.extend(b);
     }
     let mut out: Vec<Vec<Option<(Key, Found)>>> = targets
         .iter()
@@ -144,7 +169,11 @@ pub(crate) fn lookup_all(
     for ((t, p, key), f) in probes.into_iter().zip(found) {
         out[t][p] = Some((key, f.unwrap_or(Found::Miss)));
     }
-    Looked { found: out, stale }
+    Looked {
+        found: out,
+        stale,
+        bad: bad.into_iter().collect(),
+    }
 }
 
 /// Answer the probes `members` (all in shard `id`) from the shard and its overlay.
@@ -153,9 +182,10 @@ fn read_shards(
     id: &ShardId,
     members: &[usize],
     probes: &[(usize, usize, Key)],
-) -> Vec<(usize, Found)> {
+) -> (Vec<(usize, Found)>, Vec<String>) {
     let store = &session.store;
     let mut answers: Vec<Option<Found>> = vec![None; members.len()];
+    let mut bad = Vec::new();
     for place in Place::ALL {
         let at = Location {
             place,
@@ -165,6 +195,7 @@ fn read_shards(
             Ok(Some(b)) => b,
             Ok(None) => continue,
             Err(e) => {
+                bad.push(format!("{}: {e}", store.path_of(&at).display()));
                 for a in answers.iter_mut().filter(|a| a.is_none()) {
                     *a = Some(Found::Invalid {
                         path: store.path_of(&at),
@@ -175,6 +206,10 @@ fn read_shards(
             }
         };
         let parsed = shard::parse(&bytes, id);
+        let path = store.path_of(&at);
+        for (n, _, e) in &parsed.invalid {
+            bad.push(format!("{}:{n}: {e}", path.display()));
+        }
         for (slot, &i) in answers.iter_mut().zip(members) {
             if matches!(slot, Some(Found::Hit { .. })) {
                 continue;
@@ -182,10 +217,13 @@ fn read_shards(
             let key = &probes[i].2;
             if let Some(d) = parsed.get(key) {
                 *slot = Some(match store.untrusted(&d.entry) {
-                    Some(e) => Found::Invalid {
-                        path: store.path_of(&at),
-                        error: e.to_string(),
-                    },
+                    Some(e) => {
+                        bad.push(format!("{}: {}: {e}", path.display(), d.entry.path));
+                        Found::Invalid {
+                            path: store.path_of(&at),
+                            error: e.to_string(),
+                        }
+                    }
                     None if store.expired(&d.entry.created_at) => Found::Miss,
                     None => Found::Hit {
                         rel: at.rel(),
@@ -195,7 +233,7 @@ fn read_shards(
             } else if slot.is_none() {
                 let needle = format!("\"blob\":\"{}\"", key.blob);
                 if let Some((n, _, e)) = parsed.invalid.iter().find(|(_, l, _)| {
-                    crate::cache::store::memmem(&bytes[l.range.clone()], needle.as_bytes())
+                    crate::cache::shard::memmem(&bytes[l.range.clone()], needle.as_bytes())
                 }) {
                     *slot = Some(Found::Invalid {
                         path: store.path_of(&at),
@@ -205,11 +243,12 @@ fn read_shards(
             }
         }
     }
-    members
+    let answers = members
         .iter()
         .zip(answers)
         .map(|(&i, a)| (i, a.unwrap_or(Found::Miss)))
-        .collect()
+        .collect();
+    (answers, bad)
 }
 
 #[cfg(test)]

@@ -102,9 +102,17 @@ pub fn run(
             "   not matched by [analysis] include/exclude: {p}"
         ));
     }
-    let lookup::Looked { found, stale } =
+    let lookup::Looked { found, stale, bad } =
         lookup::lookup_all(session, &targets, plans, index.as_deref());
     let mut sorted = sort(session, &targets, found, plans, opts, out);
+    sorted.invalid = bad.len();
+    if out.verbose > 0 {
+        for b in &bad {
+            out.warn(&format!("ignoring untrusted cache line {b}"));
+        }
+    } else {
+        sorted.first_invalid = bad.into_iter().next();
+    }
     warn_untrusted(out, &sorted);
     if !sorted.jobs.is_empty() {
         // Entries in the old layout would be paid for again: say how to keep them.
@@ -230,16 +238,8 @@ fn sort(
                     r.saved_usd = saved;
                     s.results.push(r);
                 }
-                other => {
-                    if let Found::Invalid { path, error } = &other {
-                        s.invalid += 1;
-                        let what = format!("{}: {}", path.display(), error);
-                        if out.verbose > 0 {
-                            out.warn(&format!("ignoring untrusted entry {what}"));
-                        } else if s.first_invalid.is_none() {
-                            s.first_invalid = Some(what);
-                        }
-                    }
+                _ => {
+                    // An untrusted line is a miss; the run warns once about all of them.
                     s.jobs.push(Job {
                         file: file.clone(),
                         plan: pi,
@@ -256,7 +256,7 @@ fn sort(
 fn warn_untrusted(out: Printer, s: &Sorted) {
     if let Some(first) = &s.first_invalid {
         out.warn(&format!(
-            "{} untrusted cache {} (e.g. {first}); `rustassistant cache verify` lists them",
+            "{} untrusted cache {} (e.g. {first}); `rustassistant cache verify` lists them, the next write of a shard drops them",
             s.invalid,
             if s.invalid == 1 {
                 "entry ignored, treated as a miss"

@@ -229,25 +229,163 @@ pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
-/// Every entry file under `.rustassistant/cache`, relative to the repository, sorted.
-pub fn entry_files(repo: &Path) -> Vec<PathBuf> {
+/// Every shard file under `.rustassistant/cache`, relative to the repository, sorted.
+pub fn shard_files(repo: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(repo.join(".rustassistant/cache"))
         .into_iter()
         .flatten()
         .filter(|e| e.file_type().is_file())
         .map(|e| e.path().strip_prefix(repo).unwrap().to_path_buf())
-        .filter(|p| {
-            let s = p.to_string_lossy();
-            s.ends_with(".json") || s.ends_with(".json.zst")
-        })
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl"))
         .collect();
     v.sort();
     v
 }
 
-/// Bytes and mtimes of every entry file.
+/// One line of a shard.
+#[derive(Debug, Clone)]
+pub struct ShardLine {
+    /// The shard, relative to the repository.
+    pub shard: PathBuf,
+    /// 1-based line number.
+    pub n: usize,
+    /// The line's text.
+    pub text: String,
+    /// The line parsed (`Null` when it is not JSON).
+    pub v: serde_json::Value,
+}
+
+impl ShardLine {
+    /// `<type>/<blob>-<variant>`: the entry's identity (the old per-entry file name).
+    pub fn id(&self) -> String {
+        format!(
+            "{}/{}-{}",
+            self.v["cache_type"].as_str().unwrap_or("?"),
+            self.v["blob"].as_str().unwrap_or("?"),
+            self.v["variant"].as_str().unwrap_or("?")
+        )
+    }
+}
+
+/// Every line of the shards of `dir` (a `.rustassistant/cache` or an overlay folder).
+pub fn lines_in(dir: &Path, base: &Path) -> Vec<ShardLine> {
+    let mut out = Vec::new();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && e.path().to_string_lossy().ends_with(".jsonl"))
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, l) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
+            out.push(ShardLine {
+                shard: f.strip_prefix(base).unwrap_or(&f).to_path_buf(),
+                n: i + 1,
+                text: l.to_string(),
+                v: serde_json::from_str(l).unwrap_or(serde_json::Value::Null),
+            });
+        }
+    }
+    out
+}
+
+/// Every line of the committed-layout shards (`.rustassistant/cache`).
+pub fn entry_lines(repo: &Path) -> Vec<ShardLine> {
+    lines_in(&repo.join(".rustassistant/cache"), repo)
+}
+
+/// Every line waiting in the local overlay.
+pub fn overlay_lines(repo: &Path) -> Vec<ShardLine> {
+    let git_dir = std::process::Command::new("git")
+        .current_dir(repo)
+        .args(["rev-parse", "--absolute-git-dir"])
+        .output()
+        .unwrap();
+    let git_dir = PathBuf::from(String::from_utf8(git_dir.stdout).unwrap().trim());
+    lines_in(&git_dir.join("rustassistant/overlay"), &git_dir)
+}
+
+/// The identity (`<type>/<blob>-<variant>`) of every entry, in the shards and in the local
+/// overlay, sorted.
+pub fn entry_files(repo: &Path) -> Vec<String> {
+    let mut v: Vec<String> = entry_lines(repo)
+        .iter()
+        .chain(overlay_lines(repo).iter())
+        .map(ShardLine::id)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Rewrite, in place, the first shard line `pick` accepts with `edit` (a teammate's hand edit
+/// or a forgery). Returns the line's shard.
+pub fn edit_line(
+    repo: &Path,
+    pick: impl Fn(&ShardLine) -> bool,
+    edit: impl FnOnce(&str) -> String,
+) -> PathBuf {
+    let l = entry_lines(repo)
+        .into_iter()
+        .find(|l| pick(l))
+        .expect("a line to edit");
+    let path = repo.join(&l.shard);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out: Vec<String> = text.lines().map(str::to_string).collect();
+    out[l.n - 1] = edit(&out[l.n - 1]);
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    l.shard
+}
+
+/// Entry identities in the shards of the tree of `rev`.
+pub fn tree_entries(env: &TestEnv, repo: &Path, rev: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for shard in env
+        .git(
+            repo,
+            &[
+                "ls-tree",
+                "-r",
+                "--name-only",
+                rev,
+                "--",
+                ".rustassistant/cache",
+            ],
+        )
+        .lines()
+        .filter(|l| l.ends_with(".jsonl"))
+    {
+        for l in env.git(repo, &["show", &format!("{rev}:{shard}")]).lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(l) {
+                ids.push(format!(
+                    "{}/{}-{}",
+                    v["cache_type"].as_str().unwrap_or("?"),
+                    v["blob"].as_str().unwrap_or("?"),
+                    v["variant"].as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Every shard with its bytes (temporary files of interrupted writers left out: git ignores
+/// them and the next run removes them).
+pub fn shard_bytes(repo: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    shard_files(repo)
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(repo.join(&p)).unwrap();
+            (p, b)
+        })
+        .collect()
+}
+
+/// Bytes and mtimes of every shard.
 pub fn snapshot(repo: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
-    entry_files(repo)
+    shard_files(repo)
         .into_iter()
         .map(|p| {
             let abs = repo.join(&p);
