@@ -12,4 +12,5 @@ mod index;
 mod layers;
 mod managers;
 mod providers;
+mod shards;
 mod trust;

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod listing;
 pub mod lock;
 pub mod migrate;
+pub mod place;
 pub mod shard;
 pub mod store;
 

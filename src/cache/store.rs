@@ -15,56 +15,9 @@ use std::time::Duration;
 use super::entry::{Entry, EntryError};
 use super::key::{valid_type_name, Key};
 use super::lock::CacheLock;
+pub use super::place::{Location, Place};
 use super::shard::{self, memmem, ShardId, MAX_SHARD_BYTES};
 use crate::util::write_atomic;
-
-/// Where a shard lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Place {
-    /// `.rustassistant/cache/`: committed or staged content.
-    Tree,
-    /// `<git dir>/rustassistant/overlay/`: content only in the working tree.
-    Overlay,
-}
-
-impl Place {
-    /// Both places, in lookup order.
-    pub const ALL: [Place; 2] = [Place::Tree, Place::Overlay];
-
-    fn prefix(self) -> &'static str {
-        match self {
-            Place::Tree => "cache/",
-            Place::Overlay => "overlay/",
-        }
-    }
-}
-
-/// One shard in one place.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Location {
-    /// The place.
-    pub place: Place,
-    /// The shard.
-    pub shard: ShardId,
-}
-
-impl Location {
-    /// `cache/<type>/<b0b1>.jsonl` or `overlay/<type>/<b0b1>.jsonl`: the name the index and
-    /// messages use.
-    pub fn rel(&self) -> String {
-        format!("{}{}", self.place.prefix(), self.shard.rel())
-    }
-
-    /// Parse [`Location::rel`] back.
-    pub fn from_rel(rel: &str) -> Option<Location> {
-        for place in Place::ALL {
-            if let Some(rest) = rel.strip_prefix(place.prefix()) {
-                return ShardId::from_rel(rest).map(|shard| Location { place, shard });
-            }
-        }
-        None
-    }
-}
 
 /// Result of looking a key up.
 #[derive(Debug)]
@@ -94,6 +47,9 @@ pub struct Edit {
     pub add: Vec<Entry>,
     /// Keys to drop.
     pub drop_keys: HashSet<Key>,
+    /// The shard as git's index has it: an added result equal to a line there gets that line
+    /// back (its `created_at` too), so a re-analysis after `cache clear` leaves git clean.
+    pub committed: Option<Vec<u8>>,
 }
 
 /// What [`Store::apply`] did to one shard.
@@ -420,20 +376,30 @@ impl Store {
                 kept.insert(d.key, d.entry);
             }
         }
+        let committed = edit
+            .committed
+            .as_deref()
+            .map(|b| shard::parse(b, &at.shard))
+            .unwrap_or_default();
+        let same = |old: &Entry, new: &Entry| {
+            old.result == new.result
+                && !self.expired(&old.created_at)
+                && (old.signature.is_some() || new.signature.is_none())
+        };
         for e in edit.add {
             let key = e.key();
             if ShardId::of(&key) != at.shard {
                 continue;
             }
-            let keep_stored = kept.get(&key).is_some_and(|old| {
-                old.result == e.result
-                    && !self.expired(&old.created_at)
-                    && (old.signature.is_some() || e.signature.is_none())
-            });
-            if !keep_stored {
-                kept.insert(key, e);
-                applied.added += 1;
+            if kept.get(&key).is_some_and(|old| same(old, &e)) {
+                continue;
             }
+            let e = match committed.get(&key) {
+                Some(c) if same(&c.entry, &e) => c.entry.clone(),
+                _ => e,
+            };
+            kept.insert(key, e);
+            applied.added += 1;
         }
         let bytes = shard::render(kept.values());
         if bytes == old {

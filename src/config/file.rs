@@ -167,7 +167,7 @@ impl ConfigFile {
         }
         take!(llm: provider, model, base_url, timeout, max_concurrency, max_tokens, temperature);
         take!(analysis: types, include, exclude, max_file_bytes, allow_secrets);
-        take!(cache: compression, max_size, eviction, prune_on_commit, require_signature);
+        take!(cache: compression, max_size, eviction, prune_on_commit, require_signature, max_age);
         take!(budget: monthly_limit_usd, warn_at, alert_at, hard_limit, allow_unknown_price);
         take!(hooks: pre_commit, pre_push, strict, pre_commit_timeout_s);
         self.pricing.extend(higher.pricing);

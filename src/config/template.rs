@@ -26,7 +26,7 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 # allow_secrets = []         # (trust) globs of paths that may be sent even if they look like secrets
 
 [cache]
-# compression = "none"        # none | zstd (.json.zst entries, ~70% smaller)
+# max_age = "180d"            # older entries are misses, so analyses refresh (untrusted: 30d or more)
 # max_size = "500MB"          # evict after writes when the cache grows past this
 # eviction = "lru"            # lru | oldest | largest | expensive
 # prune_on_commit = true      # the pre-commit hook drops entries of blobs no longer committed

@@ -213,6 +213,22 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Attach git's version of each shard about to be written (see [`Edit::committed`]).
+    fn add_committed(&self, edits: &mut BTreeMap<ShardId, Edit>) {
+        let repo = &self.session.repo;
+        let Ok((_, in_index)) =
+            repo.index_blobs_and_paths(self.index_file, ".rustassistant/cache/")
+        else {
+            return;
+        };
+        let oids: HashMap<String, String> = in_index.into_iter().collect();
+        for (shard, edit) in edits.iter_mut() {
+            if let Some(oid) = oids.get(&crate::cache::Store::tree_rel(shard)) {
+                edit.committed = repo.read_blob(oid).ok();
+            }
+        }
+    }
+
     /// Write what is waiting; an entry that cannot be written turns its result into an error.
     fn flush(&mut self, results: &mut [FileResult]) {
         self.last = Instant::now();
@@ -230,6 +246,9 @@ impl<'a> Writer<'a> {
                 .or_default()
                 .add
                 .push(e);
+        }
+        if let Some(tree) = by_place.get_mut(&Place::Tree) {
+            self.add_committed(tree);
         }
         for (place, edits) in by_place {
             match self.session.store.apply(place, edits) {
