@@ -2,7 +2,7 @@
 # Benchmarks for rustassistant. Prints a Markdown table per section; paste it into BENCHMARKS.md
 # with the date and machine it prints.
 #
-#   benches/bench.sh [cache] [providers] [index] [hooks]     (default: all sections)
+#   benches/bench.sh [cache] [git] [providers] [index] [hooks]     (default: all sections)
 #   BENCH_BIN=/path/to/other/rustassistant benches/bench.sh cache   (measure another build)
 #
 # Whole-process wall times, median of RUNS runs (default 7), release build. Synthetic
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${RUNS:-7}
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(cache providers index hooks)
+[ ${#sections[@]} -gt 0 ] || sections=(cache git providers index hooks)
 
 # BENCH_BIN measures another build (e.g. the one before a change) with the same script.
 if [ -n "${BENCH_BIN:-}" ]; then
@@ -71,27 +71,8 @@ echo "Date: $(date -u +%Y-%m-%dT%H:%MZ) · Machine: $(nproc) cores, $(free -g | 
 
 for section in "${sections[@]}"; do
 case $section in
-cache)
-  N=${FILES:-10000}
-  R=$WORK/repo
-  gen_repo "$R" "$N"
-  (cd "$R" && "$BIN" analyze --all -q >/dev/null 2>&1)
-  (cd "$R" && git add .rustassistant && git commit -q -m cache)
-  # Let the kernel write back the 30,000 files just created, or the first runs measure that.
-  sync && sleep 2
-  one=$(cd "$R" && median_ms "$BIN" analyze src/m001/f1.rs -q)
-  all=$(cd "$R" && median_ms "$BIN" analyze --all -q)
-  gst=$(cd "$R" && median_ms git status --porcelain)
-  echo
-  echo "## Cache hits ($N files, 2 offline types, everything cached)"
-  echo
-  echo "| measurement | wall time (ms) | target |"
-  echo "|---|---:|---|"
-  echo "| one-file hit (\`analyze FILE\`) | $one | < 10 ms |"
-  echo "| all cached (\`analyze --all\`) | $all | ≤ 2 × git status |"
-  echo "| \`git status\` (reference) | $gst | |"
-  awk -v a="$all" -v g="$gst" 'BEGIN { printf "\nanalyze --all / git status = %.2f×\n", a / g }'
-  ;;
+cache) source benches/sections/cache.sh ;;
+git) source benches/sections/git.sh ;;
 *) [ -f "benches/sections/$section.sh" ] && source "benches/sections/$section.sh" || echo "unknown section $section" >&2 ;;
 esac
 done

@@ -108,13 +108,19 @@ pub struct Tally {
 }
 
 impl Index {
-    /// For each key, the shard the index found its line in, the cost it saves and its
-    /// creation time, when the index has a valid line for it.
-    pub fn lookup_keys(&self, keys: &[&Key]) -> Vec<Option<IndexHit>> {
+    /// For each key, the cost a hit saves and (with `ages`) the line's creation time, when the
+    /// index has a valid line for it.
+    pub fn lookup_keys(&self, keys: &[&Key], ages: bool) -> Vec<Option<IndexHit>> {
+        let hit = |r: &rusqlite::Row<'_>, at: usize| -> rusqlite::Result<IndexHit> {
+            Ok(IndexHit {
+                saved: r.get(at)?,
+                created_at: r.get(at + 1)?,
+            })
+        };
         // A few keys: one indexed query each. Many: one scan beats thousands of queries.
         if keys.len() < 2000 {
             let Ok(mut q) = self.conn.prepare_cached(
-                "SELECT shard, COALESCE(cost_usd, 0), created_at FROM entries
+                "SELECT COALESCE(cost_usd, 0), CASE WHEN ?5 THEN created_at END FROM entries
                  WHERE key_id = ?1 AND valid = 1 AND cache_type = ?2 AND blob = ?3 AND variant = ?4",
             ) else {
                 return vec![None; keys.len()];
@@ -122,31 +128,19 @@ impl Index {
             return keys
                 .iter()
                 .map(|k| {
-                    q.query_row(params![key_id(k), k.cache_type, k.blob, k.variant], |r| {
-                        Ok(IndexHit {
-                            shard: r.get(0)?,
-                            saved: r.get(1)?,
-                            created_at: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        })
-                    })
+                    q.query_row(
+                        params![key_id(k), k.cache_type, k.blob, k.variant, ages],
+                        |r| hit(r, 0),
+                    )
                     .ok()
                 })
                 .collect();
         }
         let mut snap: HashMap<i64, IndexHit> = HashMap::with_capacity(keys.len());
         if let Ok(mut q) = self.conn.prepare(
-            "SELECT key_id, shard, COALESCE(cost_usd, 0), created_at FROM entries WHERE valid = 1",
+            "SELECT key_id, COALESCE(cost_usd, 0), CASE WHEN ?1 THEN created_at END FROM entries WHERE valid = 1",
         ) {
-            if let Ok(rows) = q.query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    IndexHit {
-                        shard: r.get(1)?,
-                        saved: r.get(2)?,
-                        created_at: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                    },
-                ))
-            }) {
+            if let Ok(rows) = q.query_map([ages], |r| Ok((r.get::<_, i64>(0)?, hit(r, 1)?))) {
                 snap.extend(rows.flatten());
             }
         }
@@ -216,6 +210,7 @@ impl Index {
             tx.execute("INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", params![name, v])?;
         }
         tx.commit()?;
+        self.checkpoint();
         Ok(())
     }
 
@@ -412,10 +407,8 @@ impl Index {
 /// What the index knows of a key's line.
 #[derive(Debug, Clone)]
 pub struct IndexHit {
-    /// Its shard ([`Location::rel`]).
-    pub shard: String,
     /// The cost a hit saves.
     pub saved: f64,
-    /// Its creation time.
-    pub created_at: String,
+    /// Its creation time, when asked for.
+    pub created_at: Option<String>,
 }

@@ -5,10 +5,12 @@
 //! Versions 1–5 indexed the per-entry layout (one row per entry file). 6 indexes shards: a row
 //! per line (`entries`, found by key id or by shard and line hash) and a row per shard
 //! (`shards`: its stat data and every line's hash, offset and length, so a shard a sync finds
-//! changed is compared line by line without reading its rows).
+//! changed is compared line by line without reading its rows). 7 keeps the line tables in
+//! `shard_lines`, so the stat data every lookup reads stays a few pages. 8 adds the covering
+//! index `entries_hits`.
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 8;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
@@ -39,9 +41,13 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_key ON entries(key_id);
 CREATE INDEX IF NOT EXISTS entries_shard ON entries(shard, line_hash);
 CREATE INDEX IF NOT EXISTS entries_untrusted ON entries(valid) WHERE valid = 0;
--- What the last sync saw of each shard: stat data, and its lines as (hash u64, offset u32,
--- length u32) little-endian records in file order.
-CREATE TABLE IF NOT EXISTS shards (shard TEXT PRIMARY KEY, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, lines BLOB NOT NULL);
+-- What an all-cached run reads for every key, in a few pages instead of the whole table.
+CREATE INDEX IF NOT EXISTS entries_hits ON entries(key_id, cost_usd, created_at) WHERE valid = 1;
+-- What the last sync saw of each shard: its stat data (a small table: every lookup reads it),
+-- and apart from it its lines as (hash u64, offset u32, length u32) little-endian records in
+-- file order.
+CREATE TABLE IF NOT EXISTS shards (shard TEXT PRIMARY KEY, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shard_lines (shard TEXT PRIMARY KEY, lines BLOB NOT NULL);
 -- Access history lives apart from entries so a rebuild keeps it, keyed by key_id.
 CREATE TABLE IF NOT EXISTS access (id INTEGER PRIMARY KEY, last_accessed INTEGER NOT NULL, access_count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL);

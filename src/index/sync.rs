@@ -47,7 +47,9 @@ impl Index {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch("DELETE FROM entries; DELETE FROM shards; DELETE FROM totals;")?;
+            tx.execute_batch(
+                "DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines; DELETE FROM totals;",
+            )?;
             tx.commit()?;
         }
         self.sync(session)
@@ -79,6 +81,33 @@ impl Index {
             .map(|l| (l.clone(), stat(store, l)))
             .collect();
         self.refresh(store, current, false)
+    }
+
+    /// The stat data recorded for the shards `rels` (by [`Location::rel`]): a query each for a
+    /// few, one scan for many.
+    pub fn shard_sigs_for(&self, rels: &[String]) -> Result<HashMap<String, Sig>> {
+        if rels.len() > 64 {
+            return self.shard_sigs();
+        }
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT ino, size, mtime_ns FROM shards WHERE shard = ?1")?;
+        let mut out = HashMap::new();
+        for rel in rels {
+            if let Some(sig) = q
+                .query_row([rel], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()?
+            {
+                out.insert(rel.clone(), sig);
+            }
+        }
+        Ok(out)
     }
 
     /// The stat data recorded for every shard (by [`Location::rel`]).
@@ -181,17 +210,14 @@ impl Index {
             }
             match &w.now {
                 Some((sig, lines)) => {
-                    tx.prepare_cached("INSERT OR REPLACE INTO shards VALUES (?1, ?2, ?3, ?4, ?5)")?
-                        .execute(params![
-                            rel,
-                            sig.0 as i64,
-                            sig.1 as i64,
-                            sig.2,
-                            encode_lines(lines)
-                        ])?;
+                    tx.prepare_cached("INSERT OR REPLACE INTO shards VALUES (?1, ?2, ?3, ?4)")?
+                        .execute(params![rel, sig.0 as i64, sig.1 as i64, sig.2])?;
+                    tx.prepare_cached("INSERT OR REPLACE INTO shard_lines VALUES (?1, ?2)")?
+                        .execute(params![rel, encode_lines(lines)])?;
                 }
                 None => {
                     tx.execute("DELETE FROM shards WHERE shard = ?1", [&rel])?;
+                    tx.execute("DELETE FROM shard_lines WHERE shard = ?1", [&rel])?;
                 }
             }
         }
@@ -200,7 +226,7 @@ impl Index {
             tx.execute_batch(schema::TRIGGERS)?;
         }
         tx.commit()?;
-        self.checkpoint_if_large(rows);
+        self.checkpoint();
         Ok(st)
     }
 
@@ -208,7 +234,7 @@ impl Index {
     pub(crate) fn line_table(&self, rel: &str) -> Result<Vec<LineRec>> {
         let blob: Option<Vec<u8>> = self
             .conn
-            .prepare_cached("SELECT lines FROM shards WHERE shard = ?1")?
+            .prepare_cached("SELECT lines FROM shard_lines WHERE shard = ?1")?
             .query_row([rel], |r| r.get(0))
             .optional()?;
         Ok(blob.map(|b| decode_lines(&b)).unwrap_or_default())

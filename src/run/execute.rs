@@ -4,7 +4,6 @@
 //! the others; Ctrl-C stops taking new work and keeps everything already analysed.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -96,7 +95,7 @@ pub(crate) fn execute(
         }
         drop(tx);
         loop {
-            let (mut r, entry) = match rx.recv_timeout(FLUSH_EVERY) {
+            let (r, entry) = match rx.recv_timeout(FLUSH_EVERY) {
                 Ok(got) => got,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     writer.flush(results);
@@ -105,7 +104,7 @@ pub(crate) fn execute(
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
             if let Some((e, staged)) = entry {
-                r.entry_path = Some(writer.push(e, staged, results.len()));
+                writer.push(e, staged, results.len());
             }
             match r.status {
                 Status::Miss => {
@@ -193,18 +192,10 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Queue `e` for result `at`; returns where it will live.
-    fn push(&mut self, e: Entry, staged: bool, at: usize) -> PathBuf {
+    /// Queue `e` for result `at`.
+    fn push(&mut self, e: Entry, staged: bool, at: usize) {
         let place = self.place(&e, staged);
-        let loc = Location {
-            place,
-            shard: ShardId::of(&e.key()),
-        };
         self.pending.push((place, e, at));
-        match place {
-            Place::Tree => PathBuf::from(".rustassistant/cache").join(loc.shard.rel()),
-            Place::Overlay => self.session.store.path_of(&loc),
-        }
     }
 
     fn flush_if_due(&mut self, results: &mut [FileResult]) {
@@ -260,7 +251,6 @@ impl<'a> Writer<'a> {
                         if let Some(r) = results.get_mut(i) {
                             r.status = Status::Error;
                             r.reason = Some(format!("cannot write entry: {e}"));
-                            r.entry_path = None;
                         }
                     }
                 }
@@ -390,7 +380,6 @@ fn analyze_one(
         tokens: entry.tokens,
         cost_usd: entry.cost_usd,
         reason: None,
-        entry_path: None,
         cause: Cause::None,
         saved_usd: 0.0,
     };

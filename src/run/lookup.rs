@@ -20,8 +20,8 @@ use super::{Plan, Target};
 /// What one key's lookup found.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Found {
-    /// A valid entry: its shard ([`Location::rel`]) and the cost it saves.
-    Hit { rel: String, saved: f64 },
+    /// A valid entry, and the cost it saves.
+    Hit { saved: f64 },
     /// No entry.
     Miss,
     /// An entry that cannot be trusted (reported, then treated as a miss).
@@ -90,8 +90,23 @@ pub(crate) fn lookup_all(
         })
     });
     let usable = index.filter(|_| !store.requires_signatures());
+    let rels: Vec<String> = if usable.is_some() {
+        ids.iter()
+            .flat_map(|id| {
+                Place::ALL.map(|place| {
+                    Location {
+                        place,
+                        shard: (*id).clone(),
+                    }
+                    .rel()
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let recorded: HashMap<String, Sig> = usable
-        .and_then(|ix| ix.shard_sigs().ok())
+        .and_then(|ix| ix.shard_sigs_for(&rels).ok())
         .unwrap_or_default();
     let mut vouched: Vec<usize> = Vec::new();
     let mut vouched_ids: Vec<&ShardId> = Vec::new();
@@ -142,12 +157,12 @@ pub(crate) fn lookup_all(
             }
         }
         let keys: Vec<&Key> = vouched.iter().map(|&i| &probes[i].2).collect();
-        for (&i, hit) in vouched.iter().zip(ix.lookup_keys(&keys)) {
+        let ages = store.max_age().is_some();
+        for (&i, hit) in vouched.iter().zip(ix.lookup_keys(&keys, ages)) {
             found[i] = Some(match hit {
-                Some(h) if !store.expired(&h.created_at) => Found::Hit {
-                    rel: h.shard,
-                    saved: h.saved,
-                },
+                Some(h) if h.created_at.as_deref().is_none_or(|t| !store.expired(t)) => {
+                    Found::Hit { saved: h.saved }
+                }
                 _ => Found::Miss,
             });
         }
@@ -226,7 +241,6 @@ fn read_shards(
                     }
                     None if store.expired(&d.entry.created_at) => Found::Miss,
                     None => Found::Hit {
-                        rel: at.rel(),
                         saved: d.entry.cost_usd.unwrap_or(0.0),
                     },
                 });

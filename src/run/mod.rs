@@ -104,7 +104,7 @@ pub fn run(
     }
     let lookup::Looked { found, stale, bad } =
         lookup::lookup_all(session, &targets, plans, index.as_deref());
-    let mut sorted = sort(session, &targets, found, plans, opts, out);
+    let mut sorted = sort(&targets, found, plans, opts, out);
     sorted.invalid = bad.len();
     if out.verbose > 0 {
         for b in &bad {
@@ -169,7 +169,6 @@ struct Sorted {
 }
 
 fn sort(
-    session: &Workspace,
     targets: &[Target],
     lookups: Vec<Vec<Option<(Key, Found)>>>,
     plans: &[Plan],
@@ -212,7 +211,7 @@ fn sort(
                 continue;
             };
             match found {
-                Found::Hit { rel, saved } if !opts.force => {
+                Found::Hit { saved } if !opts.force => {
                     if list_hits {
                         out.line(&format!(
                             "📦 Using cached analysis for {} ({})",
@@ -228,13 +227,6 @@ fn sort(
                         String::new(),
                     );
                     r.reason = None;
-                    r.entry_path =
-                        crate::cache::store::Location::from_rel(&rel).map(|l| match l.place {
-                            crate::cache::store::Place::Tree => {
-                                PathBuf::from(".rustassistant").join(&rel)
-                            }
-                            crate::cache::store::Place::Overlay => session.store.path_of(&l),
-                        });
                     r.saved_usd = saved;
                     s.results.push(r);
                 }

@@ -1,8 +1,6 @@
 //! What a run reports: one line per `(file, type)` and the totals, in the shapes `--json`
 //! prints (DESIGN.md, "Command line").
 
-use std::path::PathBuf;
-
 use serde::Serialize;
 use serde_json::json;
 
@@ -65,9 +63,6 @@ pub struct FileResult {
     /// Why it was skipped or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Entry file, relative to the work tree, when one exists now.
-    #[serde(skip)]
-    pub entry_path: Option<PathBuf>,
     /// Why it was skipped or failed.
     #[serde(skip)]
     pub cause: Cause,
@@ -152,7 +147,6 @@ pub(crate) fn line(
         tokens: Tokens::default(),
         cost_usd: None,
         reason: Some(reason),
-        entry_path: None,
         cause,
         saved_usd: 0.0,
     }

@@ -1,0 +1,51 @@
+# Section `git` of benches/bench.sh: what the committed cache costs git. Three repositories
+# with the same 10,000 source files (GIT_FILES): without a cache, with the shards of the two
+# offline types, and with the same entries in the earlier one-file-per-entry layout. Each is
+# packed (`git gc`), then `git status` and `git clone --no-local` are timed.
+N=${GIT_FILES:-10000}
+base=$WORK/git-none
+gen_repo "$base" "$N"
+shards=$WORK/git-shards
+perentry=$WORK/git-perentry
+rm -rf "$shards" "$perentry"
+git clone -q --no-local "$base" "$shards"
+(cd "$shards" && "$BIN" analyze --all -q >/dev/null 2>&1 && git add -A && git commit -q -m cache)
+git clone -q --no-local "$shards" "$perentry"
+# The same entries, one file each (the layout before shards: cache/<type>/<b0b1>/<rest>-<variant>.json).
+(cd "$perentry" && python3 - <<'PY'
+import json, os, glob
+for shard in glob.glob(".rustassistant/cache/*/*.jsonl"):
+    for line in open(shard):
+        if not line.strip():
+            continue
+        v = json.loads(line)
+        variant = v.pop("variant")
+        d = f".rustassistant/cache/{v['cache_type']}/{v['blob'][:2]}"
+        os.makedirs(d, exist_ok=True)
+        with open(f"{d}/{v['blob'][2:]}-{variant}.json", "w") as f:
+            f.write(json.dumps(v, indent=2) + "\n")
+    os.remove(shard)
+PY
+git add -A && git commit -q -m "per-entry layout")
+for r in "$base" "$shards" "$perentry"; do (cd "$r" && git gc -q --aggressive --prune=now); done
+sync && sleep 2
+pack_kb() { (cd "$1" && git count-objects -v | awk '/size-pack/ {print $2}'); }
+status_ms() { (cd "$1" && median_ms git status --porcelain); }
+clone_ms() { median_ms bash -c "rm -rf '$WORK/clone' && git clone -q --no-local '$1' '$WORK/clone'"; }
+sb=$(status_ms "$base"); ss=$(status_ms "$shards"); sp=$(status_ms "$perentry")
+cb=$(clone_ms "$base"); cs=$(clone_ms "$shards"); cp=$(clone_ms "$perentry")
+pb=$(pack_kb "$base"); ps=$(pack_kb "$shards"); pp=$(pack_kb "$perentry")
+entries=$(cat "$shards"/.rustassistant/cache/*/*.jsonl | wc -l)
+echo
+echo "## What the committed cache costs git ($N files, $entries entries of 2 offline types)"
+echo
+echo "| repository | \`git status\` (ms) | \`git clone --no-local\` (ms) | pack (kB) | cache's share of the pack (kB) |"
+echo "|---|---:|---:|---:|---:|"
+echo "| no cache | $sb | $cb | $pb | |"
+echo "| shards (256 a type) | $ss | $cs | $ps | $((ps - pb)) |"
+echo "| one file per entry (before) | $sp | $cp | $pp | $((pp - pb)) |"
+awk -v sb="$sb" -v ss="$ss" -v sp="$sp" -v cb="$cb" -v cs="$cs" -v cp="$cp" -v pb="$pb" -v ps="$ps" -v pp="$pp" 'BEGIN {
+  printf "\nshards vs no cache: status %.2f× (target ≤ 1.1×), clone %.2f× (target ≤ 1.3×)\n", ss / sb, cs / cb
+  printf "per-entry vs no cache: status %.2f×, clone %.2f×\n", sp / sb, cp / cb
+  printf "cache pack size, shards vs per-entry: %.0f%% (target ≤ 50%%)\n", (ps - pb) * 100 / (pp - pb) }'
+rm -rf "$base" "$shards" "$perentry" "$WORK/clone"
