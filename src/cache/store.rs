@@ -255,6 +255,38 @@ impl Store {
         }
     }
 
+    /// The entry for `key` from the bytes `range` of a shard, when they still are the line
+    /// whose hash the index recorded (a shard rewritten since reads differently) and that line
+    /// passes every check a hit needs.
+    pub fn read_line(
+        &self,
+        at: &Location,
+        range: std::ops::Range<usize>,
+        hash: u64,
+        key: &Key,
+    ) -> Option<Entry> {
+        use std::io::{Read as _, Seek as _};
+        if at.place == Place::Tree && !self.is_real() {
+            return None;
+        }
+        let path = self.path_of(at);
+        if !std::fs::symlink_metadata(&path).ok()?.is_file()
+            || range.len() as u64 > super::entry::MAX_ENTRY_FILE_BYTES
+        {
+            return None;
+        }
+        let mut f = std::fs::File::open(&path).ok()?;
+        f.seek(std::io::SeekFrom::Start(range.start as u64)).ok()?;
+        let mut line = vec![0; range.len()];
+        f.read_exact(&mut line).ok()?;
+        if shard::line_hash(&line) != hash {
+            return None;
+        }
+        let e = shard::decode_line(&line, &at.shard).ok()?;
+        (e.key() == *key && self.untrusted(&e).is_none() && !self.expired(&e.created_at))
+            .then_some(e)
+    }
+
     /// Every trusted, unexpired entry of `cache_type` for `blob`, under any variant, from the
     /// shard and the overlay (what `show` falls back on when the current prompt has none).
     pub fn trusted_for_blob(&self, cache_type: &str, blob: &str) -> Vec<Entry> {

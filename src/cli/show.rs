@@ -81,9 +81,10 @@ fn show_blob(
         args.types.clone()
     };
     let plans = plans(session, &types)?;
+    let index = crate::index::Index::open_for_lookup(session);
     let mut found = Vec::new();
     for p in &plans {
-        if let Some(e) = find_entry(session, p, blob) {
+        if let Some(e) = find_entry(session, &index, p, blob) {
             found.push(e);
         }
     }
@@ -118,7 +119,12 @@ fn show_blob(
 
 /// The entry for `(plan type, blob)`: the one the current configuration would use, else the
 /// newest valid entry for that content under any model or prompt.
-fn find_entry(session: &Workspace, plan: &Plan, blob: &str) -> Option<crate::cache::Entry> {
+fn find_entry(
+    session: &Workspace,
+    index: &crate::index::Index,
+    plan: &Plan,
+    blob: &str,
+) -> Option<crate::cache::Entry> {
     if let Ok(a) = &plan.analyzer {
         let id = a.identity();
         let key = Key {
@@ -131,6 +137,14 @@ fn find_entry(session: &Workspace, plan: &Plan, blob: &str) -> Option<crate::cac
                 crate::cache::SCHEMA_VERSION,
             ),
         };
+        // The index says where the line is: read just that line (checked against the hash
+        // recorded for it, then as untrusted as any other), else the shard.
+        if let Some(e) = index
+            .locate(&key)
+            .and_then(|(at, range, hash)| session.store.read_line(&at, range, hash, &key))
+        {
+            return Some(e);
+        }
         if let crate::cache::Lookup::Hit { entry, .. } = session.store.lookup(&key) {
             return Some(*entry);
         }

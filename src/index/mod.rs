@@ -154,6 +154,12 @@ impl Index {
             .map_err(classify)?;
         conn.pragma_update(None, "synchronous", "OFF")
             .map_err(classify)?;
+        // Room for a sync after a large pull without spilling pages mid-transaction, and pages
+        // read through a memory map rather than copied by a read call each (every command opens
+        // the database afresh).
+        conn.pragma_update(None, "cache_size", -32000)
+            .map_err(classify)?;
+        let _ = conn.pragma_update(None, "mmap_size", 256i64 << 20);
         // A small WAL: every process start reads all of it back (see Index::checkpoint).
         conn.pragma_update(None, "wal_autocheckpoint", 64)
             .map_err(classify)?;

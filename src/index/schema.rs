@@ -7,10 +7,11 @@
 //! (`shards`: its stat data and every line's hash, offset and length, so a shard a sync finds
 //! changed is compared line by line without reading its rows). 7 keeps the line tables in
 //! `shard_lines`, so the stat data every lookup reads stays a few pages. 8 adds the covering
-//! index `entries_hits`.
+//! index `entries_hits`. 9 changes `line_hash` (four lanes: a sync after a large pull hashes
+//! hundreds of megabytes). 10 adds `entries_dups`.
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 8;
+pub const VERSION: i64 = 10;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
@@ -41,6 +42,8 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_key ON entries(key_id);
 CREATE INDEX IF NOT EXISTS entries_shard ON entries(shard, line_hash);
 CREATE INDEX IF NOT EXISTS entries_untrusted ON entries(valid) WHERE valid = 0;
+-- Shards holding a key twice (union-merge leftovers): a sync of such a shard re-reads it whole.
+CREATE INDEX IF NOT EXISTS entries_dups ON entries(shard) WHERE valid = 2;
 -- What an all-cached run reads for every key, in a few pages instead of the whole table.
 CREATE INDEX IF NOT EXISTS entries_hits ON entries(key_id, cost_usd, created_at) WHERE valid = 1;
 -- What the last sync saw of each shard: its stat data (a small table: every lookup reads it),

@@ -210,10 +210,16 @@ impl Index {
             }
             match &w.now {
                 Some((sig, lines)) => {
-                    tx.prepare_cached("INSERT OR REPLACE INTO shards VALUES (?1, ?2, ?3, ?4)")?
-                        .execute(params![rel, sig.0 as i64, sig.1 as i64, sig.2])?;
-                    tx.prepare_cached("INSERT OR REPLACE INTO shard_lines VALUES (?1, ?2)")?
-                        .execute(params![rel, encode_lines(lines)])?;
+                    tx.prepare_cached(
+                        "INSERT INTO shards VALUES (?1, ?2, ?3, ?4) ON CONFLICT (shard) DO UPDATE
+                         SET ino = excluded.ino, size = excluded.size, mtime_ns = excluded.mtime_ns",
+                    )?
+                    .execute(params![rel, sig.0 as i64, sig.1 as i64, sig.2])?;
+                    tx.prepare_cached(
+                        "INSERT INTO shard_lines VALUES (?1, ?2) ON CONFLICT (shard) DO UPDATE
+                         SET lines = excluded.lines",
+                    )?
+                    .execute(params![rel, encode_lines(lines)])?;
                 }
                 None => {
                     tx.execute("DELETE FROM shards WHERE shard = ?1", [&rel])?;
