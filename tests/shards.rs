@@ -368,3 +368,33 @@ fn max_age_makes_old_entries_misses_and_prune_older_than_drops_them() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_consistent(&env, &repo);
 }
+
+#[test]
+fn without_hooks_staged_content_moves_its_analyses_into_the_shards_on_the_next_run() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    env.run(&repo, &["analyze", "--all"]).ok();
+    std::fs::write(repo.join("new.rs"), "// TODO new\nfn n() {}\n").unwrap();
+    let v = env.run(&repo, &["analyze", "new.rs", "--json"]).ok().json();
+    assert_eq!(v["summary"]["misses"], 2);
+    assert_eq!(overlay_lines(&repo).len(), 2, "untracked: the overlay");
+    env.git(&repo, &["add", "-A"]);
+    let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(v["summary"]["misses"], 0, "{v:#}");
+    assert!(overlay_lines(&repo).is_empty(), "moved into the shards");
+    let blob = env
+        .git(&repo, &["hash-object", "new.rs"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        entry_lines(&repo)
+            .iter()
+            .filter(|l| l.v["blob"] == blob.as_str())
+            .count(),
+        2
+    );
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "with analyses"]);
+    assert_exact(&env, &repo, "HEAD");
+    assert_consistent(&env, &repo);
+}

@@ -115,13 +115,15 @@ impl Index {
             Ok(IndexHit {
                 saved: r.get(at)?,
                 created_at: r.get(at + 1)?,
+                overlay: r.get(at + 2)?,
             })
         };
         // A few keys: one indexed query each. Many: one scan beats thousands of queries.
         if keys.len() < 2000 {
             let Ok(mut q) = self.conn.prepare_cached(
-                "SELECT COALESCE(cost_usd, 0), CASE WHEN ?5 THEN created_at END FROM entries
-                 WHERE key_id = ?1 AND valid = 1 AND cache_type = ?2 AND blob = ?3 AND variant = ?4",
+                "SELECT COALESCE(cost_usd, 0), CASE WHEN ?5 THEN created_at END, overlay FROM entries
+                 WHERE key_id = ?1 AND valid = 1 AND cache_type = ?2 AND blob = ?3 AND variant = ?4
+                 ORDER BY overlay",
             ) else {
                 return vec![None; keys.len()];
             };
@@ -138,10 +140,22 @@ impl Index {
         }
         let mut snap: HashMap<i64, IndexHit> = HashMap::with_capacity(keys.len());
         if let Ok(mut q) = self.conn.prepare(
-            "SELECT key_id, COALESCE(cost_usd, 0), CASE WHEN ?1 THEN created_at END FROM entries WHERE valid = 1",
+            "SELECT key_id, COALESCE(cost_usd, 0), CASE WHEN ?1 THEN created_at END, overlay FROM entries WHERE valid = 1",
         ) {
             if let Ok(rows) = q.query_map([ages], |r| Ok((r.get::<_, i64>(0)?, hit(r, 1)?))) {
-                snap.extend(rows.flatten());
+                // A line in the shards wins over the same key in the overlay.
+                for (k, h) in rows.flatten() {
+                    match snap.entry(k) {
+                        std::collections::hash_map::Entry::Occupied(mut o) => {
+                            if o.get().overlay {
+                                o.insert(h);
+                            }
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(h);
+                        }
+                    }
+                }
             }
         }
         keys.iter().map(|k| snap.get(&key_id(k)).cloned()).collect()
@@ -411,4 +425,6 @@ pub struct IndexHit {
     pub saved: f64,
     /// Its creation time, when asked for.
     pub created_at: Option<String>,
+    /// Whether the line found is in the local overlay (a line in the shards wins).
+    pub overlay: bool,
 }

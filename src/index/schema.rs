@@ -8,10 +8,10 @@
 //! changed is compared line by line without reading its rows). 7 keeps the line tables in
 //! `shard_lines`, so the stat data every lookup reads stays a few pages. 8 adds the covering
 //! index `entries_hits`. 9 changes `line_hash` (four lanes: a sync after a large pull hashes
-//! hundreds of megabytes). 10 adds `entries_dups`.
+//! hundreds of megabytes). 10 adds `entries_dups`; 11 `entries.overlay`.
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 10;
+pub const VERSION: i64 = 11;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
     id            INTEGER PRIMARY KEY,
     shard         TEXT NOT NULL,      -- cache/<type>/<b0b1>.jsonl or overlay/<type>/<b0b1>.jsonl
+    overlay       INTEGER NOT NULL,   -- 1 when the shard is in the local overlay
     line_hash     INTEGER NOT NULL,   -- cache::shard::line_hash of the line's bytes
     key_id        INTEGER NOT NULL,   -- index::key_id: lookups and `access`
     cache_type    TEXT NOT NULL,
@@ -45,7 +46,7 @@ CREATE INDEX IF NOT EXISTS entries_untrusted ON entries(valid) WHERE valid = 0;
 -- Shards holding a key twice (union-merge leftovers): a sync of such a shard re-reads it whole.
 CREATE INDEX IF NOT EXISTS entries_dups ON entries(shard) WHERE valid = 2;
 -- What an all-cached run reads for every key, in a few pages instead of the whole table.
-CREATE INDEX IF NOT EXISTS entries_hits ON entries(key_id, cost_usd, created_at) WHERE valid = 1;
+CREATE INDEX IF NOT EXISTS entries_hits ON entries(key_id, cost_usd, created_at, overlay) WHERE valid = 1;
 -- What the last sync saw of each shard: its stat data (a small table: every lookup reads it),
 -- and apart from it its lines as (hash u64, offset u32, length u32) little-endian records in
 -- file order.

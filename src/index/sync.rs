@@ -386,20 +386,21 @@ fn insert_row(
     r: &NewRow,
 ) -> rusqlite::Result<()> {
     let size = r.len as i64 + 1;
+    let overlay = rel.starts_with("overlay/");
     match &r.what {
         Ok((key, e)) => tx.prepare_cached(
             "INSERT INTO entries (shard, line_hash, key_id, cache_type, blob, variant, valid, path, file_size, provider, model, created_at,
-                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size, overlay)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?.execute(params![
             rel, r.hash as i64, key_id(key), key.cache_type, key.blob, key.variant, r.valid, e.path, e.file_size as i64,
             e.provider, e.model, e.created_at, e.tokens.input as i64, e.tokens.output as i64,
-            e.tokens.cached_input as i64, e.cost_usd, size, r.len as i64
+            e.tokens.cached_input as i64, e.cost_usd, size, r.len as i64, overlay
         ])?,
         Err(err) => tx.prepare_cached(
-            "INSERT INTO entries (shard, line_hash, key_id, cache_type, blob, variant, valid, error, size_on_disk, json_size)
-             VALUES (?1, ?2, ?3, ?4, '', '', 0, ?5, ?6, ?7)",
-        )?.execute(params![rel, r.hash as i64, r.hash as i64, shard.cache_type, err.to_string(), size, r.len as i64])?,
+            "INSERT INTO entries (shard, line_hash, key_id, cache_type, blob, variant, valid, error, size_on_disk, json_size, overlay)
+             VALUES (?1, ?2, ?3, ?4, '', '', 0, ?5, ?6, ?7, ?8)",
+        )?.execute(params![rel, r.hash as i64, r.hash as i64, shard.cache_type, err.to_string(), size, r.len as i64, overlay])?,
     };
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Running the misses: a bounded pool of workers, each analysing one `(file, type)`; results are
-//! printed in the order they finish and their entries written in batches (at least once a
-//! second, and per shard: one shard rewrite carries many entries). One file failing never stops
+//! printed in the order they finish and their entries written in batches per shard (paid results
+//! at least once a second; those of the built-in analyzers at the end of the run). One file failing never stops
 //! the others; Ctrl-C stops taking new work and keeps everything already analysed.
 
 use std::collections::{BTreeMap, HashMap};
@@ -54,7 +54,7 @@ pub(crate) fn execute(
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(FileResult, Option<(Entry, bool)>)>();
     let jobs = &jobs;
-    let mut writer = Writer::new(session, opts);
+    let mut writer = Writer::new(session, opts, remote);
     std::thread::scope(|s| {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -98,7 +98,7 @@ pub(crate) fn execute(
             let (r, entry) = match rx.recv_timeout(FLUSH_EVERY) {
                 Ok(got) => got,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    writer.flush(results);
+                    writer.flush_if_due(results);
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -144,6 +144,11 @@ pub(crate) fn execute(
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// ... or until this many are waiting.
 const FLUSH_AT: usize = 512;
+/// Entries of the built-in (free, fast) analyzers are written at the end of the run, or when
+/// this many wait: each write reads and rewrites whole shards, so writing every second on a
+/// 100,000-file first run would rewrite every shard hundreds of times. A kill loses only
+/// seconds of local work.
+const LOCAL_FLUSH_AT: usize = 50_000;
 
 /// Batches a run's entries per shard: committed or staged content goes to the shards, content
 /// only in the working tree to the local overlay (DESIGN.md, "What goes into shards").
@@ -155,18 +160,21 @@ struct Writer<'a> {
     /// (place, entry, the result it belongs to).
     pending: Vec<(Place, Entry, usize)>,
     last: Instant,
+    /// Whether paid (remote) results are being written: then at least once a second.
+    remote: bool,
     /// Shards whose bytes changed.
     touched: Vec<Location>,
 }
 
 impl<'a> Writer<'a> {
-    fn new(session: &'a Workspace, opts: &'a RunOptions) -> Writer<'a> {
+    fn new(session: &'a Workspace, opts: &'a RunOptions, remote: bool) -> Writer<'a> {
         Writer {
             session,
             index_file: opts.index_file.as_deref(),
             staged: None,
             pending: Vec::new(),
             last: Instant::now(),
+            remote,
             touched: Vec::new(),
         }
     }
@@ -199,7 +207,13 @@ impl<'a> Writer<'a> {
     }
 
     fn flush_if_due(&mut self, results: &mut [FileResult]) {
-        if self.pending.len() >= FLUSH_AT || self.last.elapsed() >= FLUSH_EVERY {
+        let due = if self.remote {
+            self.pending.len() >= FLUSH_AT
+                || (!self.pending.is_empty() && self.last.elapsed() >= FLUSH_EVERY)
+        } else {
+            self.pending.len() >= LOCAL_FLUSH_AT
+        };
+        if due {
             self.flush(results);
         }
     }

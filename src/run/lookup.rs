@@ -20,8 +20,8 @@ use super::{Plan, Target};
 /// What one key's lookup found.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Found {
-    /// A valid entry, and the cost it saves.
-    Hit { saved: f64 },
+    /// A valid entry, the cost it saves, and whether it was found in the local overlay.
+    Hit { saved: f64, overlay: bool },
     /// No entry.
     Miss,
     /// An entry that cannot be trusted (reported, then treated as a miss).
@@ -161,7 +161,10 @@ pub(crate) fn lookup_all(
         for (&i, hit) in vouched.iter().zip(ix.lookup_keys(&keys, ages)) {
             found[i] = Some(match hit {
                 Some(h) if h.created_at.as_deref().is_none_or(|t| !store.expired(t)) => {
-                    Found::Hit { saved: h.saved }
+                    Found::Hit {
+                        saved: h.saved,
+                        overlay: h.overlay,
+                    }
                 }
                 _ => Found::Miss,
             });
@@ -242,6 +245,7 @@ fn read_shards(
                     None if store.expired(&d.entry.created_at) => Found::Miss,
                     None => Found::Hit {
                         saved: d.entry.cost_usd.unwrap_or(0.0),
+                        overlay: place == Place::Overlay,
                     },
                 });
             } else if slot.is_none() {

@@ -9,6 +9,7 @@
 
 mod execute;
 mod lookup;
+mod promote;
 mod report;
 mod select;
 
@@ -129,6 +130,13 @@ pub fn run(
         let jobs = std::mem::take(&mut sorted.jobs);
         execute::execute(session, plans, jobs, opts, &mut sorted.results, out)?
     };
+    if !opts.dry_run {
+        written.extend(promote::promote(
+            session,
+            &sorted.overlay_hits,
+            opts.index_file.as_deref(),
+        ));
+    }
     let mut summary = tally(&sorted.results, sorted.invalid, submodules, started);
     summary.not_matched = not_matched.len();
     summary.elapsed_ms = started.elapsed().as_millis();
@@ -164,6 +172,8 @@ struct Sorted {
     results: Vec<FileResult>,
     jobs: Vec<Job>,
     hit_keys: Vec<Key>,
+    /// Hits found in the local overlay (candidates for the shards once staged).
+    overlay_hits: Vec<(Arc<FileId>, Key)>,
     invalid: usize,
     first_invalid: Option<String>,
 }
@@ -211,7 +221,10 @@ fn sort(
                 continue;
             };
             match found {
-                Found::Hit { saved } if !opts.force => {
+                Found::Hit { saved, overlay } if !opts.force => {
+                    if overlay {
+                        s.overlay_hits.push((file.clone(), key.clone()));
+                    }
                     if list_hits {
                         out.line(&format!(
                             "📦 Using cached analysis for {} ({})",

@@ -1,0 +1,62 @@
+//! Moving analyses from the local overlay to the shards once their content is staged or
+//! committed: a user without hooks who analysed a new file, then `git add`ed it, gets its
+//! entries into the shards (to commit like a lock file) on the next run, with nothing analysed
+//! again. The pre-commit hook does the same for the content it commits.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::cache::shard::ShardId;
+use crate::cache::store::{Edit, Location, Place};
+use crate::cache::{Key, Lookup};
+use crate::git::FileId;
+use crate::workspace::Workspace;
+
+/// Promote the overlay hits whose file git's index now holds with that content; returns the
+/// shards changed (for the index). Failures only warn: the entries stay hits in the overlay.
+pub(crate) fn promote(
+    session: &Workspace,
+    hits: &[(Arc<FileId>, Key)],
+    index_file: Option<&str>,
+) -> Vec<Location> {
+    if hits.is_empty() {
+        return Vec::new();
+    }
+    let staged: HashMap<String, String> = match session.repo.tracked(index_file) {
+        Ok(v) => v.into_iter().map(|t| (t.path, t.blob)).collect(),
+        Err(_) => return Vec::new(),
+    };
+    let mut up: BTreeMap<ShardId, Edit> = BTreeMap::new();
+    let mut down: BTreeMap<ShardId, Edit> = BTreeMap::new();
+    for (file, key) in hits {
+        if staged.get(&file.path) != Some(&file.blob) {
+            continue;
+        }
+        let Lookup::Hit { entry, at } = session.store.lookup(key) else {
+            continue;
+        };
+        if at.place != Place::Overlay {
+            continue;
+        }
+        let shard = ShardId::of(key);
+        down.entry(shard.clone())
+            .or_default()
+            .drop_keys
+            .insert(key.clone());
+        up.entry(shard).or_default().add.push(*entry);
+    }
+    let mut touched = Vec::new();
+    // Up first: a crash in between leaves the entry in both places, never in neither.
+    for (place, edits) in [(Place::Tree, up), (Place::Overlay, down)] {
+        match session.store.apply(place, edits) {
+            Ok(applied) => touched.extend(applied.into_iter().filter(|a| a.changed).map(|a| a.at)),
+            Err(e) => {
+                session.out.warn(&format!(
+                    "could not move analyses of staged content into the shards ({e}); they stay hits in the local overlay"
+                ));
+                break;
+            }
+        }
+    }
+    touched
+}
