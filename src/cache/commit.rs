@@ -97,37 +97,50 @@ pub fn stage_for_commit(
     }
     let mut out = Staged::default();
     let _lock = store.lock()?;
-    let mut plans = Vec::new();
-    for shard in shards {
-        let idx_bytes = match recorded.get(&shard) {
+    let shards: Vec<ShardId> = shards.into_iter().collect();
+    let staged_bytes: Vec<Vec<u8>> = shards
+        .iter()
+        .map(|shard| match recorded.get(shard) {
             Some(oid) => repo
                 .read_blob(oid)
-                .with_context(|| format!("reading the staged {}", shard.rel()))?,
-            None => Vec::new(),
+                .with_context(|| format!("reading the staged {}", shard.rel())),
+            None => Ok(Vec::new()),
+        })
+        .collect::<Result<_>>()?;
+    let numbered: Vec<usize> = (0..shards.len()).collect();
+    // Shards are independent: plan and write them on every core, then tell git in one go.
+    let planned = crate::util::par::parallel_map(&numbered, |&i| {
+        let (plan, added, pruned) = plan_shard(store, &shards[i], &staged_bytes[i], &tree, prune);
+        let mut touched = Vec::new();
+        let work = Location {
+            place: Place::Tree,
+            shard: plan.shard.clone(),
         };
-        let plan = plan_shard(store, &shard, &idx_bytes, &tree, prune, &mut out)?;
+        if plan.work_changed {
+            store.replace_shard(&work, &plan.work)?;
+            touched.push(work);
+        }
+        if let Some(ov) = &plan.overlay {
+            let at = Location {
+                place: Place::Overlay,
+                shard: plan.shard.clone(),
+            };
+            store.replace_shard(&at, ov)?;
+            touched.push(at);
+        }
+        Ok::<_, std::io::Error>((plan, added, pruned, touched))
+    });
+    let mut plans = Vec::with_capacity(planned.len());
+    for p in planned {
+        let (plan, added, pruned, touched) = p?;
+        out.added += added;
+        out.pruned += pruned;
+        out.touched.extend(touched);
         plans.push(plan);
     }
-    // Files first (the working tree and the overlay), then git's index.
     let mut add = Vec::new();
     let mut cacheinfo = Vec::new();
     for p in &plans {
-        let work = Location {
-            place: Place::Tree,
-            shard: p.shard.clone(),
-        };
-        if p.work_changed {
-            store.replace_shard(&work, &p.work)?;
-            out.touched.push(work.clone());
-        }
-        if let Some(ov) = &p.overlay {
-            let at = Location {
-                place: Place::Overlay,
-                shard: p.shard.clone(),
-            };
-            store.replace_shard(&at, ov)?;
-            out.touched.push(at);
-        }
         if !p.staged_changed {
             continue;
         }
@@ -167,15 +180,16 @@ pub fn stage_for_commit(
     Ok(out)
 }
 
-/// Work out one shard's staged, working-tree and overlay versions.
+/// Work out one shard's staged, working-tree and overlay versions; also returns how many
+/// entries the staged version adds and prunes.
 fn plan_shard(
     store: &Store,
     shard: &ShardId,
     idx_bytes: &[u8],
     tree: &HashSet<String>,
     prune: bool,
-    out: &mut Staged,
-) -> Result<Plan> {
+) -> (Plan, usize, usize) {
+    let (mut added, mut pruned) = (0, 0);
     let read = |place| -> Vec<u8> {
         store
             .read_shard(&Location {
@@ -204,13 +218,13 @@ fn plan_shard(
         if keep(&d.entry) {
             staged.insert(d.key.clone(), d.entry.clone());
         } else {
-            out.pruned += 1;
+            pruned += 1;
         }
     }
     for (k, e) in &carried {
         if !staged.contains_key(k) {
             staged.insert(k.clone(), e.clone());
-            out.added += 1;
+            added += 1;
         }
     }
     let mut work_now: BTreeMap<Key, Entry> = work
@@ -243,12 +257,13 @@ fn plan_shard(
                 .chain(down.iter().copied()),
         )
     });
-    Ok(Plan {
+    let plan = Plan {
         shard: shard.clone(),
         staged_changed: staged_bytes != idx_bytes,
         staged: staged_bytes,
         work_changed: work_new != work_bytes,
         work: work_new,
         overlay,
-    })
+    };
+    (plan, added, pruned)
 }

@@ -14,6 +14,7 @@ pub mod listing;
 pub mod lock;
 pub mod migrate;
 pub mod place;
+pub mod reads;
 pub mod shard;
 pub mod store;
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::entry::{Entry, EntryError};
-use super::key::{valid_type_name, Key};
+use super::key::Key;
 use super::lock::CacheLock;
 pub use super::place::{Location, Place};
 use super::shard::{self, memmem, ShardId, MAX_SHARD_BYTES};
@@ -89,6 +89,9 @@ pub struct Store {
     max_age: Option<Duration>,
     /// Whether `.rustassistant` and `cache` are real folders, or why not (checked once).
     real: std::sync::OnceLock<Result<(), String>>,
+    /// Type folders already checked by a write of this process (a commit writes hundreds of
+    /// shards into a handful of folders: each is lstat'ed once, component by component).
+    checked: std::sync::Arc<std::sync::Mutex<HashSet<PathBuf>>>,
 }
 
 impl Store {
@@ -101,7 +104,19 @@ impl Store {
             signatures: None,
             max_age: None,
             real: std::sync::OnceLock::new(),
+            checked: Default::default(),
         }
+    }
+
+    /// [`Store::check_dir`] for the folder of a tree shard being written, once per folder and
+    /// process.
+    fn check_shard_dir(&self, dir: &Path) -> std::io::Result<()> {
+        let mut done = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        if !done.contains(dir) {
+            self.check_dir(dir)?;
+            done.insert(dir.to_path_buf());
+        }
+        Ok(())
     }
 
     /// Require every entry to carry a valid signature under `key` (`[cache] require_signature`).
@@ -255,71 +270,6 @@ impl Store {
         }
     }
 
-    /// The entry for `key` from the bytes `range` of a shard, when they still are the line
-    /// whose hash the index recorded (a shard rewritten since reads differently) and that line
-    /// passes every check a hit needs.
-    pub fn read_line(
-        &self,
-        at: &Location,
-        range: std::ops::Range<usize>,
-        hash: u64,
-        key: &Key,
-    ) -> Option<Entry> {
-        use std::io::{Read as _, Seek as _};
-        if at.place == Place::Tree && !self.is_real() {
-            return None;
-        }
-        let path = self.path_of(at);
-        if !std::fs::symlink_metadata(&path).ok()?.is_file()
-            || range.len() as u64 > super::entry::MAX_ENTRY_FILE_BYTES
-        {
-            return None;
-        }
-        let mut f = std::fs::File::open(&path).ok()?;
-        f.seek(std::io::SeekFrom::Start(range.start as u64)).ok()?;
-        let mut line = vec![0; range.len()];
-        f.read_exact(&mut line).ok()?;
-        if shard::line_hash(&line) != hash {
-            return None;
-        }
-        let e = shard::decode_line(&line, &at.shard).ok()?;
-        (e.key() == *key && self.untrusted(&e).is_none() && !self.expired(&e.created_at))
-            .then_some(e)
-    }
-
-    /// Every trusted, unexpired entry of `cache_type` for `blob`, under any variant, from the
-    /// shard and the overlay (what `show` falls back on when the current prompt has none).
-    pub fn trusted_for_blob(&self, cache_type: &str, blob: &str) -> Vec<Entry> {
-        if !valid_type_name(cache_type) || blob.len() < 2 || !crate::util::is_lower_hex(blob) {
-            return Vec::new();
-        }
-        let shard = ShardId {
-            cache_type: cache_type.to_string(),
-            prefix: blob[..2].to_string(),
-        };
-        let needle = format!("\"blob\":\"{blob}\"");
-        let mut out = Vec::new();
-        for place in Place::ALL {
-            let at = Location {
-                place,
-                shard: shard.clone(),
-            };
-            let Ok(Some(bytes)) = self.read_shard(&at) else {
-                continue;
-            };
-            let parsed = shard::parse_only(&bytes, &shard, |l| memmem(l, needle.as_bytes()));
-            out.extend(
-                parsed
-                    .entries
-                    .into_iter()
-                    .map(|d| d.entry)
-                    .filter(|e| e.blob == blob)
-                    .filter(|e| self.untrusted(e).is_none() && !self.expired(&e.created_at)),
-            );
-        }
-        out
-    }
-
     /// The work tree the `.rustassistant` folder sits in.
     fn work_tree(&self) -> &Path {
         self.root.parent().unwrap_or(&self.root)
@@ -374,7 +324,7 @@ impl Store {
         let path = self.path_of(at);
         if let Some(dir) = path.parent() {
             if at.place == Place::Tree {
-                self.check_dir(dir)?;
+                self.check_shard_dir(dir)?;
             }
         }
         let old = match self.read_shard(at) {
@@ -452,7 +402,7 @@ impl Store {
         let path = self.path_of(at);
         if let Some(dir) = path.parent() {
             if at.place == Place::Tree {
-                self.check_dir(dir)?;
+                self.check_shard_dir(dir)?;
             }
         }
         if bytes.is_empty() && at.place == Place::Tree {

@@ -211,12 +211,14 @@ impl Index {
         let (nh, nm, saved) = (tally.hits as f64, tally.misses as f64, tally.saved_usd);
         let tx = self.conn.unchecked_transaction()?;
         // One statement for every hit (a JSON array of ids): thousands of hits cost a few
-        // milliseconds instead of one round trip each.
+        // milliseconds instead of one round trip each. Recency is kept to the hour (what LRU
+        // eviction needs): an all-cached run repeated within the hour rewrites no page.
         let hit_ids: Vec<i64> = hits.iter().map(key_id).collect();
         if !hit_ids.is_empty() {
             tx.execute(
                 "INSERT INTO access SELECT value, ?2, 1 FROM json_each(?1) WHERE true
-                 ON CONFLICT (id) DO UPDATE SET last_accessed = excluded.last_accessed, access_count = access_count + 1",
+                 ON CONFLICT (id) DO UPDATE SET last_accessed = excluded.last_accessed, access_count = access_count + 1
+                 WHERE access.last_accessed < excluded.last_accessed - 3600",
                 params![serde_json::to_string(&hit_ids)?, now],
             )?;
         }
