@@ -102,7 +102,7 @@ pub fn stage_for_commit(
         .iter()
         .map(|shard| match recorded.get(shard) {
             Some(oid) => repo
-                .read_blob(oid)
+                .read_blob_within(oid, super::shard::MAX_SHARD_BYTES)
                 .with_context(|| format!("reading the staged {}", shard.rel())),
             None => Ok(Vec::new()),
         })

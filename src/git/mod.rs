@@ -421,6 +421,21 @@ impl Repo {
         Ok(self.git().blob(bytes)?.to_string())
     }
 
+    /// The content of blob `blob`, refused (an error) when it is over `limit` bytes: the size
+    /// is read from the object header first, so a planted giant blob is never loaded.
+    pub fn read_blob_within(&self, blob: &str, limit: u64) -> Result<Vec<u8>, git2::Error> {
+        let oid = self.oid(blob)?;
+        let git = self.git();
+        let (size, _) = git.odb()?.read_header(oid)?;
+        if size as u64 > limit {
+            return Err(git2::Error::from_str(&format!(
+                "blob {blob} is {size} bytes, over the {limit}-byte bound"
+            )));
+        }
+        let content = git.find_blob(oid)?.content().to_vec();
+        Ok(content)
+    }
+
     /// The content of blob `blob`.
     pub fn read_blob(&self, blob: &str) -> Result<Vec<u8>, git2::Error> {
         let oid = self.oid(blob)?;

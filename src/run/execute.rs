@@ -229,7 +229,9 @@ impl<'a> Writer<'a> {
         let oids: HashMap<String, String> = in_index.into_iter().collect();
         for (shard, edit) in edits.iter_mut() {
             if let Some(oid) = oids.get(&crate::cache::Store::tree_rel(shard)) {
-                edit.committed = repo.read_blob(oid).ok();
+                edit.committed = repo
+                    .read_blob_within(oid, crate::cache::shard::MAX_SHARD_BYTES)
+                    .ok();
             }
         }
     }
