@@ -307,17 +307,19 @@ pub fn neutralise_controls(v: Value) -> Value {
 }
 
 fn find_control(v: &Value, at: &str) -> Option<String> {
+    // The path is spelled out only on the way back from a find: every entry read is checked,
+    // and almost none has one.
     match v {
         Value::String(s) => crate::output::has_control(s).then(|| at.to_string()),
         Value::Array(a) => a
             .iter()
             .enumerate()
-            .find_map(|(i, x)| find_control(x, &format!("{at}[{i}]"))),
+            .find_map(|(i, x)| find_control(x, "").map(|rest| format!("{at}[{i}]{rest}"))),
         Value::Object(m) => m.iter().find_map(|(k, x)| {
             if crate::output::has_control(k) {
                 Some(format!("{at} key"))
             } else {
-                find_control(x, &format!("{at}.{}", k))
+                find_control(x, "").map(|rest| format!("{at}.{k}{rest}"))
             }
         }),
         _ => None,

@@ -76,16 +76,29 @@ pub fn decode_line(bytes: &[u8], shard: &ShardId) -> Result<Entry, EntryError> {
             limit: MAX_ENTRY_FILE_BYTES,
         });
     }
-    let mut v: Value =
-        serde_json::from_slice(bytes).map_err(|e| EntryError::Malformed(e.to_string()))?;
-    let claimed = match v.as_object_mut().map(|m| m.remove("variant")) {
-        Some(Some(Value::String(s))) => Some(s),
-        Some(None) => None,
-        Some(Some(_)) => return Err(EntryError::Malformed("variant is not a string".into())),
-        None => return Err(EntryError::Malformed("not a JSON object".into())),
+    let malformed = |e: serde_json::Error| EntryError::Malformed(e.to_string());
+    // The line as this tool writes it ends with its variant (the last key in sorted order):
+    // decode the entry straight from the bytes (serde skips the variant) and take the claim
+    // from the end. Anything else goes through a JSON value first. Either way the key used is
+    // the one the fields derive; the claim only reports mislabelled lines.
+    let (entry, claimed): (Entry, Option<String>) = match canonical_claim(bytes) {
+        Some(claim) => (
+            serde_json::from_slice(bytes).map_err(malformed)?,
+            Some(claim.to_string()),
+        ),
+        None => {
+            let mut v: Value = serde_json::from_slice(bytes).map_err(malformed)?;
+            let claimed = match v.as_object_mut().map(|m| m.remove("variant")) {
+                Some(Some(Value::String(s))) => Some(s),
+                Some(None) => None,
+                Some(Some(_)) => {
+                    return Err(EntryError::Malformed("variant is not a string".into()))
+                }
+                None => return Err(EntryError::Malformed("not a JSON object".into())),
+            };
+            (serde_json::from_value(v).map_err(malformed)?, claimed)
+        }
     };
-    let entry: Entry =
-        serde_json::from_value(v).map_err(|e| EntryError::Malformed(e.to_string()))?;
     entry.check()?;
     let key = entry.key();
     if let Some(c) = claimed.filter(|c| *c != key.variant) {
@@ -104,6 +117,22 @@ pub fn decode_line(bytes: &[u8], shard: &ShardId) -> Result<Entry, EntryError> {
         )));
     }
     Ok(entry)
+}
+
+/// The variant a line claims when it ends the way [`encode_line`] writes it:
+/// `,"variant":"<16 hex>"}`.
+fn canonical_claim(bytes: &[u8]) -> Option<&str> {
+    const TAIL: &[u8] = b",\"variant\":\"";
+    let n = bytes.len();
+    let end = n.checked_sub(2)?;
+    let start = end.checked_sub(16)?;
+    (bytes.get(n - 2..)? == b"\"}"
+        && bytes.get(start.checked_sub(TAIL.len())?..start)? == TAIL
+        && bytes[start..end]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)))
+    .then(|| std::str::from_utf8(&bytes[start..end]).ok())
+    .flatten()
 }
 
 /// One line of a shard file.

@@ -47,9 +47,12 @@ impl Index {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Without the triggers, SQLite empties a table at once instead of row by row.
             tx.execute_batch(
-                "DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines; DELETE FROM totals;",
+                "DROP TRIGGER IF EXISTS entries_ins; DROP TRIGGER IF EXISTS entries_del;
+                 DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines; DELETE FROM totals;",
             )?;
+            tx.execute_batch(schema::TRIGGERS)?;
             tx.commit()?;
         }
         self.sync(session)
