@@ -34,6 +34,14 @@ pub struct Location {
 }
 
 impl Location {
+    /// `shard` in each place, in lookup order (the shards, then the overlay).
+    pub fn each(shard: &ShardId) -> [Location; 2] {
+        Place::ALL.map(|place| Location {
+            place,
+            shard: shard.clone(),
+        })
+    }
+
     /// `cache/<type>/<b0b1>.jsonl` or `overlay/<type>/<b0b1>.jsonl`: the name the index and
     /// messages use.
     pub fn rel(&self) -> String {

@@ -51,11 +51,7 @@ impl Store {
         };
         let needle = format!("\"blob\":\"{blob}\"");
         let mut out = Vec::new();
-        for place in Place::ALL {
-            let at = Location {
-                place,
-                shard: shard.clone(),
-            };
+        for at in Location::each(&shard) {
             let Ok(Some(bytes)) = self.read_shard(&at) else {
                 continue;
             };

@@ -211,13 +211,8 @@ impl Store {
 
     /// Look `key` up in its shard, then in the overlay.
     pub fn lookup(&self, key: &Key) -> Lookup {
-        let shard = ShardId::of(key);
         let mut invalid = None;
-        for place in Place::ALL {
-            let at = Location {
-                place,
-                shard: shard.clone(),
-            };
+        for at in Location::each(&ShardId::of(key)) {
             let bytes = match self.read_shard(&at) {
                 Ok(Some(b)) => b,
                 Ok(None) => continue,
@@ -253,18 +248,32 @@ impl Store {
         at: &Location,
         key: &Key,
     ) -> Result<Option<Entry>, EntryError> {
-        let needle = format!("\"blob\":\"{}\"", key.blob);
+        let needle = blob_needle(key);
         let parsed = shard::parse_only(bytes, &at.shard, |line| memmem(line, needle.as_bytes()));
+        self.judge(&parsed, bytes, key).map(|e| e.cloned())
+    }
+
+    /// What a parsed shard (read from `bytes`) says about `key`: its trusted, unexpired entry;
+    /// none; or why the line for the key (its winner, or an untrusted line naming its blob)
+    /// cannot be trusted. The one rule every reader of shard bytes applies.
+    pub fn judge<'p>(
+        &self,
+        parsed: &'p shard::Parsed,
+        bytes: &[u8],
+        key: &Key,
+    ) -> Result<Option<&'p Entry>, EntryError> {
         if let Some(d) = parsed.get(key) {
             if let Some(e) = self.untrusted(&d.entry) {
                 return Err(e);
             }
-            if self.expired(&d.entry.created_at) {
-                return Ok(None);
-            }
-            return Ok(Some(d.entry.clone()));
+            return Ok((!self.expired(&d.entry.created_at)).then_some(&d.entry));
         }
-        match parsed.invalid.into_iter().next() {
+        let needle = blob_needle(key);
+        match parsed
+            .invalid
+            .iter()
+            .find(|(_, l, _)| memmem(&bytes[l.range.clone()], needle.as_bytes()))
+        {
             Some((n, _, e)) => Err(EntryError::Malformed(format!("line {n}: {e}"))),
             None => Ok(None),
         }
@@ -427,6 +436,11 @@ impl Store {
     }
 }
 
+/// The bytes by which a line names `key`'s blob (keys are sorted, so always as written here).
+pub fn blob_needle(key: &Key) -> String {
+    format!("\"blob\":\"{}\"", key.blob)
+}
+
 /// The bytes of the file at `path`, whose stat said `len` bytes: refused past `limit` before
 /// reading, and never read past it (the file may have grown since).
 pub fn read_bounded(path: &Path, len: u64, limit: u64) -> Result<Vec<u8>, EntryError> {
@@ -496,11 +510,7 @@ mod tests {
         let s = store(dir.path());
         let e = sample();
         add(&s, Place::Tree, &e);
-        let at = Location {
-            place: Place::Tree,
-            shard: ShardId::of(&e.key()),
-        };
-        let p = s.path_of(&at);
+        let p = s.path_of(&Location::each(&ShardId::of(&e.key()))[0]);
         let before = std::fs::read(&p).unwrap();
         let t0 = std::fs::metadata(&p).unwrap().modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
@@ -521,11 +531,7 @@ mod tests {
         let s = store(dir.path());
         let e = sample();
         add(&s, Place::Tree, &e);
-        let at = Location {
-            place: Place::Tree,
-            shard: ShardId::of(&e.key()),
-        };
-        let p = s.path_of(&at);
+        let p = s.path_of(&Location::each(&ShardId::of(&e.key()))[0]);
         let text = std::fs::read_to_string(&p).unwrap().replace(
             "\"tool_version\"",
             "\"tool_version\":\"x\",\"model\":\"grok-4\",\"zz\"",

@@ -155,7 +155,7 @@ const LOCAL_FLUSH_AT: usize = 50_000;
 struct Writer<'a> {
     session: &'a Workspace,
     index_file: Option<&'a str>,
-    /// Blob ids git's index records per path (loaded at the first work-tree entry).
+    /// Blob ids git's index records per path ([`Writer::index_blobs`]).
     staged: Option<HashMap<String, String>>,
     /// (place, entry, the result it belongs to).
     pending: Vec<(Place, Entry, usize)>,
@@ -180,20 +180,22 @@ impl<'a> Writer<'a> {
     }
 
     /// Where `e` belongs: the shards when git's index holds exactly this content at its path.
+    /// The blob id git's index records for every path (read once a run): where entries
+    /// belong, and the committed version of each shard.
+    fn index_blobs(&mut self) -> &HashMap<String, String> {
+        let (repo, index_file) = (&self.session.repo, self.index_file);
+        self.staged.get_or_insert_with(|| {
+            repo.tracked(index_file)
+                .map(|v| v.into_iter().map(|t| (t.path, t.blob)).collect())
+                .unwrap_or_default()
+        })
+    }
+
     fn place(&mut self, e: &Entry, staged: bool) -> Place {
         if staged {
             return Place::Tree;
         }
-        let session = self.session;
-        let index_file = self.index_file;
-        let staged = self.staged.get_or_insert_with(|| {
-            session
-                .repo
-                .tracked(index_file)
-                .map(|v| v.into_iter().map(|t| (t.path, t.blob)).collect())
-                .unwrap_or_default()
-        });
-        if staged.get(&e.path) == Some(&e.blob) {
+        if self.index_blobs().get(&e.path) == Some(&e.blob) {
             Place::Tree
         } else {
             Place::Overlay
@@ -219,14 +221,9 @@ impl<'a> Writer<'a> {
     }
 
     /// Attach git's version of each shard about to be written (see [`Edit::committed`]).
-    fn add_committed(&self, edits: &mut BTreeMap<ShardId, Edit>) {
+    fn add_committed(&mut self, edits: &mut BTreeMap<ShardId, Edit>) {
         let repo = &self.session.repo;
-        let Ok((_, in_index)) =
-            repo.index_blobs_and_paths(self.index_file, ".rustassistant/cache/")
-        else {
-            return;
-        };
-        let oids: HashMap<String, String> = in_index.into_iter().collect();
+        let oids = self.index_blobs();
         for (shard, edit) in edits.iter_mut() {
             if let Some(oid) = oids.get(&crate::cache::Store::tree_rel(shard)) {
                 edit.committed = repo

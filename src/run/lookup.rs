@@ -79,28 +79,12 @@ pub(crate) fn lookup_all(
     }
     let ids: Vec<&ShardId> = shards.keys().collect();
     let sigs: Vec<[Option<Sig>; 2]> = parallel_map(&ids, |id| {
-        Place::ALL.map(|place| {
-            crate::index::shard_stat(
-                store,
-                &Location {
-                    place,
-                    shard: (*id).clone(),
-                },
-            )
-        })
+        Location::each(id).map(|at| crate::index::shard_stat(store, &at))
     });
     let usable = index.filter(|_| !store.requires_signatures());
     let rels: Vec<String> = if usable.is_some() {
         ids.iter()
-            .flat_map(|id| {
-                Place::ALL.map(|place| {
-                    Location {
-                        place,
-                        shard: (*id).clone(),
-                    }
-                    .rel()
-                })
-            })
+            .flat_map(|id| Location::each(id).map(|at| at.rel()))
             .collect()
     } else {
         Vec::new()
@@ -114,11 +98,7 @@ pub(crate) fn lookup_all(
     let mut stale = Vec::new();
     for ((id, members), sig) in shards.iter().zip(&sigs) {
         let mut ok = usable.is_some();
-        for (place, s) in Place::ALL.iter().zip(sig) {
-            let loc = Location {
-                place: *place,
-                shard: id.clone(),
-            };
+        for (loc, s) in Location::each(id).into_iter().zip(sig) {
             // Racily recorded shards (mtime 0) never match: they are read.
             if recorded.get(&loc.rel()).copied() != *s {
                 ok = false;
@@ -139,15 +119,7 @@ pub(crate) fn lookup_all(
     if let Some(ix) = usable {
         let vouched_shards: std::collections::HashSet<String> = vouched_ids
             .iter()
-            .flat_map(|id| {
-                Place::ALL.map(|place| {
-                    Location {
-                        place,
-                        shard: (*id).clone(),
-                    }
-                    .rel()
-                })
-            })
+            .flat_map(|id| Location::each(id).map(|at| at.rel()))
             .collect();
         for (shard, error) in ix.invalid_lines().unwrap_or_default() {
             if vouched_shards.contains(&shard) {
@@ -204,19 +176,16 @@ fn read_shards(
     let store = &session.store;
     let mut answers: Vec<Option<Found>> = vec![None; members.len()];
     let mut bad = Vec::new();
-    for place in Place::ALL {
-        let at = Location {
-            place,
-            shard: id.clone(),
-        };
+    for at in Location::each(id) {
+        let path = store.path_of(&at);
         let bytes = match store.read_shard(&at) {
             Ok(Some(b)) => b,
             Ok(None) => continue,
             Err(e) => {
-                bad.push(format!("{}: {e}", store.path_of(&at).display()));
+                bad.push(format!("{}: {e}", path.display()));
                 for a in answers.iter_mut().filter(|a| a.is_none()) {
                     *a = Some(Found::Invalid {
-                        path: store.path_of(&at),
+                        path: path.clone(),
                         error: e.to_string(),
                     });
                 }
@@ -224,7 +193,6 @@ fn read_shards(
             }
         };
         let parsed = shard::parse(&bytes, id);
-        let path = store.path_of(&at);
         for (n, _, e) in &parsed.invalid {
             bad.push(format!("{}:{n}: {e}", path.display()));
         }
@@ -233,30 +201,28 @@ fn read_shards(
                 continue;
             }
             let key = &probes[i].2;
-            if let Some(d) = parsed.get(key) {
-                *slot = Some(match store.untrusted(&d.entry) {
-                    Some(e) => {
-                        bad.push(format!("{}: {}: {e}", path.display(), d.entry.path));
-                        Found::Invalid {
-                            path: store.path_of(&at),
-                            error: e.to_string(),
-                        }
+            match store.judge(&parsed, &bytes, key) {
+                Ok(Some(e)) => {
+                    *slot = Some(Found::Hit {
+                        saved: e.cost_usd.unwrap_or(0.0),
+                        overlay: at.place == Place::Overlay,
+                    })
+                }
+                // Expired: a miss, whatever an earlier place said.
+                Ok(None) if parsed.get(key).is_some() => *slot = Some(Found::Miss),
+                Ok(None) => {}
+                Err(error) => {
+                    // A winner that fails the signature policy is an untrusted line of its own
+                    // (untrusted lines that do not parse were counted above).
+                    if let Some(d) = parsed.get(key) {
+                        bad.push(format!("{}: {}: {error}", path.display(), d.entry.path));
                     }
-                    None if store.expired(&d.entry.created_at) => Found::Miss,
-                    None => Found::Hit {
-                        saved: d.entry.cost_usd.unwrap_or(0.0),
-                        overlay: place == Place::Overlay,
-                    },
-                });
-            } else if slot.is_none() {
-                let needle = format!("\"blob\":\"{}\"", key.blob);
-                if let Some((n, _, e)) = parsed.invalid.iter().find(|(_, l, _)| {
-                    crate::cache::shard::memmem(&bytes[l.range.clone()], needle.as_bytes())
-                }) {
-                    *slot = Some(Found::Invalid {
-                        path: store.path_of(&at),
-                        error: format!("line {n}: {e}"),
-                    });
+                    if slot.is_none() || parsed.get(key).is_some() {
+                        *slot = Some(Found::Invalid {
+                            path: path.clone(),
+                            error: error.to_string(),
+                        });
+                    }
                 }
             }
         }
