@@ -12,7 +12,8 @@
 //!   prompts, the secret filter, and the registry that builds each type's analyzer.
 //! - [`budget`]: pricing, the per-user ledger, and `Budgeted`, a provider decorator.
 //! - [`llm`]: the [`llm::Provider`] trait, the HTTP client and each vendor's wire format.
-//! - [`index`]: the local SQLite index (sync, stats, hit counters, eviction).
+//! - [`index`]: the local SQLite index (sync, stats, hit counters, eviction, findings).
+//! - [`findings`]: each type's result as findings; text, Markdown, JSON and SARIF.
 //! - [`workspace`]: repository + configuration + store + environment + printer for a command.
 //! - [`cache`]: entry format, key derivation, the on-disk store and its layout, migration.
 //! - [`git`]: everything that touches git2 or the git binary (blob ids, index, trees,
@@ -29,6 +30,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod findings;
 pub mod git;
 pub mod index;
 pub mod llm;

@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "budget",
     "llm",
     "index",
+    "findings",
     "workspace",
     "cache",
     "git",

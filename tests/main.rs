@@ -5,6 +5,7 @@ mod common;
 
 mod budget;
 mod cache_flow;
+mod findings;
 mod hardening;
 mod hooks;
 mod hostile;

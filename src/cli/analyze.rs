@@ -149,6 +149,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         all: args.all,
         staged: args.staged,
         changed: args.changed,
+        since: None,
     };
     let opts = RunOptions {
         force: args.force,

@@ -5,6 +5,7 @@ mod analyze;
 mod budget;
 mod cache;
 mod cat;
+mod findings;
 mod hooks;
 mod merge_entry;
 mod render;
@@ -74,6 +75,8 @@ pub enum Command {
     },
     /// Print the cached result for a file's current content.
     Show(show::ShowArgs),
+    /// List what the cached analyses found, as text, Markdown, JSON or SARIF.
+    Findings(findings::FindingsArgs),
     /// Inspect and maintain the cache.
     Cache {
         /// What to do.
@@ -175,6 +178,7 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
             analyze::run(&open(&a.overrides())?, &a)
         }
         Command::Show(a) => show::show(&open(&Overrides::default())?, &a),
+        Command::Findings(a) => findings::run(&open(&Overrides::default())?, &a),
         Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd),
         Command::Cat(a) => cat::cat(&a, out),
         Command::MergeEntry(a) => merge_entry::merge(&a),

@@ -94,6 +94,20 @@ pub struct HooksSection {
     pub pre_commit_timeout_s: Option<u64>,
 }
 
+/// `[findings]`: when a metric becomes a finding, and what fails `findings` in CI.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsSection {
+    /// A function longer than this many lines is a finding (default 80).
+    pub function_lines: Option<u64>,
+    /// Block nesting deeper than this inside a function is a finding (default 4).
+    pub nesting: Option<u64>,
+    /// Whether each panic site outside tests (`unwrap`, `expect`, `panic!`…) is a finding.
+    pub panic_sites: Option<bool>,
+    /// The lowest severity that makes `findings` exit 1 (`error`, `warning`, `note`, `none`).
+    pub fail_on: Option<String>,
+}
+
 /// Prices in USD per million tokens.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -125,6 +139,9 @@ pub struct ConfigFile {
     /// `[hooks]`
     #[serde(default)]
     pub hooks: HooksSection,
+    /// `[findings]`
+    #[serde(default)]
+    pub findings: FindingsSection,
     /// `[pricing."<model>"]`
     #[serde(default)]
     pub pricing: BTreeMap<String, Price>,
@@ -170,6 +187,7 @@ impl ConfigFile {
         take!(cache: compression, max_size, eviction, prune_on_commit, require_signature, max_age);
         take!(budget: monthly_limit_usd, warn_at, alert_at, hard_limit, allow_unknown_price);
         take!(hooks: pre_commit, pre_push, strict, pre_commit_timeout_s);
+        take!(findings: function_lines, nesting, panic_sites, fail_on);
         self.pricing.extend(higher.pricing);
         self
     }

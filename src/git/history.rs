@@ -99,6 +99,32 @@ impl Repo {
         Ok(out)
     }
 
+    /// Paths whose working-tree content differs from revision `rev` (what a pull request
+    /// based on `rev` touches, uncommitted edits and untracked files included), deletions and
+    /// ignored files left out. An unknown revision is an error naming it.
+    pub fn changed_since(&self, rev: &str) -> Result<Vec<String>, git2::Error> {
+        let git = self.git();
+        let tree = git.revparse_single(rev)?.peel_to_tree()?;
+        let mut opts = git2::DiffOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        let diff = git.diff_tree_to_workdir_with_index(Some(&tree), Some(&mut opts))?;
+        let mut out: Vec<String> = diff
+            .deltas()
+            .filter(|d| d.status() != git2::Delta::Deleted)
+            .filter_map(|d| {
+                d.new_file()
+                    .path()
+                    .and_then(|p| p.to_str())
+                    .map(str::to_string)
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// The files a push of `local_sha` carries (changed in commits the remote does not have:
     /// those after `remote_sha`, or, for a new branch, those no remote-tracking branch has),
     /// that `keep` accepts, as `(path, blob id at local_sha)`; files deleted by then are left

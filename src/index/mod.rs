@@ -12,10 +12,12 @@
 //!   so a hit needs no shard read; counters (hits, misses, cost saved) and access history live
 //!   only here.
 
+mod findings;
 mod query;
 pub mod schema;
 mod sync;
 
+pub use findings::Known;
 pub use query::{Group, IndexHit, Row, Stats, Tally};
 pub use sync::{stat as shard_stat, Sig};
 

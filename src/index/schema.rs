@@ -8,10 +8,10 @@
 //! changed is compared line by line without reading its rows). 7 keeps the line tables in
 //! `shard_lines`, so the stat data every lookup reads stays a few pages. 8 adds the covering
 //! index `entries_hits`. 9 changes `line_hash` (four lanes: a sync after a large pull hashes
-//! hundreds of megabytes). 10 adds `entries_dups`; 11 `entries.overlay`.
+//! hundreds of megabytes). 10 adds `entries_dups`; 11 `entries.overlay`; 12 `findings`.
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 11;
+pub const VERSION: i64 = 12;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS totals (
     cost_usd REAL NOT NULL, cost_unknown INTEGER NOT NULL,
     PRIMARY KEY (cache_type, model, valid)
 );
+-- Each valid line's findings (crate::findings), derived once: a row holds while the line's hash
+-- is the one recorded here and meta 'findings_rules' names the thresholds in force. `data` is
+-- the findings as a JSON array; `n` and `worst` (0 error, 1 warning, 2 note) answer counts.
+CREATE TABLE IF NOT EXISTS findings (key_id INTEGER PRIMARY KEY, line_hash INTEGER NOT NULL, n INTEGER NOT NULL, worst INTEGER, data TEXT NOT NULL);
 -- Triggers are in TRIGGERS so a bulk load can drop them and recompute `totals` in one pass.
 "#;
 

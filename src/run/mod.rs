@@ -50,6 +50,8 @@ pub struct Selection {
     pub staged: bool,
     /// Files changed against HEAD, untracked ones included.
     pub changed: bool,
+    /// Files whose content differs from this revision (untracked ones included).
+    pub since: Option<String>,
 }
 
 /// How to run.
@@ -80,6 +82,17 @@ pub(crate) struct Job {
     file: Arc<FileId>,
     plan: usize,
     key: Key,
+}
+
+/// The files a selection names, identified by blob id; files that cannot be (binary, too
+/// large, unreadable) are left out, as are submodules.
+pub fn identify(session: &Workspace, sel: &Selection) -> Result<Vec<FileId>> {
+    let collected = select::collect(session, sel, &RunOptions::default())?;
+    Ok(collected
+        .targets
+        .into_iter()
+        .filter_map(|t| t.id.ok())
+        .collect())
 }
 
 /// Collect, identify and analyse; print progress through `session.out`.

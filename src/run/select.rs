@@ -87,13 +87,14 @@ pub(crate) fn collect(
     // the same ids.
     let few_named_files = !sel.all
         && !sel.changed
+        && sel.since.is_none()
         && named.len() <= FEW_FILES
         && named.iter().all(|n| repo.workdir().join(n).is_file());
     let tracked = if few_named_files {
         Vec::new()
     } else {
         repo.tracked_where(None, |p| {
-            let keep = ((sel.all || sel.changed) && filter.matches(p))
+            let keep = ((sel.all || sel.changed || sel.since.is_some()) && filter.matches(p))
                 || named.iter().any(|n| under(p, n));
             if sel.all && !keep && !p.starts_with(".rustassistant/") {
                 not_matched.borrow_mut().push(p.to_string());
@@ -123,7 +124,24 @@ pub(crate) fn collect(
             }
         }
     }
-    for (given, rel) in sel.paths.iter().zip(named) {
+    if let Some(rev) = &sel.since {
+        let changed = repo
+            .changed_since(rev)
+            .map_err(|e| UserError::Input(format!("--since {rev}: {}", e.message())))?;
+        // With named paths, only the changed files below them.
+        for p in changed {
+            if filter.matches(&p) && (named.is_empty() || named.iter().any(|n| under(&p, n))) {
+                wanted.push(p);
+            }
+        }
+    }
+    // With --since, named paths only narrow the changed files (above).
+    let walk_named = if sel.since.is_some() {
+        Vec::new()
+    } else {
+        named
+    };
+    for (given, rel) in sel.paths.iter().zip(walk_named) {
         let abs = repo.workdir().join(&rel);
         if abs.is_dir() {
             let mut walk = ignore::WalkBuilder::new(&abs);

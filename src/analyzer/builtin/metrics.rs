@@ -7,8 +7,10 @@ use serde_json::{json, Value};
 
 use super::lex::{lex, Lang, Line};
 
-/// Bumped whenever the output for some input would change: part of the key.
-pub const VERSION: u32 = 1;
+/// Bumped whenever the output for some input would change: part of the key. Version 2 lists
+/// every function (`by_function`: name, first line, length, nesting, whether a test), so
+/// `findings` can name each function over a threshold.
+pub const VERSION: u32 = 2;
 
 /// Calls and macros that can panic at run time (Rust).
 const PANIC_SITES: &[(&str, &str)] = &[
@@ -87,6 +89,13 @@ pub fn analyze(path: &str, text: &str) -> Value {
             }
         }
     }
+    let by_function: Vec<Value> = funcs
+        .iter()
+        .map(|f| {
+            json!({"name": f.name, "line": f.start + 1, "lines": f.end - f.start + 1,
+                "nesting": f.nesting, "test": f.test})
+        })
+        .collect();
     let panic_outside_tests = panics.iter().filter(|p| p["in_test"] == false).count();
     let fn_count = funcs.len();
     let test_fns = funcs.iter().filter(|f| f.test).count();
@@ -96,6 +105,7 @@ pub fn analyze(path: &str, text: &str) -> Value {
         "functions": fn_count,
         "test_functions": test_fns,
         "longest_function": longest,
+        "by_function": by_function,
         "max_nesting": max_nesting,
         "panic_sites": { "total": panics.len(), "outside_tests": panic_outside_tests, "sites": panics },
     })

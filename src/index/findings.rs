@@ -1,0 +1,176 @@
+//! Findings kept in the index: each valid line's findings are derived once (decoding its
+//! result) and stored by key id with the line's hash, so `findings` and `report` over a large
+//! repository read rows, not shards. A row is used only while its line hash and the thresholds'
+//! fingerprint still match; anything else is derived again from the shard, read once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Result;
+use rusqlite::params;
+
+use super::Index;
+use crate::cache::shard::{self, ShardId};
+use crate::cache::store::Location;
+use crate::cache::{Key, Store};
+use crate::findings::{derive, Raw, Thresholds};
+
+/// A valid entry as the index knows it.
+#[derive(Debug, Clone)]
+pub struct Known {
+    /// Its key.
+    pub key: Key,
+    /// [`super::key_id`] of the key.
+    pub key_id: i64,
+    /// The shard holding its line (`cache/…` or `overlay/…`).
+    pub shard: String,
+    /// The line's hash.
+    pub line_hash: u64,
+    /// When it was written (RFC 3339).
+    pub created_at: String,
+    /// The model that produced it.
+    pub model: String,
+    /// What it cost (`None`: unknown price).
+    pub cost_usd: Option<f64>,
+    /// The path it was analysed at (informational).
+    pub path: String,
+}
+
+impl Index {
+    /// Every valid entry of the given types (every type when `types` is empty).
+    pub fn known_entries(&self, types: &[String]) -> Result<Vec<Known>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT cache_type, blob, variant, key_id, shard, line_hash, COALESCE(created_at, ''),
+                    COALESCE(model, ''), cost_usd, COALESCE(path, '')
+             FROM entries WHERE valid = 1",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Known {
+                key: Key {
+                    cache_type: r.get(0)?,
+                    blob: r.get(1)?,
+                    variant: r.get(2)?,
+                },
+                key_id: r.get(3)?,
+                shard: r.get(4)?,
+                line_hash: r.get::<_, i64>(5)? as u64,
+                created_at: r.get(6)?,
+                model: r.get(7)?,
+                cost_usd: r.get(8)?,
+                path: r.get(9)?,
+            })
+        })?;
+        let mut out = Vec::new();
+        for k in rows {
+            let k = k?;
+            if types.is_empty() || types.contains(&k.key.cache_type) {
+                out.push(k);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The findings of each of `wanted`, by key id: stored rows where the line and the
+    /// thresholds are unchanged; the others derived now (each shard involved read once,
+    /// every line judged as a hit would be) and stored. An entry whose line can no longer be
+    /// read or trusted has no answer.
+    pub fn findings_of(
+        &mut self,
+        store: &Store,
+        wanted: &[&Known],
+        t: &Thresholds,
+    ) -> Result<HashMap<i64, Vec<Raw>>> {
+        let rules = t.fingerprint();
+        let recorded: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'findings_rules'",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        if recorded.as_deref() != Some(rules.as_str()) {
+            let tx = self.conn.transaction()?;
+            tx.execute("DELETE FROM findings", [])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('findings_rules', ?1)",
+                [&rules],
+            )?;
+            tx.commit()?;
+        }
+        let mut out: HashMap<i64, Vec<Raw>> = HashMap::with_capacity(wanted.len());
+        let mut missing: BTreeMap<&str, Vec<&Known>> = BTreeMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT line_hash, data FROM findings WHERE key_id = ?1")?;
+            for k in wanted {
+                let row: Option<(i64, String)> = stmt
+                    .query_row([k.key_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .ok();
+                match row
+                    .filter(|(h, _)| *h as u64 == k.line_hash)
+                    .and_then(|(_, d)| serde_json::from_str::<Vec<Raw>>(&d).ok())
+                {
+                    Some(list) => {
+                        out.insert(k.key_id, list);
+                    }
+                    None => missing.entry(k.shard.as_str()).or_default().push(k),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let derived: Vec<(&Known, Vec<Raw>)> = missing
+            .iter()
+            .flat_map(|(rel, keys)| derive_from_shard(store, rel, keys, t))
+            .collect();
+        let tx = self.conn.transaction()?;
+        {
+            let mut put =
+                tx.prepare_cached("INSERT OR REPLACE INTO findings VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            for (k, list) in &derived {
+                let worst = list.iter().map(|f| f.severity as i64).min();
+                put.execute(params![
+                    k.key_id,
+                    k.line_hash as i64,
+                    list.len() as i64,
+                    worst,
+                    serde_json::to_string(list)?
+                ])?;
+            }
+            // Rows of lines that are gone (rewritten, pruned, evicted) go with this write.
+            tx.execute(
+                "DELETE FROM findings WHERE key_id NOT IN (SELECT key_id FROM entries WHERE valid = 1)",
+                [],
+            )?;
+        }
+        tx.commit()?;
+        self.checkpoint();
+        out.extend(derived.into_iter().map(|(k, list)| (k.key_id, list)));
+        Ok(out)
+    }
+}
+
+/// The findings of `keys`, all in the shard `rel`, from its current bytes.
+fn derive_from_shard<'k>(
+    store: &Store,
+    rel: &str,
+    keys: &[&'k Known],
+    t: &Thresholds,
+) -> Vec<(&'k Known, Vec<Raw>)> {
+    let Some(at) = Location::from_rel(rel) else {
+        return Vec::new();
+    };
+    let Ok(Some(bytes)) = store.read_shard(&at) else {
+        return Vec::new();
+    };
+    let parsed = shard::parse(&bytes, &at.shard);
+    debug_assert!(keys.iter().all(|k| ShardId::of(&k.key) == at.shard));
+    keys.iter()
+        .filter_map(|k| match store.judge(&parsed, &bytes, &k.key) {
+            Ok(Some(e)) => Some((*k, derive(&e.cache_type, &e.result, t))),
+            _ => None,
+        })
+        .collect()
+}
