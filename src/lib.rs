@@ -7,6 +7,7 @@
 //!
 //! Modules, top to bottom; each uses only those below it (`tests/layers.rs` checks):
 //! - [`cli`]: argument parsing and printing, one file per command, the exit-code table's caller.
+//! - [`report`]: the findings of a selection, and the self-contained HTML report with charts.
 //! - [`run`]: one analysis run: select files, look keys up, execute misses, tally, record.
 //! - [`analyzer`]: the [`analyzer::Analyzer`] seam, built-in offline analyzers, the LLM types,
 //!   prompts, the secret filter, and the registry that builds each type's analyzer.
@@ -35,6 +36,7 @@ pub mod git;
 pub mod index;
 pub mod llm;
 pub mod output;
+pub mod report;
 pub mod run;
 pub mod util;
 pub mod workspace;

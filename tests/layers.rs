@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules, top to bottom: each may use only modules below it.
 const LAYERS: &[&str] = &[
     "cli",
+    "report",
     "run",
     "analyzer",
     "budget",

@@ -13,5 +13,6 @@ mod index;
 mod layers;
 mod managers;
 mod providers;
+mod report;
 mod shards;
 mod trust;

@@ -231,19 +231,25 @@ impl Ledger {
 
     /// The `costs` report: (month, model, type, requests, tokens in, tokens out, cost, hits, saved).
     pub fn report(&self) -> Result<Vec<CostRow>, LedgerError> {
+        self.report_for(None)
+    }
+
+    /// [`Ledger::report`] for one repository (its work tree's path, as recorded), or all.
+    pub fn report_for(&self, repo: Option<&str>) -> Result<Vec<CostRow>, LedgerError> {
         let mut q = self.conn.prepare(
             "WITH spent AS (
                 SELECT month, model, cache_type, count(*) AS n, sum(tokens_in) AS tin, sum(tokens_out) AS tout,
                        sum(CASE WHEN state = 'settled' THEN cost_usd ELSE reserved_usd END) AS cost
-                FROM requests WHERE state != 'released' GROUP BY month, model, cache_type),
-             saved AS (SELECT month, model, cache_type, sum(hits) AS hits, sum(saved_usd) AS saved FROM savings GROUP BY month, model, cache_type),
+                FROM requests WHERE state != 'released' AND (?1 IS NULL OR repo = ?1) GROUP BY month, model, cache_type),
+             saved AS (SELECT month, model, cache_type, sum(hits) AS hits, sum(saved_usd) AS saved FROM savings
+                WHERE ?1 IS NULL OR repo = ?1 GROUP BY month, model, cache_type),
              keys AS (SELECT month, model, cache_type FROM spent UNION SELECT month, model, cache_type FROM saved)
              SELECT k.month, k.model, k.cache_type, COALESCE(s.n, 0), COALESCE(s.tin, 0), COALESCE(s.tout, 0), COALESCE(s.cost, 0),
                     COALESCE(v.hits, 0), COALESCE(v.saved, 0)
              FROM keys k LEFT JOIN spent s USING (month, model, cache_type) LEFT JOIN saved v USING (month, model, cache_type)
              ORDER BY k.month DESC, k.model, k.cache_type",
         )?;
-        let rows = q.query_map([], |r| {
+        let rows = q.query_map([repo], |r| {
             Ok(CostRow {
                 month: r.get(0)?,
                 model: r.get(1)?,

@@ -2,16 +2,15 @@
 //! or what changed since a revision; as text, Markdown, JSON or SARIF; sorted by path and line.
 //! Nothing is analysed: files without analyses are counted and named with `-v`.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::analyzer::registry::{check_types, plans};
-use crate::cache::{Key, KNOWN_TYPES, SCHEMA_VERSION};
+use crate::analyzer::registry::check_types;
+use crate::cache::KNOWN_TYPES;
 use crate::error::{Exit, UserError};
-use crate::findings::{format, parse_fail_on, sarif, Finding, Severity, Thresholds};
-use crate::index::{Index, Known};
+use crate::findings::{format, parse_fail_on, sarif, Finding, Severity};
+use crate::index::Index;
 use crate::output::count;
 use crate::run::Selection;
 use crate::workspace::Workspace;
@@ -82,39 +81,10 @@ pub fn run(session: &Workspace, args: &FindingsArgs) -> Result<Exit> {
         since: args.since.clone(),
         ..Selection::default()
     };
-    let files = crate::run::identify(session, &sel)?;
     let mut index = Index::open(session);
-    let chosen = choose(session, &index, &types)?;
-    let mut wanted: Vec<&Known> = Vec::new();
-    let mut unanalysed: Vec<&str> = Vec::new();
-    for f in &files {
-        let mut any = false;
-        for t in &types {
-            if let Some(k) = chosen.get(&(f.blob.clone(), t.clone())) {
-                wanted.push(k);
-                any = true;
-            }
-        }
-        if !any {
-            unanalysed.push(&f.path);
-        }
-    }
-    let thresholds = Thresholds::of(&session.config);
-    let derived = index.findings_of(&session.store, &wanted, &thresholds)?;
-    let mut list = Vec::new();
-    for f in &files {
-        for t in &types {
-            let Some(k) = chosen.get(&(f.blob.clone(), t.clone())) else {
-                continue;
-            };
-            for raw in derived.get(&k.key_id).into_iter().flatten() {
-                if floor.is_none_or(|fl| raw.severity.at_least(fl)) {
-                    list.push(Finding::at(&f.path, &k.key, raw.clone()));
-                }
-            }
-        }
-    }
-    Finding::sort(&mut list);
+    let collected = crate::report::collect(session, &mut index, &sel, &types, floor)?;
+    let list = collected.findings;
+    let unanalysed = collected.unanalysed;
     print(session, args, &list)?;
     let out = session.out;
     if !unanalysed.is_empty() {
@@ -133,54 +103,6 @@ pub fn run(session: &Workspace, args: &FindingsArgs) -> Result<Exit> {
     }
     let failed = fail_on.is_some_and(|s| list.iter().any(|f| f.severity.at_least(s)));
     Ok(if failed { Exit::Failure } else { Exit::Success })
-}
-
-/// For each `(blob, type)`, the entry to report: the one the current configuration would use,
-/// else the newest under any model or prompt (so CI without a key still sees the LLM's
-/// findings).
-fn choose(
-    session: &Workspace,
-    index: &Index,
-    types: &[String],
-) -> Result<HashMap<(String, String), Known>> {
-    let current: Vec<Key> = plans(session, types)
-        .map(|ps| {
-            ps.iter()
-                .filter_map(|p| {
-                    let id = p.analyzer.as_ref().ok()?.identity().clone();
-                    Some(Key {
-                        cache_type: p.cache_type.clone(),
-                        blob: String::new(),
-                        variant: crate::cache::variant(
-                            &id.provider,
-                            &id.model,
-                            &id.prompt_hash,
-                            SCHEMA_VERSION,
-                        ),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let is_current = |k: &Key| {
-        current
-            .iter()
-            .any(|c| c.cache_type == k.cache_type && c.variant == k.variant)
-    };
-    let mut best: HashMap<(String, String), Known> = HashMap::new();
-    for k in index.known_entries(types)? {
-        let slot = (k.key.blob.clone(), k.key.cache_type.clone());
-        let better = match best.get(&slot) {
-            None => true,
-            Some(old) => {
-                (is_current(&k.key), &k.created_at) > (is_current(&old.key), &old.created_at)
-            }
-        };
-        if better {
-            best.insert(slot, k);
-        }
-    }
-    Ok(best)
 }
 
 fn print(session: &Workspace, args: &FindingsArgs, list: &[Finding]) -> Result<()> {

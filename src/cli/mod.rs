@@ -9,6 +9,7 @@ mod findings;
 mod hooks;
 mod merge_entry;
 mod render;
+mod report;
 mod show;
 
 pub use merge_entry::merge_winner;
@@ -77,6 +78,9 @@ pub enum Command {
     Show(show::ShowArgs),
     /// List what the cached analyses found, as text, Markdown, JSON or SARIF.
     Findings(findings::FindingsArgs),
+    /// Write a self-contained HTML report with charts (spend, savings, hit rate, authors,
+    /// findings, hotspots).
+    Report(report::ReportArgs),
     /// Inspect and maintain the cache.
     Cache {
         /// What to do.
@@ -179,6 +183,7 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
         }
         Command::Show(a) => show::show(&open(&Overrides::default())?, &a),
         Command::Findings(a) => findings::run(&open(&Overrides::default())?, &a),
+        Command::Report(a) => report::run(&open(&Overrides::default())?, &a),
         Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd),
         Command::Cat(a) => cat::cat(&a, out),
         Command::MergeEntry(a) => merge_entry::merge(&a),

@@ -7,6 +7,8 @@
 //! SHA-256).
 
 mod history;
+mod log;
+pub use log::AddedLine;
 pub mod hooks;
 pub mod index_file;
 

@@ -225,9 +225,34 @@ impl Index {
         for (name, v) in [("hits", nh), ("misses", nm), ("saved_usd", saved)] {
             tx.execute("INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", params![name, v])?;
         }
+        if tally.hits + tally.misses > 0 {
+            let day = crate::util::now_timestamp(&session.env)
+                .strftime("%Y-%m-%d")
+                .to_string();
+            tx.execute(
+                "INSERT INTO daily VALUES (?1, ?2, ?3, ?4) ON CONFLICT (day) DO UPDATE SET
+                 hits = hits + excluded.hits, misses = misses + excluded.misses, saved_usd = saved_usd + excluded.saved_usd",
+                params![day, tally.hits as i64, tally.misses as i64, saved],
+            )?;
+        }
         tx.commit()?;
         self.checkpoint();
         Ok(())
+    }
+
+    /// Hits and misses per UTC day (`YYYY-MM-DD`), oldest first.
+    pub fn daily(&self) -> Result<Vec<(String, u64, u64)>> {
+        let mut q = self
+            .conn
+            .prepare("SELECT day, hits, misses FROM daily ORDER BY day")?;
+        let rows = q.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Reset the hit, miss and saved-cost counters (`cache stats --zero`); entries and access

@@ -8,10 +8,10 @@
 //! changed is compared line by line without reading its rows). 7 keeps the line tables in
 //! `shard_lines`, so the stat data every lookup reads stays a few pages. 8 adds the covering
 //! index `entries_hits`. 9 changes `line_hash` (four lanes: a sync after a large pull hashes
-//! hundreds of megabytes). 10 adds `entries_dups`; 11 `entries.overlay`; 12 `findings`.
+//! hundreds of megabytes). 10 adds `entries_dups`; 11 `entries.overlay`; 12 `findings`; 13 `daily`.
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 12;
+pub const VERSION: i64 = 13;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS totals (
 -- is the one recorded here and meta 'findings_rules' names the thresholds in force. `data` is
 -- the findings as a JSON array; `n` and `worst` (0 error, 1 warning, 2 note) answer counts.
 CREATE TABLE IF NOT EXISTS findings (key_id INTEGER PRIMARY KEY, line_hash INTEGER NOT NULL, n INTEGER NOT NULL, worst INTEGER, data TEXT NOT NULL);
+-- Hits and misses per UTC day, for the report's hit rate over time (local history, like access).
+CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, hits INTEGER NOT NULL, misses INTEGER NOT NULL, saved_usd REAL NOT NULL);
 -- Triggers are in TRIGGERS so a bulk load can drop them and recompute `totals` in one pass.
 "#;
 

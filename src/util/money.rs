@@ -24,6 +24,17 @@ pub fn ser_opt_usd<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok,
     }
 }
 
+/// An amount for people: `$12.35`, `$0.0042` (four decimals under a dollar), `$0` for zero.
+pub fn display_usd(usd: f64) -> String {
+    if usd == 0.0 {
+        "$0".to_string()
+    } else if usd.abs() < 1.0 {
+        format!("${usd:.4}")
+    } else {
+        format!("${usd:.2}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
