@@ -31,6 +31,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plain_lines_lose_their_leading_emoji_only() {
+        assert_eq!(
+            undecorate("📦 Using cached analysis for a.rs"),
+            "Using cached analysis for a.rs"
+        );
+        assert_eq!(
+            undecorate("⏭️  Skipped x (todos): binary file"),
+            "Skipped x (todos): binary file"
+        );
+        assert_eq!(undecorate("warning: ⚠️  billed"), "warning: billed");
+        assert_eq!(undecorate("ℹ️  ran"), "ran");
+        assert_eq!(undecorate("🪝 Hooks installed"), "Hooks installed");
+        assert_eq!(undecorate("✅ 3 files"), "3 files");
+        assert_eq!(undecorate("src/🦀.rs: 1 finding"), "src/🦀.rs: 1 finding");
+        assert_eq!(undecorate("plain"), "plain");
+    }
+
+    #[test]
     fn escape_sequences_are_neutralised() {
         let evil = "ok\x1b[2J\x1b]0;pwned\x07 done\n";
         let clean = sanitize(evil);
@@ -100,13 +118,49 @@ pub struct Printer {
     pub quiet: bool,
     /// `-v` count.
     pub verbose: u8,
+    /// Whether stdout lines keep their emoji (a terminal, no `NO_COLOR`, no `--plain`).
+    pub emoji_out: bool,
+    /// Whether stderr lines keep theirs.
+    pub emoji_err: bool,
+}
+
+/// Whether `c` is one of the pictographs human lines start with (or a joiner or variation
+/// selector belonging to one).
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x23E9..=0x23FA | 0x2139 | 0xFE0F | 0x200D)
+}
+
+/// `s` without the emoji that decorate its start (after a `warning: ` prefix too) and the
+/// spaces after them: what a pipe, a log file or `NO_COLOR` gets. Emoji elsewhere (in a path,
+/// say) are the user's text and stay.
+pub fn undecorate(s: &str) -> std::borrow::Cow<'_, str> {
+    let (prefix, rest) = match s.strip_prefix("warning: ") {
+        Some(r) => ("warning: ", r),
+        None => ("", s),
+    };
+    let trimmed = rest.trim_start_matches(is_emoji);
+    if trimmed.len() == rest.len() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(format!("{prefix}{}", trimmed.trim_start_matches(' ')))
+}
+
+impl Printer {
+    /// `s` as this printer shows it on stdout (`err` false) or stderr.
+    pub fn decorate<'a>(&self, s: &'a str, err: bool) -> std::borrow::Cow<'a, str> {
+        if (err && self.emoji_err) || (!err && self.emoji_out) {
+            std::borrow::Cow::Borrowed(s)
+        } else {
+            undecorate(s)
+        }
+    }
 }
 
 impl Printer {
     /// A human status line (stdout).
     pub fn line(&self, s: &str) {
         if !self.json && !self.quiet {
-            print_stdout(&sanitize(s));
+            print_stdout(&sanitize(&self.decorate(s, false)));
         }
     }
 
@@ -126,13 +180,18 @@ impl Printer {
 
     /// A warning (stderr), always shown (`-q` keeps errors and warnings).
     pub fn warn(&self, s: &str) {
-        print_stderr(&format!("warning: {s}"));
+        print_stderr(&self.decorate(&format!("warning: {s}"), true));
+    }
+
+    /// A line for stderr shown even with `-q` (what a hook says about the commit or push).
+    pub fn err(&self, s: &str) {
+        print_stderr(&self.decorate(s, true));
     }
 
     /// A note (stderr), shown unless `-q`.
     pub fn note(&self, s: &str) {
         if !self.quiet {
-            print_stderr(s);
+            print_stderr(&self.decorate(s, true));
         }
     }
 

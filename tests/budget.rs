@@ -100,7 +100,7 @@ fn a_limit_just_above_n_requests_lets_exactly_n_through() {
     let b = env.run(&repo, &["budget"]).ok();
     assert!(
         b.stdout
-            .contains("⚠️  Budget Warning: $0.30 / $0.40 (75.0%)"),
+            .starts_with("Budget Warning: $0.30 / $0.40 (75.0%)"),
         "{}",
         b.stdout
     );

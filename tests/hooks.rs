@@ -322,7 +322,7 @@ fn pulls_report_arrivals_and_update_the_index() {
     let r = env.git_run(&b, &["pull", "--no-rebase", "origin", "main"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("📥 2 analyses arrived with this pull"),
+        r.stderr.contains("2 analyses arrived with this pull"),
         "{}",
         r.stderr
     );

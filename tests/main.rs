@@ -12,6 +12,7 @@ mod hostile;
 mod index;
 mod layers;
 mod managers;
+mod output;
 mod providers;
 mod report;
 mod shards;

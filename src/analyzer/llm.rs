@@ -83,6 +83,26 @@ impl Analyzer for LlmAnalyzer {
         true
     }
 
+    fn estimate(&self, path: &str, size: u64) -> Option<super::Estimate> {
+        // The same conservative count the budget reserves with: a token per three bytes.
+        let bytes = (self.system.len() + self.template.len() + path.len()) as u64 + size;
+        let input = bytes.div_ceil(3) + 16;
+        let tokens = Tokens {
+            input,
+            output: self.max_tokens as u64,
+            cached_input: 0,
+        };
+        let cost = self
+            .pricing
+            .cost(&self.identity.model, &tokens)
+            .or(self.free.then_some(0.0));
+        Some(super::Estimate {
+            input_tokens: input,
+            max_output_tokens: self.max_tokens as u64,
+            max_cost_usd: cost,
+        })
+    }
+
     fn analyze(
         &self,
         path: &str,

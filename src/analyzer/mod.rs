@@ -77,4 +77,21 @@ pub trait Analyzer: Send + Sync {
     fn is_remote(&self) -> bool {
         false
     }
+    /// What analysing `size` bytes at `path` would cost at most, for `--dry-run`: `None` for
+    /// analyzers that cost nothing.
+    fn estimate(&self, _path: &str, _size: u64) -> Option<Estimate> {
+        None
+    }
+}
+
+/// A request's cost before it is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Estimate {
+    /// Input tokens (about one per three bytes of prompt and content, as the budget reserves).
+    pub input_tokens: u64,
+    /// The most output tokens the request asks for.
+    pub max_output_tokens: u64,
+    /// The cost with that input and every output token used; `None` when the model's price
+    /// is unknown.
+    pub max_cost_usd: Option<f64>,
 }

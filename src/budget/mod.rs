@@ -227,7 +227,7 @@ impl Provider for Budgeted {
                     // bills beyond it is counted at what it billed, and said out loud.
                     if price.is_some() && cost > worst * 1.001 + 1e-9 {
                         crate::output::print_stderr(&format!(
-                            "warning: ⚠️  {} billed ${cost:.4} for one request, beyond the ${worst:.4} reserved for it (max_tokens {}, reply reported {} output tokens); counted in the ledger at ${cost:.4}",
+                            "warning: {} billed ${cost:.4} for one request, beyond the ${worst:.4} reserved for it (max_tokens {}, reply reported {} output tokens); counted in the ledger at ${cost:.4}",
                             crate::output::sanitize(self.inner.name()),
                             req.max_tokens,
                             t.output

@@ -211,9 +211,27 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         }
         out.line(&line);
         if args.dry_run {
+            let cost = s.estimate.map(|e| {
+                let unknown = if e.unknown_price > 0 {
+                    format!(
+                        " plus {} at an unknown price",
+                        count(e.unknown_price, "request", "requests")
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "; {} would cost at most ${:.4}{unknown} (~{} tokens in, at most {} out)",
+                    count(e.requests, "paid request", "paid requests"),
+                    e.max_cost_usd,
+                    e.input_tokens,
+                    e.max_output_tokens
+                )
+            });
             out.line(&format!(
-                "(dry run: would analyse {}; nothing was analysed or written)",
-                s.misses
+                "(dry run: would analyse {}{}; nothing was analysed or written)",
+                s.misses,
+                cost.unwrap_or_default()
             ));
         }
     }

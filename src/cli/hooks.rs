@@ -226,7 +226,7 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
     } else {
         (0, 0)
     };
-    say_added(added, pruned);
+    say_added(session, added, pruned);
     Ok(judge_left_out(session, &report, mode))
 }
 
@@ -311,9 +311,9 @@ fn stage_shards(session: &Workspace, index: &mut Index, fresh: bool) -> Result<(
     Ok((staged.added, staged.pruned))
 }
 
-fn say_added(added: usize, pruned: usize) {
+fn say_added(session: &Workspace, added: usize, pruned: usize) {
     if added > 0 || pruned > 0 {
-        crate::output::print_stderr(&format!(
+        session.out.err(&format!(
             "rustassistant: {} added to this commit{}",
             count(added, "analysis", "analyses"),
             if pruned > 0 {
@@ -355,7 +355,7 @@ fn judge_left_out(session: &Workspace, report: &crate::run::Report, mode: PreCom
     } else {
         "left out"
     };
-    crate::output::print_stderr(&format!(
+    session.out.err(&format!(
         "rustassistant: {} {what} of this commit (e.g. {} {}: {}){}",
         count(left_out.len(), "analysis", "analyses"),
         first.path,
@@ -381,7 +381,7 @@ fn arrivals(session: &Workspace) -> Result<Exit> {
     // A brand-new index finds every entry "new": that is not news from a pull.
     let n = if ix.fresh { 0 } else { ix.last_sync.added };
     if n > 0 {
-        crate::output::print_stderr(&format!(
+        session.out.err(&format!(
             "📥 {n} analyses arrived with this {}",
             if session
                 .env
@@ -467,7 +467,7 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
     }
     missing.sort();
     let strict = mode == PrePushMode::Strict;
-    crate::output::print_stderr(&format!(
+    session.out.err(&format!(
         "{} rustassistant: {} file analyses missing from the pushed commits{}:",
         if strict { "❌" } else { "⚠️ " },
         missing.len(),
@@ -478,13 +478,15 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
         }
     ));
     for (p, t, _) in missing.iter().take(20) {
-        crate::output::print_stderr(&format!("  {} ({t})", sanitize(p)));
+        session.out.err(&format!("  {} ({t})", sanitize(p)));
     }
     if missing.len() > 20 {
-        crate::output::print_stderr(&format!("  … and {} more", missing.len() - 20));
+        session
+            .out
+            .err(&format!("  … and {} more", missing.len() - 20));
     }
-    crate::output::print_stderr(
-        "  Run `rustassistant analyze --all`, commit .rustassistant/, and push again.",
-    );
+    session
+        .out
+        .err("  Run `rustassistant analyze --all`, commit .rustassistant/, and push again.");
     Ok(if strict { Exit::Failure } else { Exit::Success })
 }

@@ -47,6 +47,9 @@ pub struct Cli {
     /// Print only errors and warnings.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// No emoji in human output (also when NO_COLOR is set, or output is not a terminal).
+    #[arg(long, global = true)]
+    pub plain: bool,
     /// More detail (every cache hit, every request).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -127,12 +130,17 @@ pub fn main() -> i32 {
             std::process::exit(exit_code(&Ok(Exit::Interrupted), false));
         }
     });
+    let env = Env::from_process();
+    // Emoji decorate a terminal; pipes, logs and NO_COLOR (https://no-color.org) get words.
+    let decorated = !cli.plain && env.get("NO_COLOR").is_none_or(str::is_empty);
+    use std::io::IsTerminal as _;
     let out = Printer {
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,
+        emoji_out: decorated && std::io::stdout().is_terminal(),
+        emoji_err: decorated && std::io::stderr().is_terminal(),
     };
-    let env = Env::from_process();
     let outcome = run(cli, env, out);
     if let Err(e) = &outcome {
         crate::output::print_stderr(&render(e));

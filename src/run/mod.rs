@@ -134,8 +134,9 @@ pub fn run(
             session.out.warn(&hint);
         }
     }
+    let mut estimate = None;
     let mut written = if opts.dry_run {
-        dry_run(&sorted.jobs, plans, out, &mut sorted.results);
+        estimate = dry_run(&sorted.jobs, plans, out, &mut sorted.results);
         Vec::new()
     } else if sorted.jobs.is_empty() {
         Vec::new()
@@ -152,6 +153,7 @@ pub fn run(
     }
     let mut summary = tally(&sorted.results, sorted.invalid, submodules, started);
     summary.not_matched = not_matched.len();
+    summary.estimate = estimate;
     summary.elapsed_ms = started.elapsed().as_millis();
     if !opts.dry_run {
         written.extend(stale);
@@ -285,8 +287,29 @@ fn warn_untrusted(out: Printer, s: &Sorted) {
     }
 }
 
-fn dry_run(jobs: &[Job], plans: &[Plan], out: Printer, results: &mut Vec<FileResult>) {
+/// List what would be analysed; the most the paid requests among it could cost.
+fn dry_run(
+    jobs: &[Job],
+    plans: &[Plan],
+    out: Printer,
+    results: &mut Vec<FileResult>,
+) -> Option<report::DryRunEstimate> {
+    let mut est = report::DryRunEstimate::default();
     for j in jobs {
+        if let Some(e) = plans[j.plan]
+            .analyzer
+            .as_ref()
+            .ok()
+            .and_then(|a| a.estimate(&j.file.path, j.file.size))
+        {
+            est.requests += 1;
+            est.input_tokens += e.input_tokens;
+            est.max_output_tokens += e.max_output_tokens;
+            match e.max_cost_usd {
+                Some(c) => est.max_cost_usd += c,
+                None => est.unknown_price += 1,
+            }
+        }
         out.line(&format!(
             "🔍 Would analyze {} ({})",
             j.file.path, plans[j.plan].cache_type
@@ -302,6 +325,7 @@ fn dry_run(jobs: &[Job], plans: &[Plan], out: Printer, results: &mut Vec<FileRes
             .because(Cause::DryRun),
         );
     }
+    (est.requests > 0).then_some(est)
 }
 
 fn tally(

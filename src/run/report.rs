@@ -107,6 +107,25 @@ pub struct Summary {
     /// Submodules (and nested repositories) left out of the walk.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_submodules: Vec<String>,
+    /// `--dry-run`: what the paid requests it would send could cost at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<DryRunEstimate>,
+}
+
+/// What `--dry-run`'s paid requests would cost at most.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct DryRunEstimate {
+    /// Requests that would be sent.
+    pub requests: usize,
+    /// Their input tokens (estimated as the budget reserves: a token per three bytes).
+    pub input_tokens: u64,
+    /// The most output tokens they ask for.
+    pub max_output_tokens: u64,
+    /// The cost if every output token were used, for the requests whose price is known.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
+    pub max_cost_usd: f64,
+    /// Requests to models without a known price (not in `max_cost_usd`).
+    pub unknown_price: usize,
 }
 
 /// The whole report.
