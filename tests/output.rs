@@ -156,3 +156,45 @@ fn dry_run_estimates_what_the_paid_requests_would_cost_and_sends_nothing() {
     assert!(doc["summary"].get("estimate").is_none(), "{doc}");
     assert_eq!(server.count(), 0, "a dry run sends nothing");
 }
+
+#[test]
+fn per_file_lines_come_in_path_order_whatever_order_requests_finish_in() {
+    use crate::common::fake::{ok_reply, RESULT};
+    let mut env = TestEnv::new();
+    // The first request answers last, the last first.
+    let server = FakeServer::start(|r, n| {
+        ok_reply(&r.path, RESULT).after(std::time::Duration::from_millis(
+            400u64.saturating_sub(100 * n as u64),
+        ))
+    });
+    env.use_openai(&server.base_url("openai"));
+    let repo = env.repo(
+        "o",
+        &[
+            ("a.rs", "fn a() {}\n"),
+            ("b.rs", "fn b() {}\n"),
+            ("c.rs", "fn c() {}\n"),
+            ("d.rs", "fn d() {}\n"),
+        ],
+    );
+    let out = env
+        .run(
+            &repo,
+            &["analyze", "--all", "--type", "refactor", "--jobs", "4"],
+        )
+        .ok()
+        .stdout;
+    let order: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("Analyzing "))
+        .collect();
+    assert_eq!(
+        order,
+        ["a.rs", "b.rs", "c.rs", "d.rs"]
+            .map(|p| format!("Analyzing {p} (refactor)..."))
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "{out}"
+    );
+}

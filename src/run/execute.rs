@@ -52,7 +52,11 @@ pub(crate) fn execute(
     let total = jobs.len();
     let bar = progress_bar(total, out);
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(FileResult, Option<(Entry, bool)>)>();
+    let (tx, rx) = mpsc::channel::<(usize, FileResult, Option<(Entry, bool)>)>();
+    // Lines are printed in job order (path, then type), whatever order the workers finish in:
+    // results wait here until every earlier job's line is out.
+    let mut pending: std::collections::BTreeMap<usize, FileResult> = Default::default();
+    let mut printed = 0usize;
     let jobs = &jobs;
     let mut writer = Writer::new(session, opts, remote);
     std::thread::scope(|s| {
@@ -74,7 +78,7 @@ pub(crate) fn execute(
                         "time limit reached".into(),
                     )
                     .because(Cause::TimeLimit);
-                    if tx.send((r, None)).is_err() {
+                    if tx.send((i, r, None)).is_err() {
                         break;
                     }
                     continue;
@@ -88,14 +92,14 @@ pub(crate) fn execute(
                 }
                 let (r, e) = analyze_one(session, &plans[job.plan], job, opts);
                 let staged = job.file.source == Source::Object;
-                if tx.send((r, e.map(|e| (e, staged)))).is_err() {
+                if tx.send((i, r, e.map(|e| (e, staged)))).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
         loop {
-            let (r, entry) = match rx.recv_timeout(FLUSH_EVERY) {
+            let (i, r, entry) = match rx.recv_timeout(FLUSH_EVERY) {
                 Ok(got) => got,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     writer.flush_if_due(results);
@@ -106,38 +110,47 @@ pub(crate) fn execute(
             if let Some((e, staged)) = entry {
                 writer.push(e, staged, results.len());
             }
-            match r.status {
-                Status::Miss => {
-                    bar.suspend(|| {
-                        // With -v a remote analysis announced itself when its request left.
-                        if !(remote && out.verbose > 0) {
-                            out.line(&format!("🔍 Analyzing {} ({})...", r.path, r.cache_type));
-                        }
-                        out.line("💾 Analysis cached");
-                    });
-                }
-                Status::Error => bar.suspend(|| {
-                    out.note(&format!(
-                        "❌ {} ({}): {}",
-                        r.path,
-                        r.cache_type,
-                        r.reason.as_deref().unwrap_or("")
-                    ))
-                }),
-                Status::Skipped => bar.suspend(|| out.line(&super::report::skip_line(&r))),
-                Status::Hit => {}
+            pending.insert(i, r.clone());
+            while let Some(r) = pending.remove(&printed) {
+                bar.suspend(|| say(&r, remote, out));
+                printed += 1;
             }
             bar.inc(1);
             results.push(r);
             writer.flush_if_due(results);
         }
     });
+    // Jobs never started (Ctrl-C, a closed stdout) leave gaps: the rest print in order.
+    for r in pending.values() {
+        bar.suspend(|| say(r, remote, out));
+    }
     writer.flush(results);
     bar.finish_and_clear();
     if interrupted() {
         out.warn("interrupted: every entry already written is kept; run again to finish");
     }
     Ok(writer.touched)
+}
+
+/// The line a finished job prints.
+fn say(r: &FileResult, remote: bool, out: crate::output::Printer) {
+    match r.status {
+        Status::Miss => {
+            // With -v a remote analysis announced itself when its request left.
+            if !(remote && out.verbose > 0) {
+                out.line(&format!("🔍 Analyzing {} ({})...", r.path, r.cache_type));
+            }
+            out.line("💾 Analysis cached");
+        }
+        Status::Error => out.note(&format!(
+            "❌ {} ({}): {}",
+            r.path,
+            r.cache_type,
+            r.reason.as_deref().unwrap_or("")
+        )),
+        Status::Skipped => out.line(&super::report::skip_line(r)),
+        Status::Hit => {}
+    }
 }
 
 /// Entries wait at most this long before they are written.
