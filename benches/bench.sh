@@ -2,7 +2,7 @@
 # Benchmarks for rustassistant. Prints a Markdown table per section; paste it into BENCHMARKS.md
 # with the date and machine it prints.
 #
-#   benches/bench.sh [cache] [git] [providers] [index] [hooks]     (default: all sections)
+#   benches/bench.sh [cache] [git] [providers] [index] [hooks] [findings]   (default: all sections)
 #   BENCH_BIN=/path/to/other/rustassistant benches/bench.sh cache   (measure another build)
 #
 # Whole-process wall times, median of RUNS runs (default 7), release build. Synthetic
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${RUNS:-7}
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(cache git providers index hooks)
+[ ${#sections[@]} -gt 0 ] || sections=(cache git providers index hooks findings)
 
 # BENCH_BIN measures another build (e.g. the one before a change) with the same script.
 if [ -n "${BENCH_BIN:-}" ]; then

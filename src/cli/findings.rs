@@ -116,9 +116,8 @@ fn print(session: &Workspace, args: &FindingsArgs, list: &[Finding]) -> Result<(
         }
         Format::Markdown => format::markdown(list),
         Format::Json => serde_json::to_string_pretty(&format::json(list))?,
-        Format::Sarif => {
-            serde_json::to_string_pretty(&sarif::log(list, env!("CARGO_PKG_VERSION")))?
-        }
+        // Compact: a SARIF log is for machines, and code scanning bounds upload sizes.
+        Format::Sarif => serde_json::to_string(&sarif::log(list, env!("CARGO_PKG_VERSION")))?,
     };
     match &args.output {
         Some(path) => {

@@ -45,6 +45,12 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 # strict = false              # a failed analysis blocks the commit (never for a missing key or provider)
 # pre_commit_timeout_s = 30   # (above 30: trust)
 
+[findings]
+# function_lines = 80         # a longer function is a finding
+# nesting = 4                 # deeper nesting inside a function is a finding
+# panic_sites = true          # unwrap/expect/panic! outside tests are findings
+# fail_on = "none"            # error | warning | note | none: the severity that makes `findings` exit 1
+
 # [pricing."my-local-model"]  # (trust)
 # input = 0.0                 # USD per million tokens
 # output = 0.0

@@ -100,16 +100,34 @@ impl Index {
         let mut out: HashMap<i64, Vec<Raw>> = HashMap::with_capacity(wanted.len());
         let mut missing: BTreeMap<&str, Vec<&Known>> = BTreeMap::new();
         {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT line_hash, data FROM findings WHERE key_id = ?1")?;
+            // One read transaction (one lock, not one per query); past a few hundred keys one
+            // scan of the table beats a lookup per key.
+            let tx = self.conn.unchecked_transaction()?;
+            let stored: HashMap<i64, (u64, String)> = if wanted.len() > 256 {
+                let mut stmt = tx.prepare("SELECT key_id, line_hash, data FROM findings")?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)?, (r.get::<_, i64>(1)? as u64, r.get(2)?)))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            } else {
+                let mut stmt =
+                    tx.prepare_cached("SELECT line_hash, data FROM findings WHERE key_id = ?1")?;
+                let mut m = HashMap::new();
+                for k in wanted {
+                    if let Ok(row) = stmt.query_row([k.key_id], |r| {
+                        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+                    }) {
+                        m.insert(k.key_id, row);
+                    }
+                }
+                m
+            };
+            drop(tx);
             for k in wanted {
-                let row: Option<(i64, String)> = stmt
-                    .query_row([k.key_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .ok();
-                match row
-                    .filter(|(h, _)| *h as u64 == k.line_hash)
-                    .and_then(|(_, d)| serde_json::from_str::<Vec<Raw>>(&d).ok())
+                match stored
+                    .get(&k.key_id)
+                    .filter(|(h, _)| *h == k.line_hash)
+                    .and_then(|(_, d)| serde_json::from_str::<Vec<Raw>>(d).ok())
                 {
                     Some(list) => {
                         out.insert(k.key_id, list);
