@@ -212,11 +212,31 @@ fn metrics(r: &Value) -> Option<String> {
             n(p, "outside_tests").unwrap_or(0)
         ));
     }
-    if let Some(f) = r.get("longest_function").filter(|f| f.is_object()) {
+    // Metrics v2 list every function: the five longest outside tests; v1 only the longest.
+    let mut funcs: Vec<&Value> = r
+        .get("by_function")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|f| f.get("test") != Some(&Value::Bool(true)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if funcs.is_empty() {
+        funcs.extend(r.get("longest_function").filter(|f| f.is_object()));
+    }
+    funcs.sort_by_key(|f| (std::cmp::Reverse(n(f, "lines")), n(f, "line")));
+    if !funcs.is_empty() {
+        out.push("Longest functions:".to_string());
+    }
+    for f in funcs.iter().take(5) {
+        let nesting = n(f, "nesting")
+            .map(|d| format!(", nesting {d}"))
+            .unwrap_or_default();
         out.push(format!(
-            "Longest function: {} ({} lines, from line {})",
-            s(f, "name"),
+            "  {:>5} lines  {} (line {}{nesting})",
             n(f, "lines").unwrap_or(0),
+            s(f, "name"),
             n(f, "line").unwrap_or(0)
         ));
     }
@@ -276,9 +296,17 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("Longest function: main (6 lines, from line 4)"),
+            t.contains("Longest functions:\n      6 lines  main (line 4)"),
             "{t}"
         );
+        let v2 = json!({"lines": {"total": 10}, "by_function": [
+            {"name": "small", "line": 1, "lines": 3, "nesting": 1, "test": false},
+            {"name": "big", "line": 5, "lines": 40, "nesting": 3, "test": false},
+            {"name": "a_test", "line": 50, "lines": 90, "nesting": 0, "test": true}]});
+        let t = result("metrics", &v2);
+        let big = t.find("40 lines  big (line 5, nesting 3)").unwrap();
+        let small = t.find("3 lines  small (line 1, nesting 1)").unwrap();
+        assert!(big < small && !t.contains("a_test"), "{t}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::Index;
 use crate::cache::shard::{self, ShardId};
 use crate::cache::store::Location;
 use crate::cache::{Key, Store};
-use crate::findings::{derive, Raw, Thresholds};
+use crate::findings::{derive, Raw, Severity, Thresholds};
 
 /// A valid entry as the index knows it.
 #[derive(Debug, Clone)]
@@ -36,14 +36,24 @@ pub struct Known {
 }
 
 impl Index {
-    /// Every valid entry of the given types (every type when `types` is empty).
-    pub fn known_entries(&self, types: &[String]) -> Result<Vec<Known>> {
-        let mut stmt = self.conn.prepare(
+    /// Every valid entry of the given types (every type when `types` is empty), of the given
+    /// blobs only when `blobs` is set (a few files: the rest of the table is never materialised).
+    pub fn known_entries(&self, types: &[String], blobs: Option<&[&str]>) -> Result<Vec<Known>> {
+        let sql = format!(
             "SELECT cache_type, blob, variant, key_id, shard, line_hash, COALESCE(created_at, ''),
                     COALESCE(model, ''), cost_usd, COALESCE(path, '')
-             FROM entries WHERE valid = 1",
-        )?;
-        let rows = stmt.query_map([], |r| {
+             FROM entries{}",
+            // One pass over the table: through an index, every row would be a B-tree descent.
+            if blobs.is_some() {
+                " NOT INDEXED WHERE valid = 1 AND blob IN (SELECT value FROM json_each(?1))"
+            } else {
+                " NOT INDEXED WHERE valid = 1"
+            }
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let wanted = serde_json::to_string(&blobs.unwrap_or_default())?;
+        let params: &[&dyn rusqlite::ToSql] = if blobs.is_some() { &[&wanted] } else { &[] };
+        let rows = stmt.query_map(params, |r| {
             Ok(Known {
                 key: Key {
                     cache_type: r.get(0)?,
@@ -72,12 +82,14 @@ impl Index {
     /// The findings of each of `wanted`, by key id: stored rows where the line and the
     /// thresholds are unchanged; the others derived now (each shard involved read once,
     /// every line judged as a hit would be) and stored. An entry whose line can no longer be
-    /// read or trusted has no answer.
+    /// read or trusted has no answer. With `floor`, a stored entry whose worst finding is less
+    /// severe answers an empty list without its findings being decoded.
     pub fn findings_of(
         &mut self,
         store: &Store,
         wanted: &[&Known],
         t: &Thresholds,
+        floor: Option<Severity>,
     ) -> Result<HashMap<i64, Vec<Raw>>> {
         let rules = t.fingerprint();
         let recorded: Option<String> = self
@@ -103,21 +115,31 @@ impl Index {
             // One read transaction (one lock, not one per query); past a few hundred keys one
             // scan of the table beats a lookup per key.
             let tx = self.conn.unchecked_transaction()?;
-            let stored: HashMap<i64, (u64, String)> = if wanted.len() > 256 {
-                let mut stmt = tx.prepare("SELECT key_id, line_hash, data FROM findings")?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((r.get::<_, i64>(0)?, (r.get::<_, i64>(1)? as u64, r.get(2)?)))
-                })?;
+            // (line hash, worst severity, findings) per key id; the findings text is left out
+            // where the worst is below the floor.
+            type Stored = (u64, Option<i64>, Option<String>);
+            let floor = floor.map(|f| f as i64);
+            let row = |r: &rusqlite::Row<'_>, at: usize| -> rusqlite::Result<Stored> {
+                let worst: Option<i64> = r.get(at + 1)?;
+                let wanted = floor.is_none_or(|f| worst.is_some_and(|w| w <= f));
+                Ok((
+                    r.get::<_, i64>(at)? as u64,
+                    worst,
+                    if wanted { r.get(at + 2)? } else { None },
+                ))
+            };
+            let stored: HashMap<i64, Stored> = if wanted.len() > 256 {
+                let mut stmt = tx.prepare("SELECT key_id, line_hash, worst, data FROM findings")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, row(r, 1)?)))?;
                 rows.collect::<rusqlite::Result<_>>()?
             } else {
-                let mut stmt =
-                    tx.prepare_cached("SELECT line_hash, data FROM findings WHERE key_id = ?1")?;
+                let mut stmt = tx.prepare_cached(
+                    "SELECT line_hash, worst, data FROM findings WHERE key_id = ?1",
+                )?;
                 let mut m = HashMap::new();
                 for k in wanted {
-                    if let Ok(row) = stmt.query_row([k.key_id], |r| {
-                        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-                    }) {
-                        m.insert(k.key_id, row);
+                    if let Ok(got) = stmt.query_row([k.key_id], |r| row(r, 0)) {
+                        m.insert(k.key_id, got);
                     }
                 }
                 m
@@ -126,9 +148,11 @@ impl Index {
             for k in wanted {
                 match stored
                     .get(&k.key_id)
-                    .filter(|(h, _)| *h == k.line_hash)
-                    .and_then(|(_, d)| serde_json::from_str::<Vec<Raw>>(d).ok())
-                {
+                    .filter(|(h, _, _)| *h == k.line_hash)
+                    .and_then(|(_, _, d)| match d {
+                        Some(d) => serde_json::from_str::<Vec<Raw>>(d).ok(),
+                        None => Some(Vec::new()),
+                    }) {
                     Some(list) => {
                         out.insert(k.key_id, list);
                     }

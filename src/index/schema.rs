@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, hits INTEGER NOT NULL, m
 -- Triggers are in TRIGGERS so a bulk load can drop them and recompute `totals` in one pass.
 "#;
 
+/// The indexes of `entries`, dropped while `rebuild` fills the table (SCHEMA recreates them).
+pub const DROP_ENTRY_INDEXES: &str = "DROP INDEX IF EXISTS entries_key; DROP INDEX IF EXISTS entries_shard;
+DROP INDEX IF EXISTS entries_untrusted; DROP INDEX IF EXISTS entries_dups; DROP INDEX IF EXISTS entries_hits;";
+
 /// The triggers that keep `totals` in step with row-at-a-time changes.
 pub const TRIGGERS: &str = r#"
 CREATE TRIGGER IF NOT EXISTS entries_ins AFTER INSERT ON entries BEGIN

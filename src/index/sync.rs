@@ -47,15 +47,23 @@ impl Index {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Without the triggers, SQLite empties a table at once instead of row by row.
+            // Without the triggers, SQLite empties a table at once instead of row by row; and
+            // without its indexes a table is filled in one pass, the indexes then built by
+            // sorting (far cheaper than growing each B-tree a row at a time).
             tx.execute_batch(
                 "DROP TRIGGER IF EXISTS entries_ins; DROP TRIGGER IF EXISTS entries_del;
-                 DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines; DELETE FROM totals;",
+                 DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines; DELETE FROM totals;
+                 DELETE FROM findings;",
             )?;
+            tx.execute_batch(schema::DROP_ENTRY_INDEXES)?;
             tx.execute_batch(schema::TRIGGERS)?;
             tx.commit()?;
         }
-        self.sync(session)
+        let synced = self.sync(session);
+        // The indexes come back whatever happened (a failed sync leaves a slower index, never
+        // one without them).
+        self.conn.execute_batch(schema::SCHEMA)?;
+        synced
     }
 
     /// Bring the index up to date with every shard in both places.
@@ -199,7 +207,15 @@ impl Index {
             let rel = w.loc.rel();
             st.shards_read += usize::from(w.now.is_some());
             if w.full || w.now.is_none() {
-                st.removed += tx.execute("DELETE FROM entries WHERE shard = ?1", [&rel])?;
+                // A shard the index does not record has no rows (they are written together,
+                // and this is the write transaction, so another process's sync is seen):
+                // no delete, which matters when `rebuild` has dropped the index on `shard`.
+                let has_rows = tx
+                    .prepare_cached("SELECT 1 FROM shards WHERE shard = ?1")?
+                    .exists([&rel])?;
+                if has_rows {
+                    st.removed += tx.execute("DELETE FROM entries WHERE shard = ?1", [&rel])?;
+                }
             } else {
                 let mut del =
                     tx.prepare_cached("DELETE FROM entries WHERE shard = ?1 AND line_hash = ?2")?;

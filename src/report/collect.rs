@@ -12,6 +12,9 @@ use crate::index::{Index, Known};
 use crate::run::Selection;
 use crate::workspace::Workspace;
 
+/// Up to this many files, only their own entries are read from the index.
+const FEW_FILES: usize = 1000;
+
 /// What a selection's findings came to.
 pub struct Collected {
     /// The findings, sorted by path and line.
@@ -31,28 +34,24 @@ pub fn collect(
     floor: Option<Severity>,
 ) -> Result<Collected> {
     let files = crate::run::identify(session, sel)?;
-    let chosen = choose(session, index, types)?;
+    // A few files (`--since`, named paths): only their blobs' rows are read.
+    let few: Option<Vec<&str>> =
+        (files.len() <= FEW_FILES).then(|| files.iter().map(|f| f.blob.as_str()).collect());
+    let chosen = choose(session, index, types, few.as_deref())?;
     let mut wanted: Vec<&Known> = Vec::new();
     let mut unanalysed = Vec::new();
     for f in &files {
         let before = wanted.len();
-        wanted.extend(
-            types
-                .iter()
-                .filter_map(|t| chosen.get(&(f.blob.clone(), t.clone()))),
-        );
+        wanted.extend(chosen.get(f.blob.as_str()).into_iter().flatten());
         if wanted.len() == before {
             unanalysed.push(f.path.clone());
         }
     }
     let thresholds = Thresholds::of(&session.config);
-    let derived = index.findings_of(&session.store, &wanted, &thresholds)?;
+    let derived = index.findings_of(&session.store, &wanted, &thresholds, floor)?;
     let mut findings = Vec::new();
     for f in &files {
-        for t in types {
-            let Some(k) = chosen.get(&(f.blob.clone(), t.clone())) else {
-                continue;
-            };
+        for k in chosen.get(f.blob.as_str()).into_iter().flatten() {
             for raw in derived.get(&k.key_id).into_iter().flatten() {
                 if floor.is_none_or(|fl| raw.severity.at_least(fl)) {
                     findings.push(Finding::at(&f.path, &k.key, raw.clone()));
@@ -68,14 +67,15 @@ pub fn collect(
     })
 }
 
-/// For each `(blob, type)`, the entry to report: the one the current configuration would use,
-/// else the newest under any model or prompt (so CI without a key still sees the LLM's
-/// findings).
+/// For each blob, the entry to report of each type (in `types` order): the one the current
+/// configuration would use, else the newest under any model or prompt (so CI without a key
+/// still sees the LLM's findings).
 fn choose(
     session: &Workspace,
     index: &Index,
     types: &[String],
-) -> Result<HashMap<(String, String), Known>> {
+    blobs: Option<&[&str]>,
+) -> Result<HashMap<String, Vec<Known>>> {
     let current: Vec<Key> = plans(session, types)
         .map(|ps| {
             ps.iter()
@@ -100,18 +100,24 @@ fn choose(
             .iter()
             .any(|c| c.cache_type == k.cache_type && c.variant == k.variant)
     };
-    let mut best: HashMap<(String, String), Known> = HashMap::new();
-    for k in index.known_entries(types)? {
-        let slot = (k.key.blob.clone(), k.key.cache_type.clone());
-        let better = match best.get(&slot) {
-            None => true,
+    let mut best: HashMap<String, Vec<Known>> = HashMap::new();
+    for k in index.known_entries(types, blobs)? {
+        let slot = best.entry(k.key.blob.clone()).or_default();
+        match slot
+            .iter_mut()
+            .find(|o| o.key.cache_type == k.key.cache_type)
+        {
+            None => slot.push(k),
             Some(old) => {
-                (is_current(&k.key), &k.created_at) > (is_current(&old.key), &old.created_at)
+                if (is_current(&k.key), &k.created_at) > (is_current(&old.key), &old.created_at) {
+                    *old = k;
+                }
             }
-        };
-        if better {
-            best.insert(slot, k);
         }
+    }
+    let rank = |t: &str| types.iter().position(|x| x == t).unwrap_or(usize::MAX);
+    for v in best.values_mut() {
+        v.sort_by_key(|k| rank(&k.key.cache_type));
     }
     Ok(best)
 }
