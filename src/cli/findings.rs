@@ -97,8 +97,11 @@ pub fn run(session: &Workspace, args: &FindingsArgs) -> Result<Exit> {
                 " (-v lists them)"
             }
         ));
-        for p in &unanalysed {
-            out.detail(&format!("   not analysed: {p}"));
+        // On stderr: stdout may be a SARIF or Markdown document.
+        if out.verbose > 0 {
+            for p in &unanalysed {
+                out.note(&format!("   not analysed: {p}"));
+            }
         }
     }
     let failed = fail_on.is_some_and(|s| list.iter().any(|f| f.severity.at_least(s)));
@@ -117,7 +120,7 @@ fn print(session: &Workspace, args: &FindingsArgs, list: &[Finding]) -> Result<(
         Format::Markdown => format::markdown(list),
         Format::Json => serde_json::to_string_pretty(&format::json(list))?,
         // Compact: a SARIF log is for machines, and code scanning bounds upload sizes.
-        Format::Sarif => serde_json::to_string(&sarif::log(list, env!("CARGO_PKG_VERSION")))?,
+        Format::Sarif => serde_json::to_string(&sarif::build(list, env!("CARGO_PKG_VERSION")))?,
     };
     match &args.output {
         Some(path) => {

@@ -2,7 +2,9 @@
 //! a repository-relative URI, its region, and `partialFingerprints` derived from the entry key,
 //! so a finding keeps its identity across commits that do not change the file's content.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
 
 use serde_json::{json, Value};
 
@@ -74,75 +76,191 @@ fn fingerprint(f: &Finding, repeat: usize) -> String {
     crate::util::sha256_hex(text.as_bytes())[..32].to_string()
 }
 
-/// The SARIF log for `list` (sorted), written by tool `version`.
-pub fn log(list: &[Finding], version: &str) -> Value {
+/// A rule of the log's driver.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rule {
+    id: String,
+    name: String,
+    short_description: Text,
+    full_description: Text,
+    default_configuration: Level,
+    properties: Tags,
+}
+
+#[derive(Serialize)]
+struct Text {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Level {
+    level: &'static str,
+}
+
+#[derive(Serialize)]
+struct Tags {
+    tags: [String; 1],
+}
+
+/// One result, borrowing from its finding.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: String,
+    rule_index: usize,
+    level: &'static str,
+    message: Text,
+    locations: [Location; 1],
+    partial_fingerprints: BTreeMap<&'static str, String>,
+    properties: EntryKey<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    physical_location: Physical,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Physical {
+    artifact_location: Artifact,
+    region: Region,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Artifact {
+    uri: String,
+    uri_base_id: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: u32,
+    end_line: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryKey<'a> {
+    entry_key: &'a str,
+}
+
+/// The whole log, as written.
+#[derive(Serialize)]
+pub struct Log<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    tool: Value,
+    original_uri_base_ids: Value,
+    column_kind: &'static str,
+    results: Vec<SarifResult<'a>>,
+}
+
+/// The SARIF log for `list` (sorted), written by tool `version`, ready to serialise.
+pub fn build<'a>(list: &'a [Finding], version: &str) -> Log<'a> {
     // Rules, sorted by id, each with the most severe level seen as its default.
-    let mut rules: BTreeMap<String, (String, String, Severity)> = BTreeMap::new();
+    let mut rules: BTreeMap<String, (&str, &str, Severity)> = BTreeMap::new();
     for f in list {
-        let e = rules
-            .entry(f.rule())
-            .or_insert_with(|| (f.cache_type.clone(), f.kind.clone(), f.severity));
+        let e =
+            rules
+                .entry(f.rule())
+                .or_insert((f.cache_type.as_str(), f.kind.as_str(), f.severity));
         e.2 = e.2.min(f.severity);
     }
-    let index: BTreeMap<&str, usize> = rules
+    let index: HashMap<&str, usize> = rules
         .keys()
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
-    let rules_json: Vec<Value> = rules
+    let rules_out: Vec<Rule> = rules
         .iter()
-        .map(|(id, (ty, kind, sev))| {
-            json!({
-                "id": id,
-                "name": pascal(&format!("{ty}-{kind}")),
-                "shortDescription": {"text": describe(ty, kind)},
-                "fullDescription": {"text": describe(ty, kind)},
-                "defaultConfiguration": {"level": sev.as_str()},
-                "properties": {"tags": [ty]},
-            })
+        .map(|(id, (ty, kind, sev))| Rule {
+            id: id.clone(),
+            name: pascal(&format!("{ty}-{kind}")),
+            short_description: Text {
+                text: describe(ty, kind),
+            },
+            full_description: Text {
+                text: describe(ty, kind),
+            },
+            default_configuration: Level {
+                level: sev.as_str(),
+            },
+            properties: Tags {
+                tags: [ty.to_string()],
+            },
         })
         .collect();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let results: Vec<Value> = list
+    let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
+    let results = list
         .iter()
         .map(|f| {
             let rule = f.rule();
             let n = seen
-                .entry(format!("{}\0{rule}\0{}", f.key, f.message))
+                .entry((
+                    f.key.as_str(),
+                    f.cache_type.as_str(),
+                    f.kind.as_str(),
+                    f.message.as_str(),
+                ))
                 .or_default();
             let fp = fingerprint(f, *n);
             *n += 1;
-            json!({
-                "ruleId": rule,
-                "ruleIndex": index[rule.as_str()],
-                "level": f.severity.as_str(),
-                "message": {"text": sentence(&f.message)},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri(&f.path), "uriBaseId": "%SRCROOT%"},
-                        "region": {"startLine": f.line_start, "endLine": f.line_end},
-                    }
+            SarifResult {
+                rule_index: index[rule.as_str()],
+                rule_id: rule,
+                level: f.severity.as_str(),
+                message: Text {
+                    text: sentence(&f.message),
+                },
+                locations: [Location {
+                    physical_location: Physical {
+                        artifact_location: Artifact {
+                            uri: uri(&f.path),
+                            uri_base_id: "%SRCROOT%",
+                        },
+                        region: Region {
+                            start_line: f.line_start,
+                            end_line: f.line_end,
+                        },
+                    },
                 }],
-                "partialFingerprints": {FINGERPRINT: fp},
-                "properties": {"entryKey": f.key},
-            })
+                partial_fingerprints: BTreeMap::from([(FINGERPRINT, fp)]),
+                properties: EntryKey { entry_key: &f.key },
+            }
         })
         .collect();
-    json!({
-        "$schema": SCHEMA_URI,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
+    Log {
+        schema: SCHEMA_URI,
+        version: "2.1.0",
+        runs: [Run {
+            tool: json!({"driver": {
                 "name": "rustassistant",
                 "version": version,
                 "semanticVersion": version,
-                "rules": rules_json,
-            }},
-            "originalUriBaseIds": {
+                "rules": rules_out,
+            }}),
+            original_uri_base_ids: json!({
                 "%SRCROOT%": {"description": {"text": "The root of the repository."}}
-            },
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }]
-    })
+            }),
+            column_kind: "unicodeCodePoints",
+            results,
+        }],
+    }
+}
+
+/// The SARIF log for `list` as a JSON value (what tests and small callers inspect).
+pub fn log(list: &[Finding], version: &str) -> Value {
+    serde_json::to_value(build(list, version)).unwrap_or(Value::Null)
 }
