@@ -228,7 +228,9 @@ fn stats(session: &Workspace, zero: bool) -> Result<Exit> {
     match &budget {
         Ok(b) => lines.push(format!(
             "Budget                          {}",
-            b["line"].as_str().unwrap_or("")
+            session
+                .out
+                .decorate(b["line"].as_str().unwrap_or(""), false)
         )),
         Err(e) => lines.push(format!("Budget                          unavailable: {e}")),
     }
