@@ -80,6 +80,18 @@ pub fn text(list: &[Finding]) -> Vec<String> {
         .collect()
 }
 
+/// The HTML entity for a character HTML interprets in text and attribute values.
+pub fn html_entity(c: char) -> Option<&'static str> {
+    match c {
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '&' => Some("&amp;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        _ => None,
+    }
+}
+
 /// Text that Markdown renders literally: characters with meaning in Markdown or HTML are
 /// backslash-escaped or written as entities, so a finding cannot inject markup or break the
 /// table.
@@ -87,9 +99,7 @@ pub fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
+            '<' | '>' | '&' => out.push_str(html_entity(c).unwrap_or_default()),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' | '~' => {
                 out.push('\\');
                 out.push(c);

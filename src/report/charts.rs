@@ -37,18 +37,38 @@ fn title_of(s: &str) -> String {
 
 /// A chart with nothing to plot yet: an SVG saying so.
 fn empty(title: &str, why: &str) -> String {
-    let mut s = String::new();
-    {
-        let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
+    svg(|root| {
         let _ = root.draw(&Text::new(
             format!("{} — {}", title_of(title), label(why)),
             (20, 140),
             ("sans-serif", 18).into_font().color(&RGBColor(90, 90, 90)),
         ));
+    })
+}
+
+/// An SVG drawn by `draw` on a white canvas of [`SIZE`].
+fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>)) -> String {
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        draw(&root);
         let _ = root.present();
     }
     s
+}
+
+/// The chart frame every chart shares: title, margins, axis label room.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(root);
+    b.caption(title_of(title), ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70);
+    b
 }
 
 /// Grouped bars: one group per category (x), one bar per series; values ≥ 0.
@@ -65,20 +85,12 @@ pub fn bars(
     if categories.is_empty() || max <= 0.0 {
         return empty(title, "no data yet");
     }
-    let mut s = String::new();
-    {
-        let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let n = categories.len();
-        let cats: Vec<String> = categories.iter().map(|c| label(c)).collect();
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title_of(title), ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..n as f64, 0f64..max * 1.1)
+    let n = categories.len();
+    let cats: Vec<String> = categories.iter().map(|c| label(c)).collect();
+    svg(|root| {
+        let Ok(mut chart) = frame(root, title).build_cartesian_2d(0f64..n as f64, 0f64..max * 1.1)
         else {
-            return empty(title, "cannot draw");
+            return;
         };
         let _ = chart
             .configure_mesh()
@@ -118,9 +130,7 @@ pub fn bars(
                 .border_style(BLACK)
                 .draw();
         }
-        let _ = root.present();
-    }
-    s
+    })
 }
 
 /// A line over categories (x) with values in `0..=max_y`.
@@ -134,20 +144,13 @@ pub fn line(
     if categories.is_empty() {
         return empty(title, "no runs recorded yet");
     }
-    let mut s = String::new();
-    {
-        let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let n = categories.len();
-        let cats: Vec<String> = categories.iter().map(|c| label(c)).collect();
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title_of(title), ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5).max(0.5), 0f64..max_y)
+    let n = categories.len();
+    let cats: Vec<String> = categories.iter().map(|c| label(c)).collect();
+    svg(|root| {
+        let Ok(mut chart) =
+            frame(root, title).build_cartesian_2d(-0.5f64..(n as f64 - 0.5).max(0.5), 0f64..max_y)
         else {
-            return empty(title, "cannot draw");
+            return;
         };
         let _ = chart
             .configure_mesh()
@@ -174,9 +177,7 @@ pub fn line(
                 .into_iter()
                 .map(|p| Circle::new(p, 4, colour.filled())),
         );
-        let _ = root.present();
-    }
-    s
+    })
 }
 
 #[cfg(test)]

@@ -14,14 +14,10 @@ const TOP_FINDINGS: usize = 25;
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if crate::output::is_control(c) => {}
-            c => out.push(c),
+        match crate::findings::format::html_entity(c) {
+            Some(e) => out.push_str(e),
+            None if crate::output::is_control(c) => {}
+            None => out.push(c),
         }
     }
     out
