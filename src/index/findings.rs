@@ -100,14 +100,20 @@ impl Index {
                 |r| r.get(0),
             )
             .ok();
-        if recorded.as_deref() != Some(rules.as_str()) {
-            let tx = self.conn.transaction()?;
-            tx.execute("DELETE FROM findings", [])?;
-            tx.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('findings_rules', ?1)",
-                [&rules],
-            )?;
-            tx.commit()?;
+        let mut stale_rules = recorded.as_deref() != Some(rules.as_str());
+        if stale_rules {
+            let reset = || -> rusqlite::Result<()> {
+                let tx = self.conn.unchecked_transaction()?;
+                tx.execute("DELETE FROM findings", [])?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('findings_rules', ?1)",
+                    [&rules],
+                )?;
+                tx.commit()
+            };
+            // Stored rows are a cache: when they cannot be reset (a read-only or busy index),
+            // none is used and everything is derived.
+            stale_rules = reset().is_err();
         }
         let mut out: HashMap<i64, Vec<Raw>> = HashMap::with_capacity(wanted.len());
         let mut missing: BTreeMap<&str, Vec<&Known>> = BTreeMap::new();
@@ -128,7 +134,9 @@ impl Index {
                     if wanted { r.get(at + 2)? } else { None },
                 ))
             };
-            let stored: HashMap<i64, Stored> = if wanted.len() > 256 {
+            let stored: HashMap<i64, Stored> = if stale_rules {
+                HashMap::new()
+            } else if wanted.len() > 256 {
                 let mut stmt = tx.prepare("SELECT key_id, line_hash, worst, data FROM findings")?;
                 let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, row(r, 1)?)))?;
                 rows.collect::<rusqlite::Result<_>>()?
@@ -167,28 +175,35 @@ impl Index {
             .iter()
             .flat_map(|(rel, keys)| derive_from_shard(store, rel, keys, t))
             .collect();
-        let tx = self.conn.transaction()?;
-        {
-            let mut put =
-                tx.prepare_cached("INSERT OR REPLACE INTO findings VALUES (?1, ?2, ?3, ?4, ?5)")?;
-            for (k, list) in &derived {
-                let worst = list.iter().map(|f| f.severity as i64).min();
-                put.execute(params![
-                    k.key_id,
-                    k.line_hash as i64,
-                    list.len() as i64,
-                    worst,
-                    serde_json::to_string(list)?
-                ])?;
+        // Storing is best effort: a busy or read-only index only means deriving again next time.
+        let put = || -> Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            {
+                let mut put = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO findings VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (k, list) in &derived {
+                    let worst = list.iter().map(|f| f.severity as i64).min();
+                    put.execute(params![
+                        k.key_id,
+                        k.line_hash as i64,
+                        list.len() as i64,
+                        worst,
+                        serde_json::to_string(list)?
+                    ])?;
+                }
+                // Rows of lines that are gone (rewritten, pruned, evicted) go with this write.
+                tx.execute(
+                    "DELETE FROM findings WHERE key_id NOT IN (SELECT key_id FROM entries WHERE valid = 1)",
+                    [],
+                )?;
             }
-            // Rows of lines that are gone (rewritten, pruned, evicted) go with this write.
-            tx.execute(
-                "DELETE FROM findings WHERE key_id NOT IN (SELECT key_id FROM entries WHERE valid = 1)",
-                [],
-            )?;
+            tx.commit()?;
+            Ok(())
+        };
+        if !stale_rules && put().is_ok() {
+            self.checkpoint();
         }
-        tx.commit()?;
-        self.checkpoint();
         out.extend(derived.into_iter().map(|(k, list)| (k.key_id, list)));
         Ok(out)
     }

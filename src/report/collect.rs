@@ -102,6 +102,10 @@ fn choose(
     };
     let mut best: HashMap<String, Vec<Known>> = HashMap::new();
     for k in index.known_entries(types, blobs)? {
+        // Past `[cache] max_age` an entry is a miss, so it reports nothing either.
+        if session.store.expired(&k.created_at) {
+            continue;
+        }
         let slot = best.entry(k.key.blob.clone()).or_default();
         match slot
             .iter_mut()
