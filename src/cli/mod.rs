@@ -124,12 +124,6 @@ pub fn main() -> i32 {
             return exit_code(&outcome, false);
         }
     };
-    let _ = ctrlc::set_handler(|| {
-        if crate::util::interrupt::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            // Second Ctrl-C: the user means it.
-            std::process::exit(exit_code(&Ok(Exit::Interrupted), false));
-        }
-    });
     let env = Env::from_process();
     // Emoji decorate a terminal; pipes, logs and NO_COLOR (https://no-color.org) get words.
     let decorated = !cli.plain && env.get("NO_COLOR").is_none_or(str::is_empty);

@@ -233,14 +233,23 @@ impl Index {
         Self::open_file(dir, path)
     }
 
-    /// After a write of many rows, fold the WAL back into the database. Checkpoint-on-close is
-    /// off (it costs every small run an fsync), so without this a large WAL would linger and
-    /// every later connection would pay to re-index it.
-    /// Fold the WAL back into the database and truncate it, after a command wrote. Without
-    /// this the next process would pay for it: the first connection to open a database whose
-    /// WAL outlived every connection reads the whole WAL back (SQLite's recovery), ~1 ms per
-    /// 250 pages, on every command. With `synchronous = OFF` a checkpoint is a few page writes.
+    /// Fold the WAL back into the database and truncate it, after a command wrote.
+    /// Checkpoint-on-close is off (it costs every small run an fsync), so without this a large
+    /// WAL would linger and the next process would pay for it: the first connection to open a
+    /// database whose WAL outlived every connection reads the whole WAL back (SQLite's
+    /// recovery), ~1 ms per 250 pages, on every command.
+    ///
+    /// A WAL of a few pages (what a run of hits writes: counters and the day's tally) is left
+    /// for a later command to fold: reading it back costs microseconds, while a checkpoint costs
+    /// every run two page writes and two truncations.
     fn checkpoint(&self) {
+        const SMALL_WAL: u64 = 16 * 4096;
+        let wal = self.conn.path().map(|p| format!("{p}-wal"));
+        if let Some(Ok(meta)) = wal.map(std::fs::metadata) {
+            if meta.len() <= SMALL_WAL {
+                return;
+            }
+        }
         let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
     }
 }

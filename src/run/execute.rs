@@ -32,6 +32,7 @@ pub(crate) fn execute(
     results: &mut Vec<FileResult>,
     out: crate::output::Printer,
 ) -> Result<Vec<Location>> {
+    crate::util::interrupt::catch_ctrl_c();
     let remote = jobs.iter().any(|j| {
         plans[j.plan]
             .analyzer

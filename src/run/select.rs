@@ -35,7 +35,9 @@ pub(crate) fn collect(
 ) -> Result<Collected> {
     let repo = &session.repo;
     let cfg = &session.config;
-    let filter = Filter::new(cfg)?;
+    // Compiling the globs costs more than a one-file hit's lookup: only the paths that filter
+    // (`--all`, `--changed`, `--since`, `--staged`, folders) compile them.
+    let filter = LazyFilter::new(cfg);
     let max = cfg.max_file_bytes();
     let mut seen = std::collections::HashSet::new();
     let mut targets = Vec::new();
@@ -44,6 +46,7 @@ pub(crate) fn collect(
     let not_matched: std::cell::RefCell<Vec<String>> = Default::default();
 
     if sel.staged {
+        let filter = filter.get()?;
         // The staged content, from the object database: exactly what the commit will hold.
         for t in repo.tracked(opts.index_file.as_deref())? {
             if !filter.matches(&t.path) || !seen.insert(t.path.clone()) {
@@ -93,6 +96,7 @@ pub(crate) fn collect(
     let tracked = if few_named_files {
         Vec::new()
     } else {
+        let filter = filter.get()?;
         repo.tracked_where(None, |p| {
             let keep = ((sel.all || sel.changed || sel.since.is_some()) && filter.matches(p))
                 || named.iter().any(|n| under(p, n));
@@ -105,6 +109,7 @@ pub(crate) fn collect(
     let by_path: HashMap<&str, &Tracked> = tracked.iter().map(|t| (t.path.as_str(), t)).collect();
     let mut wanted: Vec<String> = Vec::new();
     if sel.all {
+        let filter = filter.get()?;
         // Without named paths, everything tracked_where kept passed the filter already.
         wanted.extend(
             tracked
@@ -113,11 +118,12 @@ pub(crate) fn collect(
                 .map(|t| t.path.clone()),
         );
         // And what git would track next: untracked files that .gitignore does not exclude.
-        let (untracked, left) = untracked_files(repo, &filter, &by_path, &submodules);
+        let (untracked, left) = untracked_files(repo, filter, &by_path, &submodules);
         wanted.extend(untracked);
         not_matched.borrow_mut().extend(left);
     }
     if sel.changed {
+        let filter = filter.get()?;
         for p in repo.changed_paths()? {
             if filter.matches(&p) {
                 wanted.push(p);
@@ -128,6 +134,7 @@ pub(crate) fn collect(
         let changed = repo
             .changed_since(rev)
             .map_err(|e| UserError::Input(format!("--since {rev}: {}", e.message())))?;
+        let filter = filter.get()?;
         // With named paths, only the changed files below them.
         for p in changed {
             if filter.matches(&p) && (named.is_empty() || named.iter().any(|n| under(&p, n))) {
@@ -144,6 +151,7 @@ pub(crate) fn collect(
     for (given, rel) in sel.paths.iter().zip(walk_named) {
         let abs = repo.workdir().join(&rel);
         if abs.is_dir() {
+            let filter = filter.get()?;
             let mut walk = ignore::WalkBuilder::new(&abs);
             walk.hidden(false)
                 .git_ignore(true)
@@ -208,6 +216,29 @@ pub(crate) fn collect(
         submodules,
         not_matched,
     })
+}
+
+/// A [`Filter`] compiled on first use.
+struct LazyFilter<'a> {
+    cfg: &'a Config,
+    compiled: std::cell::OnceCell<Filter>,
+}
+
+impl<'a> LazyFilter<'a> {
+    fn new(cfg: &'a Config) -> Self {
+        LazyFilter {
+            cfg,
+            compiled: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Filter, UserError> {
+        if let Some(f) = self.compiled.get() {
+            return Ok(f);
+        }
+        let f = Filter::new(self.cfg)?;
+        Ok(self.compiled.get_or_init(|| f))
+    }
 }
 
 /// `[analysis] include` / `exclude` as compiled glob sets.

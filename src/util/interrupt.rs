@@ -21,3 +21,22 @@ pub fn interrupted() -> bool {
 pub fn stop_new_work() -> bool {
     interrupted() || STOP_NEW_WORK.load(Ordering::SeqCst)
 }
+
+/// Catch Ctrl-C from now on: the first sets [`INTERRUPTED`], a second exits at once. Installed
+/// by the work that can be interrupted (requests, analyses), not at start-up: the handler runs
+/// on a thread of its own, which a run of cache hits need not start. Until then Ctrl-C ends the
+/// process, which loses nothing (every write is atomic).
+pub fn catch_ctrl_c() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                // Second Ctrl-C: the user means it.
+                std::process::exit(crate::error::exit_code(
+                    &Ok(crate::error::Exit::Interrupted),
+                    false,
+                ));
+            }
+        });
+    });
+}
