@@ -62,51 +62,114 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create .rustassistant/ (config, README, .gitattributes, cache/) in this repository.
-    Init(init::InitArgs),
+    Init(Lazy<init::InitArgs>),
     /// Analyse files, reusing every cached result.
-    Analyze(analyze::AnalyzeArgs),
+    Analyze(Lazy<analyze::AnalyzeArgs>),
     /// Refactoring suggestions for one file (= analyze --type refactor FILE).
     Refactor {
         /// `analyze FILE`
         #[command(subcommand)]
-        cmd: analyze::RefactorCmd,
+        cmd: Lazy<analyze::RefactorCmd>,
     },
     /// Module documentation for one file (= analyze --type docs FILE).
     Docs {
         /// `module FILE`
         #[command(subcommand)]
-        cmd: analyze::DocsCmd,
+        cmd: Lazy<analyze::DocsCmd>,
     },
     /// Print the cached result for a file's current content.
-    Show(show::ShowArgs),
+    Show(Lazy<show::ShowArgs>),
     /// List what the cached analyses found, as text, Markdown, JSON or SARIF.
-    Findings(findings::FindingsArgs),
+    Findings(Lazy<findings::FindingsArgs>),
     /// Write a self-contained HTML report with charts (spend, savings, hit rate, authors,
     /// findings, hotspots).
-    Report(report::ReportArgs),
+    Report(Lazy<report::ReportArgs>),
     /// Inspect and maintain the cache.
     Cache {
         /// What to do.
         #[command(subcommand)]
-        cmd: cache::CacheCmd,
+        cmd: Lazy<cache::CacheCmd>,
     },
     /// Print an entry file as JSON (also the git diff textconv for .json.zst entries).
-    Cat(cat::CatArgs),
+    Cat(Lazy<cat::CatArgs>),
     /// Git hooks: install, uninstall, or run one (what the shims call).
     Hooks {
         /// What to do.
         #[command(subcommand)]
-        cmd: hooks::HooksCmd,
+        cmd: Lazy<hooks::HooksCmd>,
     },
     /// Git merge driver for cache entries (configured by `hooks install`).
-    MergeEntry(merge_entry::MergeArgs),
+    MergeEntry(Lazy<merge_entry::MergeArgs>),
     /// Monthly spend against the budget; `budget set USD` changes the limit.
-    Budget(budget::BudgetArgs),
+    Budget(Lazy<budget::BudgetArgs>),
     /// Spend by month, model and analysis type, with what cache hits saved.
-    Costs(budget::CostsArgs),
+    Costs(Lazy<budget::CostsArgs>),
     /// Trust this repository's .rustassistant/config.toml as it is now (endpoints, budget,
     /// prices and secrets settings take effect only then).
-    Trust(trust::TrustArgs),
+    Trust(Lazy<trust::TrustArgs>),
+}
+
+/// A subcommand's arguments (or its own subcommands), built only when the command line names
+/// it: clap's derive builds every subcommand's arguments before parsing, which cost every run,
+/// a cache hit included, a few tenths of a millisecond. Derefs to the wrapped value.
+#[derive(Debug, Clone)]
+pub struct Lazy<T>(pub T);
+
+impl<T> std::ops::Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Lazy)
+    }
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Lazy)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
+}
+
+impl<T: clap::Args> clap::Args for Lazy<T> {
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|c| keep_about(c, T::augment_args))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|c| keep_about(c, T::augment_args_for_update))
+    }
+}
+
+impl<T: clap::Subcommand> clap::Subcommand for Lazy<T> {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|c| keep_about(c, T::augment_subcommands))
+    }
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|c| keep_about(c, T::augment_subcommands_for_update))
+    }
+    fn has_subcommand(name: &str) -> bool {
+        T::has_subcommand(name)
+    }
+}
+
+/// Apply `augment` to a subcommand, keeping the description the variant gave it (as the eager
+/// derive does: the variant's doc comment is applied after the payload's).
+fn keep_about(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
+    let about = cmd.get_about().cloned();
+    let long = cmd.get_long_about().cloned();
+    use clap::builder::Resettable;
+    let reset =
+        |v: Option<clap::builder::StyledStr>| v.map_or(Resettable::Reset, Resettable::Value);
+    augment(cmd).about(reset(about)).long_about(reset(long))
 }
 
 /// Parse the process's arguments, run, and return the exit code.
@@ -171,26 +234,24 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
             let s = open(&a.overrides())?;
             analyze::run(&s, &a)
         }
-        Command::Refactor {
-            cmd: analyze::RefactorCmd::Analyze(f),
-        } => {
+        Command::Refactor { cmd } => {
+            let analyze::RefactorCmd::Analyze(f) = cmd.0;
             let a = f.into_analyze("refactor");
             analyze::run(&open(&a.overrides())?, &a)
         }
-        Command::Docs {
-            cmd: analyze::DocsCmd::Module(f),
-        } => {
+        Command::Docs { cmd } => {
+            let analyze::DocsCmd::Module(f) = cmd.0;
             let a = f.into_analyze("docs");
             analyze::run(&open(&a.overrides())?, &a)
         }
         Command::Show(a) => show::show(&open(&Overrides::default())?, &a),
         Command::Findings(a) => findings::run(&open(&Overrides::default())?, &a),
         Command::Report(a) => report::run(&open(&Overrides::default())?, &a),
-        Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd),
+        Command::Cache { cmd } => cache::run(&open(&Overrides::default())?, cmd.0),
         Command::Cat(a) => cat::cat(&a, out),
         Command::MergeEntry(a) => merge_entry::merge(&a),
-        Command::Hooks { cmd } => match (open(&Overrides::default()), &cmd) {
-            (Ok(ws), _) => hooks::run(&ws, cmd),
+        Command::Hooks { cmd } => match (open(&Overrides::default()), &cmd.0) {
+            (Ok(ws), _) => hooks::run(&ws, cmd.0),
             // A hook never blocks a commit, push or merge because of someone else's commit (a
             // malformed or symlinked config, say): it says why and steps aside.
             (Err(e), hooks::HooksCmd::Run { name, .. }) => {
@@ -212,5 +273,47 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
         }
         Command::Costs(_) => budget::costs(&env, out),
         Command::Trust(a) => trust::run(&crate::git::Repo::discover(&cwd)?, &env, out, &a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    fn help(args: &[&str]) -> String {
+        let mut argv = vec!["rustassistant"];
+        argv.extend_from_slice(args);
+        let e = Cli::try_parse_from(argv).expect_err("--help stops parsing");
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        e.render().to_string()
+    }
+
+    #[test]
+    fn the_command_line_is_consistent_once_every_deferred_part_is_built() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deferred_subcommands_keep_their_descriptions_and_their_arguments_help() {
+        let analyze = help(&["analyze", "--help"]);
+        assert!(
+            analyze.starts_with("Analyse files, reusing every cached result\n"),
+            "{analyze}"
+        );
+        assert!(analyze.contains("Files or folders to analyse"), "{analyze}");
+        let cache = help(&["cache", "--help"]);
+        assert!(
+            cache.starts_with("Inspect and maintain the cache\n"),
+            "{cache}"
+        );
+        assert!(cache.contains("rebuild-index"), "{cache}");
+        let top = help(&["--help"]);
+        assert!(
+            top.contains("Print the cached result for a file's current content"),
+            "{top}"
+        );
+        let prune = help(&["cache", "prune", "--help"]);
+        assert!(prune.contains("--older-than"), "{prune}");
     }
 }
