@@ -498,3 +498,97 @@ fn the_scan_scripts_keep_their_documented_usage() {
     let bad = run(&[script("simple_cache_scan.sh").to_str().unwrap()]);
     assert_eq!(bad.code, 2);
 }
+
+/// HEAD's non-empty shards, and those of them git stores as loose objects.
+fn loose_shards(env: &TestEnv, repo: &Path) -> (usize, Vec<String>) {
+    let listing = env.git(
+        repo,
+        &["ls-tree", "-r", "HEAD", "--", ".rustassistant/cache"],
+    );
+    let empty = env.git(repo, &["hash-object", "-t", "blob", "/dev/null"]);
+    let mut shards = 0;
+    let mut loose = Vec::new();
+    for line in listing.lines().filter(|l| l.ends_with(".jsonl")) {
+        let oid = line.split_whitespace().nth(2).unwrap();
+        if oid == empty.trim() {
+            continue;
+        }
+        shards += 1;
+        if repo
+            .join(".git/objects")
+            .join(&oid[..2])
+            .join(&oid[2..])
+            .exists()
+        {
+            loose.push(line.to_string());
+        }
+    }
+    (shards, loose)
+}
+
+#[test]
+fn a_commit_of_many_files_writes_its_shards_as_one_pack_and_carries_exactly_their_entries() {
+    let env = TestEnv::new();
+    let repo = hooked_repo(&env, "r", &[("src/a.rs", RUST_SRC)]);
+    let files: Vec<String> = (0..60).map(|i| format!("src/n{i}.rs")).collect();
+    for (i, f) in files.iter().enumerate() {
+        std::fs::write(repo.join(f), format!("// TODO item {i}\nfn n{i}() {{}}\n")).unwrap();
+    }
+    // Analysed before staging (entries wait in the overlay), then committed: the hook moves
+    // them into the shards it stages, well over the count from which it writes one pack.
+    env.run(&repo, &["analyze", "--all"]).ok();
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "many"]);
+    let entries = tree_entries(&env, &repo, "HEAD");
+    for f in &files {
+        let blob = blob_of(&env, &repo, &format!("HEAD:{f}"));
+        let n = entries
+            .iter()
+            .filter(|e| e.contains(&format!("/{blob}-")))
+            .count();
+        assert_eq!(n, 2, "todos and metrics of {f}: {entries:?}");
+    }
+    assert_eq!(entries.len(), 2 * 61, "{entries:?}");
+    let (shards, loose) = loose_shards(&env, &repo);
+    assert!(shards > 64, "the commit touched many shards: {shards}");
+    // Only shards this commit did not change may be loose (the first commit's).
+    assert!(
+        loose.len() <= 2,
+        "{} shard blobs written loose, e.g. {:?}",
+        loose.len(),
+        loose.first()
+    );
+
+    // The same through a temporary index (`commit -a`), every file modified.
+    for (i, f) in files.iter().enumerate() {
+        std::fs::write(repo.join(f), format!("// FIXME item {i}\nfn n{i}() {{}}\n")).unwrap();
+    }
+    env.git(&repo, &["commit", "-q", "-a", "-m", "all"]);
+    let entries = tree_entries(&env, &repo, "HEAD");
+    for f in &files {
+        let blob = blob_of(&env, &repo, &format!("HEAD:{f}"));
+        let n = entries
+            .iter()
+            .filter(|e| e.contains(&format!("/{blob}-")))
+            .count();
+        assert_eq!(n, 2, "todos and metrics of {f}: {entries:?}");
+    }
+    assert_eq!(
+        entries.len(),
+        2 * 61,
+        "prune_on_commit dropped the old blobs: {entries:?}"
+    );
+    let (_, loose) = loose_shards(&env, &repo);
+    assert!(
+        loose.len() <= 2,
+        "{} shard blobs written loose, e.g. {:?}",
+        loose.len(),
+        loose.first()
+    );
+    let status = env.git(&repo, &["status", "--porcelain", "--", ".rustassistant"]);
+    assert_eq!(status, "", "the real index agrees with the commit");
+    env.git(&repo, &["fsck", "--strict", "--no-dangling"]);
+    let verify = env.run(&repo, &["cache", "verify", "--json"]);
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+    assert_eq!(verify.json()["bad"].as_array().map(Vec::len), Some(0));
+}

@@ -21,6 +21,9 @@ use crate::git::Repo;
 /// The prefix of shard paths in git's index.
 const PREFIX: &str = ".rustassistant/cache/";
 
+/// From this many shards to stage on, their blobs are written as one pack.
+const PACK_AT_LEAST: usize = 32;
+
 /// What staging did.
 #[derive(Debug, Default)]
 pub struct Staged {
@@ -140,20 +143,29 @@ pub fn stage_for_commit(
     }
     let mut add = Vec::new();
     let mut cacheinfo = Vec::new();
-    for p in &plans {
-        if !p.staged_changed {
-            continue;
-        }
+    let changed: Vec<&Plan> = plans.iter().filter(|p| p.staged_changed).collect();
+    // Many shards: their blobs go into the object database as one pack first, so `git add`
+    // finds them present and creates no loose object per shard. Few: loose objects, as git
+    // itself unpacks a fetch of fewer than `transfer.unpackLimit` objects (a pack per small
+    // commit would make `git gc --auto` repack every fifty commits).
+    let packed = if changed.len() >= PACK_AT_LEAST {
+        let blobs: Vec<&[u8]> = changed.iter().map(|p| p.staged.as_slice()).collect();
+        repo.write_blobs_packed(&blobs).ok()
+    } else {
+        None
+    };
+    for (i, p) in changed.iter().enumerate() {
         out.shards += 1;
         let path = Store::tree_rel(&p.shard);
-        if p.staged.is_empty() && !p.work.is_empty() {
-            // Empty, never deleted (see Store::replace_shard).
-            let oid = repo.write_blob(&p.staged)?;
-            cacheinfo.push(format!("100644,{oid},{path}"));
-        } else if p.staged == p.work {
+        // A staged version that differs from the working tree's is staged by id (an emptied
+        // shard included: it is staged empty, never deleted; see Store::replace_shard).
+        if p.staged == p.work {
             add.push(path);
         } else {
-            let oid = repo.write_blob(&p.staged)?;
+            let oid = match packed.as_ref().and_then(|ids| ids.get(i)) {
+                Some(id) => id.clone(),
+                None => repo.write_blob(&p.staged)?,
+            };
             cacheinfo.push(format!("100644,{oid},{path}"));
         }
     }

@@ -158,6 +158,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
         deadline: None,
         quiet: false,
+        promote: true,
     };
     let mut index = Index::open_for_lookup(session);
     let report = crate::run::run(session, &sel, &plans, &opts, Some(&mut index))?;

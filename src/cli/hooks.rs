@@ -267,6 +267,8 @@ fn analyse_staged(
         deadline: Some(Instant::now() + Duration::from_secs(bound)),
         // No per-file lines: the hook reports in one line of its own.
         quiet: true,
+        // stage_shards moves the overlay entries of the committed content itself.
+        promote: false,
     };
     let staged = Selection {
         staged: true,

@@ -69,6 +69,9 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// Print no per-file lines (hooks report in one line of their own).
     pub quiet: bool,
+    /// Move overlay hits of staged content into the shards (`promote`). Off where the caller
+    /// stages the shards itself, as the pre-commit hook does: it moves the same entries.
+    pub promote: bool,
 }
 
 /// A file to analyse, identified or skipped.
@@ -144,7 +147,7 @@ pub fn run(
         let jobs = std::mem::take(&mut sorted.jobs);
         execute::execute(session, plans, jobs, opts, &mut sorted.results, out)?
     };
-    if !opts.dry_run {
+    if !opts.dry_run && opts.promote {
         written.extend(promote::promote(
             session,
             &sorted.overlay_hits,
