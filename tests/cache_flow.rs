@@ -392,6 +392,36 @@ fn bad_input_gets_one_clear_line_and_the_right_exit_code() {
 }
 
 #[test]
+fn a_bad_include_pattern_is_an_error_wherever_the_filter_is_used_and_only_there() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("src/a.rs", RUST_SRC)]);
+    env.run(&repo, &["init"]).ok();
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[analysis]\ninclude = [\"src/[a\"]\n",
+    )
+    .unwrap();
+    // Selections that filter compile the patterns, and a bad one is a usage error naming it.
+    for args in [
+        &["analyze", "--all"][..],
+        &["analyze", "src"],
+        &["analyze", "--changed"],
+    ] {
+        let r = env.run(&repo, args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("invalid [analysis] include pattern `src/[a`"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    // A file named on the command line is analysed whatever include says: no filter, no error.
+    let r = env.run(&repo, &["analyze", "src/a.rs", "--json"]).ok();
+    assert_eq!(r.json()["summary"]["misses"], 2, "{}", r.stdout);
+}
+
+#[test]
 fn a_corrupt_entry_is_reported_treated_as_a_miss_and_nothing_else_is_touched() {
     let env = TestEnv::new();
     let repo = env.repo("r", &[("a.rs", RUST_SRC), ("b.rs", "fn b() {}\n")]);
