@@ -249,7 +249,7 @@ fn sort(
                             file.path, plan.cache_type
                         ));
                     }
-                    s.hit_keys.push(key.clone());
+                    s.hit_keys.push(key);
                     let mut r = line(
                         &file.path,
                         &plan.cache_type,
