@@ -183,6 +183,15 @@ impl Store {
         }
     }
 
+    /// [`Store::expired`] for a creation time in Unix seconds (`i64::MIN`: it did not parse).
+    pub fn expired_secs(&self, created: i64) -> bool {
+        let Some(age) = self.max_age else {
+            return false;
+        };
+        created == i64::MIN
+            || (jiff::Timestamp::now().as_second() as f64 - created as f64) > age.as_secs_f64()
+    }
+
     /// Why the signature policy refuses `e`, if it does.
     pub fn untrusted(&self, e: &Entry) -> Option<EntryError> {
         self.signatures

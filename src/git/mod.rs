@@ -11,6 +11,7 @@ mod log;
 pub use log::AddedLine;
 pub mod hooks;
 pub mod index_file;
+pub mod untracked;
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -21,6 +22,7 @@ use std::sync::{Mutex, MutexGuard};
 use git2::{ObjectFormat, ObjectType, Oid, Repository};
 
 use crate::error::UserError;
+use crate::util::stat::{Lstat, Stat};
 
 /// Mode bits of a regular file in the index (`100644` / `100755`).
 const MODE_FILE_MASK: u32 = 0o170000;
@@ -133,6 +135,11 @@ impl Repo {
     /// The git directory (`.git`, or the worktree's own folder).
     pub fn git_dir(&self) -> PathBuf {
         self.git().path().to_path_buf()
+    }
+
+    /// The common git directory (shared by every worktree of the repository).
+    pub fn commondir(&self) -> &Path {
+        &self.commondir
     }
 
     /// The work tree root.
@@ -380,9 +387,20 @@ impl Repo {
         tracked: Option<&Tracked>,
         max_bytes: u64,
     ) -> std::io::Result<Option<WorkFile>> {
-        let abs = self.workdir.join(rel);
-        let meta = std::fs::symlink_metadata(&abs)?;
-        if !meta.file_type().is_file() {
+        self.work_file_with(&mut Lstat::new(&self.workdir), rel, tracked, max_bytes)
+    }
+
+    /// [`Repo::work_file`] looking the file up through `lstat`, which callers identifying many
+    /// files keep from one file to the next (it reuses the handle of the folder looked in).
+    pub fn work_file_with(
+        &self,
+        lstat: &mut Lstat<'_>,
+        rel: &str,
+        tracked: Option<&Tracked>,
+        max_bytes: u64,
+    ) -> std::io::Result<Option<WorkFile>> {
+        let meta = lstat.get(rel)?;
+        if !meta.is_file {
             return Ok(None);
         }
         if let Some(t) = tracked {
@@ -390,20 +408,21 @@ impl Repo {
                 return Ok(Some(WorkFile::Known(FileId {
                     path: rel.to_string(),
                     blob: t.blob.clone(),
-                    size: meta.len(),
+                    size: meta.len,
                     content: None,
                     source: Source::WorkTree,
                 })));
             }
         }
-        if meta.len() > max_bytes {
-            return Ok(Some(WorkFile::TooLarge(meta.len())));
+        let abs = self.workdir.join(rel);
+        if meta.len > max_bytes {
+            return Ok(Some(WorkFile::TooLarge(meta.len)));
         }
         // Bounded even if the file grew since the stat.
         let content = match crate::util::fs::read_user_file(&abs, max_bytes) {
             Ok(c) => c,
             Err(crate::util::fs::ReadError::TooLarge { .. }) => {
-                return Ok(Some(WorkFile::TooLarge(meta.len().max(max_bytes + 1))))
+                return Ok(Some(WorkFile::TooLarge(meta.len.max(max_bytes + 1))))
             }
             Err(crate::util::fs::ReadError::NotRegular(_)) => return Ok(None),
             Err(crate::util::fs::ReadError::Io { source, .. }) => return Err(source),
@@ -509,13 +528,13 @@ pub enum WorkFile {
     TooLarge(u64),
 }
 
-fn stat_matches(t: &Tracked, m: &std::fs::Metadata) -> bool {
+fn stat_matches(t: &Tracked, m: &Stat) -> bool {
     !t.racy
-        && m.len() as u32 == t.size
-        && m.mtime() as i32 == t.mtime.0
-        && (t.mtime.1 == 0 || m.mtime_nsec() as u32 == t.mtime.1)
-        && m.ctime() as i32 == t.ctime
-        && (t.ino == 0 || m.ino() as u32 == t.ino)
+        && m.len as u32 == t.size
+        && m.mtime.0 as i32 == t.mtime.0
+        && (t.mtime.1 == 0 || m.mtime.1 as u32 == t.mtime.1)
+        && m.ctime as i32 == t.ctime
+        && (t.ino == 0 || m.ino as u32 == t.ino)
 }
 
 /// True when `bytes` looks binary: a NUL in the first 8000 bytes, git's own heuristic.

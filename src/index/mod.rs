@@ -13,6 +13,7 @@
 //!   only here.
 
 mod findings;
+pub mod hits;
 mod query;
 pub mod schema;
 mod sync;
@@ -208,6 +209,15 @@ impl Index {
                 .map_err(classify)?;
             }
             Some(Ok(v)) if v == schema::VERSION => {}
+            Some(Ok(13)) => {
+                conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE; {} {} {} COMMIT;",
+                    schema::SCHEMA,
+                    schema::MIGRATE_13,
+                    schema::TRIGGERS
+                ))
+                .map_err(classify)?;
+            }
             Some(_) => {
                 return Err(OpenError::Corrupt(format!(
                     "schema version {} is not {}",
@@ -258,13 +268,19 @@ impl Index {
 /// Ids may collide (odds ~1e-9 at 100,000 entries): rows are matched on the key too, and a
 /// collision only makes two entries share recency.
 pub fn key_id(key: &Key) -> i64 {
-    let mut b = Vec::with_capacity(key.cache_type.len() + key.blob.len() + key.variant.len() + 2);
-    b.extend_from_slice(key.cache_type.as_bytes());
-    b.push(0);
-    b.extend_from_slice(key.blob.as_bytes());
-    b.push(0);
-    b.extend_from_slice(key.variant.as_bytes());
-    crate::cache::shard::line_hash(&b) as i64
+    key_id_of(&key.cache_type, &key.blob, &key.variant, &mut Vec::new())
+}
+
+/// [`key_id`] of the key with these parts, hashed in `buf` (reused across calls: a run of
+/// 20,000 keys builds no key to hash).
+pub fn key_id_of(cache_type: &str, blob: &str, variant: &str, buf: &mut Vec<u8>) -> i64 {
+    buf.clear();
+    buf.extend_from_slice(cache_type.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(blob.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(variant.as_bytes());
+    crate::cache::shard::line_hash(buf) as i64
 }
 
 enum OpenError {
@@ -290,4 +306,46 @@ fn is_busy(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         matches!(c.downcast_ref::<rusqlite::Error>(), Some(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
     })
+}
+
+/// Shards written as the tests of this module need them.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+
+    use crate::cache::entry::tests::sample;
+    use crate::cache::shard::ShardId;
+    use crate::cache::store::{Edit, Place};
+    use crate::cache::Entry;
+    use crate::workspace::Workspace;
+
+    /// A sample entry of type `ty` for the blob `blob` repeated.
+    pub fn entry(blob: char, ty: &str) -> Entry {
+        let mut e = sample();
+        e.cache_type = ty.into();
+        e.blob = blob.to_string().repeat(40);
+        e
+    }
+
+    /// Write `es` into the tree shards, aged past the racily-clean window.
+    pub fn add(ws: &Workspace, es: &[Entry]) {
+        let mut edits: BTreeMap<ShardId, Edit> = BTreeMap::new();
+        for e in es {
+            edits
+                .entry(ShardId::of(&e.key()))
+                .or_default()
+                .add
+                .push(e.clone());
+        }
+        ws.store.apply(Place::Tree, edits).unwrap();
+        // Age the shards past the racily-clean window, as if written a while ago.
+        for (loc, _) in ws.store.list(Place::Tree).shards {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(ws.store.path_of(&loc))
+                .unwrap();
+            f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+                .unwrap();
+        }
+    }
 }

@@ -14,6 +14,27 @@ use crate::cache::Store;
 use crate::config::Eviction;
 use crate::workspace::Workspace;
 
+/// Access stamps older than this (seconds) are rewritten by a run that hits their entry: half
+/// the hour recency is kept to (see `record_run`).
+const STAMP_STEP: i64 = 1800;
+
+/// A digest of a set of key ids, whatever their order (128 bits of two independent mixes, and
+/// the count): names the set of hits a run stamped.
+fn ids_digest(ids: &[i64]) -> String {
+    let mix = |x: u64, k: u64| {
+        let mut z = x.wrapping_add(k);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (mut a, mut b) = (0u64, 0u64);
+    for &id in ids {
+        a = a.wrapping_add(mix(id as u64, 0x9e37_79b9_7f4a_7c15));
+        b ^= mix(id as u64, 0x2545_f491_4f6c_dd1d);
+    }
+    format!("{a:016x}{b:016x}-{}", ids.len())
+}
+
 /// One group in the statistics (a type or a model).
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Group {
@@ -118,31 +139,42 @@ impl Index {
                 overlay: r.get(at + 2)?,
             })
         };
-        // A few keys: one indexed query each. Many: one scan beats thousands of queries.
-        if keys.len() < 2000 {
-            let Ok(mut q) = self.conn.prepare_cached(
-                "SELECT COALESCE(cost_usd, 0), CASE WHEN ?5 THEN created_at END, overlay FROM entries
-                 WHERE key_id = ?1 AND valid = 1 AND cache_type = ?2 AND blob = ?3 AND variant = ?4
-                 ORDER BY overlay",
-            ) else {
-                return vec![None; keys.len()];
-            };
-            return keys
-                .iter()
-                .map(|k| {
-                    q.query_row(
-                        params![key_id(k), k.cache_type, k.blob, k.variant, ages],
-                        |r| hit(r, 0),
-                    )
-                    .ok()
-                })
-                .collect();
-        }
-        let mut snap: HashMap<i64, IndexHit> = HashMap::with_capacity(keys.len());
+        let Ok(mut q) = self.conn.prepare_cached(
+            "SELECT COALESCE(cost_usd, 0), CASE WHEN ?5 THEN created_at END, overlay FROM entries
+             WHERE key_id = ?1 AND valid = 1 AND cache_type = ?2 AND blob = ?3 AND variant = ?4
+             ORDER BY overlay",
+        ) else {
+            return vec![None; keys.len()];
+        };
+        keys.iter()
+            .map(|k| {
+                q.query_row(
+                    params![key_id(k), k.cache_type, k.blob, k.variant, ages],
+                    |r| hit(r, 0),
+                )
+                .ok()
+            })
+            .collect()
+    }
+
+    /// [`Index::lookup_keys`] by key id, for many keys: one scan of the hit rows. Ids may
+    /// collide (see [`key_id`]); at worst two entries would answer for each other.
+    pub fn lookup_ids(&self, ids: &[i64], ages: bool) -> Vec<Option<IndexHit>> {
+        let mut snap: rustc_hash::FxHashMap<i64, IndexHit> =
+            rustc_hash::FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
         if let Ok(mut q) = self.conn.prepare(
             "SELECT key_id, COALESCE(cost_usd, 0), CASE WHEN ?1 THEN created_at END, overlay FROM entries WHERE valid = 1",
         ) {
-            if let Ok(rows) = q.query_map([ages], |r| Ok((r.get::<_, i64>(0)?, hit(r, 1)?))) {
+            if let Ok(rows) = q.query_map([ages], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    IndexHit {
+                        saved: r.get(1)?,
+                        created_at: r.get(2)?,
+                        overlay: r.get(3)?,
+                    },
+                ))
+            }) {
                 // A line in the shards wins over the same key in the overlay.
                 for (k, h) in rows.flatten() {
                     match snap.entry(k) {
@@ -158,7 +190,7 @@ impl Index {
                 }
             }
         }
-        keys.iter().map(|k| snap.get(&key_id(k)).cloned()).collect()
+        ids.iter().map(|k| snap.get(k).cloned()).collect()
     }
 
     /// Every untrusted line the index knows: (shard, why).
@@ -200,7 +232,7 @@ impl Index {
     pub fn record_run(
         &mut self,
         session: &Workspace,
-        hits: &[Key],
+        hit_ids: &[i64],
         touched: &[Location],
         tally: &Tally,
     ) -> Result<()> {
@@ -212,15 +244,37 @@ impl Index {
         let tx = self.conn.unchecked_transaction()?;
         // One statement for every hit (a JSON array of ids): thousands of hits cost a few
         // milliseconds instead of one round trip each. Recency is kept to the hour (what LRU
-        // eviction needs): an all-cached run repeated within the hour rewrites no page.
-        let hit_ids: Vec<i64> = hits.iter().map(key_id).collect();
+        // eviction needs): after any run, each hit's stamp is less than an hour old. A stamp
+        // rewrites the rows older than half an hour, and `meta.last_stamp` names the set of ids
+        // stamped (a digest) and when; a run with exactly that set within the half hour skips
+        // the statement, its rows being at most an hour old already.
         if !hit_ids.is_empty() {
-            tx.execute(
-                "INSERT INTO access SELECT value, ?2, 1 FROM json_each(?1) WHERE true
-                 ON CONFLICT (id) DO UPDATE SET last_accessed = excluded.last_accessed, access_count = access_count + 1
-                 WHERE access.last_accessed < excluded.last_accessed - 3600",
-                params![serde_json::to_string(&hit_ids)?, now],
-            )?;
+            let digest = ids_digest(hit_ids);
+            let last: Option<String> = tx
+                .prepare_cached("SELECT value FROM meta WHERE key = 'last_stamp'")?
+                .query_row([], |r| r.get(0))
+                .optional()?;
+            let fresh = last
+                .as_deref()
+                .and_then(|v| v.split_once(' '))
+                .is_some_and(|(d, at)| {
+                    d == digest
+                        && at
+                            .parse::<i64>()
+                            .is_ok_and(|at| at <= now && now - at < STAMP_STEP)
+                });
+            if !fresh {
+                tx.execute(
+                    "INSERT INTO access SELECT value, ?2, 1 FROM json_each(?1) WHERE true
+                     ON CONFLICT (id) DO UPDATE SET last_accessed = excluded.last_accessed, access_count = access_count + 1
+                     WHERE access.last_accessed < excluded.last_accessed - ?3",
+                    params![serde_json::to_string(&hit_ids)?, now, STAMP_STEP],
+                )?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('last_stamp', ?1)",
+                    [format!("{digest} {now}")],
+                )?;
+            }
         }
         // One statement for the three counters (each statement is parsed afresh: a process
         // runs this once).

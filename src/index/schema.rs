@@ -8,10 +8,12 @@
 //! changed is compared line by line without reading its rows). 7 keeps the line tables in
 //! `shard_lines`, so the stat data every lookup reads stays a few pages. 8 adds the covering
 //! index `entries_hits`. 9 changes `line_hash` (four lanes: a sync after a large pull hashes
-//! hundreds of megabytes). 10 adds `entries_dups`; 11 `entries.overlay`; 12 `findings`; 13 `daily`.
+//! hundreds of megabytes). 10 adds `entries_dups`; 11 `entries.overlay`; 12 `findings`; 13 `daily`;
+//! 14 `shard_hits` (each shard's valid keys as one blob, for all-cached runs; an index at 13 is
+//! migrated in place, keeping its history: see `MIGRATE_13`).
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 13;
+pub const VERSION: i64 = 14;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
@@ -52,6 +54,9 @@ CREATE INDEX IF NOT EXISTS entries_hits ON entries(key_id, cost_usd, created_at,
 -- file order.
 CREATE TABLE IF NOT EXISTS shards (shard TEXT PRIMARY KEY, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS shard_lines (shard TEXT PRIMARY KEY, lines BLOB NOT NULL);
+-- Each recorded shard's valid keys (index::hits): (key_id i64, cost saved f64, created_at Unix
+-- seconds i64) little-endian records sorted by key_id, and its count of untrusted lines.
+CREATE TABLE IF NOT EXISTS shard_hits (shard TEXT PRIMARY KEY, invalid INTEGER NOT NULL, hits BLOB NOT NULL);
 -- Access history lives apart from entries so a rebuild keeps it, keyed by key_id.
 CREATE TABLE IF NOT EXISTS access (id INTEGER PRIMARY KEY, last_accessed INTEGER NOT NULL, access_count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL);
@@ -70,6 +75,14 @@ CREATE TABLE IF NOT EXISTS findings (key_id INTEGER PRIMARY KEY, line_hash INTEG
 CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, hits INTEGER NOT NULL, misses INTEGER NOT NULL, saved_usd REAL NOT NULL);
 -- Triggers are in TRIGGERS so a bulk load can drop them and recompute `totals` in one pass.
 "#;
+
+/// From version 13: the rows derived from the shards are dropped (the next sync reads every
+/// shard again and writes its hit table); access history, counters, findings and the daily tally
+/// are kept.
+pub const MIGRATE_13: &str =
+    "DROP TRIGGER IF EXISTS entries_ins; DROP TRIGGER IF EXISTS entries_del;
+DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines;
+DELETE FROM totals; UPDATE meta SET value = '14' WHERE key = 'schema_version';";
 
 /// The indexes of `entries`, dropped while `rebuild` fills the table (SCHEMA recreates them).
 pub const DROP_ENTRY_INDEXES: &str = "DROP INDEX IF EXISTS entries_key; DROP INDEX IF EXISTS entries_shard;

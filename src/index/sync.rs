@@ -52,7 +52,7 @@ impl Index {
             // sorting (far cheaper than growing each B-tree a row at a time).
             tx.execute_batch(
                 "DROP TRIGGER IF EXISTS entries_ins; DROP TRIGGER IF EXISTS entries_del;
-                 DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines; DELETE FROM totals;
+                 DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines; DELETE FROM shard_hits; DELETE FROM totals;
                  DELETE FROM findings;",
             )?;
             tx.execute_batch(schema::DROP_ENTRY_INDEXES)?;
@@ -206,6 +206,13 @@ impl Index {
         for w in &work {
             let rel = w.loc.rel();
             st.shards_read += usize::from(w.now.is_some());
+            // The shard's hit table follows its rows: rebuilt from the lines read when every
+            // row is replaced, else the recorded one less what is deleted plus what is added.
+            let mut set = if w.full || w.now.is_none() {
+                hits::HitSet::default()
+            } else {
+                hits::recorded(&tx, &rel)?
+            };
             if w.full || w.now.is_none() {
                 // A shard the index does not record has no rows (they are written together,
                 // and this is the write transaction, so another process's sync is seen):
@@ -217,15 +224,38 @@ impl Index {
                     st.removed += tx.execute("DELETE FROM entries WHERE shard = ?1", [&rel])?;
                 }
             } else {
-                let mut del =
-                    tx.prepare_cached("DELETE FROM entries WHERE shard = ?1 AND line_hash = ?2")?;
+                let mut del = tx.prepare_cached(
+                    "DELETE FROM entries WHERE shard = ?1 AND line_hash = ?2 RETURNING key_id, valid",
+                )?;
                 for h in &w.delete {
-                    st.removed += del.execute(params![rel, *h as i64])?;
+                    let gone = del.query_map(params![rel, *h as i64], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })?;
+                    for g in gone {
+                        let (id, valid) = g?;
+                        st.removed += 1;
+                        match valid {
+                            1 => {
+                                set.recs.remove(&id);
+                            }
+                            0 => set.invalid -= 1,
+                            _ => {}
+                        }
+                    }
                 }
             }
             for r in &w.insert {
                 insert_row(&tx, &rel, &w.loc.shard, r)?;
                 st.added += 1;
+                match (&r.what, r.valid) {
+                    (Ok((key, e)), 1) => {
+                        let created = hits::created_secs(Some(&e.created_at));
+                        set.recs
+                            .insert(key_id(key), (e.cost_usd.unwrap_or(0.0), created));
+                    }
+                    (_, 0) => set.invalid += 1,
+                    _ => {}
+                }
             }
             match &w.now {
                 Some((sig, lines)) => {
@@ -239,10 +269,12 @@ impl Index {
                          SET lines = excluded.lines",
                     )?
                     .execute(params![rel, encode_lines(lines)])?;
+                    hits::store(&tx, &rel, &set)?;
                 }
                 None => {
                     tx.execute("DELETE FROM shards WHERE shard = ?1", [&rel])?;
                     tx.execute("DELETE FROM shard_lines WHERE shard = ?1", [&rel])?;
+                    tx.execute("DELETE FROM shard_hits WHERE shard = ?1", [&rel])?;
                 }
             }
         }
@@ -448,38 +480,8 @@ fn decode_lines(b: &[u8]) -> Vec<LineRec> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{add, entry};
     use super::*;
-    use crate::cache::entry::tests::sample;
-    use crate::cache::store::Edit;
-    use std::collections::BTreeMap;
-
-    fn entry(blob: char, ty: &str) -> Entry {
-        let mut e = sample();
-        e.cache_type = ty.into();
-        e.blob = blob.to_string().repeat(40);
-        e
-    }
-
-    fn add(ws: &Workspace, es: &[Entry]) {
-        let mut edits: BTreeMap<ShardId, Edit> = BTreeMap::new();
-        for e in es {
-            edits
-                .entry(ShardId::of(&e.key()))
-                .or_default()
-                .add
-                .push(e.clone());
-        }
-        ws.store.apply(Place::Tree, edits).unwrap();
-        // Age the shards past the racily-clean window, as if written a while ago.
-        for (loc, _) in ws.store.list(Place::Tree).shards {
-            let f = std::fs::File::options()
-                .write(true)
-                .open(ws.store.path_of(&loc))
-                .unwrap();
-            f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
-                .unwrap();
-        }
-    }
 
     #[test]
     fn a_sync_reads_only_changed_shards_and_decodes_only_new_lines() {
@@ -496,6 +498,7 @@ mod tests {
         let st = ix.sync(&ws).unwrap();
         assert_eq!((st.shards_read, st.added, st.removed), (1, 1, 0));
         assert_eq!(ix.stats(None).unwrap().total_entries, 3);
+        hits::assert_tables_match_rows(&ix);
         // A union-merge leftover: two lines for one key count once.
         let at = Location {
             place: Place::Tree,
@@ -512,9 +515,11 @@ mod tests {
         ix.sync(&ws).unwrap();
         let s = ix.stats(None).unwrap();
         assert_eq!((s.total_entries, s.invalid_entries), (3, 0));
+        hits::assert_tables_match_rows(&ix);
         std::fs::remove_file(&p).unwrap();
         ix.sync(&ws).unwrap();
         assert_eq!(ix.stats(None).unwrap().total_entries, 2);
+        hits::assert_tables_match_rows(&ix);
     }
 
     #[test]

@@ -5,17 +5,25 @@
 //! Each probe carries its own `(target, plan)` position from the start, so the steps can filter
 //! as they like without ever attaching a hit to the wrong key.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::cache::shard::{self, ShardId};
 use crate::cache::store::{Location, Place};
 use crate::cache::{Key, SCHEMA_VERSION};
+use crate::git::FileId;
+use crate::index::hits::ShardHits;
 use crate::index::{Index, Sig};
-use crate::util::par::parallel_map;
+use crate::util::par::{parallel_map, parallel_map_with};
+use crate::util::stat::Lstat;
 use crate::workspace::Workspace;
 
 use super::{Plan, Target};
+
+/// Below this many keys the index answers each with an indexed query on the whole key; above,
+/// one scan of its hit rows beats thousands of queries.
+const FEW_KEYS: usize = 2000;
 
 /// What one key's lookup found.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,22 +36,60 @@ pub(crate) enum Found {
     Invalid { path: PathBuf, error: String },
 }
 
-/// Every key's answer, the shards read because the index could not vouch for them (the run
-/// brings their rows up to date), and the untrusted lines in the shards looked at
-/// (`path:line: why`).
+/// Every key's answer (with the key's [`crate::index::key_id`]), the shards read because the
+/// index could not vouch for them (the run brings their rows up to date), and the untrusted
+/// lines in the shards looked at (`path:line: why`).
 pub(crate) struct Looked {
-    pub found: Vec<Vec<Option<(Key, Found)>>>,
+    /// Target `t`'s answer under plan `p` is at `t * plans + p`.
+    pub found: Vec<Option<(i64, Found)>>,
+    /// Each plan's variant (`None`: the plan has no analyzer).
+    pub variants: Vec<Option<String>>,
     pub stale: Vec<Location>,
     pub bad: Vec<String>,
 }
 
-/// For every target and plan, the key and what was found; `None` where the target could not be
-/// identified or the plan has no analyzer.
+/// The key of `file` under `plan` with `variant`. Keys are built only where one is needed (a
+/// miss to analyse, a line to read): an all-cached run of 20,000 keys works with their ids.
+pub(crate) fn key_of(plan: &Plan, file: &FileId, variant: &str) -> Key {
+    Key {
+        cache_type: plan.cache_type.clone(),
+        blob: file.blob.clone(),
+        variant: variant.to_string(),
+    }
+}
+
+/// One `(target, plan)` key to look up, by position and id.
+struct Probe {
+    t: usize,
+    p: usize,
+    id: i64,
+}
+
+/// The shard a probe's key lives in: its plan, and the blob's first byte.
+fn bucket(p: usize, blob: &str) -> Option<usize> {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let b = blob.as_bytes();
+    Some(p * 256 + (hex(*b.first()?)? * 16 + hex(*b.get(1)?)?) as usize)
+}
+
+/// For every target and plan, the key id and what was found; `None` where the target could
+/// not be identified or the plan has no analyzer.
 pub(crate) fn lookup_all(
     session: &Workspace,
     targets: &[Target],
     plans: &[Plan],
     index: Option<&Index>,
+) -> Looked {
+    lookup_with(session, targets, plans, index, FEW_KEYS)
+}
+
+/// [`lookup_all`], answering from the hit tables from `few_keys` keys on.
+fn lookup_with(
+    session: &Workspace,
+    targets: &[Target],
+    plans: &[Plan],
+    index: Option<&Index>,
+    few_keys: usize,
 ) -> Looked {
     let variants: Vec<Option<String>> = plans
         .iter()
@@ -54,83 +100,130 @@ pub(crate) fn lookup_all(
             })
         })
         .collect();
-    let mut probes: Vec<(usize, usize, Key)> = Vec::new();
+    let mut probes: Vec<Probe> = Vec::new();
+    let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); plans.len() * 256];
+    let mut buf = Vec::new();
     for (t, target) in targets.iter().enumerate() {
         let Ok(file) = &target.id else { continue };
         for (p, plan) in plans.iter().enumerate() {
-            if let Some(v) = &variants[p] {
-                probes.push((
-                    t,
-                    p,
-                    Key {
-                        cache_type: plan.cache_type.clone(),
-                        blob: file.blob.clone(),
-                        variant: v.clone(),
-                    },
-                ));
-            }
+            let (Some(v), Some(b)) = (&variants[p], bucket(p, &file.blob)) else {
+                continue;
+            };
+            buckets[b].push(probes.len());
+            probes.push(Probe {
+                t,
+                p,
+                id: crate::index::key_id_of(&plan.cache_type, &file.blob, v, &mut buf),
+            });
         }
     }
-    let store = &session.store;
-    // The shards involved, in both places, and whether the index may answer for each.
-    let mut shards: BTreeMap<ShardId, Vec<usize>> = BTreeMap::new();
-    for (i, (_, _, k)) in probes.iter().enumerate() {
-        shards.entry(ShardId::of(k)).or_default().push(i);
-    }
-    let ids: Vec<&ShardId> = shards.keys().collect();
-    let sigs: Vec<[Option<Sig>; 2]> = parallel_map(&ids, |id| {
-        Location::each(id).map(|at| crate::index::shard_stat(store, &at))
-    });
-    let usable = index.filter(|_| !store.requires_signatures());
-    let rels: Vec<String> = if usable.is_some() {
-        ids.iter()
-            .flat_map(|id| Location::each(id).map(|at| at.rel()))
-            .collect()
-    } else {
-        Vec::new()
+    let key = |pr: &Probe| {
+        let Ok(file) = &targets[pr.t].id else {
+            unreachable!("probes are made for identified targets only")
+        };
+        key_of(
+            &plans[pr.p],
+            file,
+            variants[pr.p].as_deref().unwrap_or_default(),
+        )
     };
-    let recorded: HashMap<String, Sig> = usable
-        .and_then(|ix| ix.shard_sigs_for(&rels).ok())
-        .unwrap_or_default();
+    let store = &session.store;
+    // The shards involved, and the stat data of each in both places.
+    let shards: Vec<(ShardId, &Vec<usize>)> = buckets
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(b, m)| {
+            let id = ShardId {
+                cache_type: plans[b / 256].cache_type.clone(),
+                prefix: format!("{:02x}", b % 256),
+            };
+            (id, m)
+        })
+        .collect();
+    let sigs = shard_sigs(session, &shards);
+    let usable = index.filter(|_| !store.requires_signatures());
+    // Many keys are answered from the shards' hit tables (one query); a few by a query each.
+    let many = probes.len() >= few_keys;
+    let tables: FxHashMap<String, ShardHits> = match usable {
+        Some(ix) if many => ix.hit_tables().unwrap_or_default(),
+        _ => FxHashMap::default(),
+    };
+    let sigs_of: FxHashMap<String, Sig> = match usable {
+        Some(ix) if !many => {
+            let rels: Vec<String> = shards
+                .iter()
+                .flat_map(|(id, _)| Location::each(id).map(|at| at.rel()))
+                .collect();
+            ix.shard_sigs_for(&rels)
+                .map(|m| m.into_iter().collect())
+                .unwrap_or_default()
+        }
+        _ => FxHashMap::default(),
+    };
+    let recorded = |rel: &str| match tables.get(rel) {
+        Some(t) => Some(t.sig),
+        None => sigs_of.get(rel).copied(),
+    };
+    let mut found: Vec<Option<Found>> = vec![None; probes.len()];
     let mut vouched: Vec<usize> = Vec::new();
-    let mut vouched_ids: Vec<&ShardId> = Vec::new();
+    let mut vouched_shards: Vec<[String; 2]> = Vec::new();
+    let mut any_invalid = !many;
     let mut to_read: Vec<(&ShardId, &Vec<usize>)> = Vec::new();
     let mut stale = Vec::new();
     for ((id, members), sig) in shards.iter().zip(&sigs) {
         let mut ok = usable.is_some();
-        for (loc, s) in Location::each(id).into_iter().zip(sig) {
+        let locs = Location::each(id);
+        let rels = locs.clone().map(|l| l.rel());
+        for ((loc, rel), s) in locs.into_iter().zip(&rels).zip(sig) {
             // Racily recorded shards (mtime 0) never match: they are read.
-            if recorded.get(&loc.rel()).copied() != *s {
+            if recorded(rel) != *s {
                 ok = false;
                 if usable.is_some() {
                     stale.push(loc);
                 }
             }
         }
-        if ok {
-            vouched.extend(members.iter().copied());
-            vouched_ids.push(id);
-        } else {
+        if !ok {
             to_read.push((id, members));
+            continue;
         }
+        if many {
+            // A line in the shards wins over the same key in the overlay.
+            let places = [tables.get(&rels[0]), tables.get(&rels[1])];
+            any_invalid |= places.iter().flatten().any(|t| t.invalid > 0);
+            for &i in members.iter() {
+                let hit = places.iter().enumerate().find_map(|(n, t)| {
+                    let (saved, created) = t.as_ref()?.find(probes[i].id)?;
+                    Some((saved, created, n == 1))
+                });
+                found[i] = Some(match hit {
+                    Some((saved, created, overlay)) if !store.expired_secs(created) => {
+                        Found::Hit { saved, overlay }
+                    }
+                    _ => Found::Miss,
+                });
+            }
+        } else {
+            vouched.extend(members.iter().copied());
+        }
+        vouched_shards.push(rels);
     }
-    let mut found: Vec<Option<Found>> = vec![None; probes.len()];
     let mut bad: std::collections::BTreeSet<String> = Default::default();
     if let Some(ix) = usable {
-        let vouched_shards: std::collections::HashSet<String> = vouched_ids
-            .iter()
-            .flat_map(|id| Location::each(id).map(|at| at.rel()))
-            .collect();
-        for (shard, error) in ix.invalid_lines().unwrap_or_default() {
-            if vouched_shards.contains(&shard) {
-                if let Some(loc) = Location::from_rel(&shard) {
-                    bad.insert(format!("{}: {error}", store.path_of(&loc).display()));
+        if any_invalid {
+            let vouched: FxHashSet<&String> = vouched_shards.iter().flatten().collect();
+            for (shard, error) in ix.invalid_lines().unwrap_or_default() {
+                if vouched.contains(&shard) {
+                    if let Some(loc) = Location::from_rel(&shard) {
+                        bad.insert(format!("{}: {error}", store.path_of(&loc).display()));
+                    }
                 }
             }
         }
-        let keys: Vec<&Key> = vouched.iter().map(|&i| &probes[i].2).collect();
-        let ages = store.max_age().is_some();
-        for (&i, hit) in vouched.iter().zip(ix.lookup_keys(&keys, ages)) {
+        let keys: Vec<Key> = vouched.iter().map(|&i| key(&probes[i])).collect();
+        let hits = ix.lookup_keys(&keys.iter().collect::<Vec<_>>(), store.max_age().is_some());
+        for (&i, hit) in vouched.iter().zip(hits) {
             found[i] = Some(match hit {
                 Some(h) if h.created_at.as_deref().is_none_or(|t| !store.expired(t)) => {
                     Found::Hit {
@@ -144,7 +237,8 @@ pub(crate) fn lookup_all(
     }
     // Read the rest, each shard once, on every core.
     let answers = parallel_map(&to_read, |(id, members)| {
-        read_shards(session, id, members, &probes)
+        let keys: Vec<Key> = members.iter().map(|&i| key(&probes[i])).collect();
+        read_shards(session, id, members, &keys)
     });
     for (a, b) in answers {
         for (i, f) in a {
@@ -152,18 +246,56 @@ pub(crate) fn lookup_all(
         }
         bad.extend(b);
     }
-    let mut out: Vec<Vec<Option<(Key, Found)>>> = targets
-        .iter()
-        .map(|_| (0..plans.len()).map(|_| None).collect())
-        .collect();
-    for ((t, p, key), f) in probes.into_iter().zip(found) {
-        out[t][p] = Some((key, f.unwrap_or(Found::Miss)));
+    let mut out: Vec<Option<(i64, Found)>> = vec![None; targets.len() * plans.len()];
+    for (pr, f) in probes.iter().zip(found) {
+        out[pr.t * plans.len() + pr.p] = Some((pr.id, f.unwrap_or(Found::Miss)));
     }
     Looked {
         found: out,
+        variants,
         stale,
         bad: bad.into_iter().collect(),
     }
+}
+
+/// The stat data of each shard in both places ([`Location::each`] order). The shards are
+/// looked up relative to their type's folder; overlay shards only where the overlay folder
+/// lists them (most do not exist).
+fn shard_sigs(session: &Workspace, shards: &[(ShardId, &Vec<usize>)]) -> Vec<[Option<Sig>; 2]> {
+    let store = &session.store;
+    let tree_dir = store.place_dir(Place::Tree);
+    let overlay_dir = store.place_dir(Place::Overlay);
+    let mut overlay: FxHashMap<&str, FxHashSet<String>> = FxHashMap::default();
+    for (id, _) in shards {
+        overlay.entry(id.cache_type.as_str()).or_insert_with(|| {
+            std::fs::read_dir(overlay_dir.join(&id.cache_type))
+                .map(|r| {
+                    r.flatten()
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+    }
+    let sig = |s: std::io::Result<crate::util::stat::Stat>| {
+        s.ok()
+            .filter(|s| s.is_file)
+            .map(|s| (s.ino, s.len, s.mtime_ns()))
+    };
+    parallel_map_with(
+        shards,
+        || (Lstat::new(&tree_dir), Lstat::new(&overlay_dir)),
+        |(tree, over), (id, _)| {
+            let rel = id.rel();
+            let in_overlay = overlay
+                .get(id.cache_type.as_str())
+                .is_some_and(|names| names.contains(&rel[id.cache_type.len() + 1..]));
+            [
+                sig(tree.get(&rel)),
+                in_overlay.then(|| sig(over.get(&rel))).flatten(),
+            ]
+        },
+    )
 }
 
 /// Answer the probes `members` (all in shard `id`) from the shard and its overlay.
@@ -171,7 +303,7 @@ fn read_shards(
     session: &Workspace,
     id: &ShardId,
     members: &[usize],
-    probes: &[(usize, usize, Key)],
+    keys: &[Key],
 ) -> (Vec<(usize, Found)>, Vec<String>) {
     let store = &session.store;
     let mut answers: Vec<Option<Found>> = vec![None; members.len()];
@@ -196,11 +328,10 @@ fn read_shards(
         for (n, _, e) in &parsed.invalid {
             bad.push(format!("{}:{n}: {e}", path.display()));
         }
-        for (slot, &i) in answers.iter_mut().zip(members) {
+        for (slot, key) in answers.iter_mut().zip(keys) {
             if matches!(slot, Some(Found::Hit { .. })) {
                 continue;
             }
-            let key = &probes[i].2;
             match store.judge(&parsed, &bytes, key) {
                 Ok(Some(e)) => {
                     *slot = Some(Found::Hit {
@@ -240,6 +371,7 @@ mod tests {
     use super::*;
     use crate::cache::{Entry, Tokens};
     use crate::git::{FileId, Source};
+    use std::collections::BTreeMap;
 
     fn workspace(dir: &std::path::Path) -> Workspace {
         crate::workspace::test_workspace(dir)
@@ -247,7 +379,6 @@ mod tests {
 
     fn target(path: &str, blob: char) -> Target {
         Target {
-            path: path.to_string(),
             id: Ok(FileId {
                 path: path.to_string(),
                 blob: blob.to_string().repeat(40),
@@ -301,27 +432,50 @@ mod tests {
         let plans = crate::analyzer::registry::plans(&ws, &types).unwrap();
         assert!(plans[1].analyzer.is_err());
         let mut unidentified = target("b.rs", 'b');
-        unidentified.id = Err((super::super::Status::Skipped, "binary file".into()));
+        unidentified.id = Err(super::super::Skip {
+            path: "b.rs".into(),
+            status: super::super::Status::Skipped,
+            reason: "binary file".into(),
+        });
         let targets = vec![target("a.rs", 'a'), unidentified, target("c.rs", 'c')];
         write_entry(&ws, &plans[2], &targets[0]); // a.rs: metrics only
         write_entry(&ws, &plans[0], &targets[2]); // c.rs: todos only
         let mut index = Index::open(&ws);
         index.sync(&ws).unwrap();
-        for ix in [None, Some(&index)] {
-            let out = lookup_all(&ws, &targets, &plans, ix).found;
-            let found =
-                |t: usize, p: usize| out[t][p].as_ref().map(|(k, f)| (k.clone(), f.clone()));
+        // Without the index, and with it answering by a query per key or from the hit tables.
+        for (ix, few) in [
+            (None, FEW_KEYS),
+            (Some(&index), FEW_KEYS),
+            (Some(&index), 0),
+        ] {
+            let out = lookup_with(&ws, &targets, &plans, ix, few).found;
+            let found = |t: usize, p: usize| {
+                out[t * plans.len() + p]
+                    .as_ref()
+                    .map(|(k, f)| (*k, f.clone()))
+            };
+            let id = |t: usize, p: usize| {
+                let file = targets[t].id.as_ref().unwrap();
+                let plan = &plans[p];
+                let v = crate::cache::variant(
+                    &plan.analyzer.as_ref().unwrap().identity().provider,
+                    &plan.analyzer.as_ref().unwrap().identity().model,
+                    &plan.analyzer.as_ref().unwrap().identity().prompt_hash,
+                    SCHEMA_VERSION,
+                );
+                crate::index::key_id(&key_of(plan, file, &v))
+            };
             let (key, f) = found(0, 2).unwrap();
-            assert_eq!((key.cache_type.as_str(), &key.blob[..1]), ("metrics", "a"));
+            assert_eq!(key, id(0, 2), "metrics of a.rs");
             assert!(
                 matches!(f, Found::Hit { saved, .. } if saved == 0.25),
                 "{f:?}"
             );
             assert_eq!(found(0, 0).unwrap().1, Found::Miss);
             assert!(found(0, 1).is_none(), "no analyzer, no key");
-            assert!(out[1].iter().all(Option::is_none), "unidentified file");
+            assert!((0..3).all(|p| found(1, p).is_none()), "unidentified file");
             let (key, f) = found(2, 0).unwrap();
-            assert_eq!((key.cache_type.as_str(), &key.blob[..1]), ("todos", "c"));
+            assert_eq!(key, id(2, 0), "todos of c.rs");
             assert!(matches!(f, Found::Hit { .. }), "{f:?}");
             assert_eq!(found(2, 2).unwrap().1, Found::Miss);
         }

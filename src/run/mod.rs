@@ -76,8 +76,15 @@ pub struct RunOptions {
 
 /// A file to analyse, identified or skipped.
 pub(crate) struct Target {
+    id: std::result::Result<FileId, Skip>,
+}
+
+/// A file that could not be identified: its path, the status to report and why.
+#[derive(Debug)]
+pub(crate) struct Skip {
     path: String,
-    id: std::result::Result<FileId, (Status, String)>,
+    status: Status,
+    reason: String,
 }
 
 /// Work for a worker: one `(file, plan)` miss.
@@ -119,9 +126,13 @@ pub fn run(
             "   not matched by [analysis] include/exclude: {p}"
         ));
     }
-    let lookup::Looked { found, stale, bad } =
-        lookup::lookup_all(session, &targets, plans, index.as_deref());
-    let mut sorted = sort(&targets, found, plans, opts, out);
+    let lookup::Looked {
+        found,
+        variants,
+        stale,
+        bad,
+    } = lookup::lookup_all(session, &targets, plans, index.as_deref());
+    let mut sorted = sort(targets, found, &variants, plans, opts, out);
     sorted.invalid = bad.len();
     if out.verbose > 0 {
         for b in &bad {
@@ -160,7 +171,7 @@ pub fn run(
     summary.elapsed_ms = started.elapsed().as_millis();
     if !opts.dry_run {
         written.extend(stale);
-        record(session, index, &sorted.hit_keys, &written, &summary, out);
+        record(session, index, &sorted.hit_ids, &written, &summary, out);
     }
     Ok(Report {
         results: sorted.results,
@@ -189,7 +200,8 @@ fn say_submodules(out: Printer, submodules: &[String]) {
 struct Sorted {
     results: Vec<FileResult>,
     jobs: Vec<Job>,
-    hit_keys: Vec<Key>,
+    /// The key ids of the hits (for their access stamps).
+    hit_ids: Vec<i64>,
     /// Hits found in the local overlay (candidates for the shards once staged).
     overlay_hits: Vec<(Arc<FileId>, Key)>,
     invalid: usize,
@@ -197,21 +209,30 @@ struct Sorted {
 }
 
 fn sort(
-    targets: &[Target],
-    lookups: Vec<Vec<Option<(Key, Found)>>>,
+    targets: Vec<Target>,
+    mut lookups: Vec<Option<(i64, Found)>>,
+    variants: &[Option<String>],
     plans: &[Plan],
     opts: &RunOptions,
     out: Printer,
 ) -> Sorted {
     let list_hits = targets.len() <= QUIET_HITS_ABOVE || out.verbose > 0;
     let mut s = Sorted::default();
-    for (t, per_plan) in targets.iter().zip(lookups) {
-        let file = match &t.id {
-            Ok(f) => Arc::new(f.clone()),
-            Err((status, reason)) => {
+    // One answer per plan for each target, in order (`max(1)`: no plans, no answers).
+    for (t, per_plan) in targets
+        .into_iter()
+        .zip(lookups.chunks_mut(plans.len().max(1)))
+    {
+        let file = match t.id {
+            Ok(f) => Arc::new(f),
+            Err(Skip {
+                path,
+                status,
+                reason,
+            }) => {
                 // Said on screen, not only in --json: a skip always shows its reason.
                 for p in plans {
-                    let r = line(&t.path, &p.cache_type, None, *status, reason.clone());
+                    let r = line(&path, &p.cache_type, None, status, reason.clone());
                     if r.status == Status::Error {
                         out.note(&format!("❌ {} ({}): {}", r.path, r.cache_type, reason));
                     } else {
@@ -222,9 +243,9 @@ fn sort(
                 continue;
             }
         };
-        for (pi, found) in per_plan.into_iter().enumerate() {
+        for (pi, found) in per_plan.iter_mut().map(Option::take).enumerate() {
             let plan = &plans[pi];
-            let Some((key, found)) = found else {
+            let (Some((id, found)), Some(variant)) = (found, &variants[pi]) else {
                 let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
                 s.results.push(
                     line(
@@ -241,7 +262,8 @@ fn sort(
             match found {
                 Found::Hit { saved, overlay } if !opts.force => {
                     if overlay {
-                        s.overlay_hits.push((file.clone(), key.clone()));
+                        s.overlay_hits
+                            .push((file.clone(), lookup::key_of(plan, &file, variant)));
                     }
                     if list_hits {
                         out.line(&format!(
@@ -249,7 +271,7 @@ fn sort(
                             file.path, plan.cache_type
                         ));
                     }
-                    s.hit_keys.push(key);
+                    s.hit_ids.push(id);
                     let mut r = line(
                         &file.path,
                         &plan.cache_type,
@@ -264,9 +286,9 @@ fn sort(
                 _ => {
                     // An untrusted line is a miss; the run warns once about all of them.
                     s.jobs.push(Job {
+                        key: lookup::key_of(plan, &file, variant),
                         file: file.clone(),
                         plan: pi,
-                        key,
                     });
                 }
             }
@@ -366,7 +388,7 @@ fn tally(
 fn record(
     session: &Workspace,
     index: Option<&mut Index>,
-    hit_keys: &[Key],
+    hit_ids: &[i64],
     written: &[crate::cache::store::Location],
     summary: &Summary,
     out: Printer,
@@ -377,7 +399,7 @@ fn record(
         misses: summary.misses as u64,
         saved_usd: summary.saved_usd,
     };
-    if let Err(e) = ix.record_run(session, hit_keys, written, &tally) {
+    if let Err(e) = ix.record_run(session, hit_ids, written, &tally) {
         out.warn(&format!(
             "could not update the local index ({e}); it will catch up on the next run"
         ));

@@ -2,7 +2,7 @@
 //! ids from git's index where its stat data vouches, hashing otherwise; include/exclude;
 //! submodules and nested repositories left out and named.
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,11 +11,12 @@ use anyhow::Result;
 use crate::config::Config;
 use crate::error::UserError;
 use crate::git::{looks_binary, FileId, Repo, Source, Tracked, WorkFile};
-use crate::util::par::parallel_map;
+use crate::util::par::parallel_map_with;
+use crate::util::stat::Lstat;
 use crate::workspace::Workspace;
 
 use super::report::Status;
-use super::{RunOptions, Selection, Target, FEW_FILES};
+use super::{RunOptions, Selection, Skip, Target, FEW_FILES};
 
 /// What a selection came to.
 pub(crate) struct Collected {
@@ -39,7 +40,7 @@ pub(crate) fn collect(
     // (`--all`, `--changed`, `--since`, `--staged`, folders) compile them.
     let filter = LazyFilter::new(cfg);
     let max = cfg.max_file_bytes();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = FxHashSet::default();
     let mut targets = Vec::new();
     let submodules: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
     // Files `--all` leaves out because include/exclude do not match them (said in the summary).
@@ -53,20 +54,21 @@ pub(crate) fn collect(
                 continue;
             }
             let id = if t.size as u64 > max {
-                Err((
-                    Status::Skipped,
-                    format!("over max_file_bytes ({} > {max})", t.size),
-                ))
+                Err(Skip {
+                    reason: format!("over max_file_bytes ({} > {max})", t.size),
+                    path: t.path,
+                    status: Status::Skipped,
+                })
             } else {
                 Ok(FileId {
-                    path: t.path.clone(),
-                    blob: t.blob.clone(),
+                    path: t.path,
+                    blob: t.blob,
                     size: t.size as u64,
                     content: None,
                     source: Source::Object,
                 })
             };
-            targets.push(Target { path: t.path, id });
+            targets.push(Target { id });
         }
         return Ok(Collected {
             targets,
@@ -106,7 +108,7 @@ pub(crate) fn collect(
             keep
         })?
     };
-    let by_path: HashMap<&str, &Tracked> = tracked.iter().map(|t| (t.path.as_str(), t)).collect();
+    let by_path: FxHashMap<&str, &Tracked> = tracked.iter().map(|t| (t.path.as_str(), t)).collect();
     let mut wanted: Vec<String> = Vec::new();
     if sel.all {
         let filter = filter.get()?;
@@ -117,11 +119,14 @@ pub(crate) fn collect(
                 .filter(|t| named.is_empty() || filter.matches(&t.path))
                 .map(|t| t.path.clone()),
         );
-        // And what git would track next: untracked files that .gitignore does not exclude.
-        let (untracked, left) = untracked_files(repo, filter, &by_path, &submodules);
-        wanted.extend(untracked);
-        not_matched.borrow_mut().extend(left);
     }
+    // What the untracked files found by --all's walk go after.
+    let tracked_wanted = wanted.len();
+    // Only two selections (or two named paths) can name a file twice.
+    let selections = usize::from(sel.all)
+        + usize::from(sel.changed)
+        + usize::from(sel.since.is_some())
+        + if sel.since.is_some() { 0 } else { named.len() };
     if sel.changed {
         let filter = filter.get()?;
         for p in repo.changed_paths()? {
@@ -182,29 +187,40 @@ pub(crate) fn collect(
             wanted.push(rel);
         }
     }
-    wanted.retain(|p| seen.insert(p.clone()));
-    let resolved = parallel_map(&wanted, |p| {
-        let id = match repo.work_file(p, by_path.get(p.as_str()).copied(), max) {
-            Ok(Some(WorkFile::Known(f))) => {
-                if f.content.as_deref().is_some_and(looks_binary) {
-                    Err((Status::Skipped, "binary file".to_string()))
-                } else {
-                    Ok(f)
-                }
-            }
-            Ok(Some(WorkFile::TooLarge(n))) => Err((
-                Status::Skipped,
-                format!("over max_file_bytes ({n} > {max})"),
-            )),
-            Ok(None) => Err((Status::Skipped, "not a regular file".to_string())),
-            Err(e) => Err((Status::Error, format!("cannot read: {e}"))),
+    if selections > 1 {
+        dedupe(&mut wanted);
+    }
+    // --all: what git would track next (untracked files that .gitignore does not exclude), found
+    // by a walk on its own thread while the others identify the files already listed.
+    let (resolved, walked) = std::thread::scope(|sc| {
+        let walk = if sel.all {
+            let filter = filter.get()?;
+            let not_kept = not_matched.borrow().clone();
+            let submodules = &submodules;
+            let by_path = &by_path;
+            Some(sc.spawn(move || {
+                let not_kept: FxHashSet<&str> = not_kept.iter().map(String::as_str).collect();
+                let tracked = |p: &str| by_path.contains_key(p) || not_kept.contains(p);
+                untracked_files(repo, filter, &tracked, submodules)
+            }))
+        } else {
+            None
         };
-        Target {
-            path: p.clone(),
-            id,
-        }
-    });
+        let resolved = identify_all(repo, &wanted, &by_path, max);
+        let walked = walk.map(|h| h.join().expect("the untracked walk panicked"));
+        Ok::<_, anyhow::Error>((resolved, walked))
+    })?;
     targets.extend(resolved);
+    if let Some((mut untracked, left)) = walked {
+        not_matched.borrow_mut().extend(left);
+        if selections > 1 {
+            let listed: FxHashSet<&str> = wanted.iter().map(String::as_str).collect();
+            untracked.retain(|p| !listed.contains(p.as_str()));
+        }
+        let found = identify_all(repo, &untracked, &by_path, max);
+        // In selection order: the tracked files --all lists, then the untracked ones.
+        targets.splice(tracked_wanted..tracked_wanted, found);
+    }
     let mut submodules = std::mem::take(&mut *submodules.lock().unwrap_or_else(|p| p.into_inner()));
     submodules.sort();
     submodules.dedup();
@@ -216,6 +232,52 @@ pub(crate) fn collect(
         submodules,
         not_matched,
     })
+}
+
+/// Drop repeated paths, keeping the first of each.
+fn dedupe(paths: &mut Vec<String>) {
+    let mut seen: FxHashSet<&str> = FxHashSet::default();
+    let keep: Vec<bool> = paths.iter().map(|p| seen.insert(p.as_str())).collect();
+    drop(seen);
+    let mut k = keep.into_iter();
+    paths.retain(|_| k.next().unwrap_or(true));
+}
+
+/// Identify `paths` (on every core): blob ids from the index where `tracked` vouches by stat
+/// data, hashing otherwise; what cannot be analysed is skipped with its reason.
+fn identify_all(
+    repo: &Repo,
+    paths: &[String],
+    tracked: &FxHashMap<&str, &Tracked>,
+    max: u64,
+) -> Vec<Target> {
+    parallel_map_with(
+        paths,
+        || Lstat::new(repo.workdir()),
+        |lstat, p| {
+            let skip = |status, reason| Skip {
+                path: p.clone(),
+                status,
+                reason,
+            };
+            let id = match repo.work_file_with(lstat, p, tracked.get(p.as_str()).copied(), max) {
+                Ok(Some(WorkFile::Known(f))) => {
+                    if f.content.as_deref().is_some_and(looks_binary) {
+                        Err(skip(Status::Skipped, "binary file".to_string()))
+                    } else {
+                        Ok(f)
+                    }
+                }
+                Ok(Some(WorkFile::TooLarge(n))) => Err(skip(
+                    Status::Skipped,
+                    format!("over max_file_bytes ({n} > {max})"),
+                )),
+                Ok(None) => Err(skip(Status::Skipped, "not a regular file".to_string())),
+                Err(e) => Err(skip(Status::Error, format!("cannot read: {e}"))),
+            };
+            Target { id }
+        },
+    )
 }
 
 /// A [`Filter`] compiled on first use.
@@ -285,59 +347,33 @@ impl Filter {
     pub fn matches(&self, path: &str) -> bool {
         self.include.is_match(path)
             && !self.exclude.is_match(path)
-            && !Path::new(path).starts_with(".rustassistant")
+            && !(path.starts_with(".rustassistant")
+                && matches!(
+                    path.as_bytes().get(".rustassistant".len()),
+                    None | Some(b'/')
+                ))
     }
 }
 
-/// Untracked files that `.gitignore` (and `.git/info/exclude`) do not exclude and the filter
-/// accepts. `.git` and `.rustassistant` are pruned from the walk, so its cost is that of
-/// listing the source folders.
+/// Untracked files that `.gitignore` (and `.git/info/exclude`) do not exclude, split into those
+/// the filter accepts and those it does not; submodules and nested clones are recorded.
+/// `tracked` says whether the index records a path (kept or not by the filter).
 fn untracked_files(
     repo: &Repo,
     filter: &Filter,
-    tracked: &HashMap<&str, &Tracked>,
+    tracked: &(dyn Fn(&str) -> bool + Sync),
     submodules: &Arc<std::sync::Mutex<Vec<String>>>,
 ) -> (Vec<String>, Vec<String>) {
-    let root = repo.workdir().to_path_buf();
-    let mut walk = ignore::WalkBuilder::new(&root);
-    walk.hidden(false)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(false)
-        .parents(false)
-        .require_git(false);
-    let prune_root = root.clone();
-    let submodules = submodules.clone();
-    walk.filter_entry(move |e| {
-        let p = e.path();
-        if p == prune_root.join(".git") || p == prune_root.join(".rustassistant") {
-            return false;
-        }
-        !is_nested_repo(e, &prune_root, &submodules)
-    });
-    let mut out = Vec::new();
-    let mut left = Vec::new();
-    for item in walk.build().flatten() {
-        if !item.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let Ok(rel) = item.path().strip_prefix(&root) else {
-            continue;
-        };
-        let Some(rel) = rel.to_str() else { continue };
-        // Tracked files that passed the filter are the caller's already (and matching costs
-        // more than this lookup); a tracked file that did not pass is also in the caller's
-        // not-matched list, which de-duplicates.
-        if tracked.contains_key(rel) {
-            continue;
-        }
-        if filter.matches(rel) {
-            out.push(rel.to_string());
-        } else {
-            left.push(rel.to_string());
-        }
-    }
-    (out, left)
+    let found = crate::git::untracked::untracked(
+        repo.workdir(),
+        &repo.commondir().join("info/exclude"),
+        tracked,
+    );
+    submodules
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(found.nested);
+    found.files.into_iter().partition(|p| filter.matches(p))
 }
 
 /// Whether the walked folder `e` is a repository of its own (a submodule's checkout, or a

@@ -6,6 +6,7 @@ pub mod fs;
 pub mod interrupt;
 pub mod money;
 pub mod par;
+pub mod stat;
 
 use std::io::Write;
 use std::path::Path;

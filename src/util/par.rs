@@ -16,6 +16,37 @@ pub fn cores() -> usize {
     })
 }
 
+/// Map `f` over `items` on every core, keeping order, with state `init` makes once per worker
+/// (each worker takes one contiguous run of `items`, so state such as an open folder handle is
+/// reused across neighbours).
+pub fn parallel_map_with<T: Sync, S, R: Send>(
+    items: &[T],
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R> {
+    let threads = cores().min(8);
+    if items.len() < 64 || threads == 1 {
+        let mut s = init();
+        return items.iter().map(|t| f(&mut s, t)).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| {
+                sc.spawn(|| {
+                    let mut s = init();
+                    c.iter().map(|t| f(&mut s, t)).collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker panicked"))
+            .collect()
+    })
+}
+
 /// [`parallel_map`] on `threads` threads: more than the cores for work that mostly waits for
 /// the disk.
 pub fn parallel_map_on<T: Sync, R: Send>(
