@@ -78,6 +78,9 @@ pub struct Listing {
     pub old_layout: usize,
 }
 
+/// A `created_at` that does not parse as a timestamp, in Unix seconds.
+pub const UNKNOWN_TIME: i64 = i64::MIN;
+
 /// The shards of one repository.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -183,12 +186,13 @@ impl Store {
         }
     }
 
-    /// [`Store::expired`] for a creation time in Unix seconds (`i64::MIN`: it did not parse).
+    /// [`Store::expired`] for a creation time in Unix seconds ([`UNKNOWN_TIME`]: it did not
+    /// parse, and is past any age, as [`Store::expired`] says of such a time).
     pub fn expired_secs(&self, created: i64) -> bool {
         let Some(age) = self.max_age else {
             return false;
         };
-        created == i64::MIN
+        created == UNKNOWN_TIME
             || (jiff::Timestamp::now().as_second() as f64 - created as f64) > age.as_secs_f64()
     }
 

@@ -13,12 +13,10 @@ use rusqlite::{params, OptionalExtension};
 use rustc_hash::FxHashMap;
 
 use super::{Index, Sig};
+use crate::cache::store::UNKNOWN_TIME;
 
 /// Bytes per record: key id, cost saved (f64), created_at (Unix seconds), little-endian.
 const REC: usize = 24;
-
-/// `created_at` that did not parse as a timestamp (such an entry is past any `max_age`).
-pub const UNKNOWN_TIME: i64 = i64::MIN;
 
 /// One shard's stat data as recorded, its untrusted line count and its hit table.
 #[derive(Debug, Clone)]

@@ -24,7 +24,27 @@ pub fn parallel_map_with<T: Sync, S, R: Send>(
     init: impl Fn() -> S + Sync,
     f: impl Fn(&mut S, &T) -> R + Sync,
 ) -> Vec<R> {
-    let threads = cores().min(8);
+    map_on(cores().min(8), items, init, f)
+}
+
+/// [`parallel_map`] on `threads` threads: more than the cores for work that mostly waits for
+/// the disk.
+pub fn parallel_map_on<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    map_on(threads, items, || (), |_, t| f(t))
+}
+
+/// The one loop behind the maps above: `items` split into `threads` contiguous runs, each mapped
+/// on a scoped thread with state of its own.
+fn map_on<T: Sync, S, R: Send>(
+    threads: usize,
+    items: &[T],
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R> {
     if items.len() < 64 || threads == 1 {
         let mut s = init();
         return items.iter().map(|t| f(&mut s, t)).collect();
@@ -39,29 +59,6 @@ pub fn parallel_map_with<T: Sync, S, R: Send>(
                     c.iter().map(|t| f(&mut s, t)).collect::<Vec<R>>()
                 })
             })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker panicked"))
-            .collect()
-    })
-}
-
-/// [`parallel_map`] on `threads` threads: more than the cores for work that mostly waits for
-/// the disk.
-pub fn parallel_map_on<T: Sync, R: Send>(
-    threads: usize,
-    items: &[T],
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    if items.len() < 64 || threads == 1 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
             .collect();
         handles
             .into_iter()
