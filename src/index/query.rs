@@ -157,42 +157,6 @@ impl Index {
             .collect()
     }
 
-    /// [`Index::lookup_keys`] by key id, for many keys: one scan of the hit rows. Ids may
-    /// collide (see [`key_id`]); at worst two entries would answer for each other.
-    pub fn lookup_ids(&self, ids: &[i64], ages: bool) -> Vec<Option<IndexHit>> {
-        let mut snap: rustc_hash::FxHashMap<i64, IndexHit> =
-            rustc_hash::FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
-        if let Ok(mut q) = self.conn.prepare(
-            "SELECT key_id, COALESCE(cost_usd, 0), CASE WHEN ?1 THEN created_at END, overlay FROM entries WHERE valid = 1",
-        ) {
-            if let Ok(rows) = q.query_map([ages], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    IndexHit {
-                        saved: r.get(1)?,
-                        created_at: r.get(2)?,
-                        overlay: r.get(3)?,
-                    },
-                ))
-            }) {
-                // A line in the shards wins over the same key in the overlay.
-                for (k, h) in rows.flatten() {
-                    match snap.entry(k) {
-                        std::collections::hash_map::Entry::Occupied(mut o) => {
-                            if o.get().overlay {
-                                o.insert(h);
-                            }
-                        }
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(h);
-                        }
-                    }
-                }
-            }
-        }
-        ids.iter().map(|k| snap.get(k).cloned()).collect()
-    }
-
     /// Every untrusted line the index knows: (shard, why).
     pub fn invalid_lines(&self) -> Result<Vec<(String, String)>> {
         let mut q = self

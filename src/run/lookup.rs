@@ -21,8 +21,8 @@ use crate::workspace::Workspace;
 
 use super::{Plan, Target};
 
-/// Below this many keys the index answers each with an indexed query on the whole key; above,
-/// one scan of its hit rows beats thousands of queries.
+/// Below this many keys the index answers each with an indexed query on the whole key; from it
+/// on, the shards' hit tables (one query for all of them) beat thousands of queries.
 const FEW_KEYS: usize = 2000;
 
 /// What one key's lookup found.
