@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod place;
 pub mod reads;
 pub mod shard;
+pub mod spare;
 pub mod store;
 
 pub use entry::{Entry, EntryError, Tokens};

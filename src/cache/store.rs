@@ -17,7 +17,6 @@ use super::key::Key;
 use super::lock::CacheLock;
 pub use super::place::{Location, Place};
 use super::shard::{self, memmem, ShardId, MAX_SHARD_BYTES};
-use crate::util::write_atomic;
 
 /// Result of looking a key up.
 #[derive(Debug)]
@@ -95,6 +94,8 @@ pub struct Store {
     /// Type folders already checked by a write of this process (a commit writes hundreds of
     /// shards into a handful of folders: each is lstat'ed once, component by component).
     checked: std::sync::Arc<std::sync::Mutex<HashSet<PathBuf>>>,
+    /// Replaced shards' inodes, reused for the next replacements (see [`super::spare`]).
+    spares: std::sync::Arc<super::spare::Spares>,
 }
 
 impl Store {
@@ -103,11 +104,12 @@ impl Store {
     pub fn new(root: PathBuf, state: PathBuf) -> Store {
         Store {
             root,
-            state,
             signatures: None,
             max_age: None,
             real: std::sync::OnceLock::new(),
             checked: Default::default(),
+            spares: std::sync::Arc::new(super::spare::Spares::new(state.join("spare"))),
+            state,
         }
     }
 
@@ -429,12 +431,12 @@ impl Store {
         }
         if bytes.is_empty() && at.place == Place::Tree {
             return match std::fs::symlink_metadata(&path) {
-                Ok(_) => write_atomic(&path, bytes),
+                Ok(_) => self.spares.replace(&path, bytes),
                 Err(_) => Ok(()),
             };
         }
         if bytes.is_empty() {
-            match std::fs::remove_file(&path) {
+            match self.spares.remove(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
@@ -444,7 +446,7 @@ impl Store {
             }
             Ok(())
         } else {
-            write_atomic(&path, bytes)
+            self.spares.replace(&path, bytes)
         }
     }
 }

@@ -68,7 +68,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The process umask, read once from /proc (changing it to read it would race with other
 /// threads creating files); 022 when unavailable.
-fn current_umask() -> u32 {
+pub(crate) fn current_umask() -> u32 {
     static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *UMASK.get_or_init(|| {
         std::fs::read_to_string("/proc/self/status")
