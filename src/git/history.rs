@@ -280,35 +280,31 @@ impl Repo {
     /// present and writes none.
     ///
     /// Done in process: the pack is written here (whole objects, zlib level 1, no deltas: `git
-    /// gc` finds those later) and libgit2 indexes it into the repository, which takes a few
-    /// milliseconds where `git fast-import` took 17–26 and libgit2's own pack builder, searching
-    /// for deltas, 31 (BENCHMARKS.md, seventh session). Objects already present are skipped.
+    /// gc` finds those later) and libgit2 indexes it into the repository: about 11 ms for a
+    /// hundred-file commit's ~270 shards, where `git fast-import` took 17–26 and libgit2's own
+    /// pack builder, searching for deltas, 31 (BENCHMARKS.md, seventh session). Objects
+    /// already present are skipped.
     pub fn write_blobs_packed(&self, blobs: &[&[u8]]) -> Result<Vec<String>, String> {
         use std::io::Write as _;
-        let err =
-            |e: git2::Error| format!("writing a pack of {} blobs: {}", blobs.len(), e.message());
+        let what =
+            |e: &dyn std::fmt::Display| format!("writing a pack of {} blobs: {e}", blobs.len());
+        let err = |e: git2::Error| what(&e.message());
         let ids: Vec<git2::Oid> = blobs
             .iter()
             .map(|b| git2::Oid::hash_object_ext(ObjectType::Blob, b, self.format))
             .collect::<Result<_, _>>()
             .map_err(err)?;
-        let missing: Vec<usize> = {
-            let git = self.git();
-            let odb = git.odb().map_err(err)?;
-            let mut seen = HashSet::new();
-            (0..blobs.len())
-                .filter(|&i| seen.insert(ids[i]) && !odb.exists(ids[i]))
-                .collect()
-        };
+        let git = self.git();
+        let odb = git.odb().map_err(err)?;
+        let mut seen = HashSet::new();
+        let missing: Vec<&[u8]> = (0..blobs.len())
+            .filter(|&i| seen.insert(ids[i]) && !odb.exists(ids[i]))
+            .map(|i| blobs[i])
+            .collect();
         if !missing.is_empty() {
-            let pack = pack_of_blobs(missing.iter().map(|&i| blobs[i]), self.format)
-                .map_err(|e| format!("writing a pack of {} blobs: {e}", blobs.len()))?;
-            let git = self.git();
-            let odb = git.odb().map_err(err)?;
+            let pack = pack_of_blobs(missing.into_iter(), self.format).map_err(|e| what(&e))?;
             let mut writer = odb.packwriter().map_err(err)?;
-            writer
-                .write_all(&pack)
-                .map_err(|e| format!("writing a pack of {} blobs: {e}", blobs.len()))?;
+            writer.write_all(&pack).map_err(|e| what(&e))?;
             writer.commit().map_err(err)?;
             drop(writer);
             odb.refresh().map_err(err)?;
@@ -425,12 +421,14 @@ mod tests {
             if sha256 {
                 args.push("--object-format=sha256");
             }
-            let ok = std::process::Command::new("git")
-                .args(&args)
-                .current_dir(dir.path())
-                .status()
-                .unwrap();
-            assert!(ok.success());
+            let git = |args: &[&str]| {
+                std::process::Command::new("git")
+                    .args(args)
+                    .current_dir(dir.path())
+                    .output()
+                    .unwrap()
+            };
+            assert!(git(&args).status.success());
             let repo = Repo::discover(dir.path()).unwrap();
             let big = "x".repeat(70_000);
             let blobs: Vec<&[u8]> = vec![b"", b"one line\n", big.as_bytes(), b"one line\n"];
@@ -439,29 +437,17 @@ mod tests {
             assert_eq!(ids[1], ids[3]);
             for (id, b) in ids.iter().zip(&blobs) {
                 assert_eq!(id, &repo.hash_blob(b));
-                let out = std::process::Command::new("git")
-                    .args(["cat-file", "blob", id])
-                    .current_dir(dir.path())
-                    .output()
-                    .unwrap();
+                let out = git(&["cat-file", "blob", id]);
                 assert!(out.status.success(), "{id} unreadable (sha256: {sha256})");
                 assert_eq!(&out.stdout, b);
             }
-            let fsck = std::process::Command::new("git")
-                .args(["fsck", "--full", "--strict"])
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
+            let fsck = git(&["fsck", "--full", "--strict"]);
             assert!(
                 fsck.status.success(),
                 "{}",
                 String::from_utf8_lossy(&fsck.stderr)
             );
-            let count = std::process::Command::new("git")
-                .args(["count-objects", "-v"])
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
+            let count = git(&["count-objects", "-v"]);
             let text = String::from_utf8_lossy(&count.stdout);
             assert!(text.contains("count: 0\n"), "{text}");
             assert!(text.contains("in-pack: 3\n"), "{text}");
