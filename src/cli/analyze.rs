@@ -170,8 +170,6 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
     if out.json {
         out.json_doc(&report.to_json());
     } else {
-        let files: std::collections::HashSet<&str> =
-            report.results.iter().map(|r| r.path.as_str()).collect();
         let mut line = format!(
             "{} {}, {}: {} cached, {} {}, {} skipped, {} in {:.2}s",
             // A run that failed or was refused by the budget does not start with a tick.
@@ -180,7 +178,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
             } else {
                 "✅"
             },
-            count(files.len(), "file", "files"),
+            count(s.files, "file", "files"),
             count(report.results.len(), "analysis", "analyses"),
             s.hits,
             s.misses,
@@ -243,7 +241,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
             types.join(", ")
         ));
     }
-    Ok(if s.interrupted {
+    let exit = if s.interrupted {
         Exit::Interrupted
     } else if s.budget_refused {
         Exit::Budget
@@ -251,7 +249,11 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         Exit::Failure
     } else {
         Exit::Success
-    })
+    };
+    // The process ends right after this: handing 20,000 results back to the allocator one by
+    // one would cost an all-cached run more than printing them.
+    std::mem::forget(report);
+    Ok(exit)
 }
 
 /// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
@@ -264,7 +266,7 @@ fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::run::Repo
     {
         let Some(Ok(a)) = plans
             .iter()
-            .find(|p| p.cache_type == r.cache_type)
+            .find(|p| *p.cache_type == *r.cache_type)
             .map(|p| &p.analyzer)
         else {
             continue;
@@ -273,7 +275,7 @@ fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::run::Repo
             continue;
         }
         let e = by
-            .entry((a.identity().model.clone(), r.cache_type.clone()))
+            .entry((a.identity().model.clone(), r.cache_type.to_string()))
             .or_default();
         e.0 += 1;
         e.1 += r.saved_usd;

@@ -72,9 +72,9 @@ pub(crate) fn execute(
                 let Some(job) = jobs.get(i) else { break };
                 if opts.deadline.is_some_and(|d| Instant::now() >= d) {
                     let r = skip(
-                        &job.file.path,
-                        &plans[job.plan].cache_type,
-                        Some(&job.file.blob),
+                        job.file.path.as_str(),
+                        plans[job.plan].cache_type.as_str(),
+                        Some(job.file.blob.as_str().into()),
                         Status::Skipped,
                         "time limit reached".into(),
                     )
@@ -312,12 +312,28 @@ fn analyze_one(
     let ty = &plan.cache_type;
     let fail_because = |status: Status, cause: Cause, reason: String| {
         (
-            skip(&file.path, ty, Some(&file.blob), status, reason).because(cause),
+            skip(
+                file.path.as_str(),
+                ty.as_str(),
+                Some(file.blob.as_str().into()),
+                status,
+                reason,
+            )
+            .because(cause),
             None,
         )
     };
     let fail = |status: Status, reason: String| {
-        (skip(&file.path, ty, Some(&file.blob), status, reason), None)
+        (
+            skip(
+                file.path.as_str(),
+                ty.as_str(),
+                Some(file.blob.as_str().into()),
+                status,
+                reason,
+            ),
+            None,
+        )
     };
     let analyzer = match &plan.analyzer {
         Ok(a) => a,
@@ -400,9 +416,9 @@ fn analyze_one(
         );
     }
     let r = FileResult {
-        path: file.path.clone(),
-        cache_type: ty.clone(),
-        blob: Some(file.blob.clone()),
+        path: file.path.as_str().into(),
+        cache_type: ty.as_str().into(),
+        blob: Some(file.blob.as_str().into()),
         status: Status::Miss,
         tokens: entry.tokens,
         cost_usd: entry.cost_usd,

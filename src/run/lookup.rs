@@ -5,8 +5,6 @@
 //! Each probe carries its own `(target, plan)` position from the start, so the steps can filter
 //! as they like without ever attaching a hit to the wrong key.
 
-use std::path::PathBuf;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::cache::shard::{self, ShardId};
@@ -32,8 +30,8 @@ pub(crate) enum Found {
     Hit { saved: f64, overlay: bool },
     /// No entry.
     Miss,
-    /// An entry that cannot be trusted (reported, then treated as a miss).
-    Invalid { path: PathBuf, error: String },
+    /// An entry that cannot be trusted (reported in [`Looked::bad`], then treated as a miss).
+    Invalid,
 }
 
 /// Every key's answer (with the key's [`crate::index::key_id`]), the shards read because the
@@ -316,10 +314,7 @@ fn read_shards(
             Err(e) => {
                 bad.push(format!("{}: {e}", path.display()));
                 for a in answers.iter_mut().filter(|a| a.is_none()) {
-                    *a = Some(Found::Invalid {
-                        path: path.clone(),
-                        error: e.to_string(),
-                    });
+                    *a = Some(Found::Invalid);
                 }
                 continue;
             }
@@ -349,10 +344,7 @@ fn read_shards(
                         bad.push(format!("{}: {}: {error}", path.display(), d.entry.path));
                     }
                     if slot.is_none() || parsed.get(key).is_some() {
-                        *slot = Some(Found::Invalid {
-                            path: path.clone(),
-                            error: error.to_string(),
-                        });
+                        *slot = Some(Found::Invalid);
                     }
                 }
             }

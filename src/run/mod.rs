@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
+use rustc_hash::FxHashSet;
 
 use crate::cache::Key;
 use crate::git::FileId;
@@ -217,7 +218,12 @@ fn sort(
     out: Printer,
 ) -> Sorted {
     let list_hits = targets.len() <= QUIET_HITS_ABOVE || out.verbose > 0;
-    let mut s = Sorted::default();
+    let mut s = Sorted {
+        results: Vec::with_capacity(targets.len() * plans.len()),
+        ..Sorted::default()
+    };
+    // Each type's name, shared by its results.
+    let types: Vec<Arc<str>> = plans.iter().map(|p| p.cache_type.as_str().into()).collect();
     // One answer per plan for each target, in order (`max(1)`: no plans, no answers).
     for (t, per_plan) in targets
         .into_iter()
@@ -230,9 +236,10 @@ fn sort(
                 status,
                 reason,
             }) => {
+                let path: Arc<str> = path.into();
                 // Said on screen, not only in --json: a skip always shows its reason.
-                for p in plans {
-                    let r = line(&path, &p.cache_type, None, status, reason.clone());
+                for ty in &types {
+                    let r = line(path.clone(), ty.clone(), None, status, reason.clone());
                     if r.status == Status::Error {
                         out.note(&format!("❌ {} ({}): {}", r.path, r.cache_type, reason));
                     } else {
@@ -243,15 +250,18 @@ fn sort(
                 continue;
             }
         };
+        let path: Arc<str> = file.path.as_str().into();
+        let blob: Arc<str> = file.blob.as_str().into();
         for (pi, found) in per_plan.iter_mut().map(Option::take).enumerate() {
             let plan = &plans[pi];
+            let ty = types[pi].clone();
             let (Some((id, found)), Some(variant)) = (found, &variants[pi]) else {
                 let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
                 s.results.push(
                     line(
-                        &file.path,
-                        &plan.cache_type,
-                        Some(&file.blob),
+                        path.clone(),
+                        ty,
+                        Some(blob.clone()),
                         Status::Skipped,
                         reason,
                     )
@@ -273,9 +283,9 @@ fn sort(
                     }
                     s.hit_ids.push(id);
                     let mut r = line(
-                        &file.path,
-                        &plan.cache_type,
-                        Some(&file.blob),
+                        path.clone(),
+                        ty,
+                        Some(blob.clone()),
                         Status::Hit,
                         String::new(),
                     );
@@ -341,9 +351,9 @@ fn dry_run(
         ));
         results.push(
             line(
-                &j.file.path,
-                &plans[j.plan].cache_type,
-                Some(&j.file.blob),
+                j.file.path.as_str(),
+                plans[j.plan].cache_type.as_str(),
+                Some(j.file.blob.as_str().into()),
                 Status::Miss,
                 "dry run: not analysed".into(),
             )
@@ -364,7 +374,14 @@ fn tally(
         skipped_submodules: submodules,
         ..Summary::default()
     };
+    // A file's results are mostly neighbours: only a change of path is looked up.
+    let mut files: FxHashSet<&str> = FxHashSet::default();
+    let mut last = None;
     for r in results {
+        if last != Some(&*r.path) {
+            files.insert(&r.path);
+            last = Some(&*r.path);
+        }
         match r.status {
             Status::Hit => summary.hits += 1,
             Status::Miss => summary.misses += 1,
@@ -378,6 +395,7 @@ fn tally(
             summary.saved_usd += r.saved_usd;
         }
     }
+    summary.files = files.len();
     summary.interrupted = crate::util::interrupt::stop_new_work();
     summary.elapsed_ms = started.elapsed().as_millis();
     summary

@@ -1,6 +1,8 @@
 //! What a run reports: one line per `(file, type)` and the totals, in the shapes `--json`
 //! prints (DESIGN.md, "Command line").
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -46,13 +48,14 @@ pub enum Cause {
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileResult {
-    /// Repository-relative path.
-    pub path: String,
+    /// Repository-relative path (shared by the file's results, as the type is by all of them:
+    /// an all-cached run of 20,000 results copies no string).
+    pub path: Arc<str>,
     /// Analysis type.
     #[serde(rename = "type")]
-    pub cache_type: String,
+    pub cache_type: Arc<str>,
     /// Blob id, when known.
-    pub blob: Option<String>,
+    pub blob: Option<Arc<str>>,
     /// What happened.
     pub status: Status,
     /// Tokens spent now (zero on a hit).
@@ -74,6 +77,9 @@ pub struct FileResult {
 /// Totals of a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
+    /// Files with a result (a file has one per type).
+    #[serde(skip)]
+    pub files: usize,
     /// Hits.
     pub hits: usize,
     /// Misses (analysed now).
@@ -147,9 +153,9 @@ impl Report {
 /// A result line for `path` and type `ty` with `status` and `reason`; its cause follows from
 /// the status unless the caller sets a more precise one.
 pub(crate) fn line(
-    path: &str,
-    ty: &str,
-    blob: Option<&str>,
+    path: impl Into<Arc<str>>,
+    ty: impl Into<Arc<str>>,
+    blob: Option<Arc<str>>,
     status: Status,
     reason: String,
 ) -> FileResult {
@@ -159,9 +165,9 @@ pub(crate) fn line(
         Status::Error => Cause::Failed,
     };
     FileResult {
-        path: path.to_string(),
-        cache_type: ty.to_string(),
-        blob: blob.map(str::to_string),
+        path: path.into(),
+        cache_type: ty.into(),
+        blob,
         status,
         tokens: Tokens::default(),
         cost_usd: None,

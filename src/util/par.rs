@@ -17,7 +17,7 @@ pub fn cores() -> usize {
 }
 
 /// Map `f` over `items` on every core, keeping order, with state `init` makes once per worker
-/// (each worker takes one contiguous run of `items`, so state such as an open folder handle is
+/// (each worker takes contiguous runs of `items`, so state such as an open folder handle is
 /// reused across neighbours).
 pub fn parallel_map_with<T: Sync, S, R: Send>(
     items: &[T],
@@ -37,32 +37,55 @@ pub fn parallel_map_on<T: Sync, R: Send>(
     map_on(threads, items, || (), |_, t| f(t))
 }
 
-/// The one loop behind the maps above: `items` split into `threads` contiguous runs, each mapped
-/// on a scoped thread with state of its own.
+/// The one loop behind the maps above: `items` cut into runs that `threads` scoped threads take
+/// in turn, each thread with state of its own, the results put back in order. Runs handed out as
+/// threads come free (not one fixed share each) keep every core busy when another thread of
+/// this process, or a slow disk, holds one of them up.
 fn map_on<T: Sync, S, R: Send>(
     threads: usize,
     items: &[T],
     init: impl Fn() -> S + Sync,
     f: impl Fn(&mut S, &T) -> R + Sync,
 ) -> Vec<R> {
-    if items.len() < 64 || threads == 1 {
+    if items.len() < 64 || threads <= 1 {
         let mut s = init();
         return items.iter().map(|t| f(&mut s, t)).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|sc| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| {
+    // Small enough that the threads end together, large enough that neighbours share state
+    // (an open folder handle) and the counter is not contended.
+    let run = (items.len() / (threads * 16)).max(32);
+    let runs = items.len().div_ceil(run);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<Vec<(usize, Vec<R>)>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads.min(runs))
+            .map(|_| {
                 sc.spawn(|| {
                     let mut s = init();
-                    c.iter().map(|t| f(&mut s, t)).collect::<Vec<R>>()
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= runs {
+                            break;
+                        }
+                        let c = &items[i * run..((i + 1) * run).min(items.len())];
+                        mine.push((i, c.iter().map(|t| f(&mut s, t)).collect::<Vec<R>>()));
+                    }
+                    mine
                 })
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("worker panicked"))
+            .map(|h| h.join().expect("worker panicked"))
             .collect()
-    })
+    });
+    let mut ordered: Vec<Option<Vec<R>>> = (0..runs).map(|_| None).collect();
+    for (i, r) in done.into_iter().flatten() {
+        ordered[i] = Some(r);
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for r in ordered {
+        out.extend(r.expect("every run is mapped once"));
+    }
+    out
 }
