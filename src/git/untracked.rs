@@ -11,7 +11,8 @@
 //! - Symbolic links are neither followed nor listed.
 //!
 //! Its cost is one directory read per folder and a hash lookup per entry: tracked files are
-//! recognised by name, and only untracked files and folders meet the ignore rules.
+//! recognised by name, and only untracked files and folders meet the ignore rules. The reads
+//! ([`walk`]) need no index, so they can overlap reading it.
 
 use std::path::Path;
 
@@ -33,37 +34,74 @@ pub fn untracked(
     info_exclude: &Path,
     tracked: &(dyn Fn(&str) -> bool + Sync),
 ) -> Untracked {
+    walk(root, info_exclude).untracked(tracked)
+}
+
+/// The first half of [`untracked`]: every folder read (those ignored left out), before the
+/// index is known. A caller starts it on a thread of its own while it reads git's index, then
+/// asks [`Walked::untracked`] with what the index tracks.
+pub fn walk(root: &Path, info_exclude: &Path) -> Walked {
     let mut base = GitignoreBuilder::new(root);
     if info_exclude.is_file() {
         // A malformed line is skipped by the builder; the rest of the file still applies.
         let _ = base.add(info_exclude);
     }
-    let mut w = Walker {
-        root,
-        tracked,
-        rules: vec![base.build().unwrap_or_else(|_| Gitignore::empty())],
-        out: Untracked::default(),
-        rel: String::new(),
+    let mut w = Walked {
+        root: root.to_path_buf(),
+        rules: vec![Rules {
+            set: base.build().unwrap_or_else(|_| Gitignore::empty()),
+            outer: None,
+        }],
+        folders: Vec::new(),
+        nested: Vec::new(),
     };
-    w.folder(0);
-    w.out
+    w.folder(&mut String::new(), 0, 0);
+    w
 }
 
-struct Walker<'a> {
-    root: &'a Path,
-    tracked: &'a (dyn Fn(&str) -> bool + Sync),
-    /// The ignore rules in force, outermost first (`info/exclude`, then each folder's
-    /// `.gitignore` down to the one being walked; folders without one push an empty set).
-    rules: Vec<Gitignore>,
-    out: Untracked,
-    /// The folder being walked, relative to the root (`""` or ending in `/`).
-    rel: String,
+/// The folders a [`walk`] read, in walk order, each with its files and the ignore rules in
+/// force there.
+pub struct Walked {
+    root: std::path::PathBuf,
+    /// `info/exclude` first, then each `.gitignore` met, each pointing to the set around it.
+    rules: Vec<Rules>,
+    folders: Vec<Folder>,
+    nested: Vec<String>,
 }
 
-impl Walker<'_> {
-    /// Walk the folder `self.rel` (at `depth` below the root).
-    fn folder(&mut self, depth: usize) {
-        let abs = self.root.join(&self.rel);
+/// One `.gitignore` (or `info/exclude`), and the rules around it.
+struct Rules {
+    set: Gitignore,
+    outer: Option<usize>,
+}
+
+/// A folder's regular files (repository-relative) and its innermost rules.
+struct Folder {
+    files: Vec<String>,
+    rules: usize,
+}
+
+impl Walked {
+    /// The untracked, not ignored files: `tracked` says whether git's index records a path.
+    pub fn untracked(self, tracked: &(dyn Fn(&str) -> bool + Sync)) -> Untracked {
+        let mut files = Vec::new();
+        for f in &self.folders {
+            for p in &f.files {
+                if !tracked(p) && !self.ignored(p, false, f.rules) {
+                    files.push(p.clone());
+                }
+            }
+        }
+        Untracked {
+            files,
+            nested: self.nested,
+        }
+    }
+
+    /// Read the folder `rel` (at `depth` below the root, `outer` the rules around it), then
+    /// the folders in it that are not ignored.
+    fn folder(&mut self, rel: &mut String, depth: usize, outer: usize) {
+        let abs = self.root.join(&*rel);
         let Ok(read) = std::fs::read_dir(&abs) else {
             return;
         };
@@ -79,9 +117,7 @@ impl Walker<'_> {
             if name == ".git" {
                 if depth > 0 {
                     // A repository of its own: none of this folder is ours.
-                    self.out
-                        .nested
-                        .push(self.rel.trim_end_matches('/').to_string());
+                    self.nested.push(rel.trim_end_matches('/').to_string());
                     return;
                 }
                 continue;
@@ -92,49 +128,46 @@ impl Walker<'_> {
                 }
             } else if kind.is_file() {
                 has_gitignore |= name == ".gitignore";
-                let path = format!("{}{name}", self.rel);
-                if !(self.tracked)(&path) {
-                    files.push(path);
-                }
+                files.push(format!("{rel}{name}"));
             }
         }
         let rules = if has_gitignore {
             let mut b = GitignoreBuilder::new(&abs);
             let _ = b.add(abs.join(".gitignore"));
-            b.build().unwrap_or_else(|_| Gitignore::empty())
+            self.rules.push(Rules {
+                set: b.build().unwrap_or_else(|_| Gitignore::empty()),
+                outer: Some(outer),
+            });
+            self.rules.len() - 1
         } else {
-            Gitignore::empty()
+            outer
         };
-        self.rules.push(rules);
-        for f in files {
-            if !self.ignored(&f, false) {
-                self.out.files.push(f);
-            }
-        }
+        self.folders.push(Folder { files, rules });
         dirs.sort_unstable();
         for d in dirs {
-            let len = self.rel.len();
-            self.rel.push_str(&d);
-            if !self.ignored(&self.rel, true) {
-                self.rel.push('/');
-                self.folder(depth + 1);
+            let len = rel.len();
+            rel.push_str(&d);
+            if !self.ignored(rel, true, rules) {
+                rel.push('/');
+                self.folder(rel, depth + 1, rules);
             }
-            self.rel.truncate(len);
+            rel.truncate(len);
         }
-        self.rules.pop();
     }
 
     /// Whether `rel` is ignored: the nearest rule set that has an opinion decides.
-    fn ignored(&self, rel: &str, is_dir: bool) -> bool {
+    fn ignored(&self, rel: &str, is_dir: bool, innermost: usize) -> bool {
         let abs = self.root.join(rel);
-        for r in self.rules.iter().rev() {
-            let m = r.matched(&abs, is_dir);
+        let mut at = Some(innermost);
+        while let Some(i) = at {
+            let m = self.rules[i].set.matched(&abs, is_dir);
             if m.is_ignore() {
                 return true;
             }
             if m.is_whitelist() {
                 return false;
             }
+            at = self.rules[i].outer;
         }
         false
     }

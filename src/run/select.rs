@@ -95,6 +95,13 @@ pub(crate) fn collect(
         && sel.since.is_none()
         && named.len() <= FEW_FILES
         && named.iter().all(|n| repo.workdir().join(n).is_file());
+    // --all: the folders are read on a thread of their own while git's index is (what they
+    // hold is sorted into tracked and untracked below, once the index is known).
+    let reading = sel.all.then(|| {
+        let root = repo.workdir().to_path_buf();
+        let exclude = repo.commondir().join("info/exclude");
+        std::thread::spawn(move || crate::git::untracked::walk(&root, &exclude))
+    });
     let tracked = if few_named_files {
         Vec::new()
     } else {
@@ -193,7 +200,7 @@ pub(crate) fn collect(
     // --all: what git would track next (untracked files that .gitignore does not exclude), found
     // by a walk on its own thread while the others identify the files already listed.
     let (resolved, walked) = std::thread::scope(|sc| {
-        let walk = if sel.all {
+        let walk = if let Some(reading) = reading {
             let filter = filter.get()?;
             let not_kept = not_matched.borrow().clone();
             let submodules = &submodules;
@@ -201,7 +208,8 @@ pub(crate) fn collect(
             Some(sc.spawn(move || {
                 let not_kept: FxHashSet<&str> = not_kept.iter().map(String::as_str).collect();
                 let tracked = |p: &str| by_path.contains_key(p) || not_kept.contains(p);
-                untracked_files(repo, filter, &tracked, submodules)
+                let walked = reading.join().expect("the folder walk panicked");
+                untracked_files(walked, filter, &tracked, submodules)
             }))
         } else {
             None
@@ -345,13 +353,18 @@ impl Filter {
 
     /// Whether `path` (repository-relative) is analysed by walks and `--all`.
     pub fn matches(&self, path: &str) -> bool {
-        self.include.is_match(path)
-            && !self.exclude.is_match(path)
-            && !(path.starts_with(".rustassistant")
-                && matches!(
-                    path.as_bytes().get(".rustassistant".len()),
-                    None | Some(b'/')
-                ))
+        // The cache's own files first (the shards are 512 of a large repository's paths), and
+        // the path prepared once for both sets.
+        if path.starts_with(".rustassistant")
+            && matches!(
+                path.as_bytes().get(".rustassistant".len()),
+                None | Some(b'/')
+            )
+        {
+            return false;
+        }
+        let c = globset::Candidate::new(path);
+        self.include.is_match_candidate(&c) && !self.exclude.is_match_candidate(&c)
     }
 }
 
@@ -359,16 +372,12 @@ impl Filter {
 /// the filter accepts and those it does not; submodules and nested clones are recorded.
 /// `tracked` says whether the index records a path (kept or not by the filter).
 fn untracked_files(
-    repo: &Repo,
+    walked: crate::git::untracked::Walked,
     filter: &Filter,
     tracked: &(dyn Fn(&str) -> bool + Sync),
     submodules: &Arc<std::sync::Mutex<Vec<String>>>,
 ) -> (Vec<String>, Vec<String>) {
-    let found = crate::git::untracked::untracked(
-        repo.workdir(),
-        &repo.commondir().join("info/exclude"),
-        tracked,
-    );
+    let found = walked.untracked(tracked);
     submodules
         .lock()
         .unwrap_or_else(|p| p.into_inner())
