@@ -67,7 +67,7 @@ pub struct Tracked {
     /// Repository-relative path with `/` separators.
     pub path: String,
     /// Blob id recorded in the index.
-    pub blob: String,
+    pub blob: std::sync::Arc<str>,
     /// Size recorded in the index (truncated to 32 bits by git).
     pub size: u32,
     mtime: (i32, u32),
@@ -83,9 +83,9 @@ pub type PathBlobs = Vec<(String, String)>;
 #[derive(Debug, Clone)]
 pub struct FileId {
     /// Repository-relative path.
-    pub path: String,
+    pub path: std::sync::Arc<str>,
     /// Blob id.
-    pub blob: String,
+    pub blob: std::sync::Arc<str>,
     /// Size in bytes.
     pub size: u64,
     /// Content already read while hashing (modified and untracked files), so a miss does not
@@ -227,7 +227,7 @@ impl Repo {
             let mtime = (e.mtime.0 as i32, e.mtime.1);
             out.push(Tracked {
                 path: path.to_string(),
-                blob: crate::util::hex(e.oid),
+                blob: crate::util::hex_with(e.oid, |s: &str| std::sync::Arc::from(s)),
                 size: e.size,
                 mtime,
                 ctime: e.ctime as i32,
@@ -368,7 +368,7 @@ impl Repo {
             let racy = (mtime.0 as i64, mtime.1 as i64) >= index_mtime;
             out.push(Tracked {
                 path,
-                blob: e.id.to_string(),
+                blob: e.id.to_string().into(),
                 size: e.file_size,
                 mtime,
                 ctime: e.ctime.seconds(),
@@ -406,7 +406,7 @@ impl Repo {
         if let Some(t) = tracked {
             if stat_matches(t, &meta) {
                 return Ok(Some(WorkFile::Known(FileId {
-                    path: rel.to_string(),
+                    path: rel.into(),
                     blob: t.blob.clone(),
                     size: meta.len,
                     content: None,
@@ -429,8 +429,8 @@ impl Repo {
             Err(e) => return Err(std::io::Error::other(e.to_string())),
         };
         Ok(Some(WorkFile::Known(FileId {
-            path: rel.to_string(),
-            blob: self.hash_blob(&content),
+            path: rel.into(),
+            blob: self.hash_blob(&content).into(),
             size: content.len() as u64,
             content: Some(content),
             source: Source::WorkTree,

@@ -36,22 +36,22 @@ pub fn collect(
     let files = crate::run::identify(session, sel)?;
     // A few files (`--since`, named paths): only their blobs' rows are read.
     let few: Option<Vec<&str>> =
-        (files.len() <= FEW_FILES).then(|| files.iter().map(|f| f.blob.as_str()).collect());
+        (files.len() <= FEW_FILES).then(|| files.iter().map(|f| &*f.blob).collect());
     let chosen = choose(session, index, types, few.as_deref())?;
     let mut wanted: Vec<&Known> = Vec::new();
     let mut unanalysed = Vec::new();
     for f in &files {
         let before = wanted.len();
-        wanted.extend(chosen.get(f.blob.as_str()).into_iter().flatten());
+        wanted.extend(chosen.get(&*f.blob).into_iter().flatten());
         if wanted.len() == before {
-            unanalysed.push(f.path.clone());
+            unanalysed.push(f.path.to_string());
         }
     }
     let thresholds = Thresholds::of(&session.config);
     let derived = index.findings_of(&session.store, &wanted, &thresholds, floor)?;
     let mut findings = Vec::new();
     for f in &files {
-        for k in chosen.get(f.blob.as_str()).into_iter().flatten() {
+        for k in chosen.get(&*f.blob).into_iter().flatten() {
             for raw in derived.get(&k.key_id).into_iter().flatten() {
                 if floor.is_none_or(|fl| raw.severity.at_least(fl)) {
                     findings.push(Finding::at(&f.path, &k.key, raw.clone()));

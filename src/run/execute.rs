@@ -72,9 +72,9 @@ pub(crate) fn execute(
                 let Some(job) = jobs.get(i) else { break };
                 if opts.deadline.is_some_and(|d| Instant::now() >= d) {
                     let r = skip(
-                        job.file.path.as_str(),
+                        job.file.path.clone(),
                         plans[job.plan].cache_type.as_str(),
-                        Some(job.file.blob.as_str().into()),
+                        Some(job.file.blob.clone()),
                         Status::Skipped,
                         "time limit reached".into(),
                     )
@@ -200,7 +200,11 @@ impl<'a> Writer<'a> {
         let (repo, index_file) = (&self.session.repo, self.index_file);
         self.staged.get_or_insert_with(|| {
             repo.tracked(index_file)
-                .map(|v| v.into_iter().map(|t| (t.path, t.blob)).collect())
+                .map(|v| {
+                    v.into_iter()
+                        .map(|t| (t.path, t.blob.to_string()))
+                        .collect()
+                })
                 .unwrap_or_default()
         })
     }
@@ -313,9 +317,9 @@ fn analyze_one(
     let fail_because = |status: Status, cause: Cause, reason: String| {
         (
             skip(
-                file.path.as_str(),
+                file.path.clone(),
                 ty.as_str(),
-                Some(file.blob.as_str().into()),
+                Some(file.blob.clone()),
                 status,
                 reason,
             )
@@ -326,9 +330,9 @@ fn analyze_one(
     let fail = |status: Status, reason: String| {
         (
             skip(
-                file.path.as_str(),
+                file.path.clone(),
                 ty.as_str(),
-                Some(file.blob.as_str().into()),
+                Some(file.blob.clone()),
                 status,
                 reason,
             ),
@@ -360,8 +364,8 @@ fn analyze_one(
     let mut entry = Entry {
         schema_version: SCHEMA_VERSION,
         cache_type: ty.clone(),
-        blob: file.blob.clone(),
-        path: file.path.clone(),
+        blob: file.blob.to_string(),
+        path: file.path.to_string(),
         file_size: file.size,
         provider: id.provider.clone(),
         model: id.model.clone(),
@@ -416,9 +420,9 @@ fn analyze_one(
         );
     }
     let r = FileResult {
-        path: file.path.as_str().into(),
+        path: file.path.clone(),
         cache_type: ty.as_str().into(),
-        blob: Some(file.blob.as_str().into()),
+        blob: Some(file.blob.clone()),
         status: Status::Miss,
         tokens: entry.tokens,
         cost_usd: entry.cost_usd,
@@ -434,7 +438,7 @@ fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>
         return Ok(c.clone());
     }
     match file.source {
-        Source::WorkTree => crate::util::fs::read_user_file(&repo.workdir().join(&file.path), max)
+        Source::WorkTree => crate::util::fs::read_user_file(&repo.workdir().join(&*file.path), max)
             .map_err(|e| std::io::Error::other(e.to_string())),
         Source::Object => repo.read_blob(&file.blob).map_err(std::io::Error::other),
     }

@@ -51,7 +51,7 @@ pub(crate) struct Looked {
 pub(crate) fn key_of(plan: &Plan, file: &FileId, variant: &str) -> Key {
     Key {
         cache_type: plan.cache_type.clone(),
-        blob: file.blob.clone(),
+        blob: file.blob.to_string(),
         variant: variant.to_string(),
     }
 }
@@ -372,8 +372,8 @@ mod tests {
     fn target(path: &str, blob: char) -> Target {
         Target {
             id: Ok(FileId {
-                path: path.to_string(),
-                blob: blob.to_string().repeat(40),
+                path: path.into(),
+                blob: blob.to_string().repeat(40).into(),
                 size: 1,
                 content: None,
                 source: Source::WorkTree,
@@ -387,8 +387,8 @@ mod tests {
         let e = Entry {
             schema_version: SCHEMA_VERSION,
             cache_type: plan.cache_type.clone(),
-            blob: file.blob.clone(),
-            path: file.path.clone(),
+            blob: file.blob.to_string(),
+            path: file.path.to_string(),
             file_size: 1,
             provider: id.provider.clone(),
             model: id.model.clone(),

@@ -250,8 +250,8 @@ fn sort(
                 continue;
             }
         };
-        let path: Arc<str> = file.path.as_str().into();
-        let blob: Arc<str> = file.blob.as_str().into();
+        let path: Arc<str> = file.path.clone();
+        let blob: Arc<str> = file.blob.clone();
         for (pi, found) in per_plan.iter_mut().map(Option::take).enumerate() {
             let plan = &plans[pi];
             let ty = types[pi].clone();
@@ -351,9 +351,9 @@ fn dry_run(
         ));
         results.push(
             line(
-                j.file.path.as_str(),
+                j.file.path.clone(),
                 plans[j.plan].cache_type.as_str(),
-                Some(j.file.blob.as_str().into()),
+                Some(j.file.blob.clone()),
                 Status::Miss,
                 "dry run: not analysed".into(),
             )

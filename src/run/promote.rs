@@ -23,13 +23,16 @@ pub(crate) fn promote(
         return Vec::new();
     }
     let staged: HashMap<String, String> = match session.repo.tracked(index_file) {
-        Ok(v) => v.into_iter().map(|t| (t.path, t.blob)).collect(),
+        Ok(v) => v
+            .into_iter()
+            .map(|t| (t.path, t.blob.to_string()))
+            .collect(),
         Err(_) => return Vec::new(),
     };
     let mut up: BTreeMap<ShardId, Edit> = BTreeMap::new();
     let mut down: BTreeMap<ShardId, Edit> = BTreeMap::new();
     for (file, key) in hits {
-        if staged.get(&file.path) != Some(&file.blob) {
+        if staged.get(&*file.path).map(String::as_str) != Some(&*file.blob) {
             continue;
         }
         let Lookup::Hit { entry, at } = session.store.lookup(key) else {

@@ -61,7 +61,7 @@ pub(crate) fn collect(
                 })
             } else {
                 Ok(FileId {
-                    path: t.path,
+                    path: t.path.into(),
                     blob: t.blob,
                     size: t.size as u64,
                     content: None,

@@ -15,6 +15,25 @@ use sha2::{Digest, Sha256};
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
+    hex_with(bytes, |s| s.to_string())
+}
+
+/// `bytes` in lower-case hex, handed to `make` from a buffer on the stack (up to 32 bytes; a
+/// shared string is then made with one allocation).
+pub fn hex_with<T>(bytes: &[u8], make: impl FnOnce(&str) -> T) -> T {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    if bytes.len() > 32 {
+        return make(&hex_long(bytes));
+    }
+    let mut buf = [0u8; 64];
+    for (i, b) in bytes.iter().enumerate() {
+        buf[2 * i] = DIGITS[(b >> 4) as usize];
+        buf[2 * i + 1] = DIGITS[(b & 0xf) as usize];
+    }
+    make(std::str::from_utf8(&buf[..bytes.len() * 2]).expect("hex digits are ASCII"))
+}
+
+fn hex_long(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
