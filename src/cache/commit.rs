@@ -213,8 +213,16 @@ fn plan_shard(
             .unwrap_or_default()
     };
     let (work_bytes, ov_bytes) = (read(Place::Tree), read(Place::Overlay));
+    // Decoding is most of a shard's planning (every line checked and its key derived), and the
+    // working-tree shard is usually the index's version: decoded once then.
     let idx = shard::parse(idx_bytes, shard);
-    let work = shard::parse(&work_bytes, shard);
+    let work_parsed;
+    let work = if work_bytes == idx_bytes {
+        &idx
+    } else {
+        work_parsed = shard::parse(&work_bytes, shard);
+        &work_parsed
+    };
     let ov = shard::parse(&ov_bytes, shard);
     let in_tree = |e: &Entry| tree.contains(&e.blob);
     let keep = |e: &Entry| !prune || in_tree(e);
@@ -249,7 +257,12 @@ fn plan_shard(
         work_now.entry(k.clone()).or_insert_with(|| e.clone());
     }
     let staged_bytes = shard::render(staged.values());
-    let work_new = shard::render(work_now.values());
+    // Usually the same entries (the working tree holds nothing the commit leaves out).
+    let work_new = if work_now == staged {
+        staged_bytes.clone()
+    } else {
+        shard::render(work_now.values())
+    };
     // Moved up: overlay entries of committed blobs. Moved down: working-tree lines the commit
     // does not carry and HEAD never had (content staged once, then unstaged), which wait in the
     // overlay rather than being lost.

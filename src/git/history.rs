@@ -297,8 +297,13 @@ impl Repo {
         let git = self.git();
         let odb = git.odb().map_err(err)?;
         let mut seen = HashSet::new();
+        // Without NO_REFRESH, every object not found makes libgit2 re-list the pack folder
+        // (6 ms for a commit's 160 shards); a pack another process wrote meanwhile is missed,
+        // and its objects are then written once more, which git tolerates.
         let missing: Vec<&[u8]> = (0..blobs.len())
-            .filter(|&i| seen.insert(ids[i]) && !odb.exists(ids[i]))
+            .filter(|&i| {
+                seen.insert(ids[i]) && !odb.exists_ext(ids[i], git2::OdbLookupFlags::NO_REFRESH)
+            })
             .map(|i| blobs[i])
             .collect();
         if !missing.is_empty() {
@@ -337,13 +342,16 @@ fn pack_of_blobs<'a>(
     blobs: impl ExactSizeIterator<Item = &'a [u8]>,
     format: git2::ObjectFormat,
 ) -> std::io::Result<Vec<u8>> {
-    use std::io::Write as _;
     let mut pack = Vec::new();
     pack.extend_from_slice(b"PACK");
     pack.extend_from_slice(&2u32.to_be_bytes());
     let count = u32::try_from(blobs.len())
         .map_err(|_| std::io::Error::other("too many objects for one pack"))?;
     pack.extend_from_slice(&count.to_be_bytes());
+    // One compressor for every blob, reset between them: making one allocates and zeroes a
+    // few hundred kilobytes of tables, which for a commit's 160 shards of 3 kB was most of the
+    // pack's cost (callgrind: 42 M of the hook's 392 M instructions).
+    let mut z = flate2::Compress::new(flate2::Compression::fast(), true);
     for blob in blobs {
         // Object header: type (3, blob) and size, seven bits a byte after the first four.
         let mut size = blob.len();
@@ -355,9 +363,19 @@ fn pack_of_blobs<'a>(
             size >>= 7;
         }
         pack.push(byte);
-        let mut z = flate2::write::ZlibEncoder::new(&mut pack, flate2::Compression::fast());
-        z.write_all(blob)?;
-        z.finish()?;
+        z.reset();
+        let start = z.total_in();
+        loop {
+            let done = (z.total_in() - start) as usize;
+            // Room for the stream's worst case (stored blocks, header and checksum).
+            pack.reserve(blob.len() - done + blob.len() / 1000 + 64);
+            let status = z
+                .compress_vec(&blob[done..], &mut pack, flate2::FlushCompress::Finish)
+                .map_err(std::io::Error::other)?;
+            if status == flate2::Status::StreamEnd {
+                break;
+            }
+        }
     }
     if format == git2::ObjectFormat::Sha1 {
         use sha1::Digest as _;
@@ -431,7 +449,15 @@ mod tests {
             assert!(git(&args).status.success());
             let repo = Repo::discover(dir.path()).unwrap();
             let big = "x".repeat(70_000);
-            let blobs: Vec<&[u8]> = vec![b"", b"one line\n", big.as_bytes(), b"one line\n"];
+            // Bytes that do not compress: the stream is longer than its input.
+            let mut seed = 1u64;
+            let noise: Vec<u8> = (0..100_000)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (seed >> 56) as u8
+                })
+                .collect();
+            let blobs: Vec<&[u8]> = vec![b"", b"one line\n", big.as_bytes(), b"one line\n", &noise];
             let ids = repo.write_blobs_packed(&blobs).unwrap();
             // The same bytes twice: one object, named twice.
             assert_eq!(ids[1], ids[3]);
@@ -450,7 +476,7 @@ mod tests {
             let count = git(&["count-objects", "-v"]);
             let text = String::from_utf8_lossy(&count.stdout);
             assert!(text.contains("count: 0\n"), "{text}");
-            assert!(text.contains("in-pack: 3\n"), "{text}");
+            assert!(text.contains("in-pack: 4\n"), "{text}");
             // Present already: nothing is written again.
             repo.write_blobs_packed(&blobs[1..2]).unwrap();
             let packs = std::fs::read_dir(dir.path().join(".git/objects/pack"))

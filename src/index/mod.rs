@@ -148,6 +148,9 @@ impl Index {
         std::fs::create_dir_all(dir).map_err(|e| OpenError::Corrupt(e.to_string()))?;
         let conn = Connection::open(path).map_err(classify)?;
         conn.busy_timeout(BUSY_WAIT).map_err(classify)?;
+        // A sync's loop over shards uses a dozen statements, after a dozen others: with
+        // rusqlite's default of 16 cached statements, some would be compiled again each time.
+        conn.set_prepared_statement_cache_capacity(64);
         // WAL lets readers work while one process writes. No fsync at all: this is derived
         // data, and WAL mode stays consistent through a crash of the process; a power loss can
         // at worst corrupt it, which the next open detects and rebuilds from the shards (access

@@ -146,7 +146,13 @@ impl Index {
         ) else {
             return vec![None; keys.len()];
         };
-        keys.iter()
+        // One read transaction for all of them: each query on its own takes and drops a WAL
+        // read lock (two fcntl calls and a look at the WAL header).
+        let snapshot = (keys.len() > 1 && self.conn.is_autocommit())
+            .then(|| self.conn.unchecked_transaction().ok())
+            .flatten();
+        let hits = keys
+            .iter()
             .map(|k| {
                 q.query_row(
                     params![key_id(k), k.cache_type, k.blob, k.variant, ages],
@@ -154,7 +160,12 @@ impl Index {
                 )
                 .ok()
             })
-            .collect()
+            .collect();
+        drop(q);
+        if let Some(tx) = snapshot {
+            let _ = tx.finish();
+        }
+        hits
     }
 
     /// Every untrusted line the index knows: (shard, why).
