@@ -59,9 +59,14 @@ impl ShardId {
 
 /// The line of `entry`: compact JSON, sorted keys, the derived `variant` included, no `\n`.
 pub fn encode_line(entry: &Entry) -> Vec<u8> {
+    encode_line_as(entry, entry.key().variant)
+}
+
+/// [`encode_line`] for an entry whose variant the caller has derived already (it is a hash).
+fn encode_line_as(entry: &Entry, variant: String) -> Vec<u8> {
     let mut v = serde_json::to_value(entry).expect("entry serialisation cannot fail");
     if let Value::Object(m) = &mut v {
-        m.insert("variant".into(), Value::String(entry.key().variant));
+        m.insert("variant".into(), Value::String(variant));
     }
     // serde_json's map is ordered by key: compact output has sorted keys.
     serde_json::to_vec(&v).expect("entry serialisation cannot fail")
@@ -70,6 +75,11 @@ pub fn encode_line(entry: &Entry) -> Vec<u8> {
 /// Decode one untrusted line found in `shard`: bounded, checked field by field, and it must
 /// derive the key it claims and belong in that shard.
 pub fn decode_line(bytes: &[u8], shard: &ShardId) -> Result<Entry, EntryError> {
+    decode_line_keyed(bytes, shard).map(|(entry, _)| entry)
+}
+
+/// [`decode_line`], with the key the entry derives (a hash, so worth not deriving twice).
+pub fn decode_line_keyed(bytes: &[u8], shard: &ShardId) -> Result<(Entry, Key), EntryError> {
     if bytes.len() as u64 > MAX_ENTRY_FILE_BYTES {
         return Err(EntryError::TooLarge {
             size: bytes.len() as u64,
@@ -116,7 +126,7 @@ pub fn decode_line(bytes: &[u8], shard: &ShardId) -> Result<Entry, EntryError> {
             shard.rel()
         )));
     }
-    Ok(entry)
+    Ok((entry, key))
 }
 
 /// The variant a line claims when it ends the way [`encode_line`] writes it:
@@ -275,12 +285,8 @@ pub fn parse_only(bytes: &[u8], shard: &ShardId, want: impl Fn(&[u8]) -> bool) -
         if !want(raw) {
             continue;
         }
-        match decode_line(raw, shard) {
-            Ok(entry) => all.push(Decoded {
-                key: entry.key(),
-                entry,
-                line,
-            }),
+        match decode_line_keyed(raw, shard) {
+            Ok((entry, key)) => all.push(Decoded { key, entry, line }),
             Err(e) => p.invalid.push((n + 1, line, e)),
         }
     }
@@ -311,14 +317,18 @@ fn lines_are_canonical(bytes: &[u8], entries: &[Decoded]) -> bool {
     total == bytes.len()
         && entries
             .iter()
-            .all(|d| encode_line(&d.entry) == bytes[d.line.range.clone()])
+            .all(|d| encode_line_as(&d.entry, d.key.variant.clone()) == bytes[d.line.range.clone()])
 }
 
 /// The bytes of a shard holding `entries` (any order, duplicates resolved by [`wins`]).
 pub fn render<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<u8> {
     let mut lines: Vec<(Key, &Entry, Vec<u8>)> = entries
         .into_iter()
-        .map(|e| (e.key(), e, encode_line(e)))
+        .map(|e| {
+            let key = e.key();
+            let line = encode_line_as(e, key.variant.clone());
+            (key, e, line)
+        })
         .collect();
     lines.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();

@@ -36,11 +36,31 @@ use crate::workspace::Workspace;
 /// stalls a commit noticeably.
 const BUSY_WAIT: Duration = Duration::from_secs(5);
 
-/// How recent a shard's mtime must be to count as racily clean: well above the timestamp
-/// granularity of Linux file systems (the kernel's coarse clock ticks every 1–10 ms). Only an
-/// in-place rewrite of the same size within that window could otherwise go unseen: every
-/// writer here (and git) replaces files, which changes the inode.
-const RACY_NS: i64 = 100_000_000;
+/// How recent a shard's mtime must be to count as racily clean: at least the timestamp
+/// granularity of the file system (Linux stamps files from its coarse clock, which ticks every
+/// 1–10 ms). A change made after a sync read the shard, within the same tick as the mtime it
+/// saw, would keep that mtime; once the tick is over, any later change gets a later one. Only
+/// an in-place rewrite of the same size could otherwise go unseen at all: every writer here
+/// (and git) replaces files, which changes the inode.
+///
+/// It was 100 ms, which marked every shard a command wrote (then synced a few milliseconds
+/// later) racy, so the next command read all of them again: 160 shards, 8 ms, in each
+/// pre-commit hook after an `analyze`.
+const RACY_NS: i64 = 10_000_000;
+/// The same for a file system that stamps whole seconds (ext4 with small inodes, FAT at two
+/// seconds, some network file systems): recognised by an mtime with no fraction of a second.
+const COARSE_RACY_NS: i64 = 2_000_000_000;
+
+/// Whether a shard with this mtime, seen by a sync that started at `started_ns`, is racily
+/// clean (must be read again by the next sync).
+pub(crate) fn is_racy(mtime_ns: i64, started_ns: i64) -> bool {
+    let window = if mtime_ns % 1_000_000_000 == 0 {
+        COARSE_RACY_NS
+    } else {
+        RACY_NS
+    };
+    mtime_ns >= started_ns - window
+}
 
 /// Past this many rows in one sync, totals are recomputed in one pass instead of by trigger.
 const BULK_ROWS: usize = 2000;

@@ -369,7 +369,7 @@ fn compare(
     };
     // Racily clean (git's term): a shard changed in the same clock tick as this sync could
     // keep this mtime; record such a shard with no mtime so the next sync reads it again.
-    let sig = if sig.2 >= started_ns - RACY_NS {
+    let sig = if super::is_racy(sig.2, started_ns) {
         (sig.0, sig.1, 0)
     } else {
         sig
@@ -417,15 +417,16 @@ fn compare(
                 continue;
             }
             let raw = &bytes[l.range.clone()];
-            w.insert.push(match shard::decode_line(raw, &loc.shard) {
-                Ok(e) => NewRow {
-                    hash: l.hash,
-                    len: l.range.len(),
-                    valid: 1,
-                    what: Ok((e.key(), e)),
-                },
-                Err(e) => invalid_row(n + 1, l, e),
-            });
+            w.insert
+                .push(match shard::decode_line_keyed(raw, &loc.shard) {
+                    Ok((e, key)) => NewRow {
+                        hash: l.hash,
+                        len: l.range.len(),
+                        valid: 1,
+                        what: Ok((key, e)),
+                    },
+                    Err(e) => invalid_row(n + 1, l, e),
+                });
         }
     }
     w.now = Some((sig, recs));
@@ -531,6 +532,19 @@ mod tests {
         ix.sync(&ws).unwrap();
         assert_eq!(ix.stats(None).unwrap().total_entries, 2);
         hits::assert_tables_match_rows(&ix);
+    }
+
+    #[test]
+    fn racy_windows_follow_the_file_systems_granularity() {
+        let now = 1_800_000_000_123_456_789i64;
+        let ms = 1_000_000;
+        // Nanosecond stamps: racy only within the kernel's coarse tick (10 ms at most).
+        assert!(super::super::is_racy(now - 5 * ms, now));
+        assert!(!super::super::is_racy(now - 20 * ms, now));
+        // Whole-second stamps: the shard may change again within that second.
+        let second = now - now % 1_000_000_000;
+        assert!(super::super::is_racy(second - 1_000 * ms, now));
+        assert!(!super::super::is_racy(second - 3_000 * ms, now));
     }
 
     #[test]
