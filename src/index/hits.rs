@@ -95,6 +95,22 @@ pub fn created_secs(created_at: Option<&str>) -> i64 {
         .map_or(UNKNOWN_TIME, |t| t.as_second())
 }
 
+/// One row of the hit-table queries: shard, ino, size, mtime_ns, invalid, hits.
+fn shard_hits_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, ShardHits)> {
+    Ok((
+        r.get::<_, String>(0)?,
+        ShardHits {
+            sig: (
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get(3)?,
+            ),
+            invalid: r.get(4)?,
+            recs: r.get(5)?,
+        },
+    ))
+}
+
 impl Index {
     /// Every recorded shard's stat data and hit table, by [`crate::cache::store::Location::rel`].
     pub fn hit_tables(&self) -> Result<FxHashMap<String, ShardHits>> {
@@ -102,21 +118,33 @@ impl Index {
             "SELECT s.shard, s.ino, s.size, s.mtime_ns, h.invalid, h.hits
              FROM shards s JOIN shard_hits h ON h.shard = s.shard",
         )?;
-        let rows = q.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                ShardHits {
-                    sig: (
-                        r.get::<_, i64>(1)? as u64,
-                        r.get::<_, i64>(2)? as u64,
-                        r.get(3)?,
-                    ),
-                    invalid: r.get(4)?,
-                    recs: r.get(5)?,
-                },
-            ))
-        })?;
+        let rows = q.query_map([], shard_hits_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// [`Index::hit_tables`] of the shards `rels` only (those the index records), read in one
+    /// snapshot.
+    pub fn hit_tables_for(&self, rels: &[String]) -> Result<FxHashMap<String, ShardHits>> {
+        let snapshot = if self.conn.is_autocommit() {
+            Some(self.conn.unchecked_transaction()?)
+        } else {
+            None
+        };
+        let mut q = self.conn.prepare_cached(
+            "SELECT s.shard, s.ino, s.size, s.mtime_ns, h.invalid, h.hits
+             FROM shards s JOIN shard_hits h ON h.shard = s.shard WHERE s.shard = ?1",
+        )?;
+        let mut out = FxHashMap::default();
+        for rel in rels {
+            if let Some((k, v)) = q.query_row([rel], shard_hits_row).optional()? {
+                out.insert(k, v);
+            }
+        }
+        drop(q);
+        if let Some(tx) = snapshot {
+            tx.finish()?;
+        }
+        Ok(out)
     }
 }
 

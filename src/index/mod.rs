@@ -20,7 +20,7 @@ mod sync;
 
 pub use findings::Known;
 pub use query::{Group, IndexHit, Row, Stats, Tally};
-pub use sync::Sig;
+pub use sync::{stat as shard_stat, Sig};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -143,11 +143,11 @@ fn lookup_with(
     let usable = index.filter(|_| !store.requires_signatures());
     // Many keys are answered from the shards' hit tables (one query); a few by a query each.
     let many = probes.len() >= few_keys;
-    let tables: FxHashMap<String, ShardHits> = match usable {
+    let mut tables: FxHashMap<String, ShardHits> = match usable {
         Some(ix) if many => ix.hit_tables().unwrap_or_default(),
         _ => FxHashMap::default(),
     };
-    let sigs_of: FxHashMap<String, Sig> = match usable {
+    let mut sigs_of: FxHashMap<String, Sig> = match usable {
         Some(ix) if !many => {
             let rels: Vec<String> = shards
                 .iter()
@@ -159,6 +159,39 @@ fn lookup_with(
         }
         _ => FxHashMap::default(),
     };
+    // Shards changed since the index read them (another command wrote them, or they were
+    // recorded as racily clean) are brought up to date first: the sync compares their lines
+    // with the recorded ones and decodes only new lines, and they are then answered from the
+    // index like the rest. Reading them here instead would decode every line of both places,
+    // and the run's record would read them once more.
+    if let Some(ix) = usable {
+        let stale_now: Vec<Location> = shards
+            .iter()
+            .zip(&sigs)
+            .flat_map(|((id, _), sig)| Location::each(id).into_iter().zip(sig))
+            .filter(|(loc, s)| {
+                let rel = loc.rel();
+                tables
+                    .get(&rel)
+                    .map(|t| t.sig)
+                    .or(sigs_of.get(&rel).copied())
+                    != **s
+            })
+            .map(|(loc, _)| loc)
+            .collect();
+        if !stale_now.is_empty() && ix.sync_shards(store, &stale_now).is_ok() {
+            let rels: Vec<String> = stale_now.iter().map(Location::rel).collect();
+            for rel in &rels {
+                tables.remove(rel);
+                sigs_of.remove(rel);
+            }
+            if many {
+                tables.extend(ix.hit_tables_for(&rels).unwrap_or_default());
+            } else {
+                sigs_of.extend(ix.shard_sigs_for(&rels).unwrap_or_default());
+            }
+        }
+    }
     let recorded = |rel: &str| match tables.get(rel) {
         Some(t) => Some(t.sig),
         None => sigs_of.get(rel).copied(),
@@ -470,6 +503,66 @@ mod tests {
             assert_eq!(key, id(2, 0), "todos of c.rs");
             assert!(matches!(f, Found::Hit { .. }), "{f:?}");
             assert_eq!(found(2, 2).unwrap().1, Found::Miss);
+        }
+    }
+
+    #[test]
+    fn shards_changed_since_the_last_sync_are_synced_then_answered_from_the_index() {
+        for few in [FEW_KEYS, 0] {
+            let dir = tempfile::tempdir().unwrap();
+            let ws = workspace(dir.path());
+            let types: Vec<String> = ["todos", "metrics"].iter().map(|s| s.to_string()).collect();
+            let plans = crate::analyzer::registry::plans(&ws, &types).unwrap();
+            let targets = vec![target("a.rs", 'a'), target("c.rs", 'c')];
+            write_entry(&ws, &plans[1], &targets[0]);
+            let index = Index::open(&ws);
+            // Written by "another command" after the index last read the shards, with an
+            // untrusted line beside it.
+            write_entry(&ws, &plans[0], &targets[1]);
+            let c = Location {
+                place: Place::Tree,
+                shard: ShardId {
+                    cache_type: "todos".into(),
+                    prefix: "cc".into(),
+                },
+            };
+            let path = ws.store.path_of(&c);
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes.extend_from_slice(b"{\"not\":\"an entry\"}\n");
+            std::fs::write(&path, bytes).unwrap();
+            // Written seconds ago, as between two commands (a shard written within the clock's
+            // tick of a sync is recorded as racily clean and read again by the next one).
+            let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+            for f in walkdir::WalkDir::new(ws.store.place_dir(Place::Tree)) {
+                let f = f.unwrap();
+                if f.file_type().is_file() {
+                    let file = std::fs::File::options()
+                        .append(true)
+                        .open(f.path())
+                        .unwrap();
+                    file.set_modified(past).unwrap();
+                }
+            }
+            let looked = lookup_with(&ws, &targets, &plans, Some(&index), few);
+            let found = |t: usize, p: usize| looked.found[t * plans.len() + p].clone().unwrap().1;
+            assert!(matches!(found(1, 0), Found::Hit { .. }), "few={few}");
+            assert!(matches!(found(0, 1), Found::Hit { .. }), "few={few}");
+            assert_eq!(found(0, 0), Found::Miss);
+            assert_eq!(
+                looked.bad.len(),
+                1,
+                "the untrusted line is reported: {:?}",
+                looked.bad
+            );
+            // Synced here, so the run's record has nothing left to read.
+            assert!(looked.stale.is_empty(), "few={few}: {:?}", looked.stale);
+            let recorded = index.shard_sigs().unwrap();
+            assert_eq!(
+                recorded.get(&c.rel()).copied(),
+                crate::index::shard_stat(&ws.store, &c),
+                "the changed shard is recorded as it is now"
+            );
+            crate::index::hits::assert_tables_match_rows(&index);
         }
     }
 }
