@@ -456,13 +456,13 @@ fn a_corrupt_entry_is_reported_treated_as_a_miss_and_nothing_else_is_touched() {
     );
 }
 
-type Evidence = Vec<(String, rustassistant::git::IndexStat)>;
+type Evidence = Vec<(String, rustassistant::git::IndexStat, String)>;
 
 /// The stat data the index sync may lean on, by the fast reader.
 fn stat_evidence_fast(r: &rustassistant::git::Repo) -> Evidence {
     let mut out = Vec::new();
-    r.index_stat_under("", |p, st| {
-        out.push((String::from_utf8(p.to_vec()).unwrap(), st))
+    r.index_stat_under("", |p, st, oid| {
+        out.push((String::from_utf8(p.to_vec()).unwrap(), st, oid))
     })
     .unwrap();
     out
@@ -492,6 +492,7 @@ fn stat_evidence_git2(r: &rustassistant::git::Repo, repo: &std::path::Path) -> E
                     size: e.file_size,
                     mtime: (e.mtime.seconds() as u32, e.mtime.nanoseconds()),
                 },
+                e.id.to_string(),
             )
         })
         .collect()
@@ -536,7 +537,9 @@ fn the_direct_index_reader_agrees_with_libgit2_for_every_index_version_and_forma
                 "{format} v{version}: {}",
                 evidence.len()
             );
-            assert!(!evidence.iter().any(|(p, _)| p == assumed || p == skipped));
+            assert!(!evidence
+                .iter()
+                .any(|(p, _, _)| p == assumed || p == skipped));
         }
     }
 }

@@ -37,6 +37,17 @@ pub struct Staged {
     pub touched: Vec<Location>,
 }
 
+/// Where a shard's staged version comes from.
+enum StagedVersion<'a> {
+    /// These bytes, read from git's object database (empty: not staged).
+    Read(&'a [u8]),
+    /// The working-tree file, which git's stat data says is the staged blob, of this size.
+    AsWork(u64),
+}
+
+/// A planned shard, the entries it adds and prunes, and the files written.
+type Applied = (Plan, usize, usize, Vec<Location>);
+
 /// One shard's new versions.
 struct Plan {
     shard: ShardId,
@@ -85,35 +96,51 @@ pub fn stage_for_commit(
     }
     // Working-tree shards git would see as modified.
     let mut git_stat = HashMap::new();
-    repo.index_stat_under(PREFIX, |rest, st| {
+    repo.index_stat_under(PREFIX, |rest, st, oid| {
         if let Ok(r) = std::str::from_utf8(rest) {
-            git_stat.insert(r.to_string(), st);
+            git_stat.insert(r.to_string(), (st, oid));
         }
     });
+    // Working-tree shards that are, by git's own stat data, the blob the commit stages: their
+    // staged version is read from the file (which planning reads anyway), not from the
+    // object database.
+    let mut staged_is_work: HashMap<ShardId, u64> = HashMap::new();
     for (loc, (ino, size, mtime)) in &work_listing.shards {
-        let same = git_stat
-            .get(&loc.shard.rel())
-            .is_some_and(|st| st.matches(*ino, *size, *mtime));
-        if !same {
-            shards.insert(loc.shard.clone());
+        match git_stat.get(&loc.shard.rel()) {
+            Some((st, oid)) if st.matches(*ino, *size, *mtime) => {
+                if recorded.get(&loc.shard) == Some(oid) {
+                    staged_is_work.insert(loc.shard.clone(), *size);
+                }
+            }
+            _ => {
+                shards.insert(loc.shard.clone());
+            }
         }
     }
     let mut out = Staged::default();
     let _lock = store.lock()?;
     let shards: Vec<ShardId> = shards.into_iter().collect();
-    let staged_bytes: Vec<Vec<u8>> = shards
+    let read_blob = |shard: &ShardId| match recorded.get(shard) {
+        Some(oid) => repo
+            .read_blob_within(oid, super::shard::MAX_SHARD_BYTES)
+            .with_context(|| format!("reading the staged {}", shard.rel())),
+        None => Ok(Vec::new()),
+    };
+    // `None`: the working-tree file's bytes, once planning has read them.
+    let staged_bytes: Vec<Option<Vec<u8>>> = shards
         .iter()
-        .map(|shard| match recorded.get(shard) {
-            Some(oid) => repo
-                .read_blob_within(oid, super::shard::MAX_SHARD_BYTES)
-                .with_context(|| format!("reading the staged {}", shard.rel())),
-            None => Ok(Vec::new()),
+        .map(|shard| match staged_is_work.contains_key(shard) {
+            true => Ok(None),
+            false => read_blob(shard).map(Some),
         })
         .collect::<Result<_>>()?;
-    let numbered: Vec<usize> = (0..shards.len()).collect();
-    // Shards are independent: plan and write them on every core, then tell git in one go.
-    let planned = crate::util::par::parallel_map(&numbered, |&i| {
-        let (plan, added, pruned) = plan_shard(store, &shards[i], &staged_bytes[i], &tree, prune);
+    // Plan one shard and write what changed; `None` when a working-tree file taken for the
+    // staged version changed after git's stat data was compared.
+    let apply = |i: usize, staged: StagedVersion<'_>| -> std::io::Result<Option<Applied>> {
+        let Some((plan, added, pruned)) = plan_shard(store, &shards[i], staged, &tree, prune)
+        else {
+            return Ok(None);
+        };
         let mut touched = Vec::new();
         let work = Location {
             place: Place::Tree,
@@ -131,11 +158,26 @@ pub fn stage_for_commit(
             store.replace_shard(&at, ov)?;
             touched.push(at);
         }
-        Ok::<_, std::io::Error>((plan, added, pruned, touched))
+        Ok(Some((plan, added, pruned, touched)))
+    };
+    let numbered: Vec<usize> = (0..shards.len()).collect();
+    // Shards are independent: plan and write them on every core, then tell git in one go.
+    let mut planned = crate::util::par::parallel_map(&numbered, |&i| match &staged_bytes[i] {
+        Some(b) => apply(i, StagedVersion::Read(b)),
+        None => apply(i, StagedVersion::AsWork(staged_is_work[&shards[i]])),
     });
+    for (i, p) in planned.iter_mut().enumerate() {
+        if matches!(p, Ok(None)) {
+            let b = read_blob(&shards[i])?;
+            *p = apply(i, StagedVersion::Read(&b));
+        }
+    }
+    let planned: Vec<Applied> = planned
+        .into_iter()
+        .map(|p| p.map(|a| a.expect("a staged version read from git is always planned")))
+        .collect::<std::io::Result<_>>()?;
     let mut plans = Vec::with_capacity(planned.len());
-    for p in planned {
-        let (plan, added, pruned, touched) = p?;
+    for (plan, added, pruned, touched) in planned {
         out.added += added;
         out.pruned += pruned;
         out.touched.extend(touched);
@@ -197,10 +239,10 @@ pub fn stage_for_commit(
 fn plan_shard(
     store: &Store,
     shard: &ShardId,
-    idx_bytes: &[u8],
+    staged: StagedVersion<'_>,
     tree: &HashSet<String>,
     prune: bool,
-) -> (Plan, usize, usize) {
+) -> Option<(Plan, usize, usize)> {
     let (mut added, mut pruned) = (0, 0);
     let read = |place| -> Vec<u8> {
         store
@@ -213,6 +255,11 @@ fn plan_shard(
             .unwrap_or_default()
     };
     let (work_bytes, ov_bytes) = (read(Place::Tree), read(Place::Overlay));
+    let idx_bytes: &[u8] = match staged {
+        StagedVersion::Read(b) => b,
+        StagedVersion::AsWork(size) if work_bytes.len() as u64 == size => &work_bytes,
+        StagedVersion::AsWork(_) => return None,
+    };
     // Decoding is most of a shard's planning (every line checked and its key derived), and the
     // working-tree shard is usually the index's version: decoded once then.
     let idx = shard::parse(idx_bytes, shard);
@@ -290,5 +337,5 @@ fn plan_shard(
         work: work_new,
         overlay,
     };
-    (plan, added, pruned)
+    Some((plan, added, pruned))
 }

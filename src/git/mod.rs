@@ -298,14 +298,14 @@ impl Repo {
 
     /// The stat data git's index (`<git dir>/index`) recorded for the regular files under
     /// `prefix` (a work-tree-relative folder ending in `/`), in index order, as (the path below
-    /// `prefix`, stat). Entries whose stat data git itself would not trust are left out:
+    /// `prefix`, stat, object id in hex). Entries whose stat data git itself would not trust are left out:
     /// racily clean ones (not older than the index file), assume-unchanged and skip-worktree
     /// ones, and unmerged ones. Returns the index file's mtime (ns), or `None` when the fast
     /// reader cannot read the index (no index yields nothing and mtime 0).
     pub fn index_stat_under(
         &self,
         prefix: &str,
-        mut each: impl FnMut(&[u8], IndexStat),
+        mut each: impl FnMut(&[u8], IndexStat, String),
     ) -> Option<i64> {
         let (data, index_mtime) = read_index_file(&self.git_dir().join("index"))?;
         self.parse_index(&data, |e| {
@@ -326,6 +326,7 @@ impl Repo {
                     size: e.size,
                     mtime: e.mtime,
                 },
+                crate::util::hex(e.oid),
             );
         })?;
         Some(index_mtime.0 * 1_000_000_000 + index_mtime.1)
