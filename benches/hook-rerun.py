@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""The pre-commit hook of several builds on one and the same staged commit.
+
+benches/hook-ab.sh replays a whole commit history per build, so each build's hook sees a
+repository its own earlier commands shaped. This script builds one repository (200 files, one
+commit of the hook's benchmark already made, then N files modified, analysed and staged, as in
+benches/sections/hooks.sh), copies it afresh before every run, and runs each build's
+`hooks run pre-commit` on the copy in turn, 1.1 s after the copy (as between two commits a
+person makes). The first build prepares the repository. Prints the median and minimum wall time and CPU time (user + system, children
+included) per build.
+
+    benches/hook-rerun.py RUNS /abs/build-a /abs/build-b ...   (N=100 KIND=modified|new)
+"""
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+runs, bins = int(sys.argv[1]), sys.argv[2:]
+n, kind = int(os.environ.get("N", "100")), os.environ.get("KIND", "modified")
+work = tempfile.mkdtemp()
+env = dict(os.environ, RUSTASSISTANT_HOME=f"{work}/home", GIT_CONFIG_GLOBAL="/dev/null",
+           GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="b@example.com",
+           GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="b@example.com")
+os.makedirs(env["RUSTASSISTANT_HOME"])
+base, repo = f"{work}/base", f"{work}/repo"
+
+
+def sh(*args, cwd=base):
+    subprocess.run(args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def edit(r):
+    for i in range(1, n + 1):
+        name, text = ((f"g{r}_{i}.rs", f"fn g{r}_{i}() {{}}\n") if kind == "new"
+                      else (f"f{i}.rs", f"fn f{i}() {{}} // {r}\n"))
+        with open(f"{base}/{name}", "w") as f:
+            f.write(text)
+
+
+try:
+    setup = bins[0]
+    os.makedirs(base)
+    sh("git", "init", "-q", "-b", "main")
+    for i in range(1, 201):
+        with open(f"{base}/f{i}.rs", "w") as f:
+            f.write(f"fn f{i}() {{}}\n")
+    sh("git", "add", "-A")
+    sh("git", "commit", "-q", "-m", "base")
+    sh(setup, "analyze", "--all", "-q")
+    sh("git", "add", "-A")
+    sh("git", "commit", "-q", "-m", "cache")
+    sh(setup, "hooks", "install", "-q")
+    for r in (1, 2):
+        edit(r)
+        sh(setup, "analyze", "--all", "-q")
+        sh("git", "add", "-A")
+        if r == 1:
+            time.sleep(1.1)
+            sh(setup, "hooks", "run", "pre-commit")
+            sh("git", "commit", "-q", "--no-verify", "-m", "r1")
+    res = {b: ([], []) for b in bins}
+    for _ in range(runs):
+        for b in bins:
+            shutil.rmtree(repo, ignore_errors=True)
+            subprocess.run(["cp", "-a", base, repo], check=True)
+            time.sleep(1.1)
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run([b, "hooks", "run", "pre-commit"], cwd=repo, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            t1 = time.perf_counter()
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            res[b][0].append((t1 - t0) * 1e3)
+            res[b][1].append((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e3)
+    print(f"| build | wall median (ms) | wall min | CPU median (ms) | CPU min |")
+    print("|---|---:|---:|---:|---:|")
+    for b, (w, c) in res.items():
+        print(f"| {os.path.basename(b)} | {statistics.median(w):.1f} | {min(w):.1f} "
+              f"| {statistics.median(c):.1f} | {min(c):.1f} |")
+finally:
+    shutil.rmtree(work, ignore_errors=True)
