@@ -20,7 +20,40 @@ pub const LLM_TYPES: &[&str] = &["refactor", "docs", "analysis"];
 const MAX_TYPE_LEN: usize = 32;
 
 /// `sha256("provider\0model\0prompt_hash\0schema_version")`, first 16 hex digits.
+///
+/// Every line of a shard derives its variant when read and when written, and a repository has
+/// a handful of (provider, model, prompt) combinations: the last few are remembered per thread
+/// (a sha256 and its hex cost ~10% of decoding a line).
 pub fn variant(provider: &str, model: &str, prompt_hash: &str, schema_version: u32) -> String {
+    type Memo = Vec<((String, String, String, u32), String)>;
+    const KEPT: usize = 8;
+    thread_local! {
+        static MEMO: std::cell::RefCell<Memo> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        let hit = m.iter().position(|((p, mo, ph, sv), _)| {
+            p == provider && mo == model && ph == prompt_hash && *sv == schema_version
+        });
+        if let Some(i) = hit {
+            return m[i].1.clone();
+        }
+        let v = variant_uncached(provider, model, prompt_hash, schema_version);
+        if m.len() == KEPT {
+            m.remove(0);
+        }
+        let parts = (
+            provider.into(),
+            model.into(),
+            prompt_hash.into(),
+            schema_version,
+        );
+        m.push((parts, v.clone()));
+        v
+    })
+}
+
+fn variant_uncached(provider: &str, model: &str, prompt_hash: &str, schema_version: u32) -> String {
     let mut h = Sha256::new();
     h.update(provider.as_bytes());
     h.update([0]);
@@ -140,6 +173,22 @@ mod tests {
     fn variant_matches_the_documented_formula() {
         let expected = &crate::util::sha256_hex(b"xai\0grok-4-fast\0abc\x001")[..16];
         assert_eq!(variant("xai", "grok-4-fast", "abc", 1), expected);
+    }
+
+    #[test]
+    fn remembered_variants_are_the_derived_ones() {
+        // More combinations than are remembered, each asked for twice, interleaved.
+        for round in 0..2 {
+            for i in 0..20u32 {
+                let (p, m) = (format!("p{}", i % 3), format!("m{i}"));
+                assert_eq!(
+                    variant(&p, &m, "h", i % 2),
+                    variant_uncached(&p, &m, "h", i % 2),
+                    "round {round}, combination {i}"
+                );
+            }
+        }
+        assert_ne!(variant("a", "b", "c", 1), variant("a", "b", "c", 2));
     }
 
     #[test]
