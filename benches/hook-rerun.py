@@ -4,7 +4,7 @@
 benches/hook-ab.sh replays a whole commit history per build, so each build's hook sees a
 repository its own earlier commands shaped. This script builds one repository (200 files, one
 commit of the hook's benchmark already made, then N files modified, analysed and staged, as in
-benches/sections/hooks.sh), copies it afresh before every run, and runs each build's
+benches/sections/hooks.sh), copies it afresh (see fresh_copy) before every run, and runs each build's
 `hooks run pre-commit` on the copy in turn, 1.1 s after the copy (as between two commits a
 person makes). The first build prepares the repository. Prints the median and minimum wall time and CPU time (user + system, children
 included) per build.
@@ -43,6 +43,25 @@ def edit(r):
             f.write(text)
 
 
+def fresh_copy():
+    """The prepared repository at `repo`, its files hard links to `base`'s: a copy gives every
+    file a new inode, so git's and this tool's stat data would no longer match and the hook
+    would do what no real commit does. What is written in place is copied for real: git's
+    index, the local index database, and the spare files (which the tool only reuses when
+    nothing else links to them)."""
+    subprocess.run(["cp", "-al", base, repo], check=True)
+    real = [".git/index", ".git/rustassistant/spare"]
+    real += [f".git/rustassistant/{f}" for f in os.listdir(f"{base}/.git/rustassistant")
+             if f.startswith("index.db")]
+    for rel in real:
+        dst = f"{repo}/{rel}"
+        if os.path.isdir(dst):
+            shutil.rmtree(dst)
+        elif os.path.exists(dst):
+            os.unlink(dst)
+        subprocess.run(["cp", "-a", f"{base}/{rel}", dst], check=True)
+
+
 try:
     setup = bins[0]
     os.makedirs(base)
@@ -68,7 +87,7 @@ try:
     for _ in range(runs):
         for b in bins:
             shutil.rmtree(repo, ignore_errors=True)
-            subprocess.run(["cp", "-a", base, repo], check=True)
+            fresh_copy()
             time.sleep(1.1)
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
