@@ -298,9 +298,9 @@ impl Repo {
 
     /// The stat data git's index (`<git dir>/index`) recorded for the regular files under
     /// `prefix` (a work-tree-relative folder ending in `/`), in index order, as (the path below
-    /// `prefix`, stat, object id in hex). Entries whose stat data git itself would not trust are left out:
-    /// racily clean ones (not older than the index file), assume-unchanged and skip-worktree
-    /// ones, and unmerged ones. Returns the index file's mtime (ns), or `None` when the fast
+    /// `prefix`, stat, object id in hex). Entries whose stat data git itself would not trust
+    /// are left out: racily clean ones (not older than the index file), assume-unchanged and
+    /// skip-worktree ones, and unmerged ones. Returns the index file's mtime (ns), or `None` when the fast
     /// reader cannot read the index (no index yields nothing and mtime 0).
     pub fn index_stat_under(
         &self,

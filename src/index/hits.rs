@@ -95,7 +95,11 @@ pub fn created_secs(created_at: Option<&str>) -> i64 {
         .map_or(UNKNOWN_TIME, |t| t.as_second())
 }
 
-/// One row of the hit-table queries: shard, ino, size, mtime_ns, invalid, hits.
+/// The hit-table query: every recorded shard's stat data and hit table.
+const HITS_SELECT: &str = "SELECT s.shard, s.ino, s.size, s.mtime_ns, h.invalid, h.hits
+     FROM shards s JOIN shard_hits h ON h.shard = s.shard";
+
+/// One row of [`HITS_SELECT`]: shard, ino, size, mtime_ns, invalid, hits.
 fn shard_hits_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, ShardHits)> {
     Ok((
         r.get::<_, String>(0)?,
@@ -114,10 +118,7 @@ fn shard_hits_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, ShardHits)
 impl Index {
     /// Every recorded shard's stat data and hit table, by [`crate::cache::store::Location::rel`].
     pub fn hit_tables(&self) -> Result<FxHashMap<String, ShardHits>> {
-        let mut q = self.conn.prepare_cached(
-            "SELECT s.shard, s.ino, s.size, s.mtime_ns, h.invalid, h.hits
-             FROM shards s JOIN shard_hits h ON h.shard = s.shard",
-        )?;
+        let mut q = self.conn.prepare_cached(HITS_SELECT)?;
         let rows = q.query_map([], shard_hits_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -130,10 +131,9 @@ impl Index {
         } else {
             None
         };
-        let mut q = self.conn.prepare_cached(
-            "SELECT s.shard, s.ino, s.size, s.mtime_ns, h.invalid, h.hits
-             FROM shards s JOIN shard_hits h ON h.shard = s.shard WHERE s.shard = ?1",
-        )?;
+        let mut q = self
+            .conn
+            .prepare_cached(&format!("{HITS_SELECT} WHERE s.shard = ?1"))?;
         let mut out = FxHashMap::default();
         for rel in rels {
             if let Some((k, v)) = q.query_row([rel], shard_hits_row).optional()? {

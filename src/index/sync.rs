@@ -212,8 +212,8 @@ impl Index {
             // Touched but holding the same lines at the same places (a shard recorded as racily
             // clean, read again): its rows, line table and hit table stand; only its stat data
             // is new.
-            if let Some((sig, lines)) = w.now.as_ref().filter(|(_, l)| !w.full && l == was) {
-                let same = w.insert.is_empty() && w.delete.is_empty() && !lines.is_empty();
+            if let Some((sig, _)) = w.now.as_ref().filter(|(_, l)| !w.full && l == was) {
+                let same = w.insert.is_empty() && w.delete.is_empty();
                 if same
                     && tx
                         .prepare_cached(
