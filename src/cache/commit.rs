@@ -38,9 +38,9 @@ pub struct Staged {
 }
 
 /// Where a shard's staged version comes from.
-enum StagedVersion<'a> {
+enum StagedVersion {
     /// These bytes, read from git's object database (empty: not staged).
-    Read(&'a [u8]),
+    Read(Vec<u8>),
     /// The working-tree file, which git's stat data says is the staged blob, of this size.
     AsWork(u64),
 }
@@ -126,17 +126,16 @@ pub fn stage_for_commit(
             .with_context(|| format!("reading the staged {}", shard.rel())),
         None => Ok(Vec::new()),
     };
-    // `None`: the working-tree file's bytes, once planning has read them.
-    let staged_bytes: Vec<Option<Vec<u8>>> = shards
+    let staged: Vec<StagedVersion> = shards
         .iter()
-        .map(|shard| match staged_is_work.contains_key(shard) {
-            true => Ok(None),
-            false => read_blob(shard).map(Some),
+        .map(|shard| match staged_is_work.get(shard) {
+            Some(size) => Ok(StagedVersion::AsWork(*size)),
+            None => read_blob(shard).map(StagedVersion::Read),
         })
         .collect::<Result<_>>()?;
     // Plan one shard and write what changed; `None` when a working-tree file taken for the
     // staged version changed after git's stat data was compared.
-    let apply = |i: usize, staged: StagedVersion<'_>| -> std::io::Result<Option<Applied>> {
+    let apply = |i: usize, staged: &StagedVersion| -> std::io::Result<Option<Applied>> {
         let Some((plan, added, pruned)) = plan_shard(store, &shards[i], staged, &tree, prune)
         else {
             return Ok(None);
@@ -162,14 +161,10 @@ pub fn stage_for_commit(
     };
     let numbered: Vec<usize> = (0..shards.len()).collect();
     // Shards are independent: plan and write them on every core, then tell git in one go.
-    let mut planned = crate::util::par::parallel_map(&numbered, |&i| match &staged_bytes[i] {
-        Some(b) => apply(i, StagedVersion::Read(b)),
-        None => apply(i, StagedVersion::AsWork(staged_is_work[&shards[i]])),
-    });
+    let mut planned = crate::util::par::parallel_map(&numbered, |&i| apply(i, &staged[i]));
     for (i, p) in planned.iter_mut().enumerate() {
         if matches!(p, Ok(None)) {
-            let b = read_blob(&shards[i])?;
-            *p = apply(i, StagedVersion::Read(&b));
+            *p = apply(i, &StagedVersion::Read(read_blob(&shards[i])?));
         }
     }
     let planned: Vec<Applied> = planned
@@ -239,7 +234,7 @@ pub fn stage_for_commit(
 fn plan_shard(
     store: &Store,
     shard: &ShardId,
-    staged: StagedVersion<'_>,
+    staged: &StagedVersion,
     tree: &HashSet<String>,
     prune: bool,
 ) -> Option<(Plan, usize, usize)> {
@@ -257,7 +252,7 @@ fn plan_shard(
     let (work_bytes, ov_bytes) = (read(Place::Tree), read(Place::Overlay));
     let idx_bytes: &[u8] = match staged {
         StagedVersion::Read(b) => b,
-        StagedVersion::AsWork(size) if work_bytes.len() as u64 == size => &work_bytes,
+        StagedVersion::AsWork(size) if work_bytes.len() as u64 == *size => &work_bytes,
         StagedVersion::AsWork(_) => return None,
     };
     // Decoding is most of a shard's planning (every line checked and its key derived), and the

@@ -169,14 +169,7 @@ fn lookup_with(
             .iter()
             .zip(&sigs)
             .flat_map(|((id, _), sig)| Location::each(id).into_iter().zip(sig))
-            .filter(|(loc, s)| {
-                let rel = loc.rel();
-                tables
-                    .get(&rel)
-                    .map(|t| t.sig)
-                    .or(sigs_of.get(&rel).copied())
-                    != **s
-            })
+            .filter(|(loc, s)| recorded_sig(&tables, &sigs_of, &loc.rel()) != **s)
             .map(|(loc, _)| loc)
             .collect();
         if !stale_now.is_empty() && ix.sync_shards(store, &stale_now).is_ok() {
@@ -192,10 +185,7 @@ fn lookup_with(
             }
         }
     }
-    let recorded = |rel: &str| match tables.get(rel) {
-        Some(t) => Some(t.sig),
-        None => sigs_of.get(rel).copied(),
-    };
+    let recorded = |rel: &str| recorded_sig(&tables, &sigs_of, rel);
     let mut found: Vec<Option<Found>> = vec![None; probes.len()];
     let mut vouched: Vec<usize> = Vec::new();
     let mut vouched_shards: Vec<[String; 2]> = Vec::new();
@@ -286,6 +276,19 @@ fn lookup_with(
         variants,
         stale,
         bad: bad.into_iter().collect(),
+    }
+}
+
+/// The stat data the index recorded for shard `rel`: from its hit table when loaded, else from
+/// the stat data read for it.
+fn recorded_sig(
+    tables: &FxHashMap<String, ShardHits>,
+    sigs_of: &FxHashMap<String, Sig>,
+    rel: &str,
+) -> Option<Sig> {
+    match tables.get(rel) {
+        Some(t) => Some(t.sig),
+        None => sigs_of.get(rel).copied(),
     }
 }
 
