@@ -10,6 +10,9 @@ person makes). The first build prepares the repository. Prints the median and mi
 included) per build.
 
     benches/hook-rerun.py RUNS /abs/build-a /abs/build-b ...   (N=100 KIND=modified|new)
+
+With KEEP=1 the prepared repository is left in place and its folder printed (for profiling a
+single run, e.g. under valgrind, on copies made as fresh_copy does).
 """
 import os
 import resource
@@ -103,4 +106,7 @@ try:
         print(f"| {os.path.basename(b)} | {statistics.median(w):.1f} | {min(w):.1f} "
               f"| {statistics.median(c):.1f} | {min(c):.1f} |")
 finally:
-    shutil.rmtree(work, ignore_errors=True)
+    if os.environ.get("KEEP"):
+        print(f"prepared repository kept: {base}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
