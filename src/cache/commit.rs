@@ -269,41 +269,43 @@ fn plan_shard(
     let in_tree = |e: &Entry| tree.contains(&e.blob);
     let keep = |e: &Entry| !prune || in_tree(e);
     // The entries of committed blobs this repository has locally, the working tree's first.
-    let mut carried: BTreeMap<Key, Entry> = BTreeMap::new();
+    // Borrowed from the parsed shards: nothing is cloned, and each key is the one decoding
+    // derived.
+    let mut carried: BTreeMap<&Key, &Entry> = BTreeMap::new();
     for d in ov.entries.iter().chain(work.entries.iter()) {
         if in_tree(&d.entry) {
-            carried.insert(d.key.clone(), d.entry.clone());
+            carried.insert(&d.key, &d.entry);
         }
     }
-    let mut staged: BTreeMap<Key, Entry> = BTreeMap::new();
+    let mut staged: BTreeMap<&Key, &Entry> = BTreeMap::new();
     for d in &idx.entries {
         if keep(&d.entry) {
-            staged.insert(d.key.clone(), d.entry.clone());
+            staged.insert(&d.key, &d.entry);
         } else {
             pruned += 1;
         }
     }
-    for (k, e) in &carried {
-        if !staged.contains_key(k) {
-            staged.insert(k.clone(), e.clone());
+    for (k, e) in carried {
+        if let std::collections::btree_map::Entry::Vacant(v) = staged.entry(k) {
+            v.insert(e);
             added += 1;
         }
     }
-    let mut work_now: BTreeMap<Key, Entry> = work
+    let mut work_now: BTreeMap<&Key, &Entry> = work
         .entries
         .iter()
         .filter(|d| keep(&d.entry))
-        .map(|d| (d.key.clone(), d.entry.clone()))
+        .map(|d| (&d.key, &d.entry))
         .collect();
     for (k, e) in &staged {
-        work_now.entry(k.clone()).or_insert_with(|| e.clone());
+        work_now.entry(k).or_insert(e);
     }
-    let staged_bytes = shard::render(staged.values());
+    let staged_bytes = shard::render_keyed(staged.iter().map(|(k, e)| (*k, *e)));
     // Usually the same entries (the working tree holds nothing the commit leaves out).
     let work_new = if work_now == staged {
         staged_bytes.clone()
     } else {
-        shard::render(work_now.values())
+        shard::render_keyed(work_now.iter().map(|(k, e)| (*k, *e)))
     };
     // Moved up: overlay entries of committed blobs. Moved down: working-tree lines the commit
     // does not carry and HEAD never had (content staged once, then unstaged), which wait in the

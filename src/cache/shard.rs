@@ -59,17 +59,78 @@ impl ShardId {
 
 /// The line of `entry`: compact JSON, sorted keys, the derived `variant` included, no `\n`.
 pub fn encode_line(entry: &Entry) -> Vec<u8> {
-    encode_line_as(entry, entry.key().variant)
+    encode_line_as(entry, &entry.key().variant)
 }
 
 /// [`encode_line`] for an entry whose variant the caller has derived already (it is a hash).
-fn encode_line_as(entry: &Entry, variant: String) -> Vec<u8> {
-    let mut v = serde_json::to_value(entry).expect("entry serialisation cannot fail");
-    if let Value::Object(m) = &mut v {
-        m.insert("variant".into(), Value::String(variant));
+fn encode_line_as(entry: &Entry, variant: &str) -> Vec<u8> {
+    serde_json::to_vec(&Canonical { e: entry, variant }).expect("entry serialisation cannot fail")
+}
+
+/// An entry and its variant, serialised with every object's keys in byte order: the line
+/// format. Written out field by field rather than through a `serde_json::Value` (whose map is
+/// sorted) because rendering is much of what the pre-commit hook does; `result` is a `Value`
+/// already, so its keys come sorted. `canonical_matches_the_value_route` holds the two equal.
+struct Canonical<'a> {
+    e: &'a Entry,
+    variant: &'a str,
+}
+
+impl serde::Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        /// `Tokens` with its keys sorted.
+        struct SortedTokens<'a>(&'a super::entry::Tokens);
+        impl serde::Serialize for SortedTokens<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_struct("Tokens", 3)?;
+                m.serialize_field("cached_input", &self.0.cached_input)?;
+                m.serialize_field("input", &self.0.input)?;
+                m.serialize_field("output", &self.0.output)?;
+                m.end()
+            }
+        }
+        // Destructured so that a new field of `Entry` does not compile until it is placed here.
+        let Entry {
+            schema_version,
+            cache_type,
+            blob,
+            path,
+            file_size,
+            provider,
+            model,
+            prompt_hash,
+            created_at,
+            tool_version,
+            tokens,
+            cost_usd,
+            response_model,
+            signature,
+            result,
+        } = self.e;
+        let mut m = s.serialize_struct("Entry", 16)?;
+        m.serialize_field("blob", blob)?;
+        m.serialize_field("cache_type", cache_type)?;
+        m.serialize_field("cost_usd", cost_usd)?;
+        m.serialize_field("created_at", created_at)?;
+        m.serialize_field("file_size", file_size)?;
+        m.serialize_field("model", model)?;
+        m.serialize_field("path", path)?;
+        m.serialize_field("prompt_hash", prompt_hash)?;
+        m.serialize_field("provider", provider)?;
+        if let Some(r) = response_model {
+            m.serialize_field("response_model", r)?;
+        }
+        m.serialize_field("result", result)?;
+        m.serialize_field("schema_version", schema_version)?;
+        if let Some(sig) = signature {
+            m.serialize_field("signature", sig)?;
+        }
+        m.serialize_field("tokens", &SortedTokens(tokens))?;
+        m.serialize_field("tool_version", tool_version)?;
+        m.serialize_field("variant", self.variant)?;
+        m.end()
     }
-    // serde_json's map is ordered by key: compact output has sorted keys.
-    serde_json::to_vec(&v).expect("entry serialisation cannot fail")
 }
 
 /// Decode one untrusted line found in `shard`: bounded, checked field by field, and it must
@@ -317,20 +378,23 @@ fn lines_are_canonical(bytes: &[u8], entries: &[Decoded]) -> bool {
     total == bytes.len()
         && entries
             .iter()
-            .all(|d| encode_line_as(&d.entry, d.key.variant.clone()) == bytes[d.line.range.clone()])
+            .all(|d| encode_line_as(&d.entry, &d.key.variant) == bytes[d.line.range.clone()])
 }
 
 /// The bytes of a shard holding `entries` (any order, duplicates resolved by [`wins`]).
 pub fn render<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<u8> {
-    let mut lines: Vec<(Key, &Entry, Vec<u8>)> = entries
+    let keyed: Vec<(Key, &Entry)> = entries.into_iter().map(|e| (e.key(), e)).collect();
+    render_keyed(keyed.iter().map(|(k, e)| (k, *e)))
+}
+
+/// [`render`] for entries whose keys the caller has (each must be the key its entry derives,
+/// as [`decode_line_keyed`] returns it).
+pub fn render_keyed<'a>(entries: impl IntoIterator<Item = (&'a Key, &'a Entry)>) -> Vec<u8> {
+    let mut lines: Vec<(&Key, &Entry, Vec<u8>)> = entries
         .into_iter()
-        .map(|e| {
-            let key = e.key();
-            let line = encode_line_as(e, key.variant.clone());
-            (key, e, line)
-        })
+        .map(|(key, e)| (key, e, encode_line_as(e, &key.variant)))
         .collect();
-    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    lines.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -423,6 +487,36 @@ mod tests {
         assert!(matches!(p.invalid[1].2, EntryError::Mislabelled(_)));
         assert!(matches!(p.invalid[2].2, EntryError::Mislabelled(_)));
         assert!(!p.is_normal(&bytes));
+    }
+
+    #[test]
+    fn canonical_matches_the_value_route() {
+        // The line format as first defined: the entry as a JSON value (a sorted map), the
+        // variant added. Options present and absent, a non-finite cost, nested results.
+        let value_route = |e: &Entry| {
+            let mut v = serde_json::to_value(e).unwrap();
+            v.as_object_mut()
+                .unwrap()
+                .insert("variant".into(), Value::String(e.key().variant));
+            serde_json::to_vec(&v).unwrap()
+        };
+        let mut e = sample();
+        let mut cases = vec![e.clone()];
+        e.response_model = Some("m-2026".into());
+        e.signature = Some("sig\"\u{1}".into());
+        e.cost_usd = None;
+        e.result = serde_json::json!({"z": [1, {"b": 2, "a": "\n"}], "a": null, "m": 1.5e300});
+        cases.push(e.clone());
+        e.cost_usd = Some(f64::NAN);
+        e.tokens.cached_input = u64::MAX;
+        e.response_model = None;
+        cases.push(e);
+        for e in &cases {
+            assert_eq!(
+                String::from_utf8(encode_line(e)).unwrap(),
+                String::from_utf8(value_route(e)).unwrap()
+            );
+        }
     }
 
     #[test]
