@@ -206,9 +206,16 @@ impl Index {
                 "DROP TRIGGER IF EXISTS entries_ins; DROP TRIGGER IF EXISTS entries_del;",
             )?;
         }
+        // Shards that are gone (an emptied overlay shard: a commit moves a hundred of them up at
+        // once) lose their rows in one statement per table, after the loop.
+        let mut gone: Vec<String> = Vec::new();
         for (w, was) in work.iter().zip(&old) {
             let rel = w.loc.rel();
-            st.shards_read += usize::from(w.now.is_some());
+            if w.now.is_none() {
+                gone.push(rel);
+                continue;
+            }
+            st.shards_read += 1;
             // Touched but holding the same lines at the same places (a shard recorded as racily
             // clean, read again): its rows, line table and hit table stand; only its stat data
             // is new.
@@ -227,12 +234,12 @@ impl Index {
             }
             // The shard's hit table follows its rows: rebuilt from the lines read when every
             // row is replaced, else the recorded one less what is deleted plus what is added.
-            let mut set = if w.full || w.now.is_none() {
+            let mut set = if w.full {
                 hits::HitSet::default()
             } else {
                 hits::recorded(&tx, &rel)?
             };
-            if w.full || w.now.is_none() {
+            if w.full {
                 // A shard the index does not record has no rows (they are written together,
                 // and this is the write transaction, so another process's sync is seen):
                 // no delete, which matters when `rebuild` has dropped the index on `shard`.
@@ -278,33 +285,21 @@ impl Index {
                     _ => {}
                 }
             }
-            match &w.now {
-                Some((sig, lines)) => {
-                    tx.prepare_cached(
-                        "INSERT INTO shards VALUES (?1, ?2, ?3, ?4) ON CONFLICT (shard) DO UPDATE
-                         SET ino = excluded.ino, size = excluded.size, mtime_ns = excluded.mtime_ns",
-                    )?
-                    .execute(params![rel, sig.0 as i64, sig.1 as i64, sig.2])?;
-                    tx.prepare_cached(
-                        "INSERT INTO shard_lines VALUES (?1, ?2) ON CONFLICT (shard) DO UPDATE
-                         SET lines = excluded.lines",
-                    )?
-                    .execute(params![rel, encode_lines(lines)])?;
-                    hits::store(&tx, &rel, &set)?;
-                }
-                None => {
-                    // Cached statements: a commit that empties a hundred overlay shards would
-                    // otherwise compile each of these a hundred times (~15 µs each).
-                    for sql in [
-                        "DELETE FROM shards WHERE shard = ?1",
-                        "DELETE FROM shard_lines WHERE shard = ?1",
-                        "DELETE FROM shard_hits WHERE shard = ?1",
-                    ] {
-                        tx.prepare_cached(sql)?.execute([&rel])?;
-                    }
-                }
+            if let Some((sig, lines)) = &w.now {
+                tx.prepare_cached(
+                    "INSERT INTO shards VALUES (?1, ?2, ?3, ?4) ON CONFLICT (shard) DO UPDATE
+                     SET ino = excluded.ino, size = excluded.size, mtime_ns = excluded.mtime_ns",
+                )?
+                .execute(params![rel, sig.0 as i64, sig.1 as i64, sig.2])?;
+                tx.prepare_cached(
+                    "INSERT INTO shard_lines VALUES (?1, ?2) ON CONFLICT (shard) DO UPDATE
+                     SET lines = excluded.lines",
+                )?
+                .execute(params![rel, encode_lines(lines)])?;
+                hits::store(&tx, &rel, &set)?;
             }
         }
+        st.removed += forget_shards(&tx, &gone)?;
         if bulk {
             tx.execute_batch(schema::RECOMPUTE_TOTALS)?;
             tx.execute_batch(schema::TRIGGERS)?;
@@ -355,6 +350,37 @@ impl Index {
         }
         Ok(false)
     }
+}
+
+/// Remove every row of the shards `rels` (by [`Location::rel`]), which are gone; returns the
+/// entry rows removed. Only shards the index records have rows (they are written together, and
+/// this is the write transaction, so another process's sync is seen): entries are deleted for
+/// those alone, which matters when `rebuild` has dropped the index on `entries.shard`.
+fn forget_shards(tx: &rusqlite::Transaction<'_>, rels: &[String]) -> Result<usize> {
+    if rels.is_empty() {
+        return Ok(0);
+    }
+    let list = serde_json::to_string(rels)?;
+    let recorded: Vec<String> = tx
+        .prepare_cached(
+            "SELECT shard FROM shards WHERE shard IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_map([&list], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut removed = 0;
+    if !recorded.is_empty() {
+        removed = tx
+            .prepare_cached("DELETE FROM entries WHERE shard IN (SELECT value FROM json_each(?1))")?
+            .execute([serde_json::to_string(&recorded)?])?;
+    }
+    for sql in [
+        "DELETE FROM shards WHERE shard IN (SELECT value FROM json_each(?1))",
+        "DELETE FROM shard_lines WHERE shard IN (SELECT value FROM json_each(?1))",
+        "DELETE FROM shard_hits WHERE shard IN (SELECT value FROM json_each(?1))",
+    ] {
+        tx.prepare_cached(sql)?.execute([&list])?;
+    }
+    Ok(removed)
 }
 
 /// Stat a shard (`None`: absent or not a regular file).

@@ -78,6 +78,44 @@ fn a_shard_read_again_with_the_same_lines_keeps_its_rows_and_takes_its_new_stat(
 }
 
 #[test]
+fn shards_gone_together_lose_their_rows_and_records_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = crate::workspace::test_workspace(dir.path());
+    add(
+        &ws,
+        &[
+            entry('a', "todos"),
+            entry('b', "todos"),
+            entry('c', "todos"),
+        ],
+    );
+    let ix = Index::open(&ws);
+    let at = |c| Location {
+        place: Place::Tree,
+        shard: ShardId::of(&entry(c, "todos").key()),
+    };
+    let gone = [at('a'), at('b')];
+    for l in &gone {
+        std::fs::remove_file(ws.store.path_of(l)).unwrap();
+    }
+    let st = ix.sync_shards(&ws.store, &gone).unwrap();
+    assert_eq!((st.shards_read, st.added, st.removed), (0, 0, 2));
+    assert_eq!(ix.stats(None).unwrap().total_entries, 1);
+    for table in ["shards", "shard_lines", "shard_hits"] {
+        let left: Vec<String> = ix
+            .conn
+            .prepare(&format!("SELECT shard FROM {table}"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(left, vec![at('c').rel()], "{table}");
+    }
+    hits::assert_tables_match_rows(&ix);
+}
+
+#[test]
 fn racy_windows_follow_the_file_systems_granularity() {
     let now = 1_800_000_000_123_456_789i64;
     let ms = 1_000_000;
