@@ -11,6 +11,7 @@ use anyhow::Result;
 use crate::config::Config;
 use crate::error::UserError;
 use crate::git::{looks_binary, FileId, Repo, Source, Tracked, WorkFile};
+use crate::util::glob::GlobList;
 use crate::util::par::parallel_map_with;
 use crate::util::stat::Lstat;
 use crate::workspace::Workspace;
@@ -311,39 +312,31 @@ impl<'a> LazyFilter<'a> {
     }
 }
 
-/// `[analysis] include` / `exclude` as compiled glob sets.
+/// `[analysis] include` / `exclude`, compiled.
 pub struct Filter {
-    include: globset::GlobSet,
-    exclude: globset::GlobSet,
+    include: GlobList,
+    exclude: GlobList,
 }
 
 impl Filter {
     /// Compile the configured patterns; a bad pattern is a usage error naming it.
     pub fn new(cfg: &Config) -> Result<Filter, UserError> {
         let build = |pats: Vec<String>, what: &str| {
-            let mut b = globset::GlobSetBuilder::new();
+            let mut all = Vec::with_capacity(pats.len() * 2);
             for p in pats {
-                let g = globset::GlobBuilder::new(&p)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| {
-                        UserError::Usage(format!("invalid [analysis] {what} pattern `{p}`: {e}"))
-                    })?;
-                b.add(g);
                 // `dir/**` should match the folder itself at any depth too, like .gitignore.
-                if !p.starts_with("**/") && !p.starts_with('/') {
-                    if let Ok(g) = globset::GlobBuilder::new(&format!("**/{p}"))
-                        .literal_separator(true)
-                        .build()
-                    {
-                        if what == "exclude" {
-                            b.add(g);
-                        }
-                    }
-                }
+                let doubled = (what == "exclude" && !p.starts_with("**/") && !p.starts_with('/'))
+                    .then(|| format!("**/{p}"));
+                all.push(p);
+                all.extend(doubled);
             }
-            b.build()
-                .map_err(|e| UserError::Usage(format!("invalid [analysis] {what} patterns: {e}")))
+            GlobList::new(&all).map_err(|(p, e)| {
+                if p.is_empty() {
+                    UserError::Usage(format!("invalid [analysis] {what} patterns: {e}"))
+                } else {
+                    UserError::Usage(format!("invalid [analysis] {what} pattern `{p}`: {e}"))
+                }
+            })
         };
         Ok(Filter {
             include: build(cfg.include(), "include")?,
@@ -353,8 +346,7 @@ impl Filter {
 
     /// Whether `path` (repository-relative) is analysed by walks and `--all`.
     pub fn matches(&self, path: &str) -> bool {
-        // The cache's own files first (the shards are 512 of a large repository's paths), and
-        // the path prepared once for both sets.
+        // The cache's own files first (the shards are 512 of a large repository's paths).
         if path.starts_with(".rustassistant")
             && matches!(
                 path.as_bytes().get(".rustassistant".len()),
@@ -363,8 +355,7 @@ impl Filter {
         {
             return false;
         }
-        let c = globset::Candidate::new(path);
-        self.include.is_match_candidate(&c) && !self.exclude.is_match_candidate(&c)
+        self.include.is_match(path) && !self.exclude.is_match(path)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod env;
 pub mod fs;
+pub mod glob;
 pub mod interrupt;
 pub mod money;
 pub mod par;
