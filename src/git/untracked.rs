@@ -18,6 +18,8 @@ use std::path::Path;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use crate::util::stat::{read_folder, Kind};
+
 /// What the walk found.
 #[derive(Debug, Default)]
 pub struct Untracked {
@@ -102,34 +104,34 @@ impl Walked {
     /// the folders in it that are not ignored.
     fn folder(&mut self, rel: &mut String, depth: usize, outer: usize) {
         let abs = self.root.join(&*rel);
-        let Ok(read) = std::fs::read_dir(&abs) else {
-            return;
-        };
         let mut files: Vec<String> = Vec::new();
         let mut dirs: Vec<String> = Vec::new();
         let mut has_gitignore = false;
-        for entry in read.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
+        let mut nested = false;
+        read_folder(&abs, |name, kind| {
             if name == ".git" {
-                if depth > 0 {
-                    // A repository of its own: none of this folder is ours.
-                    self.nested.push(rel.trim_end_matches('/').to_string());
-                    return;
-                }
-                continue;
+                // In a folder below the root: a repository of its own, none of it ours.
+                nested = depth > 0;
+                return !nested;
             }
-            if kind.is_dir() {
-                if !(depth == 0 && name == ".rustassistant") {
-                    dirs.push(name.to_string());
+            match kind {
+                Kind::Dir if !(depth == 0 && name == ".rustassistant") => {
+                    dirs.push(name.to_string())
                 }
-            } else if kind.is_file() {
-                has_gitignore |= name == ".gitignore";
-                files.push(format!("{rel}{name}"));
+                Kind::File => {
+                    has_gitignore |= name == ".gitignore";
+                    let mut path = String::with_capacity(rel.len() + name.len());
+                    path.push_str(rel);
+                    path.push_str(name);
+                    files.push(path);
+                }
+                _ => {}
             }
+            true
+        });
+        if nested {
+            self.nested.push(rel.trim_end_matches('/').to_string());
+            return;
         }
         let rules = if has_gitignore {
             let mut b = GitignoreBuilder::new(&abs);
