@@ -45,7 +45,11 @@ impl Location {
     /// `cache/<type>/<b0b1>.jsonl` or `overlay/<type>/<b0b1>.jsonl`: the name the index and
     /// messages use.
     pub fn rel(&self) -> String {
-        format!("{}{}", self.place.prefix(), self.shard.rel())
+        let shard = self.shard.rel();
+        let mut rel = String::with_capacity(self.place.prefix().len() + shard.len());
+        rel.push_str(self.place.prefix());
+        rel.push_str(&shard);
+        rel
     }
 
     /// Parse [`Location::rel`] back.

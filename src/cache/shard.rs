@@ -43,7 +43,14 @@ impl ShardId {
 
     /// `<type>/<b0b1>.jsonl`: the path below `cache/` (or the overlay folder).
     pub fn rel(&self) -> String {
-        format!("{}/{}{SUFFIX}", self.cache_type, self.prefix)
+        // Pushed rather than `format!`ed: a lookup names a thousand shards.
+        let mut rel =
+            String::with_capacity(self.cache_type.len() + 1 + self.prefix.len() + SUFFIX.len());
+        rel.push_str(&self.cache_type);
+        rel.push('/');
+        rel.push_str(&self.prefix);
+        rel.push_str(SUFFIX);
+        rel
     }
 
     /// Parse `<type>/<b0b1>.jsonl` back; `None` for anything else.

@@ -48,7 +48,7 @@ pub fn show(session: &Workspace, args: &ShowArgs) -> Result<Exit> {
         .into());
     }
     let tracked = repo.tracked(None)?;
-    let t = tracked.iter().find(|t| t.path == rel);
+    let t = tracked.iter().find(|t| *t.path == *rel);
     let file = match repo.work_file(&rel, t, session.config.max_file_bytes())? {
         Some(crate::git::WorkFile::Known(f)) => f,
         Some(crate::git::WorkFile::TooLarge(n)) => {

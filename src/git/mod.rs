@@ -64,8 +64,8 @@ impl IndexStat {
 /// One tracked file as the index records it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tracked {
-    /// Repository-relative path with `/` separators.
-    pub path: String,
+    /// Repository-relative path with `/` separators (shared with the [`FileId`] made for it).
+    pub path: std::sync::Arc<str>,
     /// Blob id recorded in the index.
     pub blob: std::sync::Arc<str>,
     /// Size recorded in the index (truncated to 32 bits by git).
@@ -215,8 +215,12 @@ impl Repo {
     }
 
     fn tracked_fast(&self, path: &Path, keep: &dyn Fn(&str) -> bool) -> Option<Vec<Tracked>> {
-        let (data, index_mtime) = read_index_file(path)?;
-        let mut out = Vec::new();
+        let (data, index_mtime) = index_file::read(path)?;
+        // The header's entry count (bounded: it comes from a file): no regrowth of the list.
+        let count = data
+            .get(8..12)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let mut out = Vec::with_capacity((count as usize).min(data.len() / 64));
         self.parse_index(&data, |e| {
             if e.stage != 0 || e.mode & MODE_FILE_MASK != MODE_REGULAR {
                 return;
@@ -226,7 +230,7 @@ impl Repo {
             };
             let mtime = (e.mtime.0 as i32, e.mtime.1);
             out.push(Tracked {
-                path: path.to_string(),
+                path: path.into(),
                 blob: crate::util::hex_with(e.oid, |s: &str| std::sync::Arc::from(s)),
                 size: e.size,
                 mtime,
@@ -254,7 +258,7 @@ impl Repo {
         };
         let mut blobs = HashSet::new();
         let mut under = Vec::new();
-        if let Some((data, _)) = read_index_file(&path) {
+        if let Some((data, _)) = index_file::read(&path) {
             let parsed = self.parse_index(&data, |e| {
                 if e.mode & MODE_FILE_MASK != MODE_REGULAR {
                     return;
@@ -307,7 +311,7 @@ impl Repo {
         prefix: &str,
         mut each: impl FnMut(&[u8], IndexStat, String),
     ) -> Option<i64> {
-        let (data, index_mtime) = read_index_file(&self.git_dir().join("index"))?;
+        let (data, index_mtime) = index_file::read(&self.git_dir().join("index"))?;
         self.parse_index(&data, |e| {
             let Some(rest) = e.path.strip_prefix(prefix.as_bytes()) else {
                 return;
@@ -368,7 +372,7 @@ impl Repo {
             let mtime = (e.mtime.seconds(), e.mtime.nanoseconds());
             let racy = (mtime.0 as i64, mtime.1 as i64) >= index_mtime;
             out.push(Tracked {
-                path,
+                path: path.into(),
                 blob: e.id.to_string().into(),
                 size: e.file_size,
                 mtime,
@@ -388,7 +392,12 @@ impl Repo {
         tracked: Option<&Tracked>,
         max_bytes: u64,
     ) -> std::io::Result<Option<WorkFile>> {
-        self.work_file_with(&mut Lstat::new(&self.workdir), rel, tracked, max_bytes)
+        self.work_file_with(
+            &mut Lstat::new(&self.workdir),
+            &rel.into(),
+            tracked,
+            max_bytes,
+        )
     }
 
     /// [`Repo::work_file`] looking the file up through `lstat`, which callers identifying many
@@ -396,7 +405,7 @@ impl Repo {
     pub fn work_file_with(
         &self,
         lstat: &mut Lstat<'_>,
-        rel: &str,
+        rel: &std::sync::Arc<str>,
         tracked: Option<&Tracked>,
         max_bytes: u64,
     ) -> std::io::Result<Option<WorkFile>> {
@@ -407,7 +416,7 @@ impl Repo {
         if let Some(t) = tracked {
             if stat_matches(t, &meta) {
                 return Ok(Some(WorkFile::Known(FileId {
-                    path: rel.into(),
+                    path: rel.clone(),
                     blob: t.blob.clone(),
                     size: meta.len,
                     content: None,
@@ -415,7 +424,7 @@ impl Repo {
                 })));
             }
         }
-        let abs = self.workdir.join(rel);
+        let abs = self.workdir.join(&**rel);
         if meta.len > max_bytes {
             return Ok(Some(WorkFile::TooLarge(meta.len)));
         }
@@ -430,7 +439,7 @@ impl Repo {
             Err(e) => return Err(std::io::Error::other(e.to_string())),
         };
         Ok(Some(WorkFile::Known(FileId {
-            path: rel.into(),
+            path: rel.clone(),
             blob: self.hash_blob(&content).into(),
             size: content.len() as u64,
             content: Some(content),
@@ -541,22 +550,6 @@ fn stat_matches(t: &Tracked, m: &Stat) -> bool {
 /// True when `bytes` looks binary: a NUL in the first 8000 bytes, git's own heuristic.
 pub fn looks_binary(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(8000)].contains(&0)
-}
-
-/// Git's index file at `path`: its bytes and mtime, from one open file (git replaces its index by
-/// a rename, so the two belong together). No bytes when there is no index yet; `None` when it
-/// cannot be read.
-fn read_index_file(path: &Path) -> Option<(Vec<u8>, (i64, i64))> {
-    use std::io::Read as _;
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((Vec::new(), (0, 0))),
-        Err(_) => return None,
-    };
-    let meta = file.metadata().ok()?;
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut data).ok()?;
-    Some((data, (meta.mtime(), meta.mtime_nsec())))
 }
 
 /// A new, empty repository at `dir` (unit tests of the layers above build workspaces on it).

@@ -202,7 +202,7 @@ impl<'a> Writer<'a> {
             repo.tracked(index_file)
                 .map(|v| {
                     v.into_iter()
-                        .map(|t| (t.path, t.blob.to_string()))
+                        .map(|t| (t.path.to_string(), t.blob.to_string()))
                         .collect()
                 })
                 .unwrap_or_default()

@@ -140,6 +140,11 @@ fn lookup_with(
         })
         .collect();
     let sigs = shard_sigs(session, &shards);
+    // Each shard's name in both places, made once for the checks and answers below.
+    let names: Vec<[String; 2]> = shards
+        .iter()
+        .map(|(id, _)| Location::each(id).map(|l| l.rel()))
+        .collect();
     let usable = index.filter(|_| !store.requires_signatures());
     // Many keys are answered from the shards' hit tables (one query); a few by a query each.
     let many = probes.len() >= few_keys;
@@ -149,10 +154,7 @@ fn lookup_with(
     };
     let mut sigs_of: FxHashMap<String, Sig> = match usable {
         Some(ix) if !many => {
-            let rels: Vec<String> = shards
-                .iter()
-                .flat_map(|(id, _)| Location::each(id).map(|at| at.rel()))
-                .collect();
+            let rels: Vec<String> = names.iter().flatten().cloned().collect();
             ix.shard_sigs_for(&rels)
                 .map(|m| m.into_iter().collect())
                 .unwrap_or_default()
@@ -168,8 +170,11 @@ fn lookup_with(
         let stale_now: Vec<Location> = shards
             .iter()
             .zip(&sigs)
-            .flat_map(|((id, _), sig)| Location::each(id).into_iter().zip(sig))
-            .filter(|(loc, s)| recorded_sig(&tables, &sigs_of, &loc.rel()) != **s)
+            .zip(&names)
+            .flat_map(|(((id, _), sig), rels)| {
+                Location::each(id).into_iter().zip(sig.iter().zip(rels))
+            })
+            .filter(|(_, (s, rel))| recorded_sig(&tables, &sigs_of, rel) != **s)
             .map(|(loc, _)| loc)
             .collect();
         if !stale_now.is_empty() && ix.sync_shards(store, &stale_now).is_ok() {
@@ -192,10 +197,9 @@ fn lookup_with(
     let mut any_invalid = !many;
     let mut to_read: Vec<(&ShardId, &Vec<usize>)> = Vec::new();
     let mut stale = Vec::new();
-    for ((id, members), sig) in shards.iter().zip(&sigs) {
+    for (((id, members), sig), rels) in shards.iter().zip(&sigs).zip(names) {
         let mut ok = usable.is_some();
         let locs = Location::each(id);
-        let rels = locs.clone().map(|l| l.rel());
         for ((loc, rel), s) in locs.into_iter().zip(&rels).zip(sig) {
             // Racily recorded shards (mtime 0) never match: they are read.
             if recorded(rel) != *s {

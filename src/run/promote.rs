@@ -25,7 +25,7 @@ pub(crate) fn promote(
     let staged: HashMap<String, String> = match session.repo.tracked(index_file) {
         Ok(v) => v
             .into_iter()
-            .map(|t| (t.path, t.blob.to_string()))
+            .map(|t| (t.path.to_string(), t.blob.to_string()))
             .collect(),
         Err(_) => return Vec::new(),
     };

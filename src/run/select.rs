@@ -51,18 +51,18 @@ pub(crate) fn collect(
         let filter = filter.get()?;
         // The staged content, from the object database: exactly what the commit will hold.
         for t in repo.tracked(opts.index_file.as_deref())? {
-            if !filter.matches(&t.path) || !seen.insert(t.path.clone()) {
+            if !filter.matches(&t.path) || !seen.insert(t.path.to_string()) {
                 continue;
             }
             let id = if t.size as u64 > max {
                 Err(Skip {
                     reason: format!("over max_file_bytes ({} > {max})", t.size),
-                    path: t.path,
+                    path: t.path.to_string(),
                     status: Status::Skipped,
                 })
             } else {
                 Ok(FileId {
-                    path: t.path.into(),
+                    path: t.path,
                     blob: t.blob,
                     size: t.size as u64,
                     content: None,
@@ -116,8 +116,9 @@ pub(crate) fn collect(
             keep
         })?
     };
-    let by_path: FxHashMap<&str, &Tracked> = tracked.iter().map(|t| (t.path.as_str(), t)).collect();
-    let mut wanted: Vec<String> = Vec::new();
+    let by_path: FxHashMap<&str, &Tracked> = tracked.iter().map(|t| (&*t.path, t)).collect();
+    // Shared strings: a tracked path is not copied again for the files identified from it.
+    let mut wanted: Vec<Arc<str>> = Vec::new();
     if sel.all {
         let filter = filter.get()?;
         // Without named paths, everything tracked_where kept passed the filter already.
@@ -139,7 +140,7 @@ pub(crate) fn collect(
         let filter = filter.get()?;
         for p in repo.changed_paths()? {
             if filter.matches(&p) {
-                wanted.push(p);
+                wanted.push(p.into());
             }
         }
     }
@@ -151,7 +152,7 @@ pub(crate) fn collect(
         // With named paths, only the changed files below them.
         for p in changed {
             if filter.matches(&p) && (named.is_empty() || named.iter().any(|n| under(&p, n))) {
-                wanted.push(p);
+                wanted.push(p.into());
             }
         }
     }
@@ -181,7 +182,7 @@ pub(crate) fn collect(
                 if let Ok(r) = item.path().strip_prefix(repo.workdir()) {
                     let r = r.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
                     if filter.matches(&r) {
-                        wanted.push(r);
+                        wanted.push(r.into());
                     }
                 }
             }
@@ -192,7 +193,7 @@ pub(crate) fn collect(
             ))
             .into());
         } else {
-            wanted.push(rel);
+            wanted.push(rel.into());
         }
     }
     if selections > 1 {
@@ -223,9 +224,10 @@ pub(crate) fn collect(
     if let Some((mut untracked, left)) = walked {
         not_matched.borrow_mut().extend(left);
         if selections > 1 {
-            let listed: FxHashSet<&str> = wanted.iter().map(String::as_str).collect();
+            let listed: FxHashSet<&str> = wanted.iter().map(|p| &**p).collect();
             untracked.retain(|p| !listed.contains(p.as_str()));
         }
+        let untracked: Vec<Arc<str>> = untracked.into_iter().map(Arc::from).collect();
         let found = identify_all(repo, &untracked, &by_path, max);
         // In selection order: the tracked files --all lists, then the untracked ones.
         targets.splice(tracked_wanted..tracked_wanted, found);
@@ -244,9 +246,9 @@ pub(crate) fn collect(
 }
 
 /// Drop repeated paths, keeping the first of each.
-fn dedupe(paths: &mut Vec<String>) {
+fn dedupe(paths: &mut Vec<Arc<str>>) {
     let mut seen: FxHashSet<&str> = FxHashSet::default();
-    let keep: Vec<bool> = paths.iter().map(|p| seen.insert(p.as_str())).collect();
+    let keep: Vec<bool> = paths.iter().map(|p| seen.insert(&**p)).collect();
     drop(seen);
     let mut k = keep.into_iter();
     paths.retain(|_| k.next().unwrap_or(true));
@@ -256,7 +258,7 @@ fn dedupe(paths: &mut Vec<String>) {
 /// data, hashing otherwise; what cannot be analysed is skipped with its reason.
 fn identify_all(
     repo: &Repo,
-    paths: &[String],
+    paths: &[Arc<str>],
     tracked: &FxHashMap<&str, &Tracked>,
     max: u64,
 ) -> Vec<Target> {
@@ -265,11 +267,11 @@ fn identify_all(
         || Lstat::new(repo.workdir()),
         |lstat, p| {
             let skip = |status, reason| Skip {
-                path: p.clone(),
+                path: p.to_string(),
                 status,
                 reason,
             };
-            let id = match repo.work_file_with(lstat, p, tracked.get(p.as_str()).copied(), max) {
+            let id = match repo.work_file_with(lstat, p, tracked.get(&**p).copied(), max) {
                 Ok(Some(WorkFile::Known(f))) => {
                     if f.content.as_deref().is_some_and(looks_binary) {
                         Err(skip(Status::Skipped, "binary file".to_string()))
