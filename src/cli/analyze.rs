@@ -258,6 +258,14 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
 
 /// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
 fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::run::Report) {
+    // Only paid analyses save money; with none (the offline types) there is nothing to look at
+    // among what can be 200,000 results.
+    if !plans
+        .iter()
+        .any(|p| p.analyzer.as_ref().is_ok_and(|a| a.is_remote()))
+    {
+        return;
+    }
     let mut by: std::collections::BTreeMap<(String, String), (u64, f64)> = Default::default();
     for r in report
         .results

@@ -230,7 +230,7 @@ fn sort(
         .zip(lookups.chunks_mut(plans.len().max(1)))
     {
         let file = match t.id {
-            Ok(f) => Arc::new(f),
+            Ok(f) => f,
             Err(Skip {
                 path,
                 status,
@@ -252,6 +252,18 @@ fn sort(
         };
         let path: Arc<str> = file.path.clone();
         let blob: Arc<str> = file.blob.clone();
+        // The file is shared (with the jobs, the overlay hits) only when some plan needs it: an
+        // all-cached run of 100,000 files allocates and frees none.
+        let shared: Option<Arc<FileId>> = per_plan
+            .iter()
+            .zip(variants)
+            .any(|(found, variant)| needs_file(found, variant.is_some(), opts.force))
+            .then(|| Arc::new(file));
+        let shared = || {
+            shared
+                .as_ref()
+                .expect("needs_file said a plan needs the file")
+        };
         for (pi, found) in per_plan.iter_mut().map(Option::take).enumerate() {
             let plan = &plans[pi];
             let ty = types[pi].clone();
@@ -272,13 +284,14 @@ fn sort(
             match found {
                 Found::Hit { saved, overlay } if !opts.force => {
                     if overlay {
+                        let file = shared();
                         s.overlay_hits
-                            .push((file.clone(), lookup::key_of(plan, &file, variant)));
+                            .push((file.clone(), lookup::key_of(plan, file, variant)));
                     }
                     if list_hits {
                         out.line(&format!(
                             "📦 Using cached analysis for {} ({})",
-                            file.path, plan.cache_type
+                            path, plan.cache_type
                         ));
                     }
                     s.hit_ids.push(id);
@@ -295,8 +308,9 @@ fn sort(
                 }
                 _ => {
                     // An untrusted line is a miss; the run warns once about all of them.
+                    let file = shared();
                     s.jobs.push(Job {
-                        key: lookup::key_of(plan, &file, variant),
+                        key: lookup::key_of(plan, file, variant),
                         file: file.clone(),
                         plan: pi,
                     });
@@ -305,6 +319,17 @@ fn sort(
         }
     }
     s
+}
+
+/// Whether `sort` gives a plan's answer `found` the file itself (a job, an overlay hit to
+/// promote) rather than only its path and blob id; the branches there follow the same cases.
+fn needs_file(found: &Option<(i64, Found)>, has_variant: bool, force: bool) -> bool {
+    match found {
+        _ if !has_variant => false,
+        None => false,
+        Some((_, Found::Hit { overlay, .. })) if !force => *overlay,
+        Some(_) => true,
+    }
 }
 
 /// Untrusted entries: one line for the run (each one with -v; all of them in `cache verify`).
@@ -376,6 +401,8 @@ fn tally(
     };
     // A file's results are mostly neighbours: only a change of path is looked up.
     let mut files: FxHashSet<&str> = FxHashSet::default();
+    // At most one path per result, most files holding several: sized once instead of growing.
+    files.reserve(results.len() / 2);
     let mut last = None;
     for r in results {
         if last != Some(&*r.path) {

@@ -116,7 +116,10 @@ pub(crate) fn collect(
             keep
         })?
     };
-    let by_path: FxHashMap<&str, &Tracked> = tracked.iter().map(|t| (&*t.path, t)).collect();
+    let mut by_path: FxHashMap<&str, &Tracked> = FxHashMap::default();
+    // Sized once: growing it would rehash a 100,000-file index several times.
+    by_path.reserve(tracked.len());
+    by_path.extend(tracked.iter().map(|t| (&*t.path, t)));
     // Shared strings: a tracked path is not copied again for the files identified from it.
     let mut wanted: Vec<Arc<str>> = Vec::new();
     if sel.all {
