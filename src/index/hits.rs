@@ -26,32 +26,35 @@ pub struct ShardHits {
     /// Untrusted lines in the shard.
     pub invalid: i64,
     recs: Vec<u8>,
+    /// The records' key ids alone, in the same order: what a search reads. A third of the
+    /// records' bytes, so the tables of a 100,000-file run (1.6 MB of ids against 4.8 MB of
+    /// records) stay in cache while 200,000 keys are looked up in shard after random shard.
+    ids: Vec<i64>,
 }
 
 impl ShardHits {
+    /// A table from its encoded records (key id, cost saved, created_at; sorted by key id).
+    fn new(sig: Sig, invalid: i64, recs: Vec<u8>) -> ShardHits {
+        let ids = recs
+            .chunks_exact(REC)
+            .map(|r| i64::from_le_bytes(<[u8; 8]>::try_from(&r[..8]).expect("8 bytes")))
+            .collect();
+        ShardHits {
+            sig,
+            invalid,
+            recs,
+            ids,
+        }
+    }
+
     /// The cost saved and the creation time (Unix seconds) of key `id`, if the shard holds it.
     pub fn find(&self, id: i64) -> Option<(f64, i64)> {
-        let n = self.recs.len() / REC;
-        let at = |i: usize| {
-            let r = &self.recs[i * REC..(i + 1) * REC];
-            let w = |k: usize| <[u8; 8]>::try_from(&r[k..k + 8]).expect("8 bytes");
-            (
-                i64::from_le_bytes(w(0)),
-                f64::from_le_bytes(w(8)),
-                i64::from_le_bytes(w(16)),
-            )
+        let i = self.ids.binary_search(&id).ok()?;
+        let word = |k: usize| {
+            let at = i * REC + k;
+            <[u8; 8]>::try_from(&self.recs[at..at + 8]).expect("8 bytes")
         };
-        let (mut lo, mut hi) = (0, n);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let (k, saved, created) = at(mid);
-            match k.cmp(&id) {
-                std::cmp::Ordering::Equal => return Some((saved, created)),
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-            }
-        }
-        None
+        Some((f64::from_le_bytes(word(8)), i64::from_le_bytes(word(16))))
     }
 }
 
@@ -103,15 +106,15 @@ const HITS_SELECT: &str = "SELECT s.shard, s.ino, s.size, s.mtime_ns, h.invalid,
 fn shard_hits_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, ShardHits)> {
     Ok((
         r.get::<_, String>(0)?,
-        ShardHits {
-            sig: (
+        ShardHits::new(
+            (
                 r.get::<_, i64>(1)? as u64,
                 r.get::<_, i64>(2)? as u64,
                 r.get(3)?,
             ),
-            invalid: r.get(4)?,
-            recs: r.get(5)?,
-        },
+            r.get(4)?,
+            r.get(5)?,
+        ),
     ))
 }
 
@@ -302,11 +305,7 @@ mod tests {
         for i in [5i64, -3, 900, 17, i64::MIN, i64::MAX] {
             set.recs.insert(i, (i as f64 / 2.0, i ^ 1));
         }
-        let table = ShardHits {
-            sig: (1, 2, 3),
-            invalid: 0,
-            recs: set.encode(),
-        };
+        let table = ShardHits::new((1, 2, 3), 0, set.encode());
         for i in [5i64, -3, 900, 17, i64::MIN, i64::MAX] {
             assert_eq!(table.find(i), Some((i as f64 / 2.0, i ^ 1)), "{i}");
         }
@@ -315,5 +314,25 @@ mod tests {
         }
         let back = HitSet::decode(0, &table.recs);
         assert_eq!(back.recs, set.recs);
+    }
+
+    #[test]
+    fn a_hit_table_of_any_size_finds_exactly_its_keys() {
+        for n in [0usize, 1, 2, 3, 7, 8, 9, 255, 256, 257, 390] {
+            let mut set = HitSet::default();
+            let keys: Vec<i64> = (0..n as i64)
+                .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15u64 as i64) | 1)
+                .collect();
+            for &k in &keys {
+                set.recs.insert(k, (k as f64, k >> 3));
+            }
+            let table = ShardHits::new((1, 2, 3), 0, set.encode());
+            for &k in &keys {
+                assert_eq!(table.find(k), Some((k as f64, k >> 3)), "n={n} key {k}");
+                // Even ids are never keys here.
+                assert_eq!(table.find(k ^ 1), None, "n={n} near {k}");
+            }
+            assert_eq!(table.find(i64::MIN), None, "n={n}");
+        }
     }
 }
