@@ -45,10 +45,9 @@ impl Location {
     /// `cache/<type>/<b0b1>.jsonl` or `overlay/<type>/<b0b1>.jsonl`: the name the index and
     /// messages use.
     pub fn rel(&self) -> String {
-        let shard = self.shard.rel();
-        let mut rel = String::with_capacity(self.place.prefix().len() + shard.len());
+        let mut rel = String::with_capacity(self.place.prefix().len() + self.shard.rel_len());
         rel.push_str(self.place.prefix());
-        rel.push_str(&shard);
+        self.shard.push_rel(&mut rel);
         rel
     }
 

@@ -43,14 +43,23 @@ impl ShardId {
 
     /// `<type>/<b0b1>.jsonl`: the path below `cache/` (or the overlay folder).
     pub fn rel(&self) -> String {
-        // Pushed rather than `format!`ed: a lookup names a thousand shards.
-        let mut rel =
-            String::with_capacity(self.cache_type.len() + 1 + self.prefix.len() + SUFFIX.len());
-        rel.push_str(&self.cache_type);
-        rel.push('/');
-        rel.push_str(&self.prefix);
-        rel.push_str(SUFFIX);
+        let mut rel = String::with_capacity(self.rel_len());
+        self.push_rel(&mut rel);
         rel
+    }
+
+    /// [`ShardId::rel`] appended to `out`: pushed rather than `format!`ed (a lookup names a
+    /// thousand shards), and into a string of the caller's, which may hold a prefix already.
+    pub fn push_rel(&self, out: &mut String) {
+        out.push_str(&self.cache_type);
+        out.push('/');
+        out.push_str(&self.prefix);
+        out.push_str(SUFFIX);
+    }
+
+    /// The length of [`ShardId::rel`].
+    pub fn rel_len(&self) -> usize {
+        self.cache_type.len() + 1 + self.prefix.len() + SUFFIX.len()
     }
 
     /// Parse `<type>/<b0b1>.jsonl` back; `None` for anything else.

@@ -49,6 +49,12 @@ impl std::ops::Deref for IndexBytes {
     }
 }
 
+/// The number of entries the index file's header announces (0 when there is no header). It
+/// comes from a file: callers bound what they reserve for it.
+pub fn entry_count(data: &[u8]) -> usize {
+    be32(data, 8).map_or(0, |n| n as usize)
+}
+
 /// One index entry with the stat data git recorded, borrowing from the file's bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawEntry<'a> {

@@ -216,11 +216,9 @@ impl Repo {
 
     fn tracked_fast(&self, path: &Path, keep: &dyn Fn(&str) -> bool) -> Option<Vec<Tracked>> {
         let (data, index_mtime) = index_file::read(path)?;
-        // The header's entry count (bounded: it comes from a file): no regrowth of the list.
-        let count = data
-            .get(8..12)
-            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        let mut out = Vec::with_capacity((count as usize).min(data.len() / 64));
+        // Sized from the header's entry count, bounded by the file's size (an entry takes at
+        // least 64 bytes): no regrowth of the list.
+        let mut out = Vec::with_capacity(index_file::entry_count(&data).min(data.len() / 64));
         self.parse_index(&data, |e| {
             if e.stage != 0 || e.mode & MODE_FILE_MASK != MODE_REGULAR {
                 return;
