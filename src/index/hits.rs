@@ -30,31 +30,70 @@ pub struct ShardHits {
     /// records' bytes, so the tables of a 100,000-file run (1.6 MB of ids against 4.8 MB of
     /// records) stay in cache while 200,000 keys are looked up in shard after random shard.
     ids: Vec<i64>,
+    /// Some record saves a cost (offline types' entries save none).
+    costly: bool,
+    /// The earliest creation time among the records (`i64::MAX` when there are none).
+    oldest: i64,
 }
 
 impl ShardHits {
     /// A table from its encoded records (key id, cost saved, created_at; sorted by key id).
     fn new(sig: Sig, invalid: i64, recs: Vec<u8>) -> ShardHits {
-        let ids = recs
-            .chunks_exact(REC)
-            .map(|r| i64::from_le_bytes(<[u8; 8]>::try_from(&r[..8]).expect("8 bytes")))
-            .collect();
+        let mut ids = Vec::with_capacity(recs.len() / REC);
+        let (mut costly, mut oldest) = (false, i64::MAX);
+        for r in recs.chunks_exact(REC) {
+            let word = |k: usize| <[u8; 8]>::try_from(&r[k..k + 8]).expect("8 bytes");
+            ids.push(i64::from_le_bytes(word(0)));
+            costly |= f64::from_le_bytes(word(8)) != 0.0;
+            oldest = oldest.min(i64::from_le_bytes(word(16)));
+        }
         ShardHits {
             sig,
             invalid,
             recs,
             ids,
+            costly,
+            oldest,
         }
     }
 
     /// The cost saved and the creation time (Unix seconds) of key `id`, if the shard holds it.
     pub fn find(&self, id: i64) -> Option<(f64, i64)> {
-        let i = self.ids.binary_search(&id).ok()?;
-        let word = |k: usize| {
-            let at = i * REC + k;
-            <[u8; 8]>::try_from(&self.recs[at..at + 8]).expect("8 bytes")
-        };
-        Some((f64::from_le_bytes(word(8)), i64::from_le_bytes(word(16))))
+        let i = self.position(id)?;
+        Some((self.saved(i), self.created(i)))
+    }
+
+    /// Where key `id`'s record is, if the shard holds it: for [`ShardHits::saved`] and
+    /// [`ShardHits::created`], which a caller reads only when [`ShardHits::costly`] and
+    /// [`ShardHits::oldest`] say they matter (reading them misses the cache once a key).
+    pub fn position(&self, id: i64) -> Option<usize> {
+        self.ids.binary_search(&id).ok()
+    }
+
+    fn word(&self, i: usize, k: usize) -> [u8; 8] {
+        let at = i * REC + k;
+        <[u8; 8]>::try_from(&self.recs[at..at + 8]).expect("8 bytes")
+    }
+
+    /// The cost record `i` saves.
+    pub fn saved(&self, i: usize) -> f64 {
+        f64::from_le_bytes(self.word(i, 8))
+    }
+
+    /// Record `i`'s creation time (Unix seconds).
+    pub fn created(&self, i: usize) -> i64 {
+        i64::from_le_bytes(self.word(i, 16))
+    }
+
+    /// Whether some record saves a cost: if none does, every hit saves 0.
+    pub fn costly(&self) -> bool {
+        self.costly
+    }
+
+    /// The earliest creation time of the records (`i64::MAX` for an empty table): if it is not
+    /// past `max_age`, no record is.
+    pub fn oldest(&self) -> i64 {
+        self.oldest
     }
 }
 

@@ -56,14 +56,28 @@ pub(crate) fn key_of(plan: &Plan, file: &FileId, variant: &str) -> Key {
     }
 }
 
-/// One `(target, plan)` key to look up, by position and id.
+/// One `(target, plan)` key to look up: its id and its shard's bucket (see [`bucket`]). Probes
+/// are kept at their key's slot, `target * plans + plan`, as the answers are.
+#[derive(Clone, Copy)]
 struct Probe {
-    t: usize,
-    p: usize,
     id: i64,
-    /// Its shard's bucket (see [`bucket`]).
-    b: usize,
+    /// [`NO_BUCKET`] where the slot has no key (the target was not identified, or the plan has
+    /// no analyzer).
+    b: u32,
 }
+
+/// [`Probe::b`] of a slot without a key.
+const NO_BUCKET: u32 = u32::MAX;
+
+impl Probe {
+    fn bucket(&self) -> Option<usize> {
+        (self.b != NO_BUCKET).then_some(self.b as usize)
+    }
+}
+
+/// Below this many slots per core a step of the lookup runs on one thread: starting a thread
+/// costs about what 2,000 keys do.
+const PAR_MIN: usize = 4096;
 
 /// The shard a probe's key lives in: its plan, and the blob's first byte.
 fn bucket(p: usize, blob: &str) -> Option<usize> {
@@ -100,46 +114,53 @@ fn lookup_with(
             })
         })
         .collect();
-    let mut probes: Vec<Probe> = Vec::new();
-    let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); plans.len() * 256];
-    let mut buf = Vec::new();
-    for (t, target) in targets.iter().enumerate() {
-        let Ok(file) = &target.id else { continue };
-        for (p, plan) in plans.iter().enumerate() {
+    let np = plans.len();
+    // Every slot's key id, hashed on every core: 200,000 keys at 100,000 files.
+    let mut probes = vec![
+        Probe {
+            id: 0,
+            b: NO_BUCKET
+        };
+        targets.len() * np
+    ];
+    crate::util::par::parallel_chunks_mut(&mut probes, PAR_MIN, |at, chunk| {
+        let mut buf = Vec::new();
+        for (k, pr) in chunk.iter_mut().enumerate() {
+            let (t, p) = ((at + k) / np, (at + k) % np);
+            let Ok(file) = &targets[t].id else { continue };
             let (Some(v), Some(b)) = (&variants[p], bucket(p, &file.blob)) else {
                 continue;
             };
-            buckets[b].push(probes.len());
-            probes.push(Probe {
-                t,
-                p,
-                id: crate::index::key_id_of(&plan.cache_type, &file.blob, v, &mut buf),
-                b,
-            });
+            *pr = Probe {
+                id: crate::index::key_id_of(&plans[p].cache_type, &file.blob, v, &mut buf),
+                b: b as u32,
+            };
         }
+    });
+    let mut counts = vec![0usize; np * 256];
+    for b in probes.iter().filter_map(Probe::bucket) {
+        counts[b] += 1;
     }
-    let key = |pr: &Probe| {
-        let Ok(file) = &targets[pr.t].id else {
+    let keys_in_all = counts.iter().sum::<usize>();
+    let key = |slot: usize| {
+        let Ok(file) = &targets[slot / np].id else {
             unreachable!("probes are made for identified targets only")
         };
-        key_of(
-            &plans[pr.p],
-            file,
-            variants[pr.p].as_deref().unwrap_or_default(),
-        )
+        let p = slot % np;
+        key_of(&plans[p], file, variants[p].as_deref().unwrap_or_default())
     };
     let store = &session.store;
-    // The shards involved, and the stat data of each in both places.
-    let shards: Vec<(ShardId, &Vec<usize>)> = buckets
+    // The shards involved (by bucket), and the stat data of each in both places.
+    let shards: Vec<(ShardId, usize)> = counts
         .iter()
         .enumerate()
-        .filter(|(_, m)| !m.is_empty())
-        .map(|(b, m)| {
+        .filter(|(_, n)| **n > 0)
+        .map(|(b, _)| {
             let id = ShardId {
                 cache_type: plans[b / 256].cache_type.clone(),
                 prefix: format!("{:02x}", b % 256),
             };
-            (id, m)
+            (id, b)
         })
         .collect();
     let sigs = shard_sigs(session, &shards);
@@ -150,7 +171,7 @@ fn lookup_with(
         .collect();
     let usable = index.filter(|_| !store.requires_signatures());
     // Many keys are answered from the shards' hit tables (one query); a few by a query each.
-    let many = probes.len() >= few_keys;
+    let many = keys_in_all >= few_keys;
     let mut tables: FxHashMap<String, ShardHits> = match usable {
         Some(ix) if many => ix.hit_tables().unwrap_or_default(),
         _ => FxHashMap::default(),
@@ -194,15 +215,16 @@ fn lookup_with(
         }
     }
     let recorded = |rel: &str| recorded_sig(&tables, &sigs_of, rel);
-    let mut found: Vec<Option<Found>> = vec![None; probes.len()];
-    let mut vouched: Vec<usize> = Vec::new();
+    let mut out: Vec<Option<(i64, Found)>> = vec![None; probes.len()];
+    // Buckets answered key by key: by a query each (few keys), or by reading their shards.
+    let mut vouched_buckets: Vec<usize> = Vec::new();
     let mut vouched_shards: Vec<[String; 2]> = Vec::new();
     let mut any_invalid = !many;
-    let mut to_read: Vec<(&ShardId, &Vec<usize>)> = Vec::new();
+    let mut to_read: Vec<(&ShardId, usize)> = Vec::new();
     let mut stale = Vec::new();
     // The hit tables (shards, overlay) that answer each bucket's keys, for the vouched shards.
-    let mut answering: Vec<Option<[Option<&ShardHits>; 2]>> = vec![None; buckets.len()];
-    for (((id, members), sig), rels) in shards.iter().zip(&sigs).zip(names) {
+    let mut answering: Vec<Option<[Option<Table<'_>>; 2]>> = vec![None; counts.len()];
+    for (((id, b), sig), rels) in shards.iter().zip(&sigs).zip(names) {
         let mut ok = usable.is_some();
         let locs = Location::each(id);
         for ((loc, rel), s) in locs.into_iter().zip(&rels).zip(sig) {
@@ -215,38 +237,56 @@ fn lookup_with(
             }
         }
         if !ok {
-            to_read.push((id, members));
+            to_read.push((id, *b));
             continue;
         }
         if many {
-            let places = [tables.get(&rels[0]), tables.get(&rels[1])];
-            any_invalid |= places.iter().flatten().any(|t| t.invalid > 0);
-            if let Some(&first) = members.first() {
-                answering[probes[first].b] = Some(places);
-            }
+            let places = [&rels[0], &rels[1]].map(|r| tables.get(r).map(|t| Table::new(t, store)));
+            any_invalid |= places.iter().flatten().any(|t| t.hits.invalid > 0);
+            answering[*b] = Some(places);
         } else {
-            vouched.extend(members.iter().copied());
+            vouched_buckets.push(*b);
         }
         vouched_shards.push(rels);
     }
-    // Answered in probe order, not shard by shard: a shard's keys are one in 256 of the probe
-    // list, and gathering them missed the cache once a key (200,000 keys at 100,000 files),
-    // where the tables' key ids are small enough to stay in cache.
-    for (pr, f) in probes.iter().zip(found.iter_mut()) {
-        let Some(places) = &answering[pr.b] else {
-            continue;
-        };
-        // A line in the shards wins over the same key in the overlay.
-        let hit = places.iter().enumerate().find_map(|(n, t)| {
-            let (saved, created) = t.as_ref()?.find(pr.id)?;
-            Some((saved, created, n == 1))
-        });
-        *f = Some(match hit {
-            Some((saved, created, overlay)) if !store.expired_secs(created) => {
-                Found::Hit { saved, overlay }
+    // Answered in slot order, on every core: a shard's keys are one in 256 of the list, and
+    // gathering them missed the cache once a key (200,000 keys at 100,000 files), where the
+    // tables' key ids are small enough to stay in cache.
+    if many {
+        crate::util::par::parallel_chunks_mut(&mut out, PAR_MIN, |at, chunk| {
+            for (slot, answer) in chunk.iter_mut().enumerate() {
+                let pr = probes[at + slot];
+                let Some(Some(places)) = pr.bucket().map(|b| &answering[b]) else {
+                    continue;
+                };
+                // A line in the shards wins over the same key in the overlay.
+                let hit = places
+                    .iter()
+                    .enumerate()
+                    .find_map(|(n, t)| Some((t.as_ref()?.answer(pr.id)?, n == 1)));
+                *answer = Some((
+                    pr.id,
+                    match hit {
+                        Some((Some(saved), overlay)) => Found::Hit { saved, overlay },
+                        _ => Found::Miss,
+                    },
+                ));
             }
-            _ => Found::Miss,
         });
+    }
+    // The slots of the buckets answered one by one, gathered in one pass (none in a run the hit
+    // tables answer).
+    let mut members: FxHashMap<usize, Vec<usize>> = vouched_buckets
+        .iter()
+        .chain(to_read.iter().map(|(_, b)| b))
+        .map(|&b| (b, Vec::with_capacity(counts[b])))
+        .collect();
+    if !members.is_empty() {
+        for (slot, pr) in probes.iter().enumerate() {
+            if let Some(m) = pr.bucket().and_then(|b| members.get_mut(&b)) {
+                m.push(slot);
+            }
+        }
     }
     let mut bad: std::collections::BTreeSet<String> = Default::default();
     if let Some(ix) = usable {
@@ -260,10 +300,14 @@ fn lookup_with(
                 }
             }
         }
-        let keys: Vec<Key> = vouched.iter().map(|&i| key(&probes[i])).collect();
+        let vouched: Vec<usize> = vouched_buckets
+            .iter()
+            .flat_map(|b| members[b].iter().copied())
+            .collect();
+        let keys: Vec<Key> = vouched.iter().map(|&slot| key(slot)).collect();
         let hits = ix.lookup_keys(&keys.iter().collect::<Vec<_>>(), store.max_age().is_some());
-        for (&i, hit) in vouched.iter().zip(hits) {
-            found[i] = Some(match hit {
+        for (&slot, hit) in vouched.iter().zip(hits) {
+            let found = match hit {
                 Some(h) if h.created_at.as_deref().is_none_or(|t| !store.expired(t)) => {
                     Found::Hit {
                         saved: h.saved,
@@ -271,29 +315,61 @@ fn lookup_with(
                     }
                 }
                 _ => Found::Miss,
-            });
+            };
+            out[slot] = Some((probes[slot].id, found));
         }
     }
     // Read the rest, each shard once, on every core.
-    let answers = parallel_map(&to_read, |(id, members)| {
-        let keys: Vec<Key> = members.iter().map(|&i| key(&probes[i])).collect();
-        read_shards(session, id, members, &keys)
+    let answers = parallel_map(&to_read, |(id, b)| {
+        let slots = &members[b];
+        let keys: Vec<Key> = slots.iter().map(|&slot| key(slot)).collect();
+        read_shards(session, id, slots, &keys)
     });
     for (a, b) in answers {
-        for (i, f) in a {
-            found[i] = Some(f);
+        for (slot, f) in a {
+            out[slot] = Some((probes[slot].id, f));
         }
         bad.extend(b);
-    }
-    let mut out: Vec<Option<(i64, Found)>> = vec![None; targets.len() * plans.len()];
-    for (pr, f) in probes.iter().zip(found) {
-        out[pr.t * plans.len() + pr.p] = Some((pr.id, f.unwrap_or(Found::Miss)));
     }
     Looked {
         found: out,
         variants,
         stale,
         bad: bad.into_iter().collect(),
+    }
+}
+
+/// A hit table as one run reads it: whether its records need reading at all. Most do not: an
+/// offline type's entries save nothing, and without `max_age` (or with all of a table's
+/// entries younger) their creation times do not matter, so a key is answered by its id alone.
+#[derive(Clone, Copy)]
+struct Table<'a> {
+    hits: &'a ShardHits,
+    store: &'a crate::cache::store::Store,
+    /// Some record saves a cost.
+    costly: bool,
+    /// Some record may be past `max_age`.
+    ageing: bool,
+}
+
+impl<'a> Table<'a> {
+    fn new(hits: &'a ShardHits, store: &'a crate::cache::store::Store) -> Table<'a> {
+        Table {
+            hits,
+            store,
+            costly: hits.costly(),
+            ageing: store.max_age().is_some() && store.expired_secs(hits.oldest()),
+        }
+    }
+
+    /// `None`: the table does not hold key `id`; `Some(None)`: it does, expired; else the cost
+    /// its entry saved.
+    fn answer(&self, id: i64) -> Option<Option<f64>> {
+        let i = self.hits.position(id)?;
+        if self.ageing && self.store.expired_secs(self.hits.created(i)) {
+            return Some(None);
+        }
+        Some(Some(if self.costly { self.hits.saved(i) } else { 0.0 }))
     }
 }
 
@@ -313,7 +389,7 @@ fn recorded_sig(
 /// The stat data of each shard in both places ([`Location::each`] order). The shards are
 /// looked up relative to their type's folder; overlay shards only where the overlay folder
 /// lists them (most do not exist).
-fn shard_sigs(session: &Workspace, shards: &[(ShardId, &Vec<usize>)]) -> Vec<[Option<Sig>; 2]> {
+fn shard_sigs(session: &Workspace, shards: &[(ShardId, usize)]) -> Vec<[Option<Sig>; 2]> {
     let store = &session.store;
     let tree_dir = store.place_dir(Place::Tree);
     let overlay_dir = store.place_dir(Place::Overlay);
@@ -413,177 +489,4 @@ fn read_shards(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cache::{Entry, Tokens};
-    use crate::git::{FileId, Source};
-    use std::collections::BTreeMap;
-
-    fn workspace(dir: &std::path::Path) -> Workspace {
-        crate::workspace::test_workspace(dir)
-    }
-
-    fn target(path: &str, blob: char) -> Target {
-        Target {
-            id: Ok(FileId {
-                path: path.into(),
-                blob: blob.to_string().repeat(40).into(),
-                size: 1,
-                content: None,
-                source: Source::WorkTree,
-            }),
-        }
-    }
-
-    fn write_entry(ws: &Workspace, plan: &Plan, t: &Target) {
-        let id = plan.analyzer.as_ref().unwrap().identity();
-        let file = t.id.as_ref().unwrap();
-        let e = Entry {
-            schema_version: SCHEMA_VERSION,
-            cache_type: plan.cache_type.clone(),
-            blob: file.blob.to_string(),
-            path: file.path.to_string(),
-            file_size: 1,
-            provider: id.provider.clone(),
-            model: id.model.clone(),
-            prompt_hash: id.prompt_hash.clone(),
-            created_at: "2026-11-21T10:00:00Z".into(),
-            tool_version: "test".into(),
-            tokens: Tokens::default(),
-            cost_usd: Some(0.25),
-            response_model: None,
-            signature: None,
-            result: serde_json::json!({"items": []}),
-        };
-        let mut edits = BTreeMap::new();
-        edits.insert(
-            ShardId::of(&e.key()),
-            crate::cache::store::Edit {
-                add: vec![e],
-                ..Default::default()
-            },
-        );
-        ws.store.apply(Place::Tree, edits).unwrap();
-    }
-
-    #[test]
-    fn hits_attach_to_their_own_file_and_type_whatever_is_filtered() {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = workspace(dir.path());
-        // `refactor` has no provider: its plan has no analyzer and no key.
-        let types: Vec<String> = ["todos", "refactor", "metrics"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let plans = crate::analyzer::registry::plans(&ws, &types).unwrap();
-        assert!(plans[1].analyzer.is_err());
-        let mut unidentified = target("b.rs", 'b');
-        unidentified.id = Err(super::super::Skip {
-            path: "b.rs".into(),
-            status: super::super::Status::Skipped,
-            reason: "binary file".into(),
-        });
-        let targets = vec![target("a.rs", 'a'), unidentified, target("c.rs", 'c')];
-        write_entry(&ws, &plans[2], &targets[0]); // a.rs: metrics only
-        write_entry(&ws, &plans[0], &targets[2]); // c.rs: todos only
-        let mut index = Index::open(&ws);
-        index.sync(&ws).unwrap();
-        // Without the index, and with it answering by a query per key or from the hit tables.
-        for (ix, few) in [
-            (None, FEW_KEYS),
-            (Some(&index), FEW_KEYS),
-            (Some(&index), 0),
-        ] {
-            let out = lookup_with(&ws, &targets, &plans, ix, few).found;
-            let found = |t: usize, p: usize| {
-                out[t * plans.len() + p]
-                    .as_ref()
-                    .map(|(k, f)| (*k, f.clone()))
-            };
-            let id = |t: usize, p: usize| {
-                let file = targets[t].id.as_ref().unwrap();
-                let plan = &plans[p];
-                let v = crate::cache::variant(
-                    &plan.analyzer.as_ref().unwrap().identity().provider,
-                    &plan.analyzer.as_ref().unwrap().identity().model,
-                    &plan.analyzer.as_ref().unwrap().identity().prompt_hash,
-                    SCHEMA_VERSION,
-                );
-                crate::index::key_id(&key_of(plan, file, &v))
-            };
-            let (key, f) = found(0, 2).unwrap();
-            assert_eq!(key, id(0, 2), "metrics of a.rs");
-            assert!(
-                matches!(f, Found::Hit { saved, .. } if saved == 0.25),
-                "{f:?}"
-            );
-            assert_eq!(found(0, 0).unwrap().1, Found::Miss);
-            assert!(found(0, 1).is_none(), "no analyzer, no key");
-            assert!((0..3).all(|p| found(1, p).is_none()), "unidentified file");
-            let (key, f) = found(2, 0).unwrap();
-            assert_eq!(key, id(2, 0), "todos of c.rs");
-            assert!(matches!(f, Found::Hit { .. }), "{f:?}");
-            assert_eq!(found(2, 2).unwrap().1, Found::Miss);
-        }
-    }
-
-    #[test]
-    fn shards_changed_since_the_last_sync_are_synced_then_answered_from_the_index() {
-        for few in [FEW_KEYS, 0] {
-            let dir = tempfile::tempdir().unwrap();
-            let ws = workspace(dir.path());
-            let types: Vec<String> = ["todos", "metrics"].iter().map(|s| s.to_string()).collect();
-            let plans = crate::analyzer::registry::plans(&ws, &types).unwrap();
-            let targets = vec![target("a.rs", 'a'), target("c.rs", 'c')];
-            write_entry(&ws, &plans[1], &targets[0]);
-            let index = Index::open(&ws);
-            // Written by "another command" after the index last read the shards, with an
-            // untrusted line beside it.
-            write_entry(&ws, &plans[0], &targets[1]);
-            let c = Location {
-                place: Place::Tree,
-                shard: ShardId {
-                    cache_type: "todos".into(),
-                    prefix: "cc".into(),
-                },
-            };
-            let path = ws.store.path_of(&c);
-            let mut bytes = std::fs::read(&path).unwrap();
-            bytes.extend_from_slice(b"{\"not\":\"an entry\"}\n");
-            std::fs::write(&path, bytes).unwrap();
-            // Written seconds ago, as between two commands (a shard written within the clock's
-            // tick of a sync is recorded as racily clean and read again by the next one).
-            let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
-            for f in walkdir::WalkDir::new(ws.store.place_dir(Place::Tree)) {
-                let f = f.unwrap();
-                if f.file_type().is_file() {
-                    let file = std::fs::File::options()
-                        .append(true)
-                        .open(f.path())
-                        .unwrap();
-                    file.set_modified(past).unwrap();
-                }
-            }
-            let looked = lookup_with(&ws, &targets, &plans, Some(&index), few);
-            let found = |t: usize, p: usize| looked.found[t * plans.len() + p].clone().unwrap().1;
-            assert!(matches!(found(1, 0), Found::Hit { .. }), "few={few}");
-            assert!(matches!(found(0, 1), Found::Hit { .. }), "few={few}");
-            assert_eq!(found(0, 0), Found::Miss);
-            assert_eq!(
-                looked.bad.len(),
-                1,
-                "the untrusted line is reported: {:?}",
-                looked.bad
-            );
-            // Synced here, so the run's record has nothing left to read.
-            assert!(looked.stale.is_empty(), "few={few}: {:?}", looked.stale);
-            let recorded = index.shard_sigs().unwrap();
-            assert_eq!(
-                recorded.get(&c.rel()).copied(),
-                crate::index::shard_stat(&ws.store, &c),
-                "the changed shard is recorded as it is now"
-            );
-            crate::index::hits::assert_tables_match_rows(&index);
-        }
-    }
-}
+mod tests;

@@ -250,34 +250,44 @@ fn sort(
                 continue;
             }
         };
-        let path: Arc<str> = file.path.clone();
-        let blob: Arc<str> = file.blob.clone();
         // The file is shared (with the jobs, the overlay hits) only when some plan needs it: an
-        // all-cached run of 100,000 files allocates and frees none.
-        let shared: Option<Arc<FileId>> = per_plan
+        // all-cached run of 100,000 files allocates and frees none. Its path and blob id move
+        // into its last result and are shared by the others: each copy of a shared string is an
+        // atomic count, and an all-cached run of 100,000 files made a million of them here.
+        let needed = per_plan
             .iter()
             .zip(variants)
-            .any(|(found, variant)| needs_file(found, variant.is_some(), opts.force))
-            .then(|| Arc::new(file));
+            .any(|(found, variant)| needs_file(found, variant.is_some(), opts.force));
+        let (shared, path, blob) = if needed {
+            let (path, blob) = (file.path.clone(), file.blob.clone());
+            (Some(Arc::new(file)), path, blob)
+        } else {
+            let FileId { path, blob, .. } = file;
+            (None, path, blob)
+        };
         let shared = || {
             shared
                 .as_ref()
                 .expect("needs_file said a plan needs the file")
         };
+        let mut names = Some((path, blob));
+        let last = per_plan.len().saturating_sub(1);
+        let mut names_for = |pi: usize| {
+            if pi == last {
+                names.take().expect("the last result takes the names once")
+            } else {
+                let (p, b) = names.as_ref().expect("taken only by the last result");
+                (p.clone(), b.clone())
+            }
+        };
         for (pi, found) in per_plan.iter_mut().map(Option::take).enumerate() {
             let plan = &plans[pi];
             let ty = types[pi].clone();
+            let (path, blob) = names_for(pi);
             let (Some((id, found)), Some(variant)) = (found, &variants[pi]) else {
                 let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
                 s.results.push(
-                    line(
-                        path.clone(),
-                        ty,
-                        Some(blob.clone()),
-                        Status::Skipped,
-                        reason,
-                    )
-                    .because(Cause::NoProvider),
+                    line(path, ty, Some(blob), Status::Skipped, reason).because(Cause::NoProvider),
                 );
                 continue;
             };
@@ -295,13 +305,7 @@ fn sort(
                         ));
                     }
                     s.hit_ids.push(id);
-                    let mut r = line(
-                        path.clone(),
-                        ty,
-                        Some(blob.clone()),
-                        Status::Hit,
-                        String::new(),
-                    );
+                    let mut r = line(path, ty, Some(blob), Status::Hit, String::new());
                     r.reason = None;
                     r.saved_usd = saved;
                     s.results.push(r);
@@ -399,15 +403,18 @@ fn tally(
         skipped_submodules: submodules,
         ..Summary::default()
     };
-    // A file's results are mostly neighbours: only a change of path is looked up.
-    let mut files: FxHashSet<&str> = FxHashSet::default();
+    // A file's results share one string for its path (`sort` gives the file's own to each, as
+    // `execute` and `dry_run` give their job's), and are mostly neighbours: files are counted
+    // by that string's address, looked up only when it changes, instead of hashing 100,000
+    // paths.
+    let mut files: FxHashSet<*const u8> = FxHashSet::default();
     // At most one path per result, most files holding several: sized once instead of growing.
     files.reserve(results.len() / 2);
-    let mut last = None;
+    let mut last = std::ptr::null();
     for r in results {
-        if last != Some(&*r.path) {
-            files.insert(&r.path);
-            last = Some(&*r.path);
+        if r.path.as_ptr() != last {
+            last = r.path.as_ptr();
+            files.insert(last);
         }
         match r.status {
             Status::Hit => summary.hits += 1,
@@ -423,6 +430,15 @@ fn tally(
         }
     }
     summary.files = files.len();
+    debug_assert_eq!(
+        summary.files,
+        results
+            .iter()
+            .map(|r| &*r.path)
+            .collect::<FxHashSet<_>>()
+            .len(),
+        "a file's results share its path"
+    );
     summary.interrupted = crate::util::interrupt::stop_new_work();
     summary.elapsed_ms = started.elapsed().as_millis();
     summary
