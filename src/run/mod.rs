@@ -12,6 +12,7 @@ mod lookup;
 mod promote;
 mod report;
 mod select;
+mod sort;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,8 +31,8 @@ pub use crate::analyzer::registry::Plan;
 pub use report::{Cause, FileResult, Report, Status, Summary};
 pub use select::Filter;
 
-use lookup::Found;
 use report::line;
+use sort::{sort, Sorted};
 
 /// Up to this many named files are identified by hashing them rather than by loading the git
 /// index (see `select::collect`).
@@ -133,7 +134,7 @@ pub fn run(
         stale,
         bad,
     } = lookup::lookup_all(session, &targets, plans, index.as_deref());
-    let mut sorted = sort(targets, found, &variants, plans, opts, out);
+    let mut sorted = sort(targets, &found, &variants, plans, opts, out);
     sorted.invalid = bad.len();
     if out.verbose > 0 {
         for b in &bad {
@@ -193,146 +194,6 @@ fn say_submodules(out: Printer, submodules: &[String]) {
         out.line(&format!(
             "⏭️  Skipped submodule {sub}/: a repository of its own (run rustassistant there)"
         ));
-    }
-}
-
-/// The lookups sorted into result lines (hits, skips) and jobs (misses).
-#[derive(Default)]
-struct Sorted {
-    results: Vec<FileResult>,
-    jobs: Vec<Job>,
-    /// The key ids of the hits (for their access stamps).
-    hit_ids: Vec<i64>,
-    /// Hits found in the local overlay (candidates for the shards once staged).
-    overlay_hits: Vec<(Arc<FileId>, Key)>,
-    invalid: usize,
-    first_invalid: Option<String>,
-}
-
-fn sort(
-    targets: Vec<Target>,
-    mut lookups: Vec<Option<(i64, Found)>>,
-    variants: &[Option<String>],
-    plans: &[Plan],
-    opts: &RunOptions,
-    out: Printer,
-) -> Sorted {
-    let list_hits = targets.len() <= QUIET_HITS_ABOVE || out.verbose > 0;
-    let mut s = Sorted {
-        results: Vec::with_capacity(targets.len() * plans.len()),
-        ..Sorted::default()
-    };
-    // Each type's name, shared by its results.
-    let types: Vec<Arc<str>> = plans.iter().map(|p| p.cache_type.as_str().into()).collect();
-    // One answer per plan for each target, in order (`max(1)`: no plans, no answers).
-    for (t, per_plan) in targets
-        .into_iter()
-        .zip(lookups.chunks_mut(plans.len().max(1)))
-    {
-        let file = match t.id {
-            Ok(f) => f,
-            Err(Skip {
-                path,
-                status,
-                reason,
-            }) => {
-                let path: Arc<str> = path.into();
-                // Said on screen, not only in --json: a skip always shows its reason.
-                for ty in &types {
-                    let r = line(path.clone(), ty.clone(), None, status, reason.clone());
-                    if r.status == Status::Error {
-                        out.note(&format!("❌ {} ({}): {}", r.path, r.cache_type, reason));
-                    } else {
-                        out.line(&report::skip_line(&r));
-                    }
-                    s.results.push(r);
-                }
-                continue;
-            }
-        };
-        // The file is shared (with the jobs, the overlay hits) only when some plan needs it: an
-        // all-cached run of 100,000 files allocates and frees none. Its path and blob id move
-        // into its last result and are shared by the others: each copy of a shared string is an
-        // atomic count, and an all-cached run of 100,000 files made a million of them here.
-        let needed = per_plan
-            .iter()
-            .zip(variants)
-            .any(|(found, variant)| needs_file(found, variant.is_some(), opts.force));
-        let (shared, path, blob) = if needed {
-            let (path, blob) = (file.path.clone(), file.blob.clone());
-            (Some(Arc::new(file)), path, blob)
-        } else {
-            let FileId { path, blob, .. } = file;
-            (None, path, blob)
-        };
-        let shared = || {
-            shared
-                .as_ref()
-                .expect("needs_file said a plan needs the file")
-        };
-        let mut names = Some((path, blob));
-        let last = per_plan.len().saturating_sub(1);
-        let mut names_for = |pi: usize| {
-            if pi == last {
-                names.take().expect("the last result takes the names once")
-            } else {
-                let (p, b) = names.as_ref().expect("taken only by the last result");
-                (p.clone(), b.clone())
-            }
-        };
-        for (pi, found) in per_plan.iter_mut().map(Option::take).enumerate() {
-            let plan = &plans[pi];
-            let ty = types[pi].clone();
-            let (path, blob) = names_for(pi);
-            let (Some((id, found)), Some(variant)) = (found, &variants[pi]) else {
-                let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
-                s.results.push(
-                    line(path, ty, Some(blob), Status::Skipped, reason).because(Cause::NoProvider),
-                );
-                continue;
-            };
-            match found {
-                Found::Hit { saved, overlay } if !opts.force => {
-                    if overlay {
-                        let file = shared();
-                        s.overlay_hits
-                            .push((file.clone(), lookup::key_of(plan, file, variant)));
-                    }
-                    if list_hits {
-                        out.line(&format!(
-                            "📦 Using cached analysis for {} ({})",
-                            path, plan.cache_type
-                        ));
-                    }
-                    s.hit_ids.push(id);
-                    let mut r = line(path, ty, Some(blob), Status::Hit, String::new());
-                    r.reason = None;
-                    r.saved_usd = saved;
-                    s.results.push(r);
-                }
-                _ => {
-                    // An untrusted line is a miss; the run warns once about all of them.
-                    let file = shared();
-                    s.jobs.push(Job {
-                        key: lookup::key_of(plan, file, variant),
-                        file: file.clone(),
-                        plan: pi,
-                    });
-                }
-            }
-        }
-    }
-    s
-}
-
-/// Whether `sort` gives a plan's answer `found` the file itself (a job, an overlay hit to
-/// promote) rather than only its path and blob id; the branches there follow the same cases.
-fn needs_file(found: &Option<(i64, Found)>, has_variant: bool, force: bool) -> bool {
-    match found {
-        _ if !has_variant => false,
-        None => false,
-        Some((_, Found::Hit { overlay, .. })) if !force => *overlay,
-        Some(_) => true,
     }
 }
 

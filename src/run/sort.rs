@@ -1,0 +1,234 @@
+//! The lookups sorted into result lines (hits, skips) and jobs (misses), on every core for long
+//! runs: at 100,000 files that is 200,000 lines.
+
+use std::sync::Arc;
+
+use crate::cache::Key;
+use crate::git::FileId;
+use crate::output::Printer;
+use crate::util::par::Filler;
+
+use super::lookup::{self, Found};
+use super::report::{self, line, Cause, FileResult, Status};
+use super::{Job, Plan, RunOptions, Skip, Target, QUIET_HITS_ABOVE};
+
+/// Below this many targets per core the lines are made on one thread.
+const PAR_MIN: usize = 2048;
+
+/// The lookups sorted into result lines (hits, skips) and jobs (misses).
+#[derive(Default)]
+pub(super) struct Sorted {
+    pub results: Vec<FileResult>,
+    pub jobs: Vec<Job>,
+    /// The key ids of the hits (for their access stamps).
+    pub hit_ids: Vec<i64>,
+    /// Hits found in the local overlay (candidates for the shards once staged).
+    pub overlay_hits: Vec<(Arc<FileId>, Key)>,
+    pub invalid: usize,
+    pub first_invalid: Option<String>,
+}
+
+/// What sorting has to say on screen, kept in order while the lines are made on several threads.
+enum Said {
+    Line(String),
+    Note(String),
+}
+
+/// What every target is sorted with.
+struct Sorting<'a> {
+    variants: &'a [Option<String>],
+    plans: &'a [Plan],
+    /// Each type's name, shared by its results.
+    types: Vec<Arc<str>>,
+    opts: &'a RunOptions,
+    list_hits: bool,
+}
+
+/// Sort each target's answers (`lookups[t * plans + p]`) into result lines and jobs.
+pub(super) fn sort(
+    mut targets: Vec<Target>,
+    lookups: &[Option<(i64, Found)>],
+    variants: &[Option<String>],
+    plans: &[Plan],
+    opts: &RunOptions,
+    out: Printer,
+) -> Sorted {
+    // No plans, no answers and no lines.
+    if plans.is_empty() {
+        return Sorted::default();
+    }
+    let how = Sorting {
+        variants,
+        plans,
+        types: plans.iter().map(|p| p.cache_type.as_str().into()).collect(),
+        opts,
+        list_hits: targets.len() <= QUIET_HITS_ABOVE || out.verbose > 0,
+    };
+    let np = plans.len();
+    let mut all = Sorted::default();
+    // Lines go straight into the run's list, each chunk of targets into its own region (at most
+    // one line per plan each); jobs, hit ids and overlay hits are gathered per chunk.
+    let parts = crate::util::par::parallel_fill(
+        &mut targets,
+        PAR_MIN,
+        np,
+        &mut all.results,
+        |at, chunk, results| {
+            let mut s = Sorted::default();
+            let mut said = Vec::new();
+            for (k, t) in chunk.iter_mut().enumerate() {
+                // Taken out whole (an empty skip allocates nothing): its strings move into its
+                // lines.
+                let taken = std::mem::replace(
+                    t,
+                    Target {
+                        id: Err(Skip {
+                            path: String::new(),
+                            status: Status::Skipped,
+                            reason: String::new(),
+                        }),
+                    },
+                );
+                let t = at + k;
+                how.one(taken, &lookups[t * np..(t + 1) * np], results, &mut s, &mut said);
+            }
+            (s, said)
+        },
+    );
+    for (s, said) in parts {
+        all.jobs.extend(s.jobs);
+        all.hit_ids.extend(s.hit_ids);
+        all.overlay_hits.extend(s.overlay_hits);
+        say(out, said);
+    }
+    all
+}
+
+fn say(out: Printer, said: Vec<Said>) {
+    for s in said {
+        match s {
+            Said::Line(l) => out.line(&l),
+            Said::Note(n) => out.note(&n),
+        }
+    }
+}
+
+impl Sorting<'_> {
+    /// One target's lines and jobs, one answer per plan.
+    fn one(
+        &self,
+        target: Target,
+        per_plan: &[Option<(i64, Found)>],
+        results: &mut Filler<'_, FileResult>,
+        s: &mut Sorted,
+        said: &mut Vec<Said>,
+    ) {
+        let (plans, variants, opts) = (self.plans, self.variants, self.opts);
+        let file = match target.id {
+            Ok(f) => f,
+            Err(Skip {
+                path,
+                status,
+                reason,
+            }) => {
+                let path: Arc<str> = path.into();
+                // Said on screen, not only in --json: a skip always shows its reason.
+                for ty in &self.types {
+                    let r = line(path.clone(), ty.clone(), None, status, reason.clone());
+                    if r.status == Status::Error {
+                        said.push(Said::Note(format!(
+                            "❌ {} ({}): {}",
+                            r.path, r.cache_type, reason
+                        )));
+                    } else {
+                        said.push(Said::Line(report::skip_line(&r)));
+                    }
+                    results.push(r);
+                }
+                return;
+            }
+        };
+        // The file is shared (with the jobs, the overlay hits) only when some plan needs it: an
+        // all-cached run of 100,000 files allocates and frees none. Its path and blob id move
+        // into its last result and are shared by the others: each copy of a shared string is an
+        // atomic count, and an all-cached run of 100,000 files made a million of them here.
+        let needed = per_plan
+            .iter()
+            .zip(variants)
+            .any(|(found, variant)| needs_file(found, variant.is_some(), opts.force));
+        let (shared, path, blob) = if needed {
+            let (path, blob) = (file.path.clone(), file.blob.clone());
+            (Some(Arc::new(file)), path, blob)
+        } else {
+            let FileId { path, blob, .. } = file;
+            (None, path, blob)
+        };
+        let shared = || {
+            shared
+                .as_ref()
+                .expect("needs_file said a plan needs the file")
+        };
+        let mut names = Some((path, blob));
+        let last = per_plan.len().saturating_sub(1);
+        let mut names_for = |pi: usize| {
+            if pi == last {
+                names.take().expect("the last result takes the names once")
+            } else {
+                let (p, b) = names.as_ref().expect("taken only by the last result");
+                (p.clone(), b.clone())
+            }
+        };
+        for (pi, found) in per_plan.iter().enumerate() {
+            let plan = &plans[pi];
+            let ty = self.types[pi].clone();
+            let (path, blob) = names_for(pi);
+            let (Some((id, found)), Some(variant)) = (found, &variants[pi]) else {
+                let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
+                results.push(
+                    line(path, ty, Some(blob), Status::Skipped, reason).because(Cause::NoProvider),
+                );
+                continue;
+            };
+            match found {
+                Found::Hit { saved, overlay } if !opts.force => {
+                    if *overlay {
+                        let file = shared();
+                        s.overlay_hits
+                            .push((file.clone(), lookup::key_of(plan, file, variant)));
+                    }
+                    if self.list_hits {
+                        said.push(Said::Line(format!(
+                            "📦 Using cached analysis for {} ({})",
+                            path, plan.cache_type
+                        )));
+                    }
+                    s.hit_ids.push(*id);
+                    let mut r = line(path, ty, Some(blob), Status::Hit, String::new());
+                    r.reason = None;
+                    r.saved_usd = *saved;
+                    results.push(r);
+                }
+                _ => {
+                    // An untrusted line is a miss; the run warns once about all of them.
+                    let file = shared();
+                    s.jobs.push(Job {
+                        key: lookup::key_of(plan, file, variant),
+                        file: file.clone(),
+                        plan: pi,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Whether `sort` gives a plan's answer `found` the file itself (a job, an overlay hit to
+/// promote) rather than only its path and blob id; the branches there follow the same cases.
+fn needs_file(found: &Option<(i64, Found)>, has_variant: bool, force: bool) -> bool {
+    match found {
+        _ if !has_variant => false,
+        None => false,
+        Some((_, Found::Hit { overlay, .. })) if !force => *overlay,
+        Some(_) => true,
+    }
+}
