@@ -9,8 +9,8 @@ for N in ${FILES:-10000 100000}; do
   sync && sleep 2
   (cd "$R" && "$BIN" cache stats -q >/dev/null)
   one=$(cd "$R" && median_ms "$BIN" analyze src/m001/f1.rs -q)
-  all=$(cd "$R" && median_ms "$BIN" analyze --all -q)
-  gst=$(cd "$R" && median_ms git status --porcelain)
+  # Alternated, so both see the machine in the same state.
+  read -r all gst < <(cd "$R" && median_pair_ms '"$BIN" analyze --all -q' 'git status --porcelain')
   shards=$(find "$R/.rustassistant/cache" -name '*.jsonl' | wc -l)
   echo
   echo "## Cache hits ($N files, 2 offline types, everything cached, $shards shards)"
