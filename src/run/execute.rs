@@ -73,7 +73,7 @@ pub(crate) fn execute(
                 if opts.deadline.is_some_and(|d| Instant::now() >= d) {
                     let r = skip(
                         job.file.path.clone(),
-                        plans[job.plan].cache_type.as_str(),
+                        crate::util::interned(&plans[job.plan].cache_type),
                         Some(job.file.blob.clone()),
                         Status::Skipped,
                         "time limit reached".into(),
@@ -318,7 +318,7 @@ fn analyze_one(
         (
             skip(
                 file.path.clone(),
-                ty.as_str(),
+                crate::util::interned(ty),
                 Some(file.blob.clone()),
                 status,
                 reason,
@@ -331,7 +331,7 @@ fn analyze_one(
         (
             skip(
                 file.path.clone(),
-                ty.as_str(),
+                crate::util::interned(ty),
                 Some(file.blob.clone()),
                 status,
                 reason,
@@ -421,7 +421,7 @@ fn analyze_one(
     }
     let r = FileResult {
         path: file.path.clone(),
-        cache_type: ty.as_str().into(),
+        cache_type: crate::util::interned(ty),
         blob: Some(file.blob.clone()),
         status: Status::Miss,
         tokens: entry.tokens,

@@ -242,7 +242,7 @@ fn dry_run(
         results.push(
             line(
                 j.file.path.clone(),
-                plans[j.plan].cache_type.as_str(),
+                crate::util::interned(&plans[j.plan].cache_type),
                 Some(j.file.blob.clone()),
                 Status::Miss,
                 "dry run: not analysed".into(),

@@ -51,9 +51,9 @@ pub struct FileResult {
     /// Repository-relative path (shared by the file's results, as the type is by all of them:
     /// an all-cached run of 20,000 results copies no string).
     pub path: Arc<str>,
-    /// Analysis type.
+    /// Analysis type ([`crate::util::interned`]).
     #[serde(rename = "type")]
-    pub cache_type: Arc<str>,
+    pub cache_type: &'static str,
     /// Blob id, when known.
     pub blob: Option<Arc<str>>,
     /// What happened.
@@ -154,7 +154,7 @@ impl Report {
 /// the status unless the caller sets a more precise one.
 pub(crate) fn line(
     path: impl Into<Arc<str>>,
-    ty: impl Into<Arc<str>>,
+    ty: &'static str,
     blob: Option<Arc<str>>,
     status: Status,
     reason: String,
@@ -166,7 +166,7 @@ pub(crate) fn line(
     };
     FileResult {
         path: path.into(),
-        cache_type: ty.into(),
+        cache_type: ty,
         blob,
         status,
         tokens: Tokens::default(),

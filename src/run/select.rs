@@ -223,7 +223,12 @@ pub(crate) fn collect(
         let walked = walk.map(|h| h.join().expect("the untracked walk panicked"));
         Ok::<_, anyhow::Error>((resolved, walked))
     })?;
-    targets.extend(resolved);
+    // Moved, not copied: only --staged (returned above) fills the list beforehand.
+    if targets.is_empty() {
+        targets = resolved;
+    } else {
+        targets.extend(resolved);
+    }
     if let Some((mut untracked, left)) = walked {
         not_matched.borrow_mut().extend(left);
         if selections > 1 {

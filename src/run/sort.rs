@@ -39,7 +39,7 @@ struct Sorting<'a> {
     variants: &'a [Option<String>],
     plans: &'a [Plan],
     /// Each type's name, shared by its results.
-    types: Vec<Arc<str>>,
+    types: Vec<&'static str>,
     opts: &'a RunOptions,
     list_hits: bool,
 }
@@ -60,7 +60,10 @@ pub(super) fn sort(
     let how = Sorting {
         variants,
         plans,
-        types: plans.iter().map(|p| p.cache_type.as_str().into()).collect(),
+        types: plans
+            .iter()
+            .map(|p| crate::util::interned(&p.cache_type))
+            .collect(),
         opts,
         list_hits: targets.len() <= QUIET_HITS_ABOVE || out.verbose > 0,
     };
@@ -134,7 +137,7 @@ impl Sorting<'_> {
                 let path: Arc<str> = path.into();
                 // Said on screen, not only in --json: a skip always shows its reason.
                 for ty in &self.types {
-                    let r = line(path.clone(), ty.clone(), None, status, reason.clone());
+                    let r = line(path.clone(), ty, None, status, reason.clone());
                     if r.status == Status::Error {
                         said.push(Said::Note(format!(
                             "❌ {} ({}): {}",
@@ -180,7 +183,7 @@ impl Sorting<'_> {
         };
         for (pi, found) in per_plan.iter().enumerate() {
             let plan = &plans[pi];
-            let ty = self.types[pi].clone();
+            let ty = self.types[pi];
             let (path, blob) = names_for(pi);
             let (Some((id, found)), Some(variant)) = (found, &variants[pi]) else {
                 let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
