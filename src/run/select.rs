@@ -120,8 +120,9 @@ pub(crate) fn collect(
     // Sized once: growing it would rehash a 100,000-file index several times.
     by_path.reserve(tracked.len());
     by_path.extend(tracked.iter().map(|t| (&*t.path, t)));
-    // Shared strings: a tracked path is not copied again for the files identified from it.
-    let mut wanted: Vec<Arc<str>> = Vec::new();
+    // Tracked files are listed by their index entry: neither their path is copied nor is the
+    // entry looked up again to identify them.
+    let mut wanted: Vec<Want<'_>> = Vec::new();
     if sel.all {
         let filter = filter.get()?;
         // Without named paths, everything tracked_where kept passed the filter already.
@@ -129,7 +130,7 @@ pub(crate) fn collect(
             tracked
                 .iter()
                 .filter(|t| named.is_empty() || filter.matches(&t.path))
-                .map(|t| t.path.clone()),
+                .map(Want::Tracked),
         );
     }
     // What the untracked files found by --all's walk go after.
@@ -143,7 +144,7 @@ pub(crate) fn collect(
         let filter = filter.get()?;
         for p in repo.changed_paths()? {
             if filter.matches(&p) {
-                wanted.push(p.into());
+                wanted.push(Want::Path(p.into()));
             }
         }
     }
@@ -155,7 +156,7 @@ pub(crate) fn collect(
         // With named paths, only the changed files below them.
         for p in changed {
             if filter.matches(&p) && (named.is_empty() || named.iter().any(|n| under(&p, n))) {
-                wanted.push(p.into());
+                wanted.push(Want::Path(p.into()));
             }
         }
     }
@@ -185,7 +186,7 @@ pub(crate) fn collect(
                 if let Ok(r) = item.path().strip_prefix(repo.workdir()) {
                     let r = r.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
                     if filter.matches(&r) {
-                        wanted.push(r.into());
+                        wanted.push(Want::Path(r.into()));
                     }
                 }
             }
@@ -196,7 +197,7 @@ pub(crate) fn collect(
             ))
             .into());
         } else {
-            wanted.push(rel.into());
+            wanted.push(Want::Path(rel.into()));
         }
     }
     if selections > 1 {
@@ -232,10 +233,13 @@ pub(crate) fn collect(
     if let Some((mut untracked, left)) = walked {
         not_matched.borrow_mut().extend(left);
         if selections > 1 {
-            let listed: FxHashSet<&str> = wanted.iter().map(|p| &**p).collect();
+            let listed: FxHashSet<&str> = wanted.iter().map(|w| &**w.path()).collect();
             untracked.retain(|p| !listed.contains(p.as_str()));
         }
-        let untracked: Vec<Arc<str>> = untracked.into_iter().map(Arc::from).collect();
+        let untracked: Vec<Want<'_>> = untracked
+            .into_iter()
+            .map(|p| Want::Path(p.into()))
+            .collect();
         let found = identify_all(repo, &untracked, &by_path, max);
         // In selection order: the tracked files --all lists, then the untracked ones.
         targets.splice(tracked_wanted..tracked_wanted, found);
@@ -253,33 +257,53 @@ pub(crate) fn collect(
     })
 }
 
+/// A file a selection names: by its entry in git's index, or by a path the index may not hold.
+enum Want<'a> {
+    Tracked(&'a Tracked),
+    Path(Arc<str>),
+}
+
+impl Want<'_> {
+    fn path(&self) -> &Arc<str> {
+        match self {
+            Want::Tracked(t) => &t.path,
+            Want::Path(p) => p,
+        }
+    }
+}
+
 /// Drop repeated paths, keeping the first of each.
-fn dedupe(paths: &mut Vec<Arc<str>>) {
+fn dedupe(paths: &mut Vec<Want<'_>>) {
     let mut seen: FxHashSet<&str> = FxHashSet::default();
-    let keep: Vec<bool> = paths.iter().map(|p| seen.insert(&**p)).collect();
+    let keep: Vec<bool> = paths.iter().map(|w| seen.insert(&**w.path())).collect();
     drop(seen);
     let mut k = keep.into_iter();
     paths.retain(|_| k.next().unwrap_or(true));
 }
 
-/// Identify `paths` (on every core): blob ids from the index where `tracked` vouches by stat
-/// data, hashing otherwise; what cannot be analysed is skipped with its reason.
+/// Identify `paths` (on every core): blob ids from the index where its entry (or, for a path
+/// given without one, `tracked`) vouches by stat data, hashing otherwise; what cannot be
+/// analysed is skipped with its reason.
 fn identify_all(
     repo: &Repo,
-    paths: &[Arc<str>],
+    paths: &[Want<'_>],
     tracked: &FxHashMap<&str, &Tracked>,
     max: u64,
 ) -> Vec<Target> {
     parallel_map_with(
         paths,
         || Lstat::new(repo.workdir()),
-        |lstat, p| {
+        |lstat, w| {
+            let (p, entry) = match w {
+                Want::Tracked(t) => (&t.path, Some(*t)),
+                Want::Path(p) => (p, tracked.get(&**p).copied()),
+            };
             let skip = |status, reason| Skip {
                 path: p.to_string(),
                 status,
                 reason,
             };
-            let id = match repo.work_file_with(lstat, p, tracked.get(&**p).copied(), max) {
+            let id = match repo.work_file_with(lstat, p, entry, max) {
                 Ok(Some(WorkFile::Known(f))) => {
                     if f.content.as_deref().is_some_and(looks_binary) {
                         Err(skip(Status::Skipped, "binary file".to_string()))
