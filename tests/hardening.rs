@@ -277,6 +277,31 @@ fn planted_secrets_never_reach_the_provider() {
             assert!(!req.body.contains(secret), "{secret} was sent");
         }
     }
+    // Trusted patterns match as include/exclude do: `*` stays within a folder, so `*.rs` lets
+    // no file below src/ through.
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[analysis]\ninclude = [\"**/*\"]\nallow_secrets = [\"*.rs\"]\n",
+    )
+    .unwrap();
+    env.run(&repo, &["trust"]).ok();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert_eq!(server.count(), 1, "*.rs sent a file below src/");
+    // A pattern that does not build is an error naming it, not a pattern that matches nothing.
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[analysis]\ninclude = [\"**/*\"]\nallow_secrets = [\"src/[aws.rs\"]\n",
+    )
+    .unwrap();
+    env.run(&repo, &["trust"]).ok();
+    let r = env.run(&repo, &["analyze", "--all", "-t", "refactor"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("[analysis] allow_secrets") && r.stderr.contains("src/[aws.rs"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.count(), 1);
     // An explicit per-path override sends that one file.
     std::fs::write(
         repo.join(".rustassistant/config.toml"),

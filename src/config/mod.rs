@@ -325,6 +325,13 @@ impl Config {
                 return bad("[cache] max_size", e);
             }
         }
+        // Matched as include/exclude are (`*` stays within a folder): a pattern that does not
+        // build would otherwise let nothing through without saying why.
+        if let Some(globs) = &self.file.analysis.allow_secrets {
+            if let Err((p, e)) = crate::util::glob::GlobList::new(globs) {
+                return bad("[analysis] allow_secrets", format!("pattern `{p}`: {e}"));
+            }
+        }
         if let Some(l) = self.file.budget.monthly_limit_usd {
             if !(l.is_finite() && l >= 0.0) {
                 return bad(

@@ -23,7 +23,8 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 # include = ["**/*.rs", "**/*.py"]            # default: common source extensions
 # exclude = ["target/**", "vendor/**"]
 # max_file_bytes = 262144
-# allow_secrets = []         # (trust) globs of paths that may be sent even if they look like secrets
+# allow_secrets = []         # (trust) paths that may be sent even if they look like secrets
+#                            # (globs as in include: `*` stays within a folder, `**` crosses)
 
 [cache]
 # max_age = "180d"            # older entries are misses, so analyses refresh (untrusted: 30d or more)

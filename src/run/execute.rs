@@ -444,14 +444,12 @@ fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>
     }
 }
 
-/// Whether `[analysis] allow_secrets` lets `path` be sent even if it looks like a secret.
+/// Whether `[analysis] allow_secrets` lets `path` be sent even if it looks like a secret. Its
+/// patterns match as include/exclude do: `*` stays within a folder, `**` crosses folders (the
+/// configuration's validation refused patterns that do not build).
 fn session_allows_secret(session: &Workspace, path: &str) -> bool {
     let Some(globs) = &session.config.file.analysis.allow_secrets else {
         return false;
     };
-    globs.iter().any(|g| {
-        globset::Glob::new(g)
-            .map(|g| g.compile_matcher().is_match(path))
-            .unwrap_or(false)
-    })
+    crate::util::glob::GlobList::new(globs).is_ok_and(|g| g.is_match(path))
 }
