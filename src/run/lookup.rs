@@ -331,6 +331,13 @@ fn lookup_with(
         }
         bad.extend(b);
     }
+    // Every key has an answer, as the hit tables give one to each of theirs: a key nothing above
+    // answered (none should be left) is a miss, never taken for a plan without an analyzer.
+    for &slot in members.values().flatten() {
+        if out[slot].is_none() {
+            out[slot] = Some((probes[slot].id, Found::Miss));
+        }
+    }
     Looked {
         found: out,
         variants,

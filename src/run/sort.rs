@@ -93,7 +93,13 @@ pub(super) fn sort(
                     },
                 );
                 let t = at + k;
-                how.one(taken, &lookups[t * np..(t + 1) * np], results, &mut s, &mut said);
+                how.one(
+                    taken,
+                    &lookups[t * np..(t + 1) * np],
+                    results,
+                    &mut s,
+                    &mut said,
+                );
             }
             (s, said)
         },

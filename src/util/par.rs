@@ -141,7 +141,9 @@ fn chunked<T: Send, X: Send, R: Send>(
         "one extra per chunk"
     );
     let mut extra = extra.into_iter();
-    let first_extra = extra.next().expect("one extra per chunk, and at least one chunk");
+    let first_extra = extra
+        .next()
+        .expect("one extra per chunk, and at least one chunk");
     if items.len() <= size {
         return vec![f(0, items, first_extra)];
     }
