@@ -22,6 +22,10 @@ fn target(path: &str, blob: char) -> Target {
 }
 
 fn write_entry(ws: &Workspace, plan: &Plan, t: &Target) {
+    write_entry_at(ws, plan, t, "2026-11-21T10:00:00Z", 0.25);
+}
+
+fn write_entry_at(ws: &Workspace, plan: &Plan, t: &Target, created_at: &str, cost: f64) {
     let id = plan.analyzer.as_ref().unwrap().identity();
     let file = t.id.as_ref().unwrap();
     let e = Entry {
@@ -33,10 +37,10 @@ fn write_entry(ws: &Workspace, plan: &Plan, t: &Target) {
         provider: id.provider.clone(),
         model: id.model.clone(),
         prompt_hash: id.prompt_hash.clone(),
-        created_at: "2026-11-21T10:00:00Z".into(),
+        created_at: created_at.into(),
         tool_version: "test".into(),
         tokens: Tokens::default(),
-        cost_usd: Some(0.25),
+        cost_usd: Some(cost),
         response_model: None,
         signature: None,
         result: serde_json::json!({"items": []}),
@@ -170,5 +174,71 @@ fn shards_changed_since_the_last_sync_are_synced_then_answered_from_the_index() 
             "the changed shard is recorded as it is now"
         );
         crate::index::hits::assert_tables_match_rows(&index);
+    }
+}
+
+#[test]
+fn entries_past_max_age_are_misses_however_the_keys_are_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = workspace(dir.path());
+    let types: Vec<String> = vec!["todos".into()];
+    let plans = crate::analyzer::registry::plans(&ws, &types).unwrap();
+    let yesterday = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24)).to_string();
+    // Shard `aa` holds an old and a recent entry (its records must be read one by one); shard
+    // `cc` only a recent one that saves nothing (answered by its key id alone).
+    let mut near = target("b.rs", 'a');
+    if let Ok(f) = &mut near.id {
+        f.blob = format!("aa{}", "b".repeat(38)).into();
+    }
+    let targets = vec![target("a.rs", 'a'), near, target("c.rs", 'c')];
+    write_entry_at(&ws, &plans[0], &targets[0], "2020-01-01T00:00:00Z", 0.25);
+    write_entry_at(&ws, &plans[0], &targets[1], &yesterday, 0.25);
+    write_entry_at(&ws, &plans[0], &targets[2], &yesterday, 0.0);
+    // Written seconds ago, as between two commands: a shard written within the clock's tick of
+    // a sync is recorded as racily clean, and read again rather than answered by its table.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+    for f in walkdir::WalkDir::new(ws.store.place_dir(Place::Tree)) {
+        let f = f.unwrap();
+        if f.file_type().is_file() {
+            let file = std::fs::File::options()
+                .append(true)
+                .open(f.path())
+                .unwrap();
+            file.set_modified(past).unwrap();
+        }
+    }
+    let index = Index::open(&ws);
+    for (age, want_old) in [(None, true), (Some(30 * 86_400), false)] {
+        ws.store = ws
+            .store
+            .clone()
+            .with_max_age(age.map(std::time::Duration::from_secs));
+        for few in [FEW_KEYS, 0] {
+            let looked = lookup_with(&ws, &targets, &plans, Some(&index), few);
+            assert!(looked.stale.is_empty(), "answered by the index, not read");
+            let out = looked.found;
+            let found = |t: usize| out[t].as_ref().unwrap().1.clone();
+            assert_eq!(
+                matches!(found(0), Found::Hit { .. }),
+                want_old,
+                "age {age:?}, few {few}: the 2020 entry"
+            );
+            assert_eq!(
+                found(1),
+                Found::Hit {
+                    saved: 0.25,
+                    overlay: false
+                },
+                "age {age:?}, few {few}"
+            );
+            assert_eq!(
+                found(2),
+                Found::Hit {
+                    saved: 0.0,
+                    overlay: false
+                },
+                "age {age:?}, few {few}"
+            );
+        }
     }
 }
