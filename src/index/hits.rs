@@ -57,7 +57,9 @@ impl ShardHits {
         }
     }
 
-    /// The cost saved and the creation time (Unix seconds) of key `id`, if the shard holds it.
+    /// The cost saved and the creation time (Unix seconds) of key `id`, if the shard holds it
+    /// (the lookup reads only what it needs: see [`ShardHits::position`]).
+    #[cfg(test)]
     pub fn find(&self, id: i64) -> Option<(f64, i64)> {
         let i = self.position(id)?;
         Some((self.saved(i), self.created(i)))

@@ -353,8 +353,6 @@ fn lookup_with(
 struct Table<'a> {
     hits: &'a ShardHits,
     store: &'a crate::cache::store::Store,
-    /// Some record saves a cost.
-    costly: bool,
     /// Some record may be past `max_age`.
     ageing: bool,
 }
@@ -364,7 +362,6 @@ impl<'a> Table<'a> {
         Table {
             hits,
             store,
-            costly: hits.costly(),
             ageing: store.max_age().is_some() && store.expired_secs(hits.oldest()),
         }
     }
@@ -376,7 +373,11 @@ impl<'a> Table<'a> {
         if self.ageing && self.store.expired_secs(self.hits.created(i)) {
             return Some(None);
         }
-        Some(Some(if self.costly { self.hits.saved(i) } else { 0.0 }))
+        Some(Some(if self.hits.costly() {
+            self.hits.saved(i)
+        } else {
+            0.0
+        }))
     }
 }
 

@@ -105,17 +105,6 @@ pub fn parallel_chunks_mut<T: Send, R: Send>(
     chunked(items, size, units, |at, chunk, ()| f(at, chunk))
 }
 
-/// [`parallel_chunks_mut`] over the positions `0..len` only, for steps that read shared lists.
-pub fn parallel_ranges<R: Send>(
-    len: usize,
-    min: usize,
-    f: impl Fn(std::ops::Range<usize>) -> R + Sync,
-) -> Vec<R> {
-    // Zero-sized items: the chunks cost nothing to cut.
-    let mut positions = vec![(); len];
-    parallel_chunks_mut(&mut positions, min, |at, c| f(at..at + c.len()))
-}
-
 /// The chunk size [`parallel_chunks_mut`] cuts `len` items into: one chunk per core, or all of
 /// them in one where a core would get fewer than `min`.
 fn chunk_size(len: usize, min: usize) -> usize {
@@ -256,9 +245,6 @@ mod tests {
                 next += n;
             }
             assert_eq!(next, len);
-            let ranges = parallel_ranges(len, 1000, |r| r);
-            assert_eq!(ranges.iter().map(|r| r.len()).sum::<usize>(), len);
-            assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
         }
     }
 

@@ -7,7 +7,7 @@
 //! (like `lstat`), returns exactly the error `lstat` would for a missing file or folder, and
 //! keeps at most one folder handle open.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -82,22 +82,9 @@ impl<'a> Lstat<'a> {
         self.name.clear();
         self.name.extend_from_slice(name);
         self.name.push(0);
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: `name` is NUL-terminated with no interior NUL (checked above), `fd` is an open
-        // folder handle owned by `self`, and `st` is written by the kernel on success.
-        let rc = unsafe {
-            libc::fstatat(
-                fd,
-                self.name.as_ptr().cast(),
-                st.as_mut_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: fstatat returned 0, so it filled `st`.
-        Ok(Stat::from_raw(unsafe { st.assume_init_ref() }))
+        let name = CStr::from_bytes_with_nul(&self.name)
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::ENOENT))?;
+        stat_at(fd, name).map(|st| Stat::from_raw(&st))
     }
 
     fn open_dir(&self, dir: &[u8]) -> Result<OwnedFd, i32> {
@@ -122,6 +109,26 @@ impl<'a> Lstat<'a> {
         // SAFETY: `fd` was just opened and nothing else owns it.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: the stat data of `name` in the open folder `dir`
+/// (a descriptor that is not one is an error from the kernel, not undefined behaviour).
+fn stat_at(dir: libc::c_int, name: &CStr) -> std::io::Result<libc::stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `name` is NUL-terminated and `st` is written by the kernel on success.
+    let rc = unsafe {
+        libc::fstatat(
+            dir,
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fstatat returned 0, so it filled `st`.
+    Ok(unsafe { st.assume_init() })
 }
 
 /// What a folder entry is, as [`read_folder`] reports it.
@@ -160,13 +167,8 @@ pub fn read_folder(path: &Path, mut each: impl FnMut(&str, Kind) -> bool) {
             break;
         }
         // SAFETY: readdir returned a valid entry whose name is NUL-terminated.
-        let (name, d_type) = unsafe {
-            (
-                std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()),
-                (*ent).d_type,
-            )
-        };
-        let Ok(name) = name.to_str() else { continue };
+        let (c_name, d_type) = unsafe { (CStr::from_ptr((*ent).d_name.as_ptr()), (*ent).d_type) };
+        let Ok(name) = c_name.to_str() else { continue };
         if name == "." || name == ".." {
             continue;
         }
@@ -174,22 +176,11 @@ pub fn read_folder(path: &Path, mut each: impl FnMut(&str, Kind) -> bool) {
             libc::DT_REG => Kind::File,
             libc::DT_DIR => Kind::Dir,
             libc::DT_UNKNOWN => {
-                let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-                // SAFETY: `dir` is open, so its descriptor is valid; `name` comes from a CStr
-                // (NUL-terminated); `st` is written by the kernel on success.
-                let rc = unsafe {
-                    libc::fstatat(
-                        libc::dirfd(dir),
-                        (*ent).d_name.as_ptr(),
-                        st.as_mut_ptr(),
-                        libc::AT_SYMLINK_NOFOLLOW,
-                    )
-                };
-                if rc != 0 {
+                // SAFETY: `dir` is an open stream, so dirfd returns its descriptor.
+                let Ok(st) = stat_at(unsafe { libc::dirfd(dir) }, c_name) else {
                     continue;
-                }
-                // SAFETY: fstatat returned 0, so it filled `st`.
-                match unsafe { st.assume_init_ref() }.st_mode & libc::S_IFMT {
+                };
+                match st.st_mode & libc::S_IFMT {
                     libc::S_IFREG => Kind::File,
                     libc::S_IFDIR => Kind::Dir,
                     _ => Kind::Other,

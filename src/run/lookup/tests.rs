@@ -56,6 +56,23 @@ fn write_entry_at(ws: &Workspace, plan: &Plan, t: &Target, created_at: &str, cos
     ws.store.apply(Place::Tree, edits).unwrap();
 }
 
+/// Date the shards ten seconds back, as between two commands: a shard written within the
+/// clock's tick of a sync is recorded as racily clean, and read again by the next lookup rather
+/// than answered by the index.
+fn backdate_shards(ws: &Workspace) {
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+    for f in walkdir::WalkDir::new(ws.store.place_dir(Place::Tree)) {
+        let f = f.unwrap();
+        if f.file_type().is_file() {
+            let file = std::fs::File::options()
+                .append(true)
+                .open(f.path())
+                .unwrap();
+            file.set_modified(past).unwrap();
+        }
+    }
+}
+
 #[test]
 fn hits_attach_to_their_own_file_and_type_whatever_is_filtered() {
     let dir = tempfile::tempdir().unwrap();
@@ -141,19 +158,7 @@ fn shards_changed_since_the_last_sync_are_synced_then_answered_from_the_index() 
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.extend_from_slice(b"{\"not\":\"an entry\"}\n");
         std::fs::write(&path, bytes).unwrap();
-        // Written seconds ago, as between two commands (a shard written within the clock's
-        // tick of a sync is recorded as racily clean and read again by the next one).
-        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
-        for f in walkdir::WalkDir::new(ws.store.place_dir(Place::Tree)) {
-            let f = f.unwrap();
-            if f.file_type().is_file() {
-                let file = std::fs::File::options()
-                    .append(true)
-                    .open(f.path())
-                    .unwrap();
-                file.set_modified(past).unwrap();
-            }
-        }
+        backdate_shards(&ws);
         let looked = lookup_with(&ws, &targets, &plans, Some(&index), few);
         let found = |t: usize, p: usize| looked.found[t * plans.len() + p].clone().unwrap().1;
         assert!(matches!(found(1, 0), Found::Hit { .. }), "few={few}");
@@ -194,19 +199,7 @@ fn entries_past_max_age_are_misses_however_the_keys_are_answered() {
     write_entry_at(&ws, &plans[0], &targets[0], "2020-01-01T00:00:00Z", 0.25);
     write_entry_at(&ws, &plans[0], &targets[1], &yesterday, 0.25);
     write_entry_at(&ws, &plans[0], &targets[2], &yesterday, 0.0);
-    // Written seconds ago, as between two commands: a shard written within the clock's tick of
-    // a sync is recorded as racily clean, and read again rather than answered by its table.
-    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
-    for f in walkdir::WalkDir::new(ws.store.place_dir(Place::Tree)) {
-        let f = f.unwrap();
-        if f.file_type().is_file() {
-            let file = std::fs::File::options()
-                .append(true)
-                .open(f.path())
-                .unwrap();
-            file.set_modified(past).unwrap();
-        }
-    }
+    backdate_shards(&ws);
     let index = Index::open(&ws);
     for (age, want_old) in [(None, true), (Some(30 * 86_400), false)] {
         ws.store = ws
