@@ -106,6 +106,11 @@ pub struct GlobList {
     /// is named so.
     folders_any: FxHashSet<Box<str>>,
     folders_top: FxHashSet<Box<str>>,
+    /// Cheap first checks before hashing (most components and extensions of a path match no
+    /// pattern): the lengths of `exts` (bit `n` for length `n`, lengths over 63 on bit 63), and
+    /// the first bytes of the folders.
+    ext_lens: u64,
+    folder_firsts: [u64; 4],
     /// Every other simple shape.
     shapes: Vec<Shape>,
     /// The patterns of no simple shape, compiled by globset; `None` when there are none.
@@ -125,12 +130,15 @@ impl GlobList {
                 Some(Shape::Suffix(s))
                     if s.len() > 1 && s.starts_with('.') && !s[1..].contains('.') =>
                 {
+                    list.ext_lens |= length_bit(s.len() - 1);
                     list.exts.insert(s[1..].into());
                 }
                 Some(Shape::UnderAny(f)) if one(&f) => {
+                    list.note_folder(&f);
                     list.folders_any.insert(f.into());
                 }
                 Some(Shape::Under(f)) if one(&f) => {
+                    list.note_folder(&f);
                     list.folders_top.insert(f.into());
                 }
                 Some(s) => list.shapes.push(s),
@@ -147,29 +155,64 @@ impl GlobList {
         Ok(list)
     }
 
+    fn note_folder(&mut self, folder: &str) {
+        let b = folder.as_bytes()[0];
+        self.folder_firsts[(b >> 6) as usize] |= 1 << (b & 63);
+    }
+
+    /// Whether a folder pattern may name `d` (its first byte begins one of them).
+    fn may_be_folder(&self, d: &[u8]) -> bool {
+        d.first()
+            .is_some_and(|&b| self.folder_firsts[(b >> 6) as usize] & (1 << (b & 63)) != 0)
+    }
+
     /// Whether any pattern matches `path` (repository-relative, `/`-separated).
     pub fn is_match(&self, path: &str) -> bool {
-        // Byte searches (memchr) rather than `str::rfind`/`split`: this runs for every
-        // tracked path of an `analyze --all`.
+        // Plain loops over the bytes rather than memchr or `str` searches: paths are short, and
+        // this runs twice (include, exclude) for every tracked path of an `analyze --all`, so
+        // per-call set-up and hashing dominated (~450 instructions a call, 13% of a 10,000-file
+        // run's, before).
         let bytes = path.as_bytes();
-        let (dirs, base) = match memchr::memrchr(b'/', bytes) {
-            Some(i) => (&path[..i], &path[i + 1..]),
-            None => ("", path),
-        };
-        if !self.exts.is_empty() {
-            if let Some(i) = memchr::memrchr(b'.', base.as_bytes()) {
-                if self.exts.contains(&base[i + 1..]) {
-                    return true;
-                }
+        // One pass from the end: where the last component starts, and its last `.`.
+        let mut base = 0;
+        let mut dot = None;
+        for (i, &c) in bytes.iter().enumerate().rev() {
+            if c == b'/' {
+                base = i + 1;
+                break;
+            }
+            if c == b'.' && dot.is_none() {
+                dot = Some(i);
             }
         }
-        let folders = !self.folders_any.is_empty() || !self.folders_top.is_empty();
-        if folders && !dirs.is_empty() {
+        if let Some(d) = dot {
+            let ext = &path[d + 1..];
+            if self.ext_lens & length_bit(ext.len()) != 0 && self.exts.contains(ext) {
+                return true;
+            }
+        }
+        let any = !self.folders_any.is_empty();
+        if base > 0 && (any || !self.folders_top.is_empty()) {
+            // The folders: `path[..base - 1]`, one component at a time.
+            let dirs = &bytes[..base - 1];
             let mut start = 0;
-            for end in memchr::memchr_iter(b'/', dirs.as_bytes()).chain([dirs.len()]) {
+            loop {
+                let end = dirs[start..]
+                    .iter()
+                    .position(|&c| c == b'/')
+                    .map_or(dirs.len(), |j| start + j);
                 let d = &dirs[start..end];
-                if self.folders_any.contains(d) || (start == 0 && self.folders_top.contains(d)) {
-                    return true;
+                if self.may_be_folder(d) {
+                    let d = &path[start..end];
+                    if (any && self.folders_any.contains(d))
+                        || (start == 0 && self.folders_top.contains(d))
+                    {
+                        return true;
+                    }
+                }
+                // Only `folders_any` looks past the first folder.
+                if end == dirs.len() || !any {
+                    break;
                 }
                 start = end + 1;
             }
@@ -177,6 +220,11 @@ impl GlobList {
         self.shapes.iter().any(|s| s.matches(path))
             || self.rest.as_ref().is_some_and(|r| r.is_match(path))
     }
+}
+
+/// Bit `n` of a length mask (lengths over 63 share bit 63).
+fn length_bit(n: usize) -> u64 {
+    1 << n.min(63)
 }
 
 /// One glob as the configuration means it: `*` stays within a path component.
@@ -272,6 +320,20 @@ mod tests {
         "xx/y",
         "a/x/b",
         "a/b/**",
+        // Dots in folders, a trailing dot, folders that share a first byte or a length with a
+        // pattern's, an extension as long as one of the patterns' but not it.
+        "x.rs/y",
+        "a.lock/b.py",
+        "a.",
+        "src/.",
+        "tarqet/x.rs",
+        "t/x.rs",
+        "a/b/targetx/y.rs",
+        "vendor.rs",
+        "a/vendor",
+        "x.lck.rs",
+        "x.rock",
+        "n/o/d/node_modules/y/z.lock",
     ];
 
     #[test]
