@@ -6,6 +6,8 @@
 //! written); anything else is hashed with git2 in the repository's object format (SHA-1 or
 //! SHA-256).
 
+mod blob_id;
+pub use blob_id::BlobId;
 mod history;
 mod log;
 pub use log::AddedLine;
@@ -67,7 +69,7 @@ pub struct Tracked {
     /// Repository-relative path with `/` separators (shared with the [`FileId`] made for it).
     pub path: std::sync::Arc<str>,
     /// Blob id recorded in the index.
-    pub blob: std::sync::Arc<str>,
+    pub blob: BlobId,
     /// Size recorded in the index (truncated to 32 bits by git).
     pub size: u32,
     mtime: (i32, u32),
@@ -85,7 +87,7 @@ pub struct FileId {
     /// Repository-relative path.
     pub path: std::sync::Arc<str>,
     /// Blob id.
-    pub blob: std::sync::Arc<str>,
+    pub blob: BlobId,
     /// Size in bytes.
     pub size: u64,
     /// Content already read while hashing (modified and untracked files), so a miss does not
@@ -160,8 +162,13 @@ impl Repo {
 
     /// Blob id of `bytes` in this repository's object format.
     pub fn hash_blob(&self, bytes: &[u8]) -> String {
+        self.hash_blob_id(bytes).to_string()
+    }
+
+    /// [`Repo::hash_blob`] as a [`BlobId`].
+    pub fn hash_blob_id(&self, bytes: &[u8]) -> BlobId {
         Oid::hash_object_ext(ObjectType::Blob, bytes, self.format)
-            .map(|o| o.to_string())
+            .map(BlobId::from)
             .expect("hashing an in-memory buffer cannot fail")
     }
 
@@ -229,7 +236,7 @@ impl Repo {
             let mtime = (e.mtime.0 as i32, e.mtime.1);
             out.push(Tracked {
                 path: path.into(),
-                blob: crate::util::hex_with(e.oid, |s: &str| std::sync::Arc::from(s)),
+                blob: BlobId::from_raw(e.oid).expect("the reader cuts ids of 20 or 32 bytes"),
                 size: e.size,
                 mtime,
                 ctime: e.ctime as i32,
@@ -371,7 +378,7 @@ impl Repo {
             let racy = (mtime.0 as i64, mtime.1 as i64) >= index_mtime;
             out.push(Tracked {
                 path: path.into(),
-                blob: e.id.to_string().into(),
+                blob: e.id.into(),
                 size: e.file_size,
                 mtime,
                 ctime: e.ctime.seconds(),
@@ -438,7 +445,7 @@ impl Repo {
         };
         Ok(Some(WorkFile::Known(FileId {
             path: rel.clone(),
-            blob: self.hash_blob(&content).into(),
+            blob: self.hash_blob_id(&content),
             size: content.len() as u64,
             content: Some(content),
             source: Source::WorkTree,

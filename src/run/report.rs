@@ -55,7 +55,7 @@ pub struct FileResult {
     #[serde(rename = "type")]
     pub cache_type: &'static str,
     /// Blob id, when known.
-    pub blob: Option<Arc<str>>,
+    pub blob: Option<crate::git::BlobId>,
     /// What happened.
     pub status: Status,
     /// Tokens spent now (zero on a hit).
@@ -155,7 +155,7 @@ impl Report {
 pub(crate) fn line(
     path: impl Into<Arc<str>>,
     ty: &'static str,
-    blob: Option<Arc<str>>,
+    blob: Option<crate::git::BlobId>,
     status: Status,
     reason: String,
 ) -> FileResult {

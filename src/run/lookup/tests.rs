@@ -13,7 +13,7 @@ fn target(path: &str, blob: char) -> Target {
     Target {
         id: Ok(FileId {
             path: path.into(),
-            blob: blob.to_string().repeat(40).into(),
+            blob: crate::git::BlobId::parse(&blob.to_string().repeat(40)).unwrap(),
             size: 1,
             content: None,
             source: Source::WorkTree,
@@ -193,7 +193,7 @@ fn entries_past_max_age_are_misses_however_the_keys_are_answered() {
     // `cc` only a recent one that saves nothing (answered by its key id alone).
     let mut near = target("b.rs", 'a');
     if let Ok(f) = &mut near.id {
-        f.blob = format!("aa{}", "b".repeat(38)).into();
+        f.blob = crate::git::BlobId::parse(&format!("aa{}", "b".repeat(38))).unwrap();
     }
     let targets = vec![target("a.rs", 'a'), near, target("c.rs", 'c')];
     write_entry_at(&ws, &plans[0], &targets[0], "2020-01-01T00:00:00Z", 0.25);

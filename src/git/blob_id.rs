@@ -1,0 +1,144 @@
+//! A blob id as the cache writes it (lower-case hex, 40 digits for SHA-1, 64 for SHA-256), kept
+//! inline: an all-cached `--all` passes one from git's index to a result line for every file,
+//! and as a shared string that was one allocation and one free per file on the hot path.
+
+use std::fmt;
+
+/// The two lower-case hex digits of every byte.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+/// A git object id in lower-case hex, held inline (no allocation; cloning copies 65 bytes).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct BlobId {
+    len: u8,
+    hex: [u8; 64],
+}
+
+impl BlobId {
+    /// The id of raw object-id bytes (20 for SHA-1, 32 for SHA-256); `None` for another length.
+    pub fn from_raw(oid: &[u8]) -> Option<BlobId> {
+        if oid.len() != 20 && oid.len() != 32 {
+            return None;
+        }
+        let mut hex = [0u8; 64];
+        // A byte's two digits from one table: this runs for every entry of git's index.
+        for (pair, &b) in hex.chunks_exact_mut(2).zip(oid) {
+            pair.copy_from_slice(&HEX_PAIRS[b as usize]);
+        }
+        Some(BlobId {
+            len: (oid.len() * 2) as u8,
+            hex,
+        })
+    }
+
+    /// The id written as `hex`: 40 or 64 lower-case hex digits, `None` otherwise.
+    pub fn parse(hex: &str) -> Option<BlobId> {
+        let b = hex.as_bytes();
+        if (b.len() != 40 && b.len() != 64)
+            || !b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return None;
+        }
+        let mut out = [0u8; 64];
+        out[..b.len()].copy_from_slice(b);
+        Some(BlobId {
+            len: b.len() as u8,
+            hex: out,
+        })
+    }
+
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        // Checking the bytes again on every use would cost more than the allocation this type
+        // saves (ids are read as strings several times per file).
+        // SAFETY: the fields are private and only `from_raw` (which writes hex digits) and
+        // `parse` (which accepts only hex digits) set them: the bytes are ASCII.
+        unsafe { std::str::from_utf8_unchecked(&self.hex[..self.len as usize]) }
+    }
+}
+
+impl From<git2::Oid> for BlobId {
+    fn from(oid: git2::Oid) -> BlobId {
+        BlobId::from_raw(oid.as_bytes()).expect("git object ids are 20 or 32 bytes")
+    }
+}
+
+impl std::ops::Deref for BlobId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for BlobId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for BlobId {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for BlobId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<String> for BlobId {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl serde::Serialize for BlobId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_ids_read_as_git_writes_them_and_others_are_refused() {
+        let sha1 = git2::Oid::hash_object(git2::ObjectType::Blob, b"hello\n").unwrap();
+        let id = BlobId::from(sha1);
+        assert_eq!(id.as_str(), sha1.to_string());
+        assert_eq!(BlobId::parse(&sha1.to_string()), Some(id.clone()));
+        assert_eq!(format!("{id}"), sha1.to_string());
+        assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{sha1}\""));
+        let sha256 = [0xabu8; 32];
+        assert_eq!(BlobId::from_raw(&sha256).unwrap().as_str(), "ab".repeat(32));
+        assert!(BlobId::from_raw(&[0u8; 21]).is_none());
+        for bad in ["", "abc", &"A".repeat(40), &"g".repeat(40), &"0".repeat(41)] {
+            assert!(BlobId::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
