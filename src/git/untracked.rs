@@ -79,8 +79,22 @@ struct Rules {
 
 /// A folder's regular files (repository-relative) and its innermost rules.
 struct Folder {
-    files: Vec<String>,
+    /// The files' paths one after the other (one allocation per folder, not per file: most
+    /// are tracked and only ever compared), each ending at its offset in `ends`.
+    paths: String,
+    ends: Vec<usize>,
     rules: usize,
+}
+
+impl Folder {
+    fn files(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let p = &self.paths[start..end];
+            start = end;
+            p
+        })
+    }
 }
 
 impl Walked {
@@ -88,9 +102,9 @@ impl Walked {
     pub fn untracked(self, tracked: &(dyn Fn(&str) -> bool + Sync)) -> Untracked {
         let mut files = Vec::new();
         for f in &self.folders {
-            for p in &f.files {
+            for p in f.files() {
                 if !tracked(p) && !self.ignored(p, false, f.rules) {
-                    files.push(p.clone());
+                    files.push(p.to_string());
                 }
             }
         }
@@ -104,7 +118,8 @@ impl Walked {
     /// the folders in it that are not ignored.
     fn folder(&mut self, rel: &mut String, depth: usize, outer: usize) {
         let abs = self.root.join(&*rel);
-        let mut files: Vec<String> = Vec::new();
+        let mut paths = String::new();
+        let mut ends: Vec<usize> = Vec::new();
         let mut dirs: Vec<String> = Vec::new();
         let mut has_gitignore = false;
         let mut nested = false;
@@ -120,10 +135,9 @@ impl Walked {
                 }
                 Kind::File => {
                     has_gitignore |= name == ".gitignore";
-                    let mut path = String::with_capacity(rel.len() + name.len());
-                    path.push_str(rel);
-                    path.push_str(name);
-                    files.push(path);
+                    paths.push_str(rel);
+                    paths.push_str(name);
+                    ends.push(paths.len());
                 }
                 _ => {}
             }
@@ -144,7 +158,7 @@ impl Walked {
         } else {
             outer
         };
-        self.folders.push(Folder { files, rules });
+        self.folders.push(Folder { paths, ends, rules });
         dirs.sort_unstable();
         for d in dirs {
             let len = rel.len();
