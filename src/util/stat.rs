@@ -64,11 +64,17 @@ impl<'a> Lstat<'a> {
 
     /// `lstat` of `rel` (relative to the root, `/`-separated).
     pub fn get(&mut self, rel: &str) -> std::io::Result<Stat> {
-        let (dir, name) = match rel.rfind('/') {
-            Some(i) => (&rel.as_bytes()[..i], &rel.as_bytes()[i + 1..]),
-            None => (&b""[..], rel.as_bytes()),
+        // Plain byte loops: paths are short and this runs for every file of a run, where
+        // `rfind`, `contains` and `CStr::from_bytes_with_nul` each scanned the path again.
+        let bytes = rel.as_bytes();
+        if bytes.contains(&0) {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        let (dir, name) = match bytes.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&bytes[..i], &bytes[i + 1..]),
+            None => (&b""[..], bytes),
         };
-        if name.is_empty() || name.contains(&0) || dir.contains(&0) {
+        if name.is_empty() {
             return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
         }
         if self.dir.as_ref().is_none_or(|(d, _)| d.as_slice() != dir) {
@@ -82,8 +88,9 @@ impl<'a> Lstat<'a> {
         self.name.clear();
         self.name.extend_from_slice(name);
         self.name.push(0);
-        let name = CStr::from_bytes_with_nul(&self.name)
-            .map_err(|_| std::io::Error::from_raw_os_error(libc::ENOENT))?;
+        // SAFETY: `name` holds no NUL (checked above with the whole path) and one was pushed
+        // after it.
+        let name = unsafe { CStr::from_bytes_with_nul_unchecked(&self.name) };
         stat_at(fd, name).map(|st| Stat::from_raw(&st))
     }
 
