@@ -306,6 +306,47 @@ pub fn key_id_of(cache_type: &str, blob: &str, variant: &str, buf: &mut Vec<u8>)
     crate::cache::shard::line_hash(buf) as i64
 }
 
+/// [`key_id_of`] for many blobs under one type and variant (a run's keys, plan by plan): the
+/// bytes around the blob are written once and each id overwrites only the blob's 40 (or 64)
+/// bytes before hashing, where building each key again cost as much as hashing it.
+pub struct KeyIds {
+    buf: Vec<u8>,
+    /// Where the blob starts (after `type\0`), and the length of the one in `buf` (`None`
+    /// before the first).
+    head: usize,
+    blob_len: Option<usize>,
+    variant: String,
+}
+
+impl KeyIds {
+    /// Ids of keys of `cache_type` and `variant`.
+    pub fn new(cache_type: &str, variant: &str) -> KeyIds {
+        let mut buf = Vec::with_capacity(cache_type.len() + 66 + variant.len());
+        buf.extend_from_slice(cache_type.as_bytes());
+        buf.push(0);
+        KeyIds {
+            head: buf.len(),
+            buf,
+            blob_len: None,
+            variant: variant.to_string(),
+        }
+    }
+
+    /// `key_id_of(cache_type, blob, variant)`.
+    pub fn id(&mut self, blob: &str) -> i64 {
+        if self.blob_len == Some(blob.len()) {
+            self.buf[self.head..self.head + blob.len()].copy_from_slice(blob.as_bytes());
+        } else {
+            self.buf.truncate(self.head);
+            self.buf.extend_from_slice(blob.as_bytes());
+            self.buf.push(0);
+            self.buf.extend_from_slice(self.variant.as_bytes());
+            self.blob_len = Some(blob.len());
+        }
+        crate::cache::shard::line_hash(&self.buf) as i64
+    }
+}
+
 enum OpenError {
     Busy,
     Corrupt(String),
@@ -369,6 +410,28 @@ pub(crate) mod test_support {
                 .unwrap();
             f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
                 .unwrap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ids_are_key_id_of_whatever_blobs_follow_each_other() {
+        let mut ids = KeyIds::new("refactor", "openai.gpt-4o.abc.v3");
+        let sha1 = ["ab".repeat(20), "cd".repeat(20)];
+        let sha256 = "ef".repeat(32);
+        let empty = String::new();
+        for blob in [
+            &sha1[0], &sha1[1], &sha256, &sha1[0], &empty, &sha256, &sha256,
+        ] {
+            assert_eq!(
+                ids.id(blob),
+                key_id_of("refactor", blob, "openai.gpt-4o.abc.v3", &mut Vec::new()),
+                "{blob}"
+            );
         }
     }
 }

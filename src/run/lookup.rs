@@ -12,7 +12,7 @@ use crate::cache::store::{Location, Place};
 use crate::cache::{Key, SCHEMA_VERSION};
 use crate::git::FileId;
 use crate::index::hits::ShardHits;
-use crate::index::{Index, Sig};
+use crate::index::{Index, KeyIds, Sig};
 use crate::util::par::{parallel_map, parallel_map_with};
 use crate::util::stat::Lstat;
 use crate::workspace::Workspace;
@@ -124,15 +124,19 @@ fn lookup_with(
         targets.len() * np
     ];
     crate::util::par::parallel_chunks_mut(&mut probes, PAR_MIN, |at, chunk| {
-        let mut buf = Vec::new();
+        let mut ids: Vec<Option<KeyIds>> = plans
+            .iter()
+            .zip(&variants)
+            .map(|(plan, v)| v.as_ref().map(|v| KeyIds::new(&plan.cache_type, v)))
+            .collect();
         for (k, pr) in chunk.iter_mut().enumerate() {
             let (t, p) = ((at + k) / np, (at + k) % np);
             let Ok(file) = &targets[t].id else { continue };
-            let (Some(v), Some(b)) = (&variants[p], bucket(p, &file.blob)) else {
+            let (Some(ids), Some(b)) = (&mut ids[p], bucket(p, &file.blob)) else {
                 continue;
             };
             *pr = Probe {
-                id: crate::index::key_id_of(&plans[p].cache_type, &file.blob, v, &mut buf),
+                id: ids.id(&file.blob),
                 b: b as u32,
             };
         }
