@@ -116,10 +116,6 @@ pub(crate) fn collect(
             keep
         })?
     };
-    let mut by_path: FxHashMap<&str, &Tracked> = FxHashMap::default();
-    // Sized once: growing it would rehash a 100,000-file index several times.
-    by_path.reserve(tracked.len());
-    by_path.extend(tracked.iter().map(|t| (&*t.path, t)));
     // Tracked files are listed by their index entry: neither their path is copied nor is the
     // entry looked up again to identify them.
     let mut wanted: Vec<Want<'_>> = Vec::new();
@@ -203,6 +199,15 @@ pub(crate) fn collect(
     if selections > 1 {
         dedupe(&mut wanted);
     }
+    // The index's entries by path, for the paths named without their entry. A plain --all
+    // names none (the untracked files it adds are, by definition, in no entry): there only the
+    // walk's thread needs the map, to tell untracked files, and builds it there.
+    let by_path_here = wanted.iter().any(|w| matches!(w, Want::Path(_)));
+    let by_path = if by_path_here {
+        by_path_of(&tracked)
+    } else {
+        FxHashMap::default()
+    };
     // --all: what git would track next (untracked files that .gitignore does not exclude), found
     // by a walk on its own thread while the others identify the files already listed.
     let (resolved, walked) = std::thread::scope(|sc| {
@@ -210,8 +215,15 @@ pub(crate) fn collect(
             let filter = filter.get()?;
             let not_kept = not_matched.borrow().clone();
             let submodules = &submodules;
-            let by_path = &by_path;
+            let (by_path, tracked) = (&by_path, &tracked);
             Some(sc.spawn(move || {
+                let built;
+                let by_path = if by_path_here {
+                    by_path
+                } else {
+                    built = by_path_of(tracked);
+                    &built
+                };
                 let not_kept: FxHashSet<&str> = not_kept.iter().map(String::as_str).collect();
                 let tracked = |p: &str| by_path.contains_key(p) || not_kept.contains(p);
                 let walked = reading.join().expect("the folder walk panicked");
@@ -255,6 +267,14 @@ pub(crate) fn collect(
         submodules,
         not_matched,
     })
+}
+
+/// `tracked` by path. Sized once: growing it would rehash a 100,000-file index several times.
+fn by_path_of(tracked: &[Tracked]) -> FxHashMap<&str, &Tracked> {
+    let mut by_path = FxHashMap::default();
+    by_path.reserve(tracked.len());
+    by_path.extend(tracked.iter().map(|t| (&*t.path, t)));
+    by_path
 }
 
 /// A file a selection names: by its entry in git's index, or by a path the index may not hold.
