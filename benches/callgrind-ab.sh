@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-BENCH_DIR=$WORK BENCH_BIN=$NEW RUNS=1 FILES=$N benches/bench.sh cache >/dev/null 2>&1
-R=$WORK/repo
+BENCH_DIR=$WORK BENCH_BIN=$NEW RUNS=1 FILES=$N KEEP_REPO=1 benches/bench.sh cache >/dev/null 2>&1
+R=$WORK/repo$N
+[ -d "$R" ] || { echo "benches/bench.sh cache left no repository at $R" >&2; exit 1; }
 count() {
   (cd "$R" && "$@" >/dev/null 2>&1 || true)
   (cd "$R" && valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 |
