@@ -17,7 +17,9 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
 };
 
 /// A git object id in lower-case hex, held inline (no allocation; cloning copies 65 bytes).
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// Equal ids are equal strings, and an id hashes as its string does (it can be looked up by
+/// `&str` in a map keyed by ids, see `Borrow`).
+#[derive(Clone, PartialEq, Eq)]
 pub struct BlobId {
     len: u8,
     hex: [u8; 64],
@@ -86,6 +88,12 @@ impl AsRef<str> for BlobId {
     }
 }
 
+impl std::hash::Hash for BlobId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
 impl std::borrow::Borrow<str> for BlobId {
     fn borrow(&self) -> &str {
         self.as_str()
@@ -137,6 +145,8 @@ mod tests {
         let sha256 = [0xabu8; 32];
         assert_eq!(BlobId::from_raw(&sha256).unwrap().as_str(), "ab".repeat(32));
         assert!(BlobId::from_raw(&[0u8; 21]).is_none());
+        let map: std::collections::HashMap<BlobId, u8> = [(id.clone(), 7)].into();
+        assert_eq!(map.get(sha1.to_string().as_str()), Some(&7));
         for bad in ["", "abc", &"A".repeat(40), &"g".repeat(40), &"0".repeat(41)] {
             assert!(BlobId::parse(bad).is_none(), "{bad}");
         }
