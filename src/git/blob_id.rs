@@ -4,18 +4,6 @@
 
 use std::fmt;
 
-/// The two lower-case hex digits of every byte.
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
-        i += 1;
-    }
-    t
-};
-
 /// A git object id in lower-case hex, held inline (no allocation; cloning copies 65 bytes).
 /// Equal ids are equal strings, and an id hashes as its string does (it can be looked up by
 /// `&str` in a map keyed by ids, see `Borrow`).
@@ -32,10 +20,7 @@ impl BlobId {
             return None;
         }
         let mut hex = [0u8; 64];
-        // A byte's two digits from one table: this runs for every entry of git's index.
-        for (pair, &b) in hex.chunks_exact_mut(2).zip(oid) {
-            pair.copy_from_slice(&HEX_PAIRS[b as usize]);
-        }
+        crate::util::hex_into(oid, &mut hex);
         Some(BlobId {
             len: (oid.len() * 2) as u8,
             hex,

@@ -36,16 +36,20 @@ pub struct ShardHits {
     oldest: i64,
 }
 
+/// The 8 bytes at offset `k` of the record `r` (key id at 0, cost saved at 8, created at 16).
+fn word(r: &[u8], k: usize) -> [u8; 8] {
+    <[u8; 8]>::try_from(&r[k..k + 8]).expect("8 bytes")
+}
+
 impl ShardHits {
     /// A table from its encoded records (key id, cost saved, created_at; sorted by key id).
     fn new(sig: Sig, invalid: i64, recs: Vec<u8>) -> ShardHits {
         let mut ids = Vec::with_capacity(recs.len() / REC);
         let (mut costly, mut oldest) = (false, i64::MAX);
         for r in recs.chunks_exact(REC) {
-            let word = |k: usize| <[u8; 8]>::try_from(&r[k..k + 8]).expect("8 bytes");
-            ids.push(i64::from_le_bytes(word(0)));
-            costly |= f64::from_le_bytes(word(8)) != 0.0;
-            oldest = oldest.min(i64::from_le_bytes(word(16)));
+            ids.push(i64::from_le_bytes(word(r, 0)));
+            costly |= f64::from_le_bytes(word(r, 8)) != 0.0;
+            oldest = oldest.min(i64::from_le_bytes(word(r, 16)));
         }
         ShardHits {
             sig,
@@ -72,19 +76,14 @@ impl ShardHits {
         self.ids.binary_search(&id).ok()
     }
 
-    fn word(&self, i: usize, k: usize) -> [u8; 8] {
-        let at = i * REC + k;
-        <[u8; 8]>::try_from(&self.recs[at..at + 8]).expect("8 bytes")
-    }
-
     /// The cost record `i` saves.
     pub fn saved(&self, i: usize) -> f64 {
-        f64::from_le_bytes(self.word(i, 8))
+        f64::from_le_bytes(word(&self.recs[i * REC..], 8))
     }
 
     /// Record `i`'s creation time (Unix seconds).
     pub fn created(&self, i: usize) -> i64 {
-        i64::from_le_bytes(self.word(i, 16))
+        i64::from_le_bytes(word(&self.recs[i * REC..], 16))
     }
 
     /// Whether some record saves a cost: if none does, every hit saves 0.
@@ -110,10 +109,12 @@ impl HitSet {
     fn decode(invalid: i64, b: &[u8]) -> HitSet {
         let mut recs = FxHashMap::default();
         for r in b.chunks_exact(REC) {
-            let w = |k: usize| <[u8; 8]>::try_from(&r[k..k + 8]).expect("8 bytes");
             recs.insert(
-                i64::from_le_bytes(w(0)),
-                (f64::from_le_bytes(w(8)), i64::from_le_bytes(w(16))),
+                i64::from_le_bytes(word(r, 0)),
+                (
+                    f64::from_le_bytes(word(r, 8)),
+                    i64::from_le_bytes(word(r, 16)),
+                ),
             );
         }
         HitSet { invalid, recs }

@@ -291,19 +291,19 @@ impl Index {
 /// Ids may collide (odds ~1e-9 at 100,000 entries): rows are matched on the key too, and a
 /// collision only makes two entries share recency.
 pub fn key_id(key: &Key) -> i64 {
-    key_id_of(&key.cache_type, &key.blob, &key.variant, &mut Vec::new())
+    key_id_of(&key.cache_type, &key.blob, &key.variant)
 }
 
-/// [`key_id`] of the key with these parts, hashed in `buf` (reused across calls: a run of
-/// 20,000 keys builds no key to hash).
-pub fn key_id_of(cache_type: &str, blob: &str, variant: &str, buf: &mut Vec<u8>) -> i64 {
-    buf.clear();
+/// [`key_id`] of the key with these parts: the hash of `type\0blob\0variant`. A run's many
+/// keys go through [`KeyIds`], which builds the same bytes once per type.
+pub fn key_id_of(cache_type: &str, blob: &str, variant: &str) -> i64 {
+    let mut buf = Vec::with_capacity(cache_type.len() + blob.len() + variant.len() + 2);
     buf.extend_from_slice(cache_type.as_bytes());
     buf.push(0);
     buf.extend_from_slice(blob.as_bytes());
     buf.push(0);
     buf.extend_from_slice(variant.as_bytes());
-    crate::cache::shard::line_hash(buf) as i64
+    crate::cache::shard::line_hash(&buf) as i64
 }
 
 /// [`key_id_of`] for many blobs under one type and variant (a run's keys, plan by plan): the
@@ -429,7 +429,7 @@ mod tests {
         ] {
             assert_eq!(
                 ids.id(blob),
-                key_id_of("refactor", blob, "openai.gpt-4o.abc.v3", &mut Vec::new()),
+                key_id_of("refactor", blob, "openai.gpt-4o.abc.v3"),
                 "{blob}"
             );
         }

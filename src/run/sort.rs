@@ -159,8 +159,8 @@ impl Sorting<'_> {
         };
         // The file is shared (with the jobs, the overlay hits) only when some plan needs it: an
         // all-cached run of 100,000 files allocates and frees none. Its path and blob id move
-        // into its last result and are shared by the others: each copy of a shared string is an
-        // atomic count, and an all-cached run of 100,000 files made a million of them here.
+        // into its last result and are copied for the others: each copy of the shared path is
+        // an atomic count (the blob id is inline), and counts were a million per 100,000 files.
         let needed = per_plan
             .iter()
             .zip(variants)

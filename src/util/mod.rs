@@ -30,34 +30,31 @@ pub fn interned(name: &str) -> &'static str {
     n
 }
 
+/// The two lower-case hex digits of every byte.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+/// Write `bytes` in lower-case hex into the start of `out` (which holds at least twice as many
+/// bytes): a byte's two digits from one table, as this runs for every entry of git's index.
+pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[b as usize]);
+    }
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    hex_with(bytes, |s| s.to_string())
-}
-
-/// `bytes` in lower-case hex, handed to `make` from a buffer on the stack (up to 32 bytes; a
-/// shared string is then made with one allocation).
-pub fn hex_with<T>(bytes: &[u8], make: impl FnOnce(&str) -> T) -> T {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    if bytes.len() > 32 {
-        return make(&hex_long(bytes));
-    }
-    let mut buf = [0u8; 64];
-    for (i, b) in bytes.iter().enumerate() {
-        buf[2 * i] = DIGITS[(b >> 4) as usize];
-        buf[2 * i + 1] = DIGITS[(b & 0xf) as usize];
-    }
-    make(std::str::from_utf8(&buf[..bytes.len() * 2]).expect("hex digits are ASCII"))
-}
-
-fn hex_long(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
+    let mut out = vec![0u8; bytes.len() * 2];
+    hex_into(bytes, &mut out);
+    String::from_utf8(out).expect("hex digits are ASCII")
 }
 
 /// Hex sha256 of `bytes`.
