@@ -48,22 +48,11 @@ median_ms() {
 # median_pair_ms "CMD A" "CMD B": run A and B in turn $RUNS times each (after one warm-up of each),
 # print their median wall times in ms ("A B"). Alternating puts both under the same machine
 # state: on a shared VM the minute-to-minute drift is larger than the ratios being measured.
+source "$ROOT/benches/alternate.sh"
 median_pair_ms() {
-  local a=$1 b=$2 ta=() tb=()
-  eval "$a" >/dev/null 2>&1 || true
-  eval "$b" >/dev/null 2>&1 || true
-  for _ in $(seq "$RUNS"); do
-    local t0 t1 t2
-    t0=${EPOCHREALTIME/./}
-    eval "$a" >/dev/null 2>&1 || true
-    t1=${EPOCHREALTIME/./}
-    eval "$b" >/dev/null 2>&1 || true
-    t2=${EPOCHREALTIME/./}
-    ta+=($((10#$t1 - 10#$t0)))
-    tb+=($((10#$t2 - 10#$t1)))
-  done
-  local med='{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%.1f", m/1000}'
-  echo "$(printf '%s\n' "${ta[@]}" | sort -n | awk "$med") $(printf '%s\n' "${tb[@]}" | sort -n | awk "$med")"
+  local a b
+  read -r a b < <(alternate_us "$RUNS" "$1" "$2")
+  awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f %.1f\n", a / 1000, b / 1000 }'
 }
 
 # gen_repo DIR N: a git repository with N Rust files in 100 folders, committed.

@@ -43,21 +43,26 @@ pub fn phase(name: &str) {
     }
 }
 ''')
-at("src/cli/mod.rs", "pub fn main() -> i32 {\n", "main")
-at("src/cli/mod.rs", "    exit_code(&outcome, crate::output::stdout_closed())\n", "exit", after=False)
-at("src/cli/analyze.rs", "    let mut index = Index::open_for_lookup(session);\n", "index opened")
-at("src/cli/analyze.rs", "    record_savings(session, &plans, &report);\n", "run returned", after=False)
-at("src/run/select.rs", "    // Tracked files are listed by their index entry", "git index read", after=False)
-at("src/run/select.rs", "    let (resolved, walked) = std::thread::scope", "wanted", after=False)
-at("src/run/select.rs", "    if let Some((mut untracked, left)) = walked {\n", "identified+walked", after=False)
-at("src/run/mod.rs", "    say_submodules(out, &submodules);\n", "collected", after=False)
-at("src/run/lookup.rs", "    let mut counts = vec![0usize; np * 256];\n", "lk key ids", after=False)
-at("src/run/lookup.rs", "    let sigs = shard_sigs(session, &shards);\n", "lk buckets", after=False)
-at("src/run/lookup.rs", "    let sigs = shard_sigs(session, &shards);\n", "lk shard stats")
-at("src/run/lookup.rs", "    let mut sigs_of: FxHashMap<String, Sig> = match usable {\n", "lk hit tables", after=False)
-at("src/run/lookup.rs", "    let recorded = |rel: &str| recorded_sig(&tables, &sigs_of, rel);\n", "lk sync", after=False)
-at("src/run/lookup.rs", "    // The slots of the buckets answered one by one", "lk answers", after=False)
-at("src/run/mod.rs", "    let mut sorted = sort(targets", "looked up", after=False)
-at("src/run/mod.rs", "    warn_untrusted(out, &sorted);\n", "sorted", after=False)
-at("src/run/mod.rs", "    summary.not_matched = not_matched.len();\n", "tallied", after=False)
-at("src/run/mod.rs", "    Ok(Report {\n        results: sorted.results,", "recorded", after=False)
+# (file, the line a probe goes next to, the probe's name, before that line rather than after)
+PROBES = [
+    ("src/cli/mod.rs", "pub fn main() -> i32 {\n", "main"),
+    ("src/cli/mod.rs", "    exit_code(&outcome, crate::output::stdout_closed())\n", "exit", True),
+    ("src/cli/analyze.rs", "    let mut index = Index::open_for_lookup(session);\n", "index opened"),
+    ("src/cli/analyze.rs", "    record_savings(session, &plans, &report);\n", "run returned", True),
+    ("src/run/select.rs", "    // Tracked files are listed by their index entry", "git index read", True),
+    ("src/run/select.rs", "    let (resolved, walked) = std::thread::scope", "wanted", True),
+    ("src/run/select.rs", "    if let Some((mut untracked, left)) = walked {\n", "identified+walked", True),
+    ("src/run/mod.rs", "    say_submodules(out, &submodules);\n", "collected", True),
+    ("src/run/lookup.rs", "    let mut counts = vec![0usize; np * 256];\n", "lk key ids", True),
+    ("src/run/lookup.rs", "    let sigs = shard_sigs(session, &shards);\n", "lk buckets", True),
+    ("src/run/lookup.rs", "    let sigs = shard_sigs(session, &shards);\n", "lk shard stats"),
+    ("src/run/lookup.rs", "    let mut sigs_of: FxHashMap<String, Sig> = match usable {\n", "lk hit tables", True),
+    ("src/run/lookup.rs", "    let recorded = |rel: &str| recorded_sig(&tables, &sigs_of, rel);\n", "lk sync", True),
+    ("src/run/lookup.rs", "    // The slots of the buckets answered one by one", "lk answers", True),
+    ("src/run/mod.rs", "    let mut sorted = sort(targets", "looked up", True),
+    ("src/run/mod.rs", "    warn_untrusted(out, &sorted);\n", "sorted", True),
+    ("src/run/mod.rs", "    summary.not_matched = not_matched.len();\n", "tallied", True),
+    ("src/run/mod.rs", "    Ok(Report {\n        results: sorted.results,", "recorded", True),
+]
+for path, anchor, name, *before in PROBES:
+    at(path, anchor, name, after=not before)
