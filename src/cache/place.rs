@@ -45,9 +45,14 @@ impl Location {
     /// `cache/<type>/<b0b1>.jsonl` or `overlay/<type>/<b0b1>.jsonl`: the name the index and
     /// messages use.
     pub fn rel(&self) -> String {
-        let mut rel = String::with_capacity(self.place.prefix().len() + self.shard.rel_len());
-        rel.push_str(self.place.prefix());
-        self.shard.push_rel(&mut rel);
+        Self::rel_of(self.place, &self.shard)
+    }
+
+    /// [`Location::rel`] of `shard` in `place`, without making the location.
+    pub fn rel_of(place: Place, shard: &ShardId) -> String {
+        let mut rel = String::with_capacity(place.prefix().len() + shard.rel_len());
+        rel.push_str(place.prefix());
+        shard.push_rel(&mut rel);
         rel
     }
 

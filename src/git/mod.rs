@@ -230,7 +230,7 @@ impl Repo {
             if e.stage != 0 || e.mode & MODE_FILE_MASK != MODE_REGULAR {
                 return;
             }
-            let Some(path) = std::str::from_utf8(e.path).ok().filter(|p| keep(p)) else {
+            let Some(path) = crate::util::utf8(e.path).filter(|p| keep(p)) else {
                 return;
             };
             let mtime = (e.mtime.0 as i32, e.mtime.1);

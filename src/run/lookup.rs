@@ -171,7 +171,7 @@ fn lookup_with(
     // Each shard's name in both places, made once for the checks and answers below.
     let names: Vec<[String; 2]> = shards
         .iter()
-        .map(|(id, _)| Location::each(id).map(|l| l.rel()))
+        .map(|(id, _)| Place::ALL.map(|place| Location::rel_of(place, id)))
         .collect();
     let usable = index.filter(|_| !store.requires_signatures());
     // Many keys are answered from the shards' hit tables (one query); a few by a query each.
@@ -195,15 +195,21 @@ fn lookup_with(
     // index like the rest. Reading them here instead would decode every line of both places,
     // and the run's record would read them once more.
     if let Some(ix) = usable {
+        // Locations are made only for those: each one copies its shard's names.
         let stale_now: Vec<Location> = shards
             .iter()
             .zip(&sigs)
             .zip(&names)
             .flat_map(|(((id, _), sig), rels)| {
-                Location::each(id).into_iter().zip(sig.iter().zip(rels))
+                Place::ALL
+                    .into_iter()
+                    .zip(sig.iter().zip(rels))
+                    .filter(|(_, (s, rel))| recorded_sig(&tables, &sigs_of, rel) != **s)
+                    .map(move |(place, _)| Location {
+                        place,
+                        shard: id.clone(),
+                    })
             })
-            .filter(|(_, (s, rel))| recorded_sig(&tables, &sigs_of, rel) != **s)
-            .map(|(loc, _)| loc)
             .collect();
         if !stale_now.is_empty() && ix.sync_shards(store, &stale_now).is_ok() {
             let rels: Vec<String> = stale_now.iter().map(Location::rel).collect();
@@ -230,13 +236,15 @@ fn lookup_with(
     let mut answering: Vec<Option<[Option<Table<'_>>; 2]>> = vec![None; counts.len()];
     for (((id, b), sig), rels) in shards.iter().zip(&sigs).zip(names) {
         let mut ok = usable.is_some();
-        let locs = Location::each(id);
-        for ((loc, rel), s) in locs.into_iter().zip(&rels).zip(sig) {
+        for ((place, rel), s) in Place::ALL.into_iter().zip(&rels).zip(sig) {
             // Racily recorded shards (mtime 0) never match: they are read.
             if recorded(rel) != *s {
                 ok = false;
                 if usable.is_some() {
-                    stale.push(loc);
+                    stale.push(Location {
+                        place,
+                        shard: id.clone(),
+                    });
                 }
             }
         }

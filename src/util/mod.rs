@@ -57,6 +57,19 @@ pub fn hex(bytes: &[u8]) -> String {
     String::from_utf8(out).expect("hex digits are ASCII")
 }
 
+/// `bytes` as a `str` when they are UTF-8: [`std::str::from_utf8`] with a fast path for ASCII,
+/// which file names almost always are. For the short names of git's index and of a folder walk
+/// (tens of bytes, 20,000 of them at 10,000 files) the general check cost ~160 instructions a
+/// name; `is_ascii` reads them a word at a time.
+pub fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
 /// Hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
@@ -214,6 +227,22 @@ mod tests {
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn utf8_agrees_with_the_standard_check() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"src/main.rs",
+            "caf\u{e9}/na\u{ef}ve.rs".as_bytes(),
+            "\u{1f980}.rs".as_bytes(),
+            b"bad\xff.rs",
+            b"\xc3",
+            b"a\x00b",
+        ];
+        for c in cases {
+            assert_eq!(utf8(c), std::str::from_utf8(c).ok(), "{c:?}");
+        }
     }
 
     #[test]

@@ -175,7 +175,9 @@ pub fn read_folder(path: &Path, mut each: impl FnMut(&str, Kind) -> bool) {
         }
         // SAFETY: readdir returned a valid entry whose name is NUL-terminated.
         let (c_name, d_type) = unsafe { (CStr::from_ptr((*ent).d_name.as_ptr()), (*ent).d_type) };
-        let Ok(name) = c_name.to_str() else { continue };
+        let Some(name) = crate::util::utf8(c_name.to_bytes()) else {
+            continue;
+        };
         if name == "." || name == ".." {
             continue;
         }
