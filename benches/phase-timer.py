@@ -47,7 +47,7 @@ pub fn phase(name: &str) {
 PROBES = [
     ("src/cli/mod.rs", "pub fn main() -> i32 {\n", "main"),
     ("src/cli/mod.rs", "    exit_code(&outcome, crate::output::stdout_closed())\n", "exit", True),
-    ("src/cli/analyze.rs", "    let mut index = Index::open_for_lookup(session);\n", "index opened"),
+    ("src/run/mod.rs", "        *index = Some(Index::open_for_lookup(session));\n", "index opened"),
     ("src/cli/analyze.rs", "    record_savings(session, &plans, &report);\n", "run returned", True),
     ("src/run/select.rs", "    // Tracked files are listed by their index entry", "git index read", True),
     ("src/run/select.rs", "    let (resolved, walked) = std::thread::scope", "wanted", True),

@@ -662,3 +662,56 @@ fn show_rev_shows_the_committed_content_and_stats_zero_resets_counters() {
     assert_eq!(z["misses"], 0);
     assert_eq!(z["total_entries"], s["total_entries"]);
 }
+
+#[test]
+fn the_summary_counts_files_and_hits_alike_with_or_without_json() {
+    // Without --json, hits are counted, not given a line each: the summary must still count
+    // every file once, whether its types hit, missed or both.
+    let env = TestEnv::new();
+    let repo = env.repo(
+        "r",
+        &[
+            ("src/main.rs", RUST_SRC),
+            ("tool.py", PY_SRC),
+            ("README.md", "# hi\n"),
+        ],
+    );
+    // One type of one file first: the next run has a file with a hit and a miss.
+    env.run(&repo, &["analyze", "src/main.rs", "--type", "todos"])
+        .ok();
+    let mixed = env.run(&repo, &["analyze", "--all"]).ok();
+    assert!(
+        mixed
+            .stdout
+            .contains("3 files, 6 analyses: 1 cached, 5 analysed, 0 skipped, 0 errors"),
+        "{}",
+        mixed.stdout
+    );
+    std::fs::write(repo.join("tool.py"), format!("{PY_SRC}# TODO: more\n")).unwrap();
+    let human = env.run(&repo, &["analyze", "--all"]).ok();
+    assert!(
+        human
+            .stdout
+            .contains("3 files, 6 analyses: 4 cached, 2 analysed, 0 skipped, 0 errors"),
+        "{}",
+        human.stdout
+    );
+    let json = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(json["summary"]["hits"], 6, "{json:#}");
+    assert_eq!(results_by_status(&json, "hit"), 6, "{json:#}");
+    let quiet_again = env.run(&repo, &["analyze", "--all", "-v"]).ok();
+    assert!(
+        quiet_again
+            .stdout
+            .contains("3 files, 6 analyses: 6 cached, 0 analysed"),
+        "{}",
+        quiet_again.stdout
+    );
+    assert!(
+        quiet_again
+            .stdout
+            .contains("Using cached analysis for tool.py"),
+        "-v still lists each hit: {}",
+        quiet_again.stdout
+    );
+}

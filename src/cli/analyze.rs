@@ -159,12 +159,15 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         deadline: None,
         quiet: false,
         promote: true,
+        // Only `--json` and the savings of paid hits (`record_savings`) read hits' lines.
+        hits_as_totals: !out.json && !plans.iter().any(is_remote),
     };
-    let mut index = Index::open_for_lookup(session);
-    let report = crate::run::run(session, &sel, &plans, &opts, Some(&mut index))?;
+    // Opened by the run, beside the folder walk.
+    let mut index = None;
+    let report = crate::run::run(session, &sel, &plans, &opts, &mut index)?;
     record_savings(session, &plans, &report);
     let s = &report.summary;
-    if s.misses > 0 && !args.dry_run {
+    if let Some(index) = index.filter(|_| s.misses > 0 && !args.dry_run) {
         auto_evict(session, index);
     }
     if out.json {
@@ -179,7 +182,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                 "✅"
             },
             count(s.files, "file", "files"),
-            count(report.results.len(), "analysis", "analyses"),
+            count(s.analyses(), "analysis", "analyses"),
             s.hits,
             s.misses,
             if args.dry_run {
@@ -257,13 +260,15 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
 }
 
 /// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
+/// Whether `plan`'s analyses are paid requests.
+fn is_remote(plan: &Plan) -> bool {
+    plan.analyzer.as_ref().is_ok_and(|a| a.is_remote())
+}
+
 fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::run::Report) {
     // Only paid analyses save money; with none (the offline types) there is nothing to look at
     // among what can be 200,000 results.
-    if !plans
-        .iter()
-        .any(|p| p.analyzer.as_ref().is_ok_and(|a| a.is_remote()))
-    {
+    if !plans.iter().any(is_remote) {
         return;
     }
     let mut by: std::collections::BTreeMap<(String, String), (u64, f64)> = Default::default();

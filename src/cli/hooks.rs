@@ -219,8 +219,9 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
     if !prepare(session, mode, fresh)? {
         return Ok(Exit::Success);
     }
-    let mut index = Index::open_for_lookup(session);
+    let mut index = Some(Index::open_for_lookup(session));
     let report = analyse_staged(session, mode, &mut index)?;
+    let mut index = index.expect("the run keeps the index it is given");
     let (added, pruned) = if mode == PreCommitMode::Analyze {
         stage_shards(session, &mut index, fresh)?
     } else {
@@ -247,7 +248,7 @@ fn prepare(session: &Workspace, mode: PreCommitMode, fresh: bool) -> Result<bool
 fn analyse_staged(
     session: &Workspace,
     mode: PreCommitMode,
-    index: &mut Index,
+    index: &mut Option<Index>,
 ) -> Result<crate::run::Report> {
     let types = session.config.default_types();
     let plans = crate::analyzer::registry::plans(session, &types)?;
@@ -269,12 +270,14 @@ fn analyse_staged(
         quiet: true,
         // stage_shards moves the overlay entries of the committed content itself.
         promote: false,
+        // judge_left_out reads the lines.
+        hits_as_totals: false,
     };
     let staged = Selection {
         staged: true,
         ..Selection::default()
     };
-    crate::run::run(session, &staged, &plans, &opts, Some(index))
+    crate::run::run(session, &staged, &plans, &opts, index)
 }
 
 /// Stage the shards of exactly the committed content (and the skeleton on a first commit);

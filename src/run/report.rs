@@ -118,6 +118,14 @@ pub struct Summary {
     pub estimate: Option<DryRunEstimate>,
 }
 
+impl Summary {
+    /// Analyses with an outcome (one per file and type): a report's lines, those of hits
+    /// counted only (`RunOptions::hits_as_totals`) included.
+    pub fn analyses(&self) -> usize {
+        self.hits + self.misses + self.skipped + self.errors
+    }
+}
+
 /// What `--dry-run`'s paid requests would cost at most.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct DryRunEstimate {
@@ -137,10 +145,15 @@ pub struct DryRunEstimate {
 /// The whole report.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    /// One line per `(file, type)`.
+    /// One line per `(file, type)` (hits counted only, with `RunOptions::hits_as_totals`, have
+    /// none).
     pub results: Vec<FileResult>,
     /// Totals.
     pub summary: Summary,
+    /// The paths of the files whose hits were counted only: held (never read) so that they go
+    /// with the results, whether the caller drops or forgets the report.
+    #[allow(dead_code)]
+    pub(crate) unlisted_files: Vec<Arc<str>>,
 }
 
 impl Report {

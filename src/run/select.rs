@@ -29,11 +29,29 @@ pub(crate) struct Collected {
     pub not_matched: Vec<String>,
 }
 
-/// Turn the selection into identified files.
+/// `--all`'s read of the folders, under way on a thread of its own.
+pub(crate) struct Walk(std::thread::JoinHandle<crate::git::untracked::Walked>);
+
+/// For `--all`, start reading the folders (for the untracked files) on a thread of their own:
+/// it needs nothing but the repository, so it runs while the caller does the rest of its
+/// setup (opening the local index) and reads git's index, and is ready by the time those are
+/// sorted into tracked and untracked. `None` for other selections.
+pub(crate) fn start_walk(repo: &Repo, sel: &Selection) -> Option<Walk> {
+    sel.all.then(|| {
+        let root = repo.workdir().to_path_buf();
+        let exclude = repo.commondir().join("info/exclude");
+        Walk(std::thread::spawn(move || {
+            crate::git::untracked::walk(&root, &exclude)
+        }))
+    })
+}
+
+/// Turn the selection into identified files; `walk` is what [`start_walk`] returned for `sel`.
 pub(crate) fn collect(
     session: &Workspace,
     sel: &Selection,
     opts: &RunOptions,
+    walk: Option<Walk>,
 ) -> Result<Collected> {
     let repo = &session.repo;
     let cfg = &session.config;
@@ -96,13 +114,9 @@ pub(crate) fn collect(
         && sel.since.is_none()
         && named.len() <= FEW_FILES
         && named.iter().all(|n| repo.workdir().join(n).is_file());
-    // --all: the folders are read on a thread of their own while git's index is (what they
-    // hold is sorted into tracked and untracked below, once the index is known).
-    let reading = sel.all.then(|| {
-        let root = repo.workdir().to_path_buf();
-        let exclude = repo.commondir().join("info/exclude");
-        std::thread::spawn(move || crate::git::untracked::walk(&root, &exclude))
-    });
+    // --all: the folders are read on a thread of their own (see `start_walk`); what they hold
+    // is sorted into tracked and untracked below, once the index is known.
+    let reading = walk.filter(|_| sel.all).map(|w| w.0);
     let tracked = if few_named_files {
         Vec::new()
     } else {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::cache::Key;
-use crate::git::FileId;
+use crate::git::{BlobId, FileId};
 use crate::output::Printer;
 use crate::util::par::Filler;
 
@@ -26,6 +26,11 @@ pub(super) struct Sorted {
     pub overlay_hits: Vec<(Arc<FileId>, Key)>,
     pub invalid: usize,
     pub first_invalid: Option<String>,
+    /// With [`RunOptions::hits_as_totals`]: the hits without a line, the cost they saved, and
+    /// the paths of the files with such hits (for the count of files).
+    pub unlisted_hits: usize,
+    pub unlisted_saved: f64,
+    pub unlisted_files: Vec<Arc<str>>,
 }
 
 /// What sorting has to say on screen, kept in order while the lines are made on several threads.
@@ -108,6 +113,9 @@ pub(super) fn sort(
         all.jobs.extend(s.jobs);
         all.hit_ids.extend(s.hit_ids);
         all.overlay_hits.extend(s.overlay_hits);
+        all.unlisted_hits += s.unlisted_hits;
+        all.unlisted_saved += s.unlisted_saved;
+        all.unlisted_files.extend(s.unlisted_files);
         say(out, said);
     }
     all
@@ -178,8 +186,11 @@ impl Sorting<'_> {
                 .expect("needs_file said a plan needs the file")
         };
         let mut names = Some((path, blob));
+        // With hits counted only, the last result to take the names may be none: the path is
+        // kept for the count of files (the blob id is not needed).
+        let mut unlisted = false;
         let last = per_plan.len().saturating_sub(1);
-        let mut names_for = |pi: usize| {
+        let names_for = |names: &mut Option<(Arc<str>, BlobId)>, pi: usize| {
             if pi == last {
                 names.take().expect("the last result takes the names once")
             } else {
@@ -190,8 +201,8 @@ impl Sorting<'_> {
         for (pi, found) in per_plan.iter().enumerate() {
             let plan = &plans[pi];
             let ty = self.types[pi];
-            let (path, blob) = names_for(pi);
             let (Some((id, found)), Some(variant)) = (found, &variants[pi]) else {
+                let (path, blob) = names_for(&mut names, pi);
                 let reason = plan.analyzer.as_ref().err().cloned().unwrap_or_default();
                 results.push(
                     line(path, ty, Some(blob), Status::Skipped, reason).because(Cause::NoProvider),
@@ -206,12 +217,20 @@ impl Sorting<'_> {
                             .push((file.clone(), lookup::key_of(plan, file, variant)));
                     }
                     if self.list_hits {
+                        let (path, _) = names.as_ref().expect("taken only by the last result");
                         said.push(Said::Line(format!(
                             "📦 Using cached analysis for {} ({})",
                             path, plan.cache_type
                         )));
                     }
                     s.hit_ids.push(*id);
+                    if opts.hits_as_totals {
+                        s.unlisted_hits += 1;
+                        s.unlisted_saved += *saved;
+                        unlisted = true;
+                        continue;
+                    }
+                    let (path, blob) = names_for(&mut names, pi);
                     let mut r = line(path, ty, Some(blob), Status::Hit, String::new());
                     r.reason = None;
                     r.saved_usd = *saved;
@@ -227,6 +246,11 @@ impl Sorting<'_> {
                     });
                 }
             }
+        }
+        // A file whose last result took its path has a line; one with hits counted only and
+        // no line (yet: a job's comes later, with the same path) is counted by its path.
+        if let (true, Some((path, _))) = (unlisted, names) {
+            s.unlisted_files.push(path);
         }
     }
 }
