@@ -115,70 +115,37 @@ fn lookup_with(
         })
         .collect();
     let np = plans.len();
-    // Every slot's key id, hashed on every core: 200,000 keys at 100,000 files.
-    let mut probes = vec![
-        Probe {
-            id: 0,
-            b: NO_BUCKET
-        };
-        targets.len() * np
-    ];
-    crate::util::par::parallel_chunks_mut(&mut probes, PAR_MIN, |at, chunk| {
-        let mut ids: Vec<Option<KeyIds>> = plans
-            .iter()
-            .zip(&variants)
-            .map(|(plan, v)| v.as_ref().map(|v| KeyIds::new(&plan.cache_type, v)))
-            .collect();
-        for (k, pr) in chunk.iter_mut().enumerate() {
-            let (t, p) = ((at + k) / np, (at + k) % np);
-            let Ok(file) = &targets[t].id else { continue };
-            let (Some(ids), Some(b)) = (&mut ids[p], bucket(p, &file.blob)) else {
-                continue;
-            };
-            *pr = Probe {
-                id: ids.id(&file.blob),
-                b: b as u32,
-            };
-        }
-    });
-    let mut counts = vec![0usize; np * 256];
-    for b in probes.iter().filter_map(Probe::bucket) {
-        counts[b] += 1;
-    }
-    let keys_in_all = counts.iter().sum::<usize>();
+    let store = &session.store;
+    let usable = index.filter(|_| !store.requires_signatures());
+    // Many keys are answered from the shards' hit tables (one query); a few by a query each.
+    // Decided on the most keys the targets can have, so that for many the tables are read on
+    // this thread (the index's connection stays on it) while another hashes the keys and
+    // reads the shards' stat data: the two take about as long, and one ran after the other.
+    let many = targets.len() * variants.iter().flatten().count() >= few_keys;
+    let (probes, mut tables) = match usable {
+        Some(ix) if many => std::thread::scope(|sc| {
+            let probing = sc.spawn(|| Probes::new(session, targets, plans, &variants));
+            let tables = ix.hit_tables().unwrap_or_default();
+            (probing.join().expect("hashing the keys panicked"), tables)
+        }),
+        _ => (
+            Probes::new(session, targets, plans, &variants),
+            FxHashMap::default(),
+        ),
+    };
+    let Probes {
+        probes,
+        counts,
+        shards,
+        sigs,
+        names,
+    } = probes;
     let key = |slot: usize| {
         let Ok(file) = &targets[slot / np].id else {
             unreachable!("probes are made for identified targets only")
         };
         let p = slot % np;
         key_of(&plans[p], file, variants[p].as_deref().unwrap_or_default())
-    };
-    let store = &session.store;
-    // The shards involved (by bucket), and the stat data of each in both places.
-    let shards: Vec<(ShardId, usize)> = counts
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(b, _)| {
-            let id = ShardId {
-                cache_type: plans[b / 256].cache_type.clone(),
-                prefix: format!("{:02x}", b % 256),
-            };
-            (id, b)
-        })
-        .collect();
-    let sigs = shard_sigs(session, &shards);
-    // Each shard's name in both places, made once for the checks and answers below.
-    let names: Vec<[String; 2]> = shards
-        .iter()
-        .map(|(id, _)| Place::ALL.map(|place| Location::rel_of(place, id)))
-        .collect();
-    let usable = index.filter(|_| !store.requires_signatures());
-    // Many keys are answered from the shards' hit tables (one query); a few by a query each.
-    let many = keys_in_all >= few_keys;
-    let mut tables: FxHashMap<String, ShardHits> = match usable {
-        Some(ix) if many => ix.hit_tables().unwrap_or_default(),
-        _ => FxHashMap::default(),
     };
     let mut sigs_of: FxHashMap<String, Sig> = match usable {
         Some(ix) if !many => {
@@ -355,6 +322,82 @@ fn lookup_with(
         variants,
         stale,
         bad: bad.into_iter().collect(),
+    }
+}
+
+/// A run's keys located: every slot's probe, the keys per bucket, and the shards involved
+/// (by bucket) with the stat data of each in both places and its name in both.
+struct Probes {
+    probes: Vec<Probe>,
+    counts: Vec<usize>,
+    shards: Vec<(ShardId, usize)>,
+    sigs: Vec<[Option<Sig>; 2]>,
+    names: Vec<[String; 2]>,
+}
+
+impl Probes {
+    fn new(
+        session: &Workspace,
+        targets: &[Target],
+        plans: &[Plan],
+        variants: &[Option<String>],
+    ) -> Probes {
+        let np = plans.len();
+        // Every slot's key id, hashed on every core: 200,000 keys at 100,000 files.
+        let mut probes = vec![
+            Probe {
+                id: 0,
+                b: NO_BUCKET
+            };
+            targets.len() * np
+        ];
+        crate::util::par::parallel_chunks_mut(&mut probes, PAR_MIN, |at, chunk| {
+            let mut ids: Vec<Option<KeyIds>> = plans
+                .iter()
+                .zip(variants)
+                .map(|(plan, v)| v.as_ref().map(|v| KeyIds::new(&plan.cache_type, v)))
+                .collect();
+            for (k, pr) in chunk.iter_mut().enumerate() {
+                let (t, p) = ((at + k) / np, (at + k) % np);
+                let Ok(file) = &targets[t].id else { continue };
+                let (Some(ids), Some(b)) = (&mut ids[p], bucket(p, &file.blob)) else {
+                    continue;
+                };
+                *pr = Probe {
+                    id: ids.id(&file.blob),
+                    b: b as u32,
+                };
+            }
+        });
+        let mut counts = vec![0usize; np * 256];
+        for b in probes.iter().filter_map(Probe::bucket) {
+            counts[b] += 1;
+        }
+        let shards: Vec<(ShardId, usize)> = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(b, _)| {
+                let id = ShardId {
+                    cache_type: plans[b / 256].cache_type.clone(),
+                    prefix: format!("{:02x}", b % 256),
+                };
+                (id, b)
+            })
+            .collect();
+        let sigs = shard_sigs(session, &shards);
+        // Each shard's name in both places, made once for the checks and answers.
+        let names = shards
+            .iter()
+            .map(|(id, _)| Place::ALL.map(|place| Location::rel_of(place, id)))
+            .collect();
+        Probes {
+            probes,
+            counts,
+            shards,
+            sigs,
+            names,
+        }
     }
 }
 
