@@ -288,9 +288,16 @@ fn tally(sorted: &Sorted, submodules: Vec<String>, started: Instant) -> Summary 
     // only), and are mostly neighbours: files are counted by that string's address, looked up
     // only when it changes, instead of hashing 100,000 paths.
     let mut files: FxHashSet<*const u8> = FxHashSet::default();
-    // At most one path per result, most files holding several: sized once instead of growing.
-    files.reserve(results.len() / 2 + sorted.unlisted_files.len());
-    files.extend(sorted.unlisted_files.iter().map(|p| p.as_ptr()));
+    // Files with counted hits are each one target, so distinct: hashed only when some file may
+    // also have a line (an all-cached quiet run has none).
+    let (mut counted, unlisted) = (0, &sorted.unlisted_files);
+    if results.is_empty() {
+        counted = unlisted.len();
+    } else {
+        // At most one path per result, most files holding several: sized once.
+        files.reserve(results.len() / 2 + unlisted.len());
+        files.extend(unlisted.iter().map(|p| p.as_ptr()));
+    }
     let mut last = std::ptr::null();
     for r in results {
         if r.path.as_ptr() != last {
@@ -310,7 +317,7 @@ fn tally(sorted: &Sorted, submodules: Vec<String>, started: Instant) -> Summary 
             summary.saved_usd += r.saved_usd;
         }
     }
-    summary.files = files.len();
+    summary.files = files.len() + counted;
     debug_assert_eq!(
         summary.files,
         results
