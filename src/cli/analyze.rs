@@ -259,12 +259,12 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
     Ok(exit)
 }
 
-/// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
 /// Whether `plan`'s analyses are paid requests.
 fn is_remote(plan: &Plan) -> bool {
     plan.analyzer.as_ref().is_ok_and(|a| a.is_remote())
 }
 
+/// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
 fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::run::Report) {
     // Only paid analyses save money; with none (the offline types) there is nothing to look at
     // among what can be 200,000 results.

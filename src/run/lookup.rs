@@ -20,7 +20,8 @@ use crate::workspace::Workspace;
 use super::{Plan, Target};
 
 /// Below this many keys the index answers each with an indexed query on the whole key; from it
-/// on, the shards' hit tables (one query for all of them) beat thousands of queries.
+/// on, the shards' hit tables (one query for all of them) beat thousands of queries. Counted
+/// before the keys are made, as the most there can be: targets times types with an analyzer.
 const FEW_KEYS: usize = 2000;
 
 /// What one key's lookup found.
