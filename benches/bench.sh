@@ -29,26 +29,20 @@ export RUSTASSISTANT_HOME=$WORK/home GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSY
   GIT_COMMITTER_EMAIL=bench@example.com
 mkdir -p "$RUSTASSISTANT_HOME"
 
-# Timing uses bash's own clock ($EPOCHREALTIME): forking `date` would add its start-up time, a
-# millisecond or more, to every measurement.
+# Timing uses bash's own clock ($EPOCHREALTIME, in benches/alternate.sh): forking `date` would
+# add its start-up time, a millisecond or more, to every measurement.
+source "$ROOT/benches/alternate.sh"
+
 # median_ms CMD...: run CMD $RUNS times (after one warm-up), print the median wall time in ms.
 median_ms() {
-  "$@" >/dev/null 2>&1 || true
-  local times=()
-  for _ in $(seq "$RUNS"); do
-    local t0 t1
-    t0=${EPOCHREALTIME/./}
-    "$@" >/dev/null 2>&1 || true
-    t1=${EPOCHREALTIME/./}
-    times+=($((10#$t1 - 10#$t0)))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%.1f", m/1000}'
+  local t
+  t=$(alternate_us "$RUNS" "$(printf '%q ' "$@")")
+  awk -v t="$t" 'BEGIN { printf "%.1f\n", t / 1000 }'
 }
 
 # median_pair_ms "CMD A" "CMD B": run A and B in turn $RUNS times each (after one warm-up of each),
 # print their median wall times in ms ("A B"). Alternating puts both under the same machine
 # state: on a shared VM the minute-to-minute drift is larger than the ratios being measured.
-source "$ROOT/benches/alternate.sh"
 median_pair_ms() {
   local a b
   read -r a b < <(alternate_us "$RUNS" "$1" "$2")

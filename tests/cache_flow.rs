@@ -3,6 +3,18 @@
 
 use crate::common::*;
 
+/// Three files of three languages: six analyses with the two offline types.
+const THREE_FILES: &[(&str, &str)] = &[
+    ("src/main.rs", RUST_SRC),
+    ("tool.py", PY_SRC),
+    ("README.md", "# hi\n"),
+];
+
+/// Assert that `run` printed `text` on stdout (`why` says what it means when it did not).
+fn says(run: &Run, text: &str, why: &str) {
+    assert!(run.stdout.contains(text), "{why}: {}", run.stdout);
+}
+
 fn results_by_status(v: &serde_json::Value, status: &str) -> usize {
     v["results"]
         .as_array()
@@ -15,14 +27,7 @@ fn results_by_status(v: &serde_json::Value, status: &str) -> usize {
 #[test]
 fn second_run_hits_everything_and_rewrites_nothing() {
     let env = TestEnv::new();
-    let repo = env.repo(
-        "r",
-        &[
-            ("src/main.rs", RUST_SRC),
-            ("tool.py", PY_SRC),
-            ("README.md", "# hi\n"),
-        ],
-    );
+    let repo = env.repo("r", THREE_FILES);
     let first = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
     assert_eq!(first["summary"]["misses"], 6, "{first:#}");
     assert_eq!(first["summary"]["hits"], 0);
@@ -668,50 +673,36 @@ fn the_summary_counts_files_and_hits_alike_with_or_without_json() {
     // Without --json, hits are counted, not given a line each: the summary must still count
     // every file once, whether its types hit, missed or both.
     let env = TestEnv::new();
-    let repo = env.repo(
-        "r",
-        &[
-            ("src/main.rs", RUST_SRC),
-            ("tool.py", PY_SRC),
-            ("README.md", "# hi\n"),
-        ],
-    );
+    let repo = env.repo("r", THREE_FILES);
     // One type of one file first: the next run has a file with a hit and a miss.
     env.run(&repo, &["analyze", "src/main.rs", "--type", "todos"])
         .ok();
     let mixed = env.run(&repo, &["analyze", "--all"]).ok();
-    assert!(
-        mixed
-            .stdout
-            .contains("3 files, 6 analyses: 1 cached, 5 analysed, 0 skipped, 0 errors"),
-        "{}",
-        mixed.stdout
+    let totals = "the summary line";
+    says(
+        &mixed,
+        "3 files, 6 analyses: 1 cached, 5 analysed, 0 skipped, 0 errors",
+        totals,
     );
     std::fs::write(repo.join("tool.py"), format!("{PY_SRC}# TODO: more\n")).unwrap();
     let human = env.run(&repo, &["analyze", "--all"]).ok();
-    assert!(
-        human
-            .stdout
-            .contains("3 files, 6 analyses: 4 cached, 2 analysed, 0 skipped, 0 errors"),
-        "{}",
-        human.stdout
+    says(
+        &human,
+        "3 files, 6 analyses: 4 cached, 2 analysed, 0 skipped, 0 errors",
+        totals,
     );
     let json = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
     assert_eq!(json["summary"]["hits"], 6, "{json:#}");
     assert_eq!(results_by_status(&json, "hit"), 6, "{json:#}");
-    let quiet_again = env.run(&repo, &["analyze", "--all", "-v"]).ok();
-    assert!(
-        quiet_again
-            .stdout
-            .contains("3 files, 6 analyses: 6 cached, 0 analysed"),
-        "{}",
-        quiet_again.stdout
+    let verbose = env.run(&repo, &["analyze", "--all", "-v"]).ok();
+    says(
+        &verbose,
+        "3 files, 6 analyses: 6 cached, 0 analysed",
+        totals,
     );
-    assert!(
-        quiet_again
-            .stdout
-            .contains("Using cached analysis for tool.py"),
-        "-v still lists each hit: {}",
-        quiet_again.stdout
+    says(
+        &verbose,
+        "Using cached analysis for tool.py",
+        "-v still lists each hit",
     );
 }

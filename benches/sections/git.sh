@@ -30,14 +30,15 @@ git add -A && git commit -q -m "per-entry layout")
 for r in "$base" "$shards" "$perentry"; do (cd "$r" && git gc -q --aggressive --prune=now); done
 sync && sleep 2
 pack_kb() { (cd "$1" && git count-objects -v | awk '/size-pack/ {print $2}'); }
-status_ms() { (cd "$1" && median_ms git status --porcelain); }
-clone_ms() { median_ms bash -c "rm -rf '$WORK/clone' && git clone -q --no-local '$1' '$WORK/clone'"; }
+# The commands timed, as shell strings for median_pair_ms (and `bash -c` for median_ms).
+status_of() { echo "(cd '$1' && git status --porcelain)"; }
+clone_of() { echo "rm -rf '$WORK/clone' && git clone -q --no-local '$1' '$WORK/clone'"; }
 # The two the targets compare are measured alternately, so both see the machine in the same
 # state: one after the other, their medians came from different minutes (the same `git status`
 # drifts by 50% over minutes on this VM, more than the 10% margin of the target).
-read -r sb ss < <(median_pair_ms "(cd '$base' && git status --porcelain)" "(cd '$shards' && git status --porcelain)")
-read -r cb cs < <(median_pair_ms "rm -rf '$WORK/clone' && git clone -q --no-local '$base' '$WORK/clone'" "rm -rf '$WORK/clone' && git clone -q --no-local '$shards' '$WORK/clone'")
-sp=$(status_ms "$perentry"); cp=$(clone_ms "$perentry")
+read -r sb ss < <(median_pair_ms "$(status_of "$base")" "$(status_of "$shards")")
+read -r cb cs < <(median_pair_ms "$(clone_of "$base")" "$(clone_of "$shards")")
+sp=$(median_ms bash -c "$(status_of "$perentry")"); cp=$(median_ms bash -c "$(clone_of "$perentry")")
 pb=$(pack_kb "$base"); ps=$(pack_kb "$shards"); pp=$(pack_kb "$perentry")
 entries=$(cat "$shards"/.rustassistant/cache/*/*.jsonl | wc -l)
 echo
