@@ -284,11 +284,20 @@ fn analyse_staged(
 /// returns (entries added, entries pruned).
 fn stage_shards(session: &Workspace, index: &mut Index, fresh: bool) -> Result<(usize, usize)> {
     let idx = session.env.get("GIT_INDEX_FILE");
+    // The local index learns what changed in the same command, while git stages the shards.
+    let sync = |staged: &crate::cache::commit::Staged| {
+        if let Err(e) = index.sync_shards(&session.store, &staged.touched) {
+            session.out.warn(&format!(
+                "could not update the local index ({e}); it will catch up on the next run"
+            ));
+        }
+    };
     let staged = crate::cache::commit::stage_for_commit(
         &session.store,
         &session.repo,
         idx,
         session.config.prune_on_commit(),
+        sync,
     )?;
     if fresh && staged.shards > 0 {
         let mut args: Vec<String> = vec!["add".into(), "-f".into(), "--".into()];
@@ -306,12 +315,6 @@ fn stage_shards(session: &Workspace, index: &mut Index, fresh: bool) -> Result<(
             .repo
             .run_git_for_commit(&a, idx)
             .map_err(anyhow::Error::msg)?;
-    }
-    // The local index learns what changed in the same command.
-    if let Err(e) = index.sync_shards(&session.store, &staged.touched) {
-        session.out.warn(&format!(
-            "could not update the local index ({e}); it will catch up on the next run"
-        ));
     }
     Ok((staged.added, staged.pruned))
 }
