@@ -7,7 +7,7 @@ use std::path::Path;
 
 use git2::ObjectType;
 
-use super::Repo;
+use super::{pack, Repo};
 
 impl Repo {
     /// Every blob id in HEAD's tree (recursively), or `None` when there is no commit yet.
@@ -279,19 +279,21 @@ impl Repo {
     /// difference between creating two files and a hundred: `git add` then finds every object
     /// present and writes none.
     ///
-    /// Done in process: the pack is written here (whole objects, zlib level 1, no deltas: `git
-    /// gc` finds those later) and libgit2 indexes it into the repository: about 11 ms for a
-    /// hundred-file commit's ~270 shards, where `git fast-import` took 17–26 and libgit2's own
-    /// pack builder, searching for deltas, 31 (BENCHMARKS.md, seventh session). Objects
-    /// already present are skipped.
+    /// Done in process, pack and index (see [`super::pack`]): about 4 ms for a hundred-file
+    /// commit's ~270 shards, where libgit2's indexer took 7, `git fast-import` 17–26 and
+    /// libgit2's own pack builder, searching for deltas, 31 (BENCHMARKS.md, seventh and
+    /// twentieth sessions). Objects already present are skipped.
     pub fn write_blobs_packed(&self, blobs: &[&[u8]]) -> Result<Vec<String>, String> {
-        use std::io::Write as _;
         let what =
             |e: &dyn std::fmt::Display| format!("writing a pack of {} blobs: {e}", blobs.len());
         let err = |e: git2::Error| what(&e.message());
-        let ids: Vec<git2::Oid> = blobs
+        let raw: Vec<Vec<u8>> = blobs
             .iter()
-            .map(|b| git2::Oid::hash_object_ext(ObjectType::Blob, b, self.format))
+            .map(|b| pack::blob_id(b, self.format))
+            .collect();
+        let ids: Vec<git2::Oid> = raw
+            .iter()
+            .map(|r| git2::Oid::from_bytes(r))
             .collect::<Result<_, _>>()
             .map_err(err)?;
         let git = self.git();
@@ -300,18 +302,21 @@ impl Repo {
         // Without NO_REFRESH, every object not found makes libgit2 re-list the pack folder
         // (6 ms for a commit's 160 shards); a pack another process wrote meanwhile is missed,
         // and its objects are then written once more, which git tolerates.
-        let missing: Vec<&[u8]> = (0..blobs.len())
+        let missing: Vec<usize> = (0..blobs.len())
             .filter(|&i| {
                 seen.insert(ids[i]) && !odb.exists_ext(ids[i], git2::OdbLookupFlags::NO_REFRESH)
             })
-            .map(|i| blobs[i])
             .collect();
         if !missing.is_empty() {
-            let pack = pack_of_blobs(missing.into_iter(), self.format).map_err(|e| what(&e))?;
-            let mut writer = odb.packwriter().map_err(err)?;
-            writer.write_all(&pack).map_err(|e| what(&e))?;
-            writer.commit().map_err(err)?;
-            drop(writer);
+            let of = |v: &[usize]| v.iter().map(|&i| blobs[i]).collect::<Vec<&[u8]>>();
+            let pack = pack::Pack::of_blobs(
+                &of(&missing),
+                missing.iter().map(|&i| raw[i].clone()).collect(),
+                self.format,
+            )
+            .map_err(|e| what(&e))?;
+            pack.install(&self.commondir.join("objects"))
+                .map_err(|e| what(&e))?;
             odb.refresh().map_err(err)?;
         }
         Ok(ids.iter().map(|o| o.to_string()).collect())
@@ -335,58 +340,6 @@ impl Repo {
         }
         Ok(())
     }
-}
-
-/// A version 2 pack holding `blobs` as whole objects, its trailer hashed in `format`.
-fn pack_of_blobs<'a>(
-    blobs: impl ExactSizeIterator<Item = &'a [u8]>,
-    format: git2::ObjectFormat,
-) -> std::io::Result<Vec<u8>> {
-    let mut pack = Vec::new();
-    pack.extend_from_slice(b"PACK");
-    pack.extend_from_slice(&2u32.to_be_bytes());
-    let count = u32::try_from(blobs.len())
-        .map_err(|_| std::io::Error::other("too many objects for one pack"))?;
-    pack.extend_from_slice(&count.to_be_bytes());
-    // One compressor for every blob, reset between them: making one allocates and zeroes a
-    // few hundred kilobytes of tables, which for a commit's 160 shards of 3 kB was most of the
-    // pack's cost (callgrind: 42 M of the hook's 392 M instructions).
-    let mut z = flate2::Compress::new(flate2::Compression::fast(), true);
-    for blob in blobs {
-        // Object header: type (3, blob) and size, seven bits a byte after the first four.
-        let mut size = blob.len();
-        let mut byte = (3u8 << 4) | (size & 0x0f) as u8;
-        size >>= 4;
-        while size > 0 {
-            pack.push(byte | 0x80);
-            byte = (size & 0x7f) as u8;
-            size >>= 7;
-        }
-        pack.push(byte);
-        z.reset();
-        let start = z.total_in();
-        loop {
-            let done = (z.total_in() - start) as usize;
-            // Room for the stream's worst case (stored blocks, header and checksum).
-            pack.reserve(blob.len() - done + blob.len() / 1000 + 64);
-            let status = z
-                .compress_vec(&blob[done..], &mut pack, flate2::FlushCompress::Finish)
-                .map_err(std::io::Error::other)?;
-            if status == flate2::Status::StreamEnd {
-                break;
-            }
-        }
-    }
-    if format == git2::ObjectFormat::Sha1 {
-        use sha1::Digest as _;
-        let sum = sha1::Sha1::digest(&pack);
-        pack.extend_from_slice(&sum);
-    } else {
-        use sha2::Digest as _;
-        let sum = sha2::Sha256::digest(&pack);
-        pack.extend_from_slice(&sum);
-    }
-    Ok(pack)
 }
 
 #[cfg(test)]

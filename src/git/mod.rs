@@ -10,6 +10,7 @@ mod blob_id;
 pub use blob_id::BlobId;
 mod history;
 mod log;
+mod pack;
 pub use log::AddedLine;
 pub mod hooks;
 pub mod index_file;
