@@ -439,6 +439,48 @@ fn a_missing_binary_never_blocks_a_commit() {
 }
 
 #[test]
+fn the_shims_run_the_rustassistant_on_path_first_as_command_v_finds_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    env.run(&repo, &["hooks", "install"]).ok();
+    // On PATH: a folder that does not exist, one whose `rustassistant` is not executable (a
+    // file `command -v` passes over), then a stand-in in a folder whose name has a space.
+    let plain = env.root().join("plain");
+    let stand_in = env.root().join("stand in");
+    for d in [&plain, &stand_in] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(plain.join("rustassistant"), "#!/bin/sh\nexit 9\n").unwrap();
+    let script = stand_in.join("rustassistant");
+    std::fs::write(&script, "#!/bin/sh\necho \"stand-in $*\" >>\"$MARK\"\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mark = env.root().join("mark");
+    let mut vars = env.vars.clone();
+    vars.insert(
+        "PATH".into(),
+        format!(
+            "/nonexistent:{}:{}:/usr/local/bin:/usr/bin:/bin",
+            plain.display(),
+            stand_in.display()
+        ),
+    );
+    vars.insert("MARK".into(), mark.display().to_string());
+    std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
+    let r: Run = std::process::Command::new("git")
+        .args(["commit", "-q", "-am", "x"])
+        .current_dir(&repo)
+        .env_clear()
+        .envs(&vars)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let calls = std::fs::read_to_string(&mark).unwrap_or_default();
+    assert_eq!(calls, "stand-in hooks run pre-commit\n", "{}", r.stderr);
+}
+
+#[test]
 fn the_scan_scripts_keep_their_documented_usage() {
     let env = TestEnv::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
