@@ -1,12 +1,71 @@
-//! Reads that need less than a shard's winners: one line the index located, and every entry
-//! of one blob under any variant (what `show` falls back on).
+//! Reading shards: whole, one line the index located, and every entry of one blob under any
+//! variant (what `show` falls back on).
 
-use super::entry::Entry;
+use std::fs::{File, Metadata};
+use std::path::Path;
+
+use super::entry::{Entry, EntryError};
 use super::key::{valid_type_name, Key};
-use super::shard::{self, memmem, ShardId};
+use super::shard::{self, memmem, ShardId, MAX_SHARD_BYTES};
 use super::store::{Location, Place, Store};
 
+/// The shard file at `path`, opened for reading, and what it is; `None` when there is none. A
+/// symlink, folder, FIFO or anything else that is not a regular file in its place is refused,
+/// never followed or waited on.
+///
+/// One path walk: the file is opened without following a symlink (`O_NOFOLLOW`, ELOOP) or
+/// waiting for a FIFO's writer (`O_NONBLOCK`), then checked by what was opened. (`lstat`
+/// then `open` walked the path twice; the pre-commit hook reads a few hundred shards.)
+fn open_shard(path: &Path) -> Result<Option<(File, Metadata)>, EntryError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let not_a_file = || EntryError::Malformed("not a regular file".into());
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_a_file()),
+        Err(e) => return Err(EntryError::Unreadable(e.to_string())),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| EntryError::Unreadable(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
+    Ok(Some((file, meta)))
+}
+
 impl Store {
+    /// The bytes of a shard, `None` when there is none. A symlink, a folder or an oversized
+    /// file in its place is an error (reported, never followed or read whole).
+    pub fn read_shard(&self, at: &Location) -> Result<Option<Vec<u8>>, EntryError> {
+        use std::io::Read as _;
+        if at.place == Place::Tree && !self.is_real() {
+            return Ok(None);
+        }
+        let Some((file, meta)) = open_shard(&self.path_of(at))? else {
+            return Ok(None);
+        };
+        let too_large = |size| EntryError::TooLarge {
+            size,
+            limit: MAX_SHARD_BYTES,
+        };
+        if meta.len() > MAX_SHARD_BYTES {
+            return Err(too_large(meta.len()));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_SHARD_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| EntryError::Unreadable(e.to_string()))?;
+        if bytes.len() as u64 > MAX_SHARD_BYTES {
+            return Err(too_large(bytes.len() as u64));
+        }
+        Ok(Some(bytes))
+    }
+
     /// The entry for `key` from the bytes `range` of a shard, when they still are the line
     /// whose hash the index recorded (a shard rewritten since reads differently) and that line
     /// passes every check a hit needs.
@@ -17,20 +76,15 @@ impl Store {
         hash: u64,
         key: &Key,
     ) -> Option<Entry> {
-        use std::io::{Read as _, Seek as _};
-        if at.place == Place::Tree && !self.is_real() {
-            return None;
-        }
-        let path = self.path_of(at);
-        if !std::fs::symlink_metadata(&path).ok()?.is_file()
+        use std::os::unix::fs::FileExt as _;
+        if at.place == Place::Tree && !self.is_real()
             || range.len() as u64 > super::entry::MAX_ENTRY_FILE_BYTES
         {
             return None;
         }
-        let mut f = std::fs::File::open(&path).ok()?;
-        f.seek(std::io::SeekFrom::Start(range.start as u64)).ok()?;
+        let (f, _) = open_shard(&self.path_of(at)).ok()??;
         let mut line = vec![0; range.len()];
-        f.read_exact(&mut line).ok()?;
+        f.read_exact_at(&mut line, range.start as u64).ok()?;
         if shard::line_hash(&line) != hash {
             return None;
         }
@@ -66,5 +120,46 @@ impl Store {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_regular_file_is_read_as_a_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join(".rustassistant"), dir.path().join("state"));
+        let at = |prefix: &str| Location {
+            place: Place::Overlay,
+            shard: ShardId {
+                cache_type: "todos".into(),
+                prefix: prefix.into(),
+            },
+        };
+        let folder = store.path_of(&at("00")).parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("aa.jsonl"), "a line\n").unwrap();
+        std::fs::write(dir.path().join("outside"), "secret\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside"), folder.join("bb.jsonl")).unwrap();
+        std::fs::create_dir(folder.join("cc.jsonl")).unwrap();
+        let fifo = std::ffi::CString::new(folder.join("dd.jsonl").to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path; mkfifo reads it and keeps nothing.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let big = std::fs::File::create(folder.join("ee.jsonl")).unwrap();
+        big.set_len(MAX_SHARD_BYTES + 1).unwrap();
+
+        assert_eq!(
+            store.read_shard(&at("aa")).unwrap(),
+            Some(b"a line\n".to_vec())
+        );
+        assert_eq!(store.read_shard(&at("ff")).unwrap(), None);
+        for refused in ["bb", "cc", "dd"] {
+            let e = store.read_shard(&at(refused)).unwrap_err();
+            assert!(matches!(e, EntryError::Malformed(_)), "{refused}: {e:?}");
+        }
+        let e = store.read_shard(&at("ee")).unwrap_err();
+        assert!(matches!(e, EntryError::TooLarge { .. }), "{e:?}");
     }
 }

@@ -16,7 +16,7 @@ use super::entry::{Entry, EntryError};
 use super::key::Key;
 use super::lock::CacheLock;
 pub use super::place::{Location, Place};
-use super::shard::{self, memmem, ShardId, MAX_SHARD_BYTES};
+use super::shard::{self, memmem, ShardId};
 
 /// Result of looking a key up.
 #[derive(Debug)]
@@ -204,24 +204,6 @@ impl Store {
             .as_ref()
             .and_then(|k| super::signature_problem(e, k.as_deref()))
             .map(EntryError::Signature)
-    }
-
-    /// The bytes of a shard, `None` when there is none. A symlink, a folder or an oversized
-    /// file in its place is an error (reported, never followed or read whole).
-    pub fn read_shard(&self, at: &Location) -> Result<Option<Vec<u8>>, EntryError> {
-        if at.place == Place::Tree && !self.is_real() {
-            return Ok(None);
-        }
-        let path = self.path_of(at);
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(EntryError::Unreadable(e.to_string())),
-        };
-        if !meta.is_file() {
-            return Err(EntryError::Malformed("not a regular file".into()));
-        }
-        read_bounded(&path, meta.len(), MAX_SHARD_BYTES).map(Some)
     }
 
     /// Look `key` up in its shard, then in the overlay.
