@@ -69,23 +69,33 @@ pub fn stage_for_commit(
     prune: bool,
     meanwhile: impl FnOnce(&Staged),
 ) -> Result<Staged> {
-    let (tree, in_index) = repo
-        .index_blobs_and_paths(index_file, PREFIX)
-        .context("reading the index being committed")?;
+    // git diffs the index with HEAD (a process) while the index and the shard folders are
+    // read here.
+    let (changes, read) = std::thread::scope(|s| {
+        let diff = s.spawn(|| repo.staged_changes(index_file));
+        let read = repo
+            .index_blobs_and_paths(index_file, PREFIX)
+            .context("reading the index being committed")
+            .map(|index| (index, store.list(Place::Tree), store.list(Place::Overlay)));
+        let changes = diff
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (changes, read)
+    });
+    let ((tree, in_index), work_listing, overlay_listing) = read?;
+    let (new, old) = changes
+        .map_err(anyhow::Error::msg)
+        .context("comparing the index with HEAD")?;
     let recorded: HashMap<ShardId, String> = in_index
         .into_iter()
         .filter_map(|(p, oid)| Some((ShardId::from_rel(p.strip_prefix(PREFIX)?)?, oid)))
         .collect();
-    let (new, old) = repo
-        .staged_changes(index_file)
-        .context("comparing the index with HEAD")?;
-    let work_listing = store.list(Place::Tree);
     let mut types: BTreeSet<String> = recorded.keys().map(|s| s.cache_type.clone()).collect();
     types.extend(
         work_listing
             .shards
             .iter()
-            .chain(store.list(Place::Overlay).shards.iter())
+            .chain(overlay_listing.shards.iter())
             .map(|(l, _)| l.shard.cache_type.clone()),
     );
     let mut shards: BTreeSet<ShardId> = BTreeSet::new();

@@ -213,37 +213,55 @@ impl Repo {
     }
 
     /// The blob ids a commit of `index_file` (git's index when `None`) adds and drops against
-    /// HEAD: (new blobs, old blobs). Before the first commit every blob is new.
+    /// HEAD: (new blobs, old blobs). Before the first commit every blob is new. Submodules are
+    /// left out.
+    ///
+    /// Asked of `git diff-index --cached`, which skips every folder git's cache tree records
+    /// as unchanged: at 10,000 files it takes 3 ms, process included, where libgit2's diff of
+    /// the index against HEAD's tree read the whole index and every tree (14 ms).
     pub fn staged_changes(
         &self,
         index_file: Option<&str>,
-    ) -> Result<(HashSet<String>, HashSet<String>), git2::Error> {
-        let index = self.index(index_file)?;
-        let git = self.git();
-        let head = match git.head().and_then(|h| h.peel_to_tree()) {
-            Ok(t) => Some(t),
-            Err(e)
-                if matches!(
-                    e.code(),
-                    git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound
-                ) =>
-            {
-                None
-            }
-            Err(e) => return Err(e),
+    ) -> Result<(HashSet<String>, HashSet<String>), String> {
+        let head = {
+            let git = self.git();
+            let head = match git.head() {
+                Ok(h) => h
+                    .peel_to_tree()
+                    .map(|t| t.id())
+                    .map_err(|e| e.message().to_string())?,
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound
+                    ) =>
+                {
+                    // git knows the empty tree without it being stored.
+                    git2::Oid::hash_object_ext(ObjectType::Tree, b"", self.format)
+                        .map_err(|e| e.message().to_string())?
+                }
+                Err(e) => return Err(e.message().to_string()),
+            };
+            head
         };
-        let diff = git.diff_tree_to_index(head.as_ref(), Some(&index), None)?;
-        let (mut new, mut old) = (HashSet::new(), HashSet::new());
-        for d in diff.deltas() {
-            let (o, n) = (d.old_file(), d.new_file());
-            if !o.id().is_zero() && o.mode() != git2::FileMode::Commit {
-                old.insert(o.id().to_string());
-            }
-            if !n.id().is_zero() && n.mode() != git2::FileMode::Commit {
-                new.insert(n.id().to_string());
-            }
-        }
-        Ok((new, old))
+        let env: Vec<(&str, &Path)> = index_file
+            .map(|f| ("GIT_INDEX_FILE", Path::new(f)))
+            .into_iter()
+            .collect();
+        let tree = head.to_string();
+        let out = self.git_output(
+            &[
+                "diff-index",
+                "--cached",
+                "--raw",
+                "-z",
+                "--no-renames",
+                &tree,
+                "--",
+            ],
+            &env,
+        )?;
+        parse_raw_diff(&out)
     }
 
     /// Run `git ARGS` on the index a commit is being made from: the one `GIT_INDEX_FILE` names
@@ -325,6 +343,11 @@ impl Repo {
     /// Run the git binary in the work tree with the environment this process received (a
     /// hook's `GIT_INDEX_FILE` included), plus `extra`. Fails with git's own message.
     pub fn run_git(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<(), String> {
+        self.git_output(args, extra).map(drop)
+    }
+
+    /// [`Repo::run_git`], returning what git printed.
+    fn git_output(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<Vec<u8>, String> {
         let mut c = std::process::Command::new("git");
         c.current_dir(self.workdir()).args(args);
         for (k, v) in extra {
@@ -338,8 +361,35 @@ impl Repo {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        Ok(())
+        Ok(out.stdout)
     }
+}
+
+/// The (new, old) blob ids of `git diff --raw -z` output without renames: records of
+/// `:MODE MODE ID ID STATUS` then the path, each ended by NUL. An id of zeros (no blob on that
+/// side) and submodules (mode 160000) are left out.
+fn parse_raw_diff(out: &[u8]) -> Result<(HashSet<String>, HashSet<String>), String> {
+    let bad = || "git diff-index printed what it never prints".to_string();
+    let (mut new, mut old) = (HashSet::new(), HashSet::new());
+    let mut fields = out.split(|&b| b == 0);
+    while let Some(meta) = fields.next() {
+        if meta.is_empty() {
+            break;
+        }
+        let meta =
+            std::str::from_utf8(meta.strip_prefix(b":").ok_or_else(bad)?).map_err(|_| bad())?;
+        let parts: Vec<&str> = meta.split(' ').collect();
+        let [old_mode, new_mode, old_id, new_id, _status] = parts[..] else {
+            return Err(bad());
+        };
+        fields.next().ok_or_else(bad)?; // the path
+        for (mode, id, set) in [(old_mode, old_id, &mut old), (new_mode, new_id, &mut new)] {
+            if mode != "160000" && !id.bytes().all(|b| b == b'0') {
+                set.insert(id.to_string());
+            }
+        }
+    }
+    Ok((new, old))
 }
 
 #[cfg(test)]
@@ -382,6 +432,67 @@ mod tests {
             .head_blob_ids()
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn staged_changes_are_the_blobs_the_commit_adds_and_drops() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str], index: Option<&str>| {
+            let mut c = std::process::Command::new("git");
+            c.args(args)
+                .current_dir(dir.path())
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com");
+            if let Some(i) = index {
+                c.env("GIT_INDEX_FILE", i);
+            }
+            let out = c.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        git(&["init", "-q"], None);
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("kept", "kept\n");
+        write("edited", "before\n");
+        write("gone", "gone\n");
+        git(&["add", "-A"], None);
+        let repo = Repo::discover(dir.path()).unwrap();
+        // Before the first commit, every staged blob is new.
+        let ids = |names: &[&str]| -> HashSet<String> {
+            names
+                .iter()
+                .map(|n| git(&["hash-object", n], None))
+                .collect()
+        };
+        let (new, old) = repo.staged_changes(None).unwrap();
+        assert_eq!(new, ids(&["kept", "edited", "gone"]));
+        assert!(old.is_empty());
+        git(&["commit", "-q", "-m", "one"], None);
+        let before = ids(&["edited", "gone"]);
+        write("edited", "after\n");
+        write("new file\twith a tab", "new\n");
+        std::fs::remove_file(dir.path().join("gone")).unwrap();
+        git(&["add", "-A"], None);
+        // A submodule's commit is not a blob.
+        let sub = format!("160000,{},sub", "1".repeat(40));
+        git(&["update-index", "--add", "--cacheinfo", &sub], None);
+        let (new, old) = repo.staged_changes(None).unwrap();
+        assert_eq!(new, ids(&["edited", "new file\twith a tab"]));
+        assert_eq!(old, before);
+        // Another index (GIT_INDEX_FILE, as `git commit PATH` sets it): read, not git's own.
+        let other = dir.path().join("other-index");
+        let other = other.to_str().unwrap();
+        git(&["read-tree", "HEAD"], Some(other));
+        let (new, old) = repo.staged_changes(Some(other)).unwrap();
+        assert!(new.is_empty() && old.is_empty(), "{new:?} {old:?}");
     }
 
     #[test]
