@@ -375,6 +375,31 @@ fn strict_pre_push_refuses_commits_without_entries_until_they_exist() {
 }
 
 #[test]
+fn the_pre_commit_lookups_count_no_hits_but_its_analyses_count_as_misses() {
+    let env = TestEnv::new();
+    let files = [
+        ("a.rs", "fn a() {}\n"),
+        ("b.rs", "fn b() {}\n"),
+        ("c.rs", "fn c() {}\n"),
+    ];
+    let repo = hooked_repo(&env, "r", &files);
+    env.run(&repo, &["cache", "stats", "--zero"]).ok();
+    // One file changed and not analysed: the hook analyses it (a miss per type) and finds
+    // the other two files' entries, which is bookkeeping, not use.
+    std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "edit"]);
+    let stats = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
+    // The default types: the two offline ones.
+    let offline = 2;
+    assert_eq!(stats["hits"], 0, "{stats:#}");
+    assert_eq!(stats["misses"], offline, "{stats:#}");
+    // An analyze run's hits still count.
+    env.run(&repo, &["analyze", "--all"]).ok();
+    let stats = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
+    assert_eq!(stats["hits"], 3 * offline, "{stats:#}");
+}
+
+#[test]
 fn a_shard_diff_is_one_line_per_entry() {
     let env = TestEnv::new();
     let repo = hooked_repo(&env, "r", &[("a.rs", RUST_SRC), ("b.rs", "fn b() {}\n")]);

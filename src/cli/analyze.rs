@@ -161,6 +161,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         promote: true,
         // Only `--json` and the savings of paid hits (`record_savings`) read hits' lines.
         hits_as_totals: !out.json && !plans.iter().any(is_remote),
+        record_hits: true,
     };
     // Opened by the run, beside the folder walk.
     let mut index = None;

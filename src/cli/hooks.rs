@@ -272,6 +272,8 @@ fn analyse_staged(
         promote: false,
         // judge_left_out reads the lines.
         hits_as_totals: false,
+        // Looking every staged blob up is how the hook finds the few to analyse.
+        record_hits: false,
     };
     let staged = Selection {
         staged: true,
