@@ -297,9 +297,9 @@ impl Repo {
     /// difference between creating two files and a hundred: `git add` then finds every object
     /// present and writes none.
     ///
-    /// Done in process, pack and index (see [`super::pack`]): about 4 ms for a hundred-file
-    /// commit's ~270 shards, where libgit2's indexer took 7, `git fast-import` 17–26 and
-    /// libgit2's own pack builder, searching for deltas, 31 (BENCHMARKS.md, seventh and
+    /// Done in process, pack and index (see [`super::pack`]): 2-4 ms for a hundred-file
+    /// commit's ~270 shards, where with libgit2's indexer it took 6-8, `git fast-import` 17–26
+    /// and libgit2's own pack builder, searching for deltas, 31 (BENCHMARKS.md, seventh and
     /// twentieth sessions). Objects already present are skipped.
     pub fn write_blobs_packed(&self, blobs: &[&[u8]]) -> Result<Vec<String>, String> {
         let what =
@@ -326,13 +326,10 @@ impl Repo {
             })
             .collect();
         if !missing.is_empty() {
-            let of = |v: &[usize]| v.iter().map(|&i| blobs[i]).collect::<Vec<&[u8]>>();
-            let pack = pack::Pack::of_blobs(
-                &of(&missing),
-                missing.iter().map(|&i| raw[i].clone()).collect(),
-                self.format,
-            )
-            .map_err(|e| what(&e))?;
+            let bytes: Vec<&[u8]> = missing.iter().map(|&i| blobs[i]).collect();
+            let their_ids = missing.iter().map(|&i| raw[i].clone()).collect();
+            let pack =
+                pack::Pack::of_blobs(&bytes, their_ids, self.format).map_err(|e| what(&e))?;
             pack.install(&self.commondir.join("objects"))
                 .map_err(|e| what(&e))?;
             odb.refresh().map_err(err)?;
