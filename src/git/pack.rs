@@ -168,6 +168,8 @@ impl Pack {
     pub fn install(&self, objects_dir: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = objects_dir.join("pack");
+        // `git init` makes it, but nothing requires it to be kept while there is no pack.
+        std::fs::create_dir_all(&dir)?;
         let name: String = self.checksum().iter().map(|b| format!("{b:02x}")).collect();
         let idx_path = dir.join(format!("pack-{name}.idx"));
         if idx_path.exists() {
@@ -295,6 +297,7 @@ mod tests {
             .collect();
         let pack = Pack::of_blobs(&refs, ids.clone(), ObjectFormat::Sha1).unwrap();
         let objects = dir.path().join(".git/objects");
+        std::fs::remove_dir(objects.join("pack")).unwrap();
         pack.install(&objects).unwrap();
         let listing = || {
             let mut v: Vec<(String, u32)> = std::fs::read_dir(objects.join("pack"))
