@@ -60,8 +60,9 @@ struct Plan {
 
 /// Stage the shards of the commit being made from `index_file`. Once the shards are written,
 /// `meanwhile` runs on this thread while their blobs are packed and git records them in its
-/// index on another (for a hundred-file hook, 2-4 ms of pack and ~10 of `git add` process,
-/// against 12-17 of the local index's update; neither side reads what the other writes).
+/// index on another (for a hundred-file hook, 2-4 ms of pack and ~8 of `git update-index`
+/// process, against 12-17 of the local index's update; neither side reads what the other
+/// writes).
 pub fn stage_for_commit(
     store: &Store,
     repo: &Repo,
@@ -203,12 +204,12 @@ pub fn stage_for_commit(
 }
 
 /// Stage the shards whose staged version changed: their blobs into the object database, then
-/// `git add` (the working-tree file is the staged version) or `git update-index --cacheinfo`
-/// (it is not) on the index being committed.
+/// `git update-index --add` of the file (the working-tree file is the staged version) or of
+/// the blob (`--cacheinfo`: it is not) on the index being committed.
 fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan]) -> Result<()> {
     let changed: Vec<&Plan> = plans.iter().filter(|p| p.staged_changed).collect();
-    // Many shards: their blobs go into the object database as one pack first, so `git add`
-    // finds them present and creates no loose object per shard. Few: loose objects, as git
+    // Many shards: their blobs go into the object database as one pack first, so git finds
+    // them present and creates no loose object per shard. Few: loose objects, as git
     // itself unpacks a fetch of fewer than `transfer.unpackLimit` objects (a pack per small
     // commit would make `git gc --auto` repack every fifty commits).
     let packed = if changed.len() >= PACK_AT_LEAST {
@@ -237,8 +238,11 @@ fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan]) -> Result<()>
         repo.run_git_for_commit(&a, index_file)
             .map_err(anyhow::Error::msg)
     };
+    // `update-index --add`, not `add -f`: the same hashing (filters included) and stat data for
+    // each named file, without `add`'s pathspec matching, ignore rules and walk of the folders
+    // named (340 shards: 15 against 8 ms at 1,100 files, 60 against 30 at 10,000).
     for chunk in add.chunks(500) {
-        run(["add", "-f", "--"]
+        run(["update-index", "--add", "--"]
             .iter()
             .map(|s| s.to_string())
             .chain(chunk.iter().cloned())
