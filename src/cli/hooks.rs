@@ -287,8 +287,8 @@ fn analyse_staged(
 fn stage_shards(session: &Workspace, index: &mut Index, fresh: bool) -> Result<(usize, usize)> {
     let idx = session.env.get("GIT_INDEX_FILE");
     // The local index learns what changed in the same command, while git stages the shards.
-    let sync = |staged: &crate::cache::commit::Staged| {
-        if let Err(e) = index.sync_shards(&session.store, &staged.touched) {
+    let sync = |written: &[(crate::cache::store::Location, &[u8])]| {
+        if let Err(e) = index.sync_written(&session.store, written) {
             session.out.warn(&format!(
                 "could not update the local index ({e}); it will catch up on the next run"
             ));

@@ -76,7 +76,7 @@ impl Index {
             old_layout += l.old_layout;
             current.extend(l.shards.into_iter().map(|(l, sig)| (l, Some(sig))));
         }
-        let mut st = self.refresh(store, current, true)?;
+        let mut st = self.refresh(store, current, true, &HashMap::new())?;
         st.old_layout = old_layout;
         self.last_sync = st;
         Ok(st)
@@ -91,7 +91,21 @@ impl Index {
             .filter(|l| seen.insert((*l).clone()))
             .map(|l| (l.clone(), stat(store, l)))
             .collect();
-        self.refresh(store, current, false)
+        self.refresh(store, current, false, &HashMap::new())
+    }
+
+    /// [`Index::sync_shards`] for shards this command has just written, holding the cache
+    /// lock, with the bytes it wrote: compared without being read back (the pre-commit hook
+    /// writes a few hundred).
+    pub fn sync_written(&self, store: &Store, written: &[(Location, &[u8])]) -> Result<SyncStats> {
+        let known: HashMap<&Location, &[u8]> = written.iter().map(|(l, b)| (l, *b)).collect();
+        let mut seen = HashSet::new();
+        let current: Vec<(Location, Option<Sig>)> = written
+            .iter()
+            .filter(|(l, _)| seen.insert(l))
+            .map(|(l, _)| (l.clone(), stat(store, l)))
+            .collect();
+        self.refresh(store, current, false, &known)
     }
 
     /// The stat data recorded for the shards `rels` (by [`Location::rel`]): a query each for a
@@ -140,12 +154,13 @@ impl Index {
     }
 
     /// `current` lists shards as they are now (`None`: absent); with `complete`, recorded
-    /// shards not in it are gone too.
+    /// shards not in it are gone too. `known` holds the bytes of shards this command wrote.
     fn refresh(
         &self,
         store: &Store,
         current: Vec<(Location, Option<Sig>)>,
         complete: bool,
+        known: &HashMap<&Location, &[u8]>,
     ) -> Result<SyncStats> {
         let mut st = SyncStats {
             shards_seen: current.len(),
@@ -186,14 +201,22 @@ impl Index {
         let numbered: Vec<usize> = (0..changed.len()).collect();
         let mut work: Vec<ShardWork> = parallel_map(&numbered, |&i| {
             let (loc, sig) = &changed[i];
-            compare(store, loc, *sig, &old[i], started_ns)
+            compare(
+                store,
+                loc,
+                *sig,
+                &old[i],
+                started_ns,
+                known.get(loc).copied(),
+            )
         });
         // Keys a shard holds twice need every line of the shard to pick the winner.
         for w in &mut work {
             if !w.full && w.now.is_some() && self.needs_full(w)? {
                 let old: Vec<LineRec> = Vec::new();
                 let sig = w.now.as_ref().map(|(s, _)| *s);
-                *w = compare(store, &w.loc, sig, &old, started_ns);
+                let bytes = known.get(&w.loc).copied();
+                *w = compare(store, &w.loc, sig, &old, started_ns, bytes);
                 w.full = true;
             }
         }
@@ -391,13 +414,15 @@ pub fn stat(store: &Store, loc: &Location) -> Option<Sig> {
         .then(|| (m.ino(), m.len(), crate::util::fs::mtime_ns(&m)))
 }
 
-/// Read one changed shard and compare it with the line records `old`.
+/// Read one changed shard (unless its bytes are `known`) and compare it with the line records
+/// `old`.
 fn compare(
     store: &Store,
     loc: &Location,
     sig: Option<Sig>,
     old: &[LineRec],
     started_ns: i64,
+    known: Option<&[u8]>,
 ) -> ShardWork {
     let mut w = ShardWork {
         loc: loc.clone(),
@@ -416,29 +441,38 @@ fn compare(
     } else {
         sig
     };
-    let bytes = match store.read_shard(loc) {
-        Ok(Some(b)) => b,
-        Ok(None) => return w,
-        Err(e) => {
-            // The whole file is one untrusted "line".
-            w.full = true;
-            w.now = Some((sig, Vec::new()));
-            w.insert.push(NewRow {
-                hash: 0,
-                len: sig.1 as usize,
-                valid: 0,
-                what: Err(e),
-            });
-            return w;
-        }
+    let read;
+    // What this command wrote is what the file holds (it holds the cache lock); a size that
+    // disagrees with the stat all the same sends it to the file.
+    let bytes: &[u8] = match known.filter(|b| b.len() as u64 == sig.1) {
+        Some(b) => b,
+        None => match store.read_shard(loc) {
+            Ok(Some(b)) => {
+                read = b;
+                &read
+            }
+            Ok(None) => return w,
+            Err(e) => {
+                // The whole file is one untrusted "line".
+                w.full = true;
+                w.now = Some((sig, Vec::new()));
+                w.insert.push(NewRow {
+                    hash: 0,
+                    len: sig.1 as usize,
+                    valid: 0,
+                    what: Err(e),
+                });
+                return w;
+            }
+        },
     };
-    let lines = shard::lines(&bytes);
+    let lines = shard::lines(bytes);
     let recs: Vec<LineRec> = lines
         .iter()
         .map(|l| (l.hash, l.range.start as u32, l.range.len() as u32))
         .collect();
     if w.full {
-        let p = shard::parse(&bytes, &loc.shard);
+        let p = shard::parse(bytes, &loc.shard);
         let row = |d: Decoded, valid| NewRow {
             hash: d.line.hash,
             len: d.line.range.len(),

@@ -133,3 +133,57 @@ fn line_tables_round_trip() {
     let recs = vec![(1u64, 0u32, 10u32), (u64::MAX, 11, 4)];
     assert_eq!(decode_lines(&encode_lines(&recs)), recs);
 }
+
+#[test]
+fn shards_synced_from_the_bytes_written_get_the_rows_a_read_gives_and_a_stale_size_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = crate::workspace::test_workspace(dir.path());
+    add(&ws, &[entry('a', "todos")]);
+    let ix = Index::open(&ws);
+    let at = Location {
+        place: Place::Tree,
+        shard: ShardId::of(&entry('a', "todos").key()),
+    };
+    let p = ws.store.path_of(&at);
+    let rows = |ix: &Index| -> Vec<(i64, i64, String)> {
+        ix.conn
+            .prepare("SELECT line_hash, valid, blob FROM entries ORDER BY line_hash")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    // A second line written to the shard, synced from the bytes written.
+    let mut second = entry('a', "todos");
+    second.blob = format!("aa{}", "d".repeat(38));
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes.extend(shard::encode_line(&second));
+    bytes.push(b'\n');
+    std::fs::write(&p, &bytes).unwrap();
+    let st = ix.sync_written(&ws.store, &[(at.clone(), &bytes)]).unwrap();
+    assert_eq!((st.shards_read, st.added), (1, 1));
+    let from_bytes = rows(&ix);
+    assert_eq!(from_bytes.len(), 2);
+    assert_eq!(ix.line_table(&at.rel()).unwrap().len(), 2);
+    hits::assert_tables_match_rows(&ix);
+    // The same file synced by reading it gives the same rows.
+    let fresh = tempfile::tempdir().unwrap();
+    let ws2 = crate::workspace::test_workspace(fresh.path());
+    std::fs::create_dir_all(ws2.store.path_of(&at).parent().unwrap()).unwrap();
+    std::fs::write(ws2.store.path_of(&at), &bytes).unwrap();
+    let ix2 = Index::open(&ws2);
+    ix2.sync_shards(&ws2.store, std::slice::from_ref(&at))
+        .unwrap();
+    assert_eq!(rows(&ix2), from_bytes);
+    // Bytes whose size is not the file's are not believed: the file is read.
+    let mut third = entry('a', "todos");
+    third.blob = format!("aa{}", "e".repeat(38));
+    let mut more = bytes.clone();
+    more.extend(shard::encode_line(&third));
+    more.push(b'\n');
+    std::fs::write(&p, &more).unwrap();
+    ix.sync_written(&ws.store, &[(at.clone(), &bytes)]).unwrap();
+    assert_eq!(rows(&ix).len(), 3);
+    hits::assert_tables_match_rows(&ix);
+}
