@@ -76,11 +76,10 @@ impl Plan {
 }
 
 /// Stage the shards of the commit being made from `index_file`. Once the shards are written,
-/// `meanwhile` (given the files written, working tree and overlay, each with the bytes written)
-/// runs on this thread while their blobs are packed and git records them in its
-/// index on another (for a hundred-file hook, 2-4 ms of pack and ~8 of `git update-index`
-/// process, against 12-17 of the local index's update; neither side reads what the other
-/// writes).
+/// `meanwhile` runs on this thread, given the files written (working tree and overlay) with
+/// their bytes, while their blobs are packed and git records them in its index on another.
+/// For a hundred-file hook that is 2-4 ms of pack and ~8 of `git update-index` against 12-17
+/// of the local index's update; neither side reads what the other writes.
 pub fn stage_for_commit(
     store: &Store,
     repo: &Repo,
@@ -221,19 +220,19 @@ fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan]) -> Result<()>
     } else {
         None
     };
-    let (mut add, mut cacheinfo) = (Vec::new(), Vec::new());
+    let (mut by_file, mut by_id) = (Vec::new(), Vec::new());
     for (i, p) in changed.iter().enumerate() {
         let path = Store::tree_rel(&p.shard);
         // A staged version that differs from the working tree's is staged by id (an emptied
         // shard included: it is staged empty, never deleted; see Store::replace_shard).
         if p.staged == p.work {
-            add.push(path);
+            by_file.push(path);
         } else {
             let oid = match packed.as_ref().and_then(|ids| ids.get(i)) {
                 Some(id) => id.clone(),
                 None => repo.write_blob(&p.staged)?,
             };
-            cacheinfo.push(format!("100644,{oid},{path}"));
+            by_id.push(format!("100644,{oid},{path}"));
         }
     }
     let run = |args: Vec<String>| -> Result<()> {
@@ -244,14 +243,14 @@ fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan]) -> Result<()>
     // `update-index --add`, not `add -f`: the same hashing (filters included) and stat data for
     // each named file, without `add`'s pathspec matching, ignore rules and walk of the folders
     // named (340 shards: 15 against 8 ms at 1,100 files, 60 against 30 at 10,000).
-    for chunk in add.chunks(500) {
+    for chunk in by_file.chunks(500) {
         run(["update-index", "--add", "--"]
             .iter()
             .map(|s| s.to_string())
             .chain(chunk.iter().cloned())
             .collect())?;
     }
-    for chunk in cacheinfo.chunks(200) {
+    for chunk in by_id.chunks(200) {
         let mut args = vec!["update-index".to_string(), "--add".to_string()];
         for c in chunk {
             args.push("--cacheinfo".into());
