@@ -444,14 +444,10 @@ fn a_missing_binary_never_blocks_a_commit() {
     };
     assert_eq!(r.code, 0, "{}", r.stderr);
     std::fs::remove_file(&copy).unwrap();
-    let mut vars = env.vars.clone();
-    vars.insert("PATH".into(), "/usr/bin:/bin".into());
     std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
-    let r: Run = std::process::Command::new("git")
-        .args(["commit", "-q", "-am", "x"])
-        .current_dir(&repo)
-        .env_clear()
-        .envs(&vars)
+    let r: Run = env
+        .command("git", &repo, &["commit", "-q", "-am", "x"])
+        .env("PATH", "/usr/bin:/bin")
         .output()
         .unwrap()
         .into();
@@ -481,22 +477,16 @@ fn the_shims_run_the_rustassistant_on_path_first_as_command_v_finds_it() {
     std::fs::write(&script, "#!/bin/sh\necho \"stand-in $*\" >>\"$MARK\"\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mark = env.root().join("mark");
-    let mut vars = env.vars.clone();
-    vars.insert(
-        "PATH".into(),
-        format!(
-            "/nonexistent:{}:{}:/usr/local/bin:/usr/bin:/bin",
-            plain.display(),
-            stand_in.display()
-        ),
+    let path = format!(
+        "/nonexistent:{}:{}:/usr/local/bin:/usr/bin:/bin",
+        plain.display(),
+        stand_in.display()
     );
-    vars.insert("MARK".into(), mark.display().to_string());
     std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
-    let r: Run = std::process::Command::new("git")
-        .args(["commit", "-q", "-am", "x"])
-        .current_dir(&repo)
-        .env_clear()
-        .envs(&vars)
+    let r: Run = env
+        .command("git", &repo, &["commit", "-q", "-am", "x"])
+        .env("PATH", path)
+        .env("MARK", &mark)
         .output()
         .unwrap()
         .into();

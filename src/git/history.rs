@@ -435,19 +435,8 @@ mod tests {
     fn staged_changes_are_the_blobs_the_commit_adds_and_drops() {
         let dir = tempfile::tempdir().unwrap();
         let git = |args: &[&str], index: Option<&str>| {
-            let mut c = std::process::Command::new("git");
-            c.args(args)
-                .current_dir(dir.path())
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("GIT_AUTHOR_NAME", "t")
-                .env("GIT_AUTHOR_EMAIL", "t@example.com")
-                .env("GIT_COMMITTER_NAME", "t")
-                .env("GIT_COMMITTER_EMAIL", "t@example.com");
-            if let Some(i) = index {
-                c.env("GIT_INDEX_FILE", i);
-            }
-            let out = c.output().unwrap();
+            let env: Vec<(&str, &str)> = index.map(|i| ("GIT_INDEX_FILE", i)).into_iter().collect();
+            let out = crate::git::testing::git(dir.path(), args, &env);
             assert!(
                 out.status.success(),
                 "{args:?}: {}",
@@ -500,24 +489,12 @@ mod tests {
             if sha256 {
                 args.push("--object-format=sha256");
             }
-            let git = |args: &[&str]| {
-                std::process::Command::new("git")
-                    .args(args)
-                    .current_dir(dir.path())
-                    .output()
-                    .unwrap()
-            };
+            let git = |args: &[&str]| crate::git::testing::git(dir.path(), args, &[]);
             assert!(git(&args).status.success());
             let repo = Repo::discover(dir.path()).unwrap();
             let big = "x".repeat(70_000);
             // Bytes that do not compress: the stream is longer than its input.
-            let mut seed = 1u64;
-            let noise: Vec<u8> = (0..100_000)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    (seed >> 56) as u8
-                })
-                .collect();
+            let noise = crate::git::testing::noise(100_000, 1);
             let blobs: Vec<&[u8]> = vec![b"", b"one line\n", big.as_bytes(), b"one line\n", &noise];
             let ids = repo.write_blobs_packed(&blobs).unwrap();
             // The same bytes twice: one object, named twice.

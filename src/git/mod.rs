@@ -11,6 +11,8 @@ pub use blob_id::BlobId;
 mod history;
 mod log;
 mod pack;
+#[cfg(test)]
+mod testing;
 pub use log::AddedLine;
 pub mod hooks;
 pub mod index_file;

@@ -170,7 +170,7 @@ impl Pack {
         let dir = objects_dir.join("pack");
         // `git init` makes it, but nothing requires it to be kept while there is no pack.
         std::fs::create_dir_all(&dir)?;
-        let name: String = self.checksum().iter().map(|b| format!("{b:02x}")).collect();
+        let name = crate::util::hex(self.checksum());
         let idx_path = dir.join(format!("pack-{name}.idx"));
         if idx_path.exists() {
             return Ok(());
@@ -195,28 +195,17 @@ impl Pack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::testing::noise;
+    use crate::util::hex;
 
     fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .output()
-            .expect("git runs")
+        crate::git::testing::git(dir, args, &[])
     }
 
     /// Blobs of every kind the header and stream must handle: empty, one line, sizes whose
     /// header takes one to three bytes, and bytes that do not compress (a stream longer than
     /// its input).
     fn blobs() -> Vec<Vec<u8>> {
-        let mut seed = 7u64;
-        let noise: Vec<u8> = (0..100_000)
-            .map(|_| {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                (seed >> 56) as u8
-            })
-            .collect();
         vec![
             Vec::new(),
             b"one line\n".to_vec(),
@@ -225,7 +214,7 @@ mod tests {
             vec![b'c'; 2047],
             vec![b'd'; 2048],
             "{\"k\":1}\n".repeat(5000).into_bytes(),
-            noise,
+            noise(100_000, 7),
         ]
     }
 
@@ -276,11 +265,8 @@ mod tests {
             for b in blobs() {
                 std::fs::write(dir.path().join("f"), &b).unwrap();
                 let out = git(dir.path(), &["hash-object", "f"]);
-                let hex: String = blob_id(&b, format)
-                    .iter()
-                    .map(|x| format!("{x:02x}"))
-                    .collect();
-                assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), hex, "{name}");
+                let id = hex(&blob_id(&b, format));
+                assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id, "{name}");
             }
         }
     }
@@ -320,9 +306,9 @@ mod tests {
         pack.install(&objects).unwrap();
         assert_eq!(listing(), first);
         for (id, b) in ids.iter().zip(&blobs) {
-            let hex: String = id.iter().map(|x| format!("{x:02x}")).collect();
-            let out = git(dir.path(), &["cat-file", "blob", &hex]);
-            assert!(out.status.success(), "{hex}");
+            let id = hex(id);
+            let out = git(dir.path(), &["cat-file", "blob", &id]);
+            assert!(out.status.success(), "{id}");
             assert_eq!(&out.stdout, b);
         }
         let verify = git(

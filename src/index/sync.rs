@@ -85,13 +85,7 @@ impl Index {
     /// Bring the rows of the named shards up to date (after this command wrote them, or found
     /// them changed).
     pub fn sync_shards(&self, store: &Store, locs: &[Location]) -> Result<SyncStats> {
-        let mut seen = HashSet::new();
-        let current: Vec<(Location, Option<Sig>)> = locs
-            .iter()
-            .filter(|l| seen.insert((*l).clone()))
-            .map(|l| (l.clone(), stat(store, l)))
-            .collect();
-        self.refresh(store, current, false, &HashMap::new())
+        self.refresh(store, stat_each(store, locs), false, &HashMap::new())
     }
 
     /// [`Index::sync_shards`] for shards this command has just written, holding the cache
@@ -99,12 +93,7 @@ impl Index {
     /// writes a few hundred).
     pub fn sync_written(&self, store: &Store, written: &[(Location, &[u8])]) -> Result<SyncStats> {
         let known: HashMap<&Location, &[u8]> = written.iter().map(|(l, b)| (l, *b)).collect();
-        let mut seen = HashSet::new();
-        let current: Vec<(Location, Option<Sig>)> = written
-            .iter()
-            .filter(|(l, _)| seen.insert(l))
-            .map(|(l, _)| (l.clone(), stat(store, l)))
-            .collect();
+        let current = stat_each(store, written.iter().map(|(l, _)| l));
         self.refresh(store, current, false, &known)
     }
 
@@ -412,6 +401,18 @@ pub fn stat(store: &Store, loc: &Location) -> Option<Sig> {
     let m = std::fs::symlink_metadata(store.path_of(loc)).ok()?;
     m.is_file()
         .then(|| (m.ino(), m.len(), crate::util::fs::mtime_ns(&m)))
+}
+
+/// The stat data of each of `locs`, once each, in their order.
+fn stat_each<'a>(
+    store: &Store,
+    locs: impl IntoIterator<Item = &'a Location>,
+) -> Vec<(Location, Option<Sig>)> {
+    let mut seen = HashSet::new();
+    locs.into_iter()
+        .filter(|l| seen.insert(*l))
+        .map(|l| (l.clone(), stat(store, l)))
+        .collect()
 }
 
 /// Read one changed shard (unless its bytes are `known`) and compare it with the line records
