@@ -9,7 +9,11 @@ benches/sections/hooks.sh), copies it afresh (see fresh_copy) before every run, 
 person makes). The first build prepares the repository. Prints the median and minimum wall time and CPU time (user + system, children
 included) per build.
 
-    benches/hook-rerun.py RUNS /abs/build-a /abs/build-b ...   (N=100 KIND=modified|new)
+    benches/hook-rerun.py RUNS /abs/build-a /abs/build-b ...   (N=100 KIND=modified|new FILES=200)
+
+FILES other than 200 generates that many files in 100 folders instead, as benches/bench.sh's
+gen_repo does, and a modified file gets a comment line appended (the hooks section's
+HOOK_BIG rows).
 
 With KEEP=1 the prepared repository is left in place and its folder printed (for profiling a
 single run, e.g. under valgrind, on copies made as fresh_copy does).
@@ -25,6 +29,7 @@ import time
 
 runs, bins = int(sys.argv[1]), sys.argv[2:]
 n, kind = int(os.environ.get("N", "100")), os.environ.get("KIND", "modified")
+files = int(os.environ.get("FILES", "200"))
 work = tempfile.mkdtemp()
 env = dict(os.environ, RUSTASSISTANT_HOME=f"{work}/home", GIT_CONFIG_GLOBAL="/dev/null",
            GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="b@example.com",
@@ -38,11 +43,20 @@ def sh(*args, cwd=base):
                    stderr=subprocess.DEVNULL)
 
 
+def big(i):
+    """File i of a FILES repository: gen_repo's path (its bodies are shorter)."""
+    return f"src/m{i % 100:03d}/f{i}.rs"
+
+
 def edit(r):
     for i in range(1, n + 1):
-        name, text = ((f"g{r}_{i}.rs", f"fn g{r}_{i}() {{}}\n") if kind == "new"
-                      else (f"f{i}.rs", f"fn f{i}() {{}} // {r}\n"))
-        with open(f"{base}/{name}", "w") as f:
+        if kind == "new":
+            name, text, mode = f"g{r}_{i}.rs", f"fn g{r}_{i}() {{}}\n", "w"
+        elif files == 200:
+            name, text, mode = f"f{i}.rs", f"fn f{i}() {{}} // {r}\n", "w"
+        else:
+            name, text, mode = big(i - 1), f"// {r}\n", "a"
+        with open(f"{base}/{name}", mode) as f:
             f.write(text)
 
 
@@ -69,9 +83,17 @@ try:
     setup = bins[0]
     os.makedirs(base)
     sh("git", "init", "-q", "-b", "main")
-    for i in range(1, 201):
-        with open(f"{base}/f{i}.rs", "w") as f:
-            f.write(f"fn f{i}() {{}}\n")
+    if files == 200:
+        for i in range(1, 201):
+            with open(f"{base}/f{i}.rs", "w") as f:
+                f.write(f"fn f{i}() {{}}\n")
+    else:
+        for i in range(files):
+            os.makedirs(os.path.dirname(f"{base}/{big(i)}"), exist_ok=True)
+            with open(f"{base}/{big(i)}", "w") as f:
+                f.write(f"//! module {i}\n\npub fn f{i}(x: u32) -> u32 {{\n"
+                        + "".join(f"    let v{j} = {j} * x; // TODO: tidy {j}\n" for j in range(i % 30))
+                        + "    x\n}\n")
     sh("git", "add", "-A")
     sh("git", "commit", "-q", "-m", "base")
     sh(setup, "analyze", "--all", "-q")

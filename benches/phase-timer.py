@@ -7,6 +7,7 @@ Never run it on the working copy you commit from: it edits the sources it is giv
     python3 benches/phase-timer.py /tmp/phase
     CARGO_TARGET_DIR=/tmp/phase-target cargo build --release --manifest-path /tmp/phase/Cargo.toml
     cd <repo> && RA_PHASE=1 /tmp/phase-target/release/rustassistant analyze --all -q
+    (or `hooks run pre-commit` in a repository with content staged: KEEP=1 benches/hook-rerun.py)
     git worktree remove --force /tmp/phase
 
 With RA_PHASE set, the build prints `PHASE <ms since main> <name>` to stderr as each step ends
@@ -64,6 +65,18 @@ PROBES = [
     ("src/run/mod.rs", "    warn_untrusted(out, &sorted);\n", "sorted", True),
     ("src/run/mod.rs", "    summary.not_matched = not_matched.len();\n", "tallied", True),
     ("src/run/mod.rs", "    Ok(Report {\n        results: sorted.results,", "recorded", True),
+    # The pre-commit hook (`hooks run pre-commit`): its run prints the probes above too.
+    ("src/cli/hooks.rs", "    let mut index = Some(Index::open_for_lookup(session));\n", "hook: index opened"),
+    ("src/cli/hooks.rs", "    let mut index = index.expect(\"the run keeps the index it is given\");\n", "hook: analysed"),
+    ("src/cache/commit.rs", "    let mut out = Staged::default();\n", "hook: shards chosen", True),
+    ("src/cache/commit.rs", "    out.shards = plans.iter().filter(|p| p.staged_changed).count();\n", "hook: shards written", True),
+    # These two on the thread that stages the shards in git, beside the local index's update.
+    ("src/cache/commit.rs", "    let (mut by_file, mut by_id) = (Vec::new(), Vec::new());\n", "hook: blobs packed", True),
+    ("src/cache/commit.rs", "    for chunk in by_id.chunks(200) {\n", "hook: git update-index done", True),
+    ("src/index/sync.rs", "        st.removed += forget_shards(&tx, &gone)?;\n", "sync: rows written", True),
+    ("src/index/sync.rs", "        tx.commit()?;\n        self.checkpoint();\n", "sync: committed"),
+    ("src/cache/commit.rs", "        meanwhile(&written);\n", "hook: local index updated"),
+    ("src/cli/hooks.rs", "    say_added(session, added, pruned);\n", "hook: staged", True),
 ]
 for path, anchor, name, *before in PROBES:
     at(path, anchor, name, after=not before)

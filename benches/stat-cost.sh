@@ -7,7 +7,9 @@
 #   DIR=<a repository> benches/stat-cost.sh [BIN]    (BIN: a rustassistant build, for --version)
 #
 # Times the tracked files of DIR (`git ls-files`), three rounds, in a small C program (cc); the
-# process start-ups as the median of 60 runs timed from bash ($EPOCHREALTIME).
+# process start-ups as the median of 60 runs each, in turn (benches/alternate.sh), among them
+# a hook shim (SHIM, default hooks/pre-commit; e.g. SHIM=<(git show REV:hooks/pre-commit)) with
+# /bin/true as its binary: what the shim adds before the binary starts.
 set -euo pipefail
 DIR=$(realpath "${DIR:-.}")
 WORK=$(mktemp -d)
@@ -54,19 +56,20 @@ int main(int argc, char **argv) {
 }
 C
 cc -O2 -o "$WORK/t" "$WORK/t.c"
-start_us() {
-  local all=()
-  for _ in $(seq 60); do
-    local t0=${EPOCHREALTIME/./}
-    "$@" >/dev/null 2>&1 || true
-    all+=($((${EPOCHREALTIME/./} - 10#$t0)))
-  done
-  printf '%s\n' "${all[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.2f ms", a[int((NR+1)/2)] / 1000}'
-}
+source "$(dirname "$0")/alternate.sh"
+# The shim as `hooks install` writes it, with /bin/true where the installed binary goes; run
+# with a PATH that holds no rustassistant, so that it falls back to /bin/true.
+sed "s#@INSTALLED_BIN@#/bin/true#" "${SHIM:-$(dirname "$0")/../hooks/pre-commit}" >"$WORK/pre-commit"
+chmod +x "$WORK/pre-commit"
+starts=("/bin/true" "PATH=/usr/bin:/bin '$WORK/pre-commit'")
+[ -z "${1:-}" ] || starts+=("'$1' --version")
+read -r -a start_us < <(alternate_us 60 "${starts[@]}")
+ms() { awk -v t="$1" 'BEGIN { printf "%.2f ms", t / 1000 }'; }
 echo "Date: $(date -u +%Y-%m-%dT%H:%MZ) · $DIR"
 echo
 echo "| what | cost |"
 echo "|---|---:|"
 "$WORK/t" "$DIR" "$WORK/files"
-echo "| start a process: \`/bin/true\` | $(start_us /bin/true) |"
-[ -z "${1:-}" ] || echo "| start a process: \`$(basename "$1") --version\` | $(start_us "$1" --version) |"
+echo "| start a process: \`/bin/true\` | $(ms "${start_us[0]}") |"
+echo "| the pre-commit shim, with \`/bin/true\` as its binary | $(ms "${start_us[1]}") |"
+[ -z "${1:-}" ] || echo "| start a process: \`$(basename "$1") --version\` | $(ms "${start_us[2]}") |"
