@@ -22,6 +22,7 @@
 //! - [`config`]: layered configuration, typed modes, and the trust boundary.
 //! - [`output`]: sanitising and printing (a closed stdout ends a command quietly).
 //! - [`util`]: fs (bounded, symlink-safe reads), par, interrupt, env, sizes and time.
+//! - [`sys`]: every platform-specific call, behind `cfg`, each with a portable fallback.
 //! - [`error`]: user errors and the one table of exit codes.
 #![warn(missing_docs)]
 
@@ -38,5 +39,6 @@ pub mod llm;
 pub mod output;
 pub mod report;
 pub mod run;
+pub mod sys;
 pub mod util;
 pub mod workspace;

@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "output",
     "util",
     "error",
+    "sys",
 ];
 
 fn root() -> PathBuf {

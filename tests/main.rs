@@ -15,5 +15,6 @@ mod managers;
 mod output;
 mod providers;
 mod report;
+mod robust;
 mod shards;
 mod trust;

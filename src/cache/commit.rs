@@ -33,6 +33,10 @@ pub struct Staged {
     pub pruned: usize,
     /// Shards staged.
     pub shards: usize,
+    /// Shards left exactly as they are, with why: a link, folder or other non-regular file in
+    /// the work tree or git's index at a shard path, a file over the size bound, one that cannot
+    /// be read. Their new entries wait in the local overlay; the commit goes ahead.
+    pub left: Vec<(String, String)>,
 }
 
 /// Where a shard's staged version comes from.
@@ -100,7 +104,7 @@ pub fn stage_for_commit(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (changes, read)
     });
-    let ((tree, in_index), work_listing, overlay_listing) = read?;
+    let ((tree, in_index, odd_in_index), work_listing, overlay_listing) = read?;
     let (new, old) = changes
         .map_err(anyhow::Error::msg)
         .context("comparing the index with HEAD")?;
@@ -155,44 +159,59 @@ pub fn stage_for_commit(
     let read_blob = |shard: &ShardId| match recorded.get(shard) {
         Some(oid) => repo
             .read_blob_within(oid, super::shard::MAX_SHARD_BYTES)
-            .with_context(|| format!("reading the staged {}", shard.rel())),
+            .map_err(|e| format!("its staged version cannot be read ({})", e.message())),
         None => Ok(Vec::new()),
     };
-    let staged: Vec<StagedVersion> = shards
+    // A shard that cannot be planned safely (see `Staged::left`) is left as it is; the rest of
+    // the commit goes ahead.
+    let staged: Vec<Result<StagedVersion, String>> = shards
         .iter()
-        .map(|shard| match staged_is_work.get(shard) {
-            Some(size) => Ok(StagedVersion::AsWork(*size)),
-            None => read_blob(shard).map(StagedVersion::Read),
+        .map(|shard| {
+            if odd_in_index.contains(&Store::tree_rel(shard)) {
+                return Err("git's index holds something other than a regular file there".into());
+            }
+            match staged_is_work.get(shard) {
+                Some(size) => Ok(StagedVersion::AsWork(*size)),
+                None => read_blob(shard).map(StagedVersion::Read),
+            }
         })
-        .collect::<Result<_>>()?;
-    // Plan one shard and write what changed; `None` when a working-tree file taken for the
+        .collect();
+    // Plan one shard and write what changed; `Ok(None)` when a working-tree file taken for the
     // staged version changed after git's stat data was compared.
-    let apply = |i: usize, staged: &StagedVersion| -> std::io::Result<Option<Applied>> {
-        let Some(applied) = plan_shard(store, &shards[i], staged, &tree, prune) else {
+    let apply = |i: usize, staged: &StagedVersion| -> Result<Option<Applied>, String> {
+        let Some(applied) = plan_shard(store, &shards[i], staged, &tree, prune)? else {
             return Ok(None);
         };
         for (at, bytes) in applied.0.written() {
-            store.replace_shard(&at, bytes)?;
+            store.replace_shard(&at, bytes).map_err(|e| e.to_string())?;
         }
         Ok(Some(applied))
     };
     let numbered: Vec<usize> = (0..shards.len()).collect();
     // Shards are independent: plan and write them on every core, then tell git in one go.
-    let mut planned = crate::util::par::parallel_map(&numbered, |&i| apply(i, &staged[i]));
+    let mut planned = crate::util::par::parallel_map(&numbered, |&i| match &staged[i] {
+        Ok(v) => apply(i, v),
+        Err(why) => Err(why.clone()),
+    });
     for (i, p) in planned.iter_mut().enumerate() {
         if matches!(p, Ok(None)) {
-            *p = apply(i, &StagedVersion::Read(read_blob(&shards[i])?));
+            *p = read_blob(&shards[i]).and_then(|b| apply(i, &StagedVersion::Read(b)));
         }
     }
-    let planned: Vec<Applied> = planned
-        .into_iter()
-        .map(|p| p.map(|a| a.expect("a staged version read from git is always planned")))
-        .collect::<std::io::Result<_>>()?;
     let mut plans = Vec::with_capacity(planned.len());
-    for (plan, added, pruned) in planned {
-        out.added += added;
-        out.pruned += pruned;
-        plans.push(plan);
+    for (i, p) in planned.into_iter().enumerate() {
+        match p {
+            Ok(Some((plan, added, pruned))) => {
+                out.added += added;
+                out.pruned += pruned;
+                plans.push(plan);
+            }
+            Ok(None) => out.left.push((
+                Store::tree_rel(&shards[i]),
+                "it changed while the commit was being made".into(),
+            )),
+            Err(why) => out.left.push((Store::tree_rel(&shards[i]), why)),
+        }
     }
     out.shards = plans.iter().filter(|p| p.staged_changed).count();
     let written: Vec<(Location, &[u8])> = plans.iter().flat_map(Plan::written).collect();
@@ -262,30 +281,37 @@ fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan]) -> Result<()>
 }
 
 /// Work out one shard's staged, working-tree and overlay versions; also returns how many
-/// entries the staged version adds and prunes.
+/// entries the staged version adds and prunes. `Ok(None)` when the working-tree file taken for
+/// the staged version changed size; an error (why) when the shard must be left as it is: a
+/// working-tree or overlay file in its place that no reader accepts (a link, folder, FIFO,
+/// oversized or unreadable file) may hold other people's lines and is never replaced.
 fn plan_shard(
     store: &Store,
     shard: &ShardId,
     staged: &StagedVersion,
     tree: &HashSet<String>,
     prune: bool,
-) -> Option<(Plan, usize, usize)> {
+) -> Result<Option<(Plan, usize, usize)>, String> {
     let (mut added, mut pruned) = (0, 0);
-    let read = |place| -> Vec<u8> {
-        store
-            .read_shard(&Location {
-                place,
-                shard: shard.clone(),
-            })
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+    let read = |place| -> Result<Vec<u8>, String> {
+        let at = Location {
+            place,
+            shard: shard.clone(),
+        };
+        match store.read_shard(&at) {
+            Ok(b) => Ok(b.unwrap_or_default()),
+            Err(e) if place == Place::Tree => Err(e.to_string()),
+            Err(e) => Err(format!(
+                "its local overlay file {}: {e}",
+                store.path_of(&at).display()
+            )),
+        }
     };
-    let (work_bytes, ov_bytes) = (read(Place::Tree), read(Place::Overlay));
+    let (work_bytes, ov_bytes) = (read(Place::Tree)?, read(Place::Overlay)?);
     let idx_bytes: &[u8] = match staged {
         StagedVersion::Read(b) => b,
         StagedVersion::AsWork(size) if work_bytes.len() as u64 == *size => &work_bytes,
-        StagedVersion::AsWork(_) => return None,
+        StagedVersion::AsWork(_) => return Ok(None),
     };
     // Decoding is most of a shard's planning (every line checked and its key derived), and the
     // working-tree shard is usually the index's version: decoded once then.
@@ -366,5 +392,5 @@ fn plan_shard(
         work: work_new,
         overlay,
     };
-    Some((plan, added, pruned))
+    Ok(Some((plan, added, pruned)))
 }

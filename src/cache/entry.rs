@@ -89,7 +89,7 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EntryError {
     /// Larger than the read bound.
-    #[error("entry is {size} bytes, over the {limit}-byte bound")]
+    #[error("{size} bytes, over the {limit}-byte bound")]
     TooLarge {
         /// Bytes found.
         size: u64,
@@ -117,6 +117,9 @@ pub enum EntryError {
     /// The file cannot be read (permissions, I/O).
     #[error("cannot read: {0}")]
     Unreadable(String),
+    /// Something other than a regular file is in its place (a symbolic link, a folder, a FIFO).
+    #[error("{0}; only regular files are read or replaced as shards")]
+    NotRegular(&'static str),
 }
 
 impl Entry {

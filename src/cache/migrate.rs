@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::entry::{Entry, EntryError, MAX_ENTRY_FILE_BYTES};
 use super::key::Key;
 use super::shard::ShardId;
-use super::store::{read_bounded, Edit, Place, Store};
+use super::store::{read_bounded, Applied, Edit, Place, Store};
 use super::{Tokens, SCHEMA_VERSION};
 
 /// What a migration did.
@@ -113,12 +113,25 @@ pub fn migrate(
             Err(reason) => rep.skipped.push((rel(store, &f), reason)),
         }
     }
-    rep.shards_written = store
-        .apply(Place::Tree, edits)?
-        .iter()
-        .filter(|a| a.changed)
-        .count();
+    let applied = store.apply(Place::Tree, edits)?;
+    rep.shards_written = applied.iter().filter(|a| a.changed).count();
+    let refused: Vec<&Applied> = applied.iter().filter(|a| a.refused.is_some()).collect();
+    for a in &refused {
+        rep.skipped.push((
+            Store::tree_rel(&a.at.shard),
+            format!(
+                "{} (its entries {}; the old files stay)",
+                a.refused.as_deref().unwrap_or_default(),
+                if a.diverted > 0 {
+                    "wait in the local overlay"
+                } else {
+                    "were not stored"
+                }
+            ),
+        ));
+    }
     // Only now, with every entry in its shard, do the old files go.
+    let done = if refused.is_empty() { done } else { Vec::new() };
     for p in done {
         let _ = std::fs::remove_file(&p);
         if let Some(dir) = p.parent() {

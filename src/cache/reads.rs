@@ -17,23 +17,21 @@ use super::store::{Location, Place, Store};
 /// waiting for a FIFO's writer (`O_NONBLOCK`), then checked by what was opened. (`lstat`
 /// then `open` walked the path twice; the pre-commit hook reads a few hundred shards.)
 fn open_shard(path: &Path) -> Result<Option<(File, Metadata)>, EntryError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let not_a_file = || EntryError::Malformed("not a regular file".into());
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-    {
+    let file = match crate::sys::open_read_no_follow(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_a_file()),
+        Err(e) if crate::sys::is_symlink_refusal(&e) => {
+            return Err(EntryError::NotRegular("is a symbolic link"))
+        }
         Err(e) => return Err(EntryError::Unreadable(e.to_string())),
     };
     let meta = file
         .metadata()
         .map_err(|e| EntryError::Unreadable(e.to_string()))?;
     if !meta.is_file() {
-        return Err(not_a_file());
+        return Err(EntryError::NotRegular(crate::util::fs::describe(
+            &meta.file_type(),
+        )));
     }
     Ok(Some((file, meta)))
 }
@@ -157,7 +155,7 @@ mod tests {
         assert_eq!(store.read_shard(&at("ff")).unwrap(), None);
         for refused in ["bb", "cc", "dd"] {
             let e = store.read_shard(&at(refused)).unwrap_err();
-            assert!(matches!(e, EntryError::Malformed(_)), "{refused}: {e:?}");
+            assert!(matches!(e, EntryError::NotRegular(_)), "{refused}: {e:?}");
         }
         let e = store.read_shard(&at("ee")).unwrap_err();
         assert!(matches!(e, EntryError::TooLarge { .. }), "{e:?}");

@@ -81,6 +81,10 @@ impl Spares {
     /// Replace (or create) `path` with `bytes` atomically (see the module docs). The caller
     /// holds the cache lock.
     pub fn replace(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        // Whatever is in the shard's place that is not a regular file (a link a commit put
+        // there, a folder, a FIFO) is never exchanged into the spares, written through or
+        // replaced: it stays exactly as it is.
+        crate::util::fs::regular_or_absent(path)?;
         let Some((spare, file)) = self.take() else {
             return crate::util::write_atomic(path, bytes);
         };
@@ -118,6 +122,9 @@ impl Spares {
 
     /// Remove `path`, keeping it as a spare when there is room.
     pub fn remove(&self, path: &Path) -> std::io::Result<()> {
+        if !crate::util::fs::regular_or_absent(path)? {
+            return Err(std::io::ErrorKind::NotFound.into());
+        }
         let name = {
             let mut st = self.state();
             if st.off || !self.list(&mut st) || st.count >= MAX_SPARES {
@@ -157,10 +164,18 @@ impl Spares {
             let Some(path) = self.state().candidates.pop() else {
                 break;
             };
-            let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
-                let mut st = self.state();
-                st.count = st.count.saturating_sub(1);
-                continue;
+            // Never through a link: only the regular file this folder holds is written.
+            let file = match crate::sys::open_write_no_follow(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let mut st = self.state();
+                    st.count = st.count.saturating_sub(1);
+                    continue;
+                }
+                Err(_) => {
+                    self.drop_spare(&path);
+                    continue;
+                }
             };
             let Ok(m) = file.metadata() else { continue };
             if !m.is_file() || m.nlink() != 1 {

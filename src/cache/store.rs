@@ -64,6 +64,31 @@ pub struct Applied {
     pub dropped: Vec<(Key, u64)>,
     /// Invalid or superseded lines the rewrite dropped.
     pub cleaned: usize,
+    /// Why the shard was left as it is (a link, folder or other non-regular file in its place,
+    /// a file over the size bound, one that cannot be read or replaced), if it was.
+    pub refused: Option<String>,
+    /// Entries of a refused work-tree shard that were stored in the local overlay instead (they
+    /// are hits there, and the commit hook carries them once the shard is usable again).
+    pub diverted: usize,
+}
+
+impl Applied {
+    fn refused(at: Location, why: String) -> Applied {
+        Applied {
+            at,
+            changed: false,
+            added: 0,
+            dropped: Vec::new(),
+            cleaned: 0,
+            refused: Some(why),
+            diverted: 0,
+        }
+    }
+
+    /// Whether the entries of this edit were stored (in the shard, or diverted to the overlay).
+    pub fn stored(&self) -> bool {
+        self.refused.is_none() || self.diverted > 0
+    }
 }
 
 /// The shard files of one place, as listed.
@@ -309,6 +334,12 @@ impl Store {
     /// Apply `edits` to the shards of `place` under the cache lock: read each shard, apply its
     /// edit, normalise, and replace it atomically when its bytes change (an empty shard is
     /// removed).
+    ///
+    /// One bad shard never fails the others: a shard that is not a regular file, is over the
+    /// size bound, cannot be read or cannot be replaced is left exactly as it is and comes back
+    /// with [`Applied::refused`]. The entries meant for a refused work-tree shard are stored in
+    /// the local overlay instead ([`Applied::diverted`]), so nothing paid is lost. Only a
+    /// failure to take the lock is an error.
     pub fn apply(
         &self,
         place: Place,
@@ -321,32 +352,44 @@ impl Store {
         let mut out = Vec::with_capacity(edits.len());
         for (shard, edit) in edits {
             let at = Location { place, shard };
-            out.push(self.apply_one(&at, edit)?);
+            let mut applied = match self.apply_one(&at, &edit) {
+                Ok(a) => a,
+                Err(e) => Applied::refused(at.clone(), e.to_string()),
+            };
+            if applied.refused.is_some() && place == Place::Tree && !edit.add.is_empty() {
+                let over = Location {
+                    place: Place::Overlay,
+                    shard: at.shard.clone(),
+                };
+                let divert = Edit {
+                    add: edit.add,
+                    ..Edit::default()
+                };
+                if let Ok(o) = self.apply_one(&over, &divert) {
+                    applied.diverted = divert.add.len();
+                    if o.changed {
+                        out.push(o);
+                    }
+                }
+            }
+            out.push(applied);
         }
         Ok(out)
     }
 
-    fn apply_one(&self, at: &Location, edit: Edit) -> std::io::Result<Applied> {
+    fn apply_one(&self, at: &Location, edit: &Edit) -> std::io::Result<Applied> {
         let path = self.path_of(at);
         if let Some(dir) = path.parent() {
             if at.place == Place::Tree {
                 self.check_shard_dir(dir)?;
             }
         }
+        // A shard no reader accepts (a link, folder or FIFO in its place, a file over the
+        // bound, one this process cannot read) may hold other people's lines: it is never
+        // replaced, least of all by a shard holding only this edit's lines.
         let old = match self.read_shard(at) {
             Ok(b) => b.unwrap_or_default(),
-            // A shard this process cannot read may hold other people's lines: never clobbered.
-            Err(e @ EntryError::Unreadable(_)) => {
-                return Err(std::io::Error::other(format!("{}: {e}", path.display())));
-            }
-            Err(e) => {
-                // A shard no reader accepts (oversized) is rebuilt from the edit alone; a
-                // folder or link in its place is refused.
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
-                    return Err(std::io::Error::other(format!("{}: {e}", path.display())));
-                }
-                Vec::new()
-            }
+            Err(e) => return Err(std::io::Error::other(format!("{}: {e}", path.display()))),
         };
         let parsed = shard::parse(&old, &at.shard);
         let mut applied = Applied {
@@ -355,6 +398,8 @@ impl Store {
             added: 0,
             dropped: Vec::new(),
             cleaned: parsed.invalid.len() + parsed.superseded.len(),
+            refused: None,
+            diverted: 0,
         };
         let mut kept: BTreeMap<Key, Entry> = BTreeMap::new();
         for d in parsed.entries {
@@ -374,17 +419,17 @@ impl Store {
                 && !self.expired(&old.created_at)
                 && (old.signature.is_some() || new.signature.is_none())
         };
-        for e in edit.add {
+        for e in &edit.add {
             let key = e.key();
             if ShardId::of(&key) != at.shard {
                 continue;
             }
-            if kept.get(&key).is_some_and(|old| same(old, &e)) {
+            if kept.get(&key).is_some_and(|old| same(old, e)) {
                 continue;
             }
             let e = match committed.get(&key) {
-                Some(c) if same(&c.entry, &e) => c.entry.clone(),
-                _ => e,
+                Some(c) if same(&c.entry, e) => c.entry.clone(),
+                _ => e.clone(),
             };
             kept.insert(key, e);
             applied.added += 1;

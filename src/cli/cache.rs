@@ -346,7 +346,7 @@ fn prune(
                 })?;
             let overlay = |r: &Row| r.shard.starts_with("overlay/");
             // An overlay entry stays while its file still has that content (or git's index does).
-            let (staged, _) = repo.index_blobs_and_paths(None, "").map_err(|e| {
+            let (staged, _, _) = repo.index_blobs_and_paths(None, "").map_err(|e| {
                 anyhow::anyhow!("cannot read git's index ({e}); nothing was pruned")
             })?;
             rows.into_iter()

@@ -127,7 +127,7 @@ fn print(session: &Workspace, args: &FindingsArgs, list: &[Finding]) -> Result<(
             let path = session.cwd.join(path);
             let mut bytes = doc.into_bytes();
             bytes.push(b'\n');
-            crate::util::write_atomic(&path, &bytes)
+            crate::util::fs::write_output(&path, &bytes)
                 .map_err(|e| UserError::Input(format!("cannot write {}: {e}", path.display())))?;
             out.note(&format!(
                 "{} written to {}",

@@ -222,12 +222,13 @@ fn pre_commit(session: &Workspace) -> Result<Exit> {
     let mut index = Some(Index::open_for_lookup(session));
     let report = analyse_staged(session, mode, &mut index)?;
     let mut index = index.expect("the run keeps the index it is given");
-    let (added, pruned) = if mode == PreCommitMode::Analyze {
+    let staged = if mode == PreCommitMode::Analyze {
         stage_shards(session, &mut index, fresh)?
     } else {
-        (0, 0)
+        Default::default()
     };
-    say_added(session, added, pruned);
+    say_added(session, staged.added, staged.pruned);
+    say_left(session, &staged.left);
     Ok(judge_left_out(session, &report, mode))
 }
 
@@ -282,9 +283,12 @@ fn analyse_staged(
     crate::run::run(session, &staged, &plans, &opts, index)
 }
 
-/// Stage the shards of exactly the committed content (and the skeleton on a first commit);
-/// returns (entries added, entries pruned).
-fn stage_shards(session: &Workspace, index: &mut Index, fresh: bool) -> Result<(usize, usize)> {
+/// Stage the shards of exactly the committed content (and the skeleton on a first commit).
+fn stage_shards(
+    session: &Workspace,
+    index: &mut Index,
+    fresh: bool,
+) -> Result<crate::cache::commit::Staged> {
     let idx = session.env.get("GIT_INDEX_FILE");
     // The local index learns what changed in the same command, while git stages the shards.
     let sync = |written: &[(crate::cache::store::Location, &[u8])]| {
@@ -318,7 +322,23 @@ fn stage_shards(session: &Workspace, index: &mut Index, fresh: bool) -> Result<(
             .run_git_for_commit(&a, idx)
             .map_err(anyhow::Error::msg)?;
     }
-    Ok((staged.added, staged.pruned))
+    Ok(staged)
+}
+
+/// One line for the shards the commit left as they are (never a reason to block it).
+fn say_left(session: &Workspace, left: &[(String, String)]) {
+    let Some((path, why)) = left.first() else {
+        return;
+    };
+    session.out.err(&format!(
+        "rustassistant: left {} as {} (e.g. {}: {}); {} new analyses wait in the local overlay, and `rustassistant cache verify` names {}",
+        count(left.len(), "shard", "shards"),
+        if left.len() == 1 { "it is" } else { "they are" },
+        sanitize(path),
+        sanitize(why),
+        if left.len() == 1 { "its" } else { "their" },
+        if left.len() == 1 { "it" } else { "them" },
+    ));
 }
 
 fn say_added(session: &Workspace, added: usize, pruned: usize) {

@@ -34,7 +34,7 @@ pub fn run(session: &Workspace, args: &ReportArgs) -> Result<Exit> {
         std::fs::create_dir_all(dir)
             .map_err(|e| UserError::Input(format!("cannot create {}: {e}", dir.display())))?;
     }
-    crate::util::write_atomic(&path, page.as_bytes())
+    crate::util::fs::write_output(&path, page.as_bytes())
         .map_err(|e| UserError::Input(format!("cannot write {}: {e}", path.display())))?;
     let out = session.out;
     if out.json {

@@ -251,14 +251,15 @@ impl Repo {
     }
 
     /// Every blob id the index git is using records (any path, UTF-8 or not, any stage), for
-    /// deciding what a commit still contains, and the (path, blob id) of the regular files under
-    /// `prefix` (UTF-8 ones: shard paths always are), in one read of the index. An unreadable
-    /// index is an error, never "empty".
+    /// deciding what a commit still contains, the (path, blob id) of the regular files under
+    /// `prefix` (UTF-8 ones: shard paths always are), and the paths under `prefix` that the
+    /// index records as something else (a symbolic link, a submodule), in one read of the
+    /// index. An unreadable index is an error, never "empty".
     pub fn index_blobs_and_paths(
         &self,
         index_file: Option<&str>,
         prefix: &str,
-    ) -> Result<(HashSet<String>, PathBlobs), git2::Error> {
+    ) -> Result<(HashSet<String>, PathBlobs, HashSet<String>), git2::Error> {
         let path = match index_file {
             Some(f) if Path::new(f).is_absolute() => PathBuf::from(f),
             Some(f) => self.workdir.join(f),
@@ -266,9 +267,13 @@ impl Repo {
         };
         let mut blobs = HashSet::new();
         let mut under = Vec::new();
+        let mut odd = HashSet::new();
         if let Some((data, _)) = index_file::read(&path) {
             let parsed = self.parse_index(&data, |e| {
                 if e.mode & MODE_FILE_MASK != MODE_REGULAR {
+                    if e.path.starts_with(prefix.as_bytes()) {
+                        odd.insert(String::from_utf8_lossy(e.path).into_owned());
+                    }
                     return;
                 }
                 let oid = crate::util::hex(e.oid);
@@ -280,14 +285,18 @@ impl Repo {
                 blobs.insert(oid);
             });
             if parsed.is_some() {
-                return Ok((blobs, under));
+                return Ok((blobs, under, odd));
             }
             blobs.clear();
             under.clear();
+            odd.clear();
         }
         let index = self.index(index_file)?;
         for e in index.iter() {
             if e.mode & MODE_FILE_MASK != MODE_REGULAR {
+                if e.path.starts_with(prefix.as_bytes()) {
+                    odd.insert(String::from_utf8_lossy(&e.path).into_owned());
+                }
                 continue;
             }
             blobs.insert(e.id.to_string());
@@ -298,7 +307,7 @@ impl Repo {
                 }
             }
         }
-        Ok((blobs, under))
+        Ok((blobs, under, odd))
     }
 
     /// The size of git's index file (`<git dir>/index`), when there is one.

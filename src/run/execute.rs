@@ -178,6 +178,8 @@ struct Writer<'a> {
     remote: bool,
     /// Shards whose bytes changed.
     touched: Vec<Location>,
+    /// Entries stored in the overlay because their work-tree shard was refused.
+    diverted: usize,
 }
 
 impl<'a> Writer<'a> {
@@ -190,6 +192,7 @@ impl<'a> Writer<'a> {
             last: Instant::now(),
             remote,
             touched: Vec::new(),
+            diverted: 0,
         }
     }
 
@@ -251,20 +254,23 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Write what is waiting; an entry that cannot be written turns its result into an error.
+    /// Write what is waiting. A shard that cannot be written fails only its own entries: those
+    /// for a refused work-tree shard wait in the local overlay (said once per shard), and an
+    /// entry stored nowhere turns its result into an error.
     fn flush(&mut self, results: &mut [FileResult]) {
         self.last = Instant::now();
         if self.pending.is_empty() {
             return;
         }
         let mut by_place: BTreeMap<Place, BTreeMap<ShardId, Edit>> = BTreeMap::new();
-        let mut owners: BTreeMap<Place, Vec<usize>> = BTreeMap::new();
+        let mut owners: BTreeMap<(Place, ShardId), Vec<usize>> = BTreeMap::new();
         for (place, e, at) in std::mem::take(&mut self.pending) {
-            owners.entry(place).or_default().push(at);
+            let shard = ShardId::of(&e.key());
+            owners.entry((place, shard.clone())).or_default().push(at);
             by_place
                 .entry(place)
                 .or_default()
-                .entry(ShardId::of(&e.key()))
+                .entry(shard)
                 .or_default()
                 .add
                 .push(e);
@@ -272,17 +278,38 @@ impl<'a> Writer<'a> {
         if let Some(tree) = by_place.get_mut(&Place::Tree) {
             self.add_committed(tree);
         }
+        let mut fail = |place: Place, shard: &ShardId, why: &str| {
+            for &i in owners.get(&(place, shard.clone())).into_iter().flatten() {
+                if let Some(r) = results.get_mut(i) {
+                    r.status = Status::Error;
+                    r.reason = Some(format!("cannot write entry: {why}"));
+                }
+            }
+        };
         for (place, edits) in by_place {
+            let shards: Vec<ShardId> = edits.keys().cloned().collect();
             match self.session.store.apply(place, edits) {
-                Ok(applied) => self
-                    .touched
-                    .extend(applied.into_iter().filter(|a| a.changed).map(|a| a.at)),
-                Err(e) => {
-                    for &i in owners.get(&place).into_iter().flatten() {
-                        if let Some(r) = results.get_mut(i) {
-                            r.status = Status::Error;
-                            r.reason = Some(format!("cannot write entry: {e}"));
+                Ok(applied) => {
+                    for a in applied {
+                        match &a.refused {
+                            None if a.changed => self.touched.push(a.at),
+                            None => {}
+                            Some(why) if a.diverted > 0 => {
+                                self.session.out.warn(&format!(
+                                    "{why}; {} new {} for it wait{} in the local overlay (`rustassistant cache verify` names the shard)",
+                                    a.diverted,
+                                    if a.diverted == 1 { "entry" } else { "entries" },
+                                    if a.diverted == 1 { "s" } else { "" },
+                                ));
+                                self.diverted += a.diverted;
+                            }
+                            Some(why) => fail(a.at.place, &a.at.shard, why),
                         }
+                    }
+                }
+                Err(e) => {
+                    for shard in &shards {
+                        fail(place, shard, &e.to_string());
                     }
                 }
             }

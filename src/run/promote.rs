@@ -50,16 +50,29 @@ pub(crate) fn promote(
     }
     let mut touched = Vec::new();
     // Up first: a crash in between leaves the entry in both places, never in neither.
-    for (place, edits) in [(Place::Tree, up), (Place::Overlay, down)] {
-        match session.store.apply(place, edits) {
-            Ok(applied) => touched.extend(applied.into_iter().filter(|a| a.changed).map(|a| a.at)),
-            Err(e) => {
-                session.out.warn(&format!(
-                    "could not move analyses of staged content into the shards ({e}); they stay hits in the local overlay"
-                ));
-                break;
+    match session.store.apply(Place::Tree, up) {
+        Ok(applied) => {
+            for a in applied {
+                if let Some(why) = &a.refused {
+                    // Left where they are: the overlay keeps them as hits.
+                    down.remove(&a.at.shard);
+                    session.out.warn(&format!(
+                        "{why}; its analyses of staged content stay in the local overlay (`rustassistant cache verify` names the shard)"
+                    ));
+                } else if a.changed {
+                    touched.push(a.at);
+                }
             }
         }
+        Err(e) => {
+            session.out.warn(&format!(
+                "could not move analyses of staged content into the shards ({e}); they stay hits in the local overlay"
+            ));
+            return touched;
+        }
+    }
+    if let Ok(applied) = session.store.apply(Place::Overlay, down) {
+        touched.extend(applied.into_iter().filter(|a| a.changed).map(|a| a.at));
     }
     touched
 }

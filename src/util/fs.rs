@@ -134,6 +134,108 @@ fn read_open_bounded(file: std::fs::File, path: &Path, max: u64) -> Result<Vec<u
     Ok(bytes)
 }
 
+/// Whether `path` holds a regular file (`Ok(true)`) or nothing (`Ok(false)`); anything else in
+/// its place (a symbolic link, folder, FIFO, device or socket) is an error naming it. Checked
+/// before any replace or remove, so that only regular files are ever replaced or written.
+pub fn regular_or_absent(path: &Path) -> std::io::Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => Ok(true),
+        Ok(m) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{}: {}; rustassistant only replaces regular files and leaves this as it is",
+                path.display(),
+                describe(&m.file_type())
+            ),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// How [`write_output`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// A regular file was created or replaced atomically.
+    Replaced,
+    /// A device or FIFO was written to as it is (never replaced).
+    Through,
+}
+
+/// Links followed at most when resolving an output path.
+const MAX_OUTPUT_LINKS: usize = 40;
+
+/// Write `bytes` to a file the user named (`-o FILE`): atomically (a temporary file renamed
+/// into place) when it is a regular file or absent; written through, never replaced, when it is
+/// a device or FIFO (`-o /dev/stdout`, a named pipe); through a symbolic link to whichever of
+/// those the link points at, the link itself staying as it is. A folder or socket is an error.
+pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<Written> {
+    use std::io::Write as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let mut at = path.to_path_buf();
+    for _ in 0..MAX_OUTPUT_LINKS {
+        let meta = match std::fs::symlink_metadata(&at) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::util::write_atomic(&at, bytes)?;
+                return Ok(Written::Replaced);
+            }
+            Err(e) => return Err(e),
+        };
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let target = std::fs::read_link(&at)?;
+            at = match at.parent() {
+                Some(dir) if target.is_relative() => dir.join(target),
+                _ => target,
+            };
+            continue;
+        }
+        if ft.is_file() {
+            crate::util::write_atomic(&at, bytes)?;
+            return Ok(Written::Replaced);
+        }
+        if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
+            let mut f = crate::sys::open_write_existing(&at)?;
+            f.write_all(bytes)?;
+            f.flush()?;
+            return Ok(Written::Through);
+        }
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} {}: cannot write the output there",
+                at.display(),
+                describe(&ft)
+            ),
+        ));
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("{}: too many levels of symbolic links", path.display()),
+    ))
+}
+
+/// What a file type is, in words.
+pub fn describe(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if ft.is_symlink() {
+        "is a symbolic link"
+    } else if ft.is_dir() {
+        "is a folder"
+    } else if ft.is_fifo() {
+        "is a FIFO"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "is a device"
+    } else if ft.is_socket() {
+        "is a socket"
+    } else if ft.is_file() {
+        "is a regular file"
+    } else {
+        "is not a regular file"
+    }
+}
+
 /// The first folder from `root` (exclusive) down to `path` (inclusive) that exists but is not
 /// a real folder (a symbolic link, or a file where a folder should be), if any. Folders that do
 /// not exist yet are fine: they will be created as real folders. `path` must lie below `root`.

@@ -88,8 +88,11 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, flushed, then renamed
 /// over the target. A reader sees the old content or the new one, never half of either; a crash
-/// leaves at worst a `.tmp-*` file beside it.
+/// leaves at worst a `.tmp-*` file beside it. Only a regular file (or nothing) is ever
+/// replaced: a symbolic link, folder, device or FIFO at `path` is an error, left as it is. For a
+/// file the user named, see [`fs::write_output`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    fs::regular_or_absent(path)?;
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
@@ -112,20 +115,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The process umask, read once from /proc (changing it to read it would race with other
-/// threads creating files); 022 when unavailable.
+/// The process umask (see [`crate::sys::umask`]).
 pub(crate) fn current_umask() -> u32 {
-    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *UMASK.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string()))
-            })
-            .and_then(|v| u32::from_str_radix(&v, 8).ok())
-            .unwrap_or(0o022)
-    })
+    crate::sys::umask()
 }
 
 /// Current time as RFC 3339 UTC with second precision (`2026-11-21T10:00:00Z`), honouring
