@@ -99,6 +99,22 @@ pub fn process_alive(pid: u32, token: &str) -> bool {
     }
 }
 
+/// This machine's host name (empty when it cannot be read).
+pub fn hostname() -> String {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most `len` bytes into the buffer it is given.
+        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if r != 0 {
+            return String::new();
+        }
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    })
+    .clone()
+}
+
 /// The process umask, read without changing it (changing it to read it would race with other
 /// threads creating files): from `/proc/self/status` on Linux; elsewhere 022, the usual value.
 pub fn umask() -> u32 {

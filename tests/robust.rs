@@ -248,3 +248,194 @@ fn outputs_write_through_devices_fifos_and_links_and_never_replace_them() {
     assert!(r.stderr.contains("is a folder"), "{}", r.stderr);
     assert!(folder.is_dir());
 }
+
+/// Rows of the user's ledger: (state, how, cost) of every request.
+fn ledger_rows(env: &TestEnv) -> Vec<(String, String, f64)> {
+    let c = rusqlite::Connection::open(env.home.join(".rustassistant/usage.db")).unwrap();
+    let mut q = c
+        .prepare(
+            "SELECT state, COALESCE(how, ''), COALESCE(cost_usd, -1) FROM requests ORDER BY id",
+        )
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+fn spawn_analyze(env: &TestEnv, repo: &Path, jobs: &str) -> std::process::Child {
+    env.command(
+        bin(),
+        repo,
+        &["analyze", "--all", "-t", "refactor", "--jobs", jobs],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap()
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    assert!(std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Wait for `child` at most `secs`; its exit code and stderr.
+fn finish(child: std::process::Child, secs: u64) -> (Option<i32>, String) {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(out) => {
+            let out = out.unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("the process did not exit within {secs} s");
+        }
+    }
+}
+
+fn llm_repo(env: &mut TestEnv, server: &crate::common::fake::FakeServer, n: usize) -> PathBuf {
+    env.use_openai(&server.base_url("openai"));
+    let files: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("f{i:02}.rs"), format!("fn f{i}() {{}}\n")))
+        .collect();
+    env.repo("r", &borrowed(&files))
+}
+
+#[test]
+fn the_first_ctrl_c_sends_nothing_new_and_stores_the_replies_in_flight() {
+    use crate::common::fake::{ok_reply, FakeServer, RESULT};
+    let server = FakeServer::start(|r, _| {
+        ok_reply(&r.path, RESULT).after(std::time::Duration::from_millis(1500))
+    });
+    let mut env = TestEnv::new();
+    let repo = llm_repo(&mut env, &server, 12);
+    let child = spawn_analyze(&env, &repo, "4");
+    wait_for("four requests in flight", || server.count() >= 4);
+    signal(&child, "-INT");
+    let (code, stderr) = finish(child, 30);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(server.count(), 4, "no request left after Ctrl-C");
+    assert_eq!(
+        entry_files(&repo).len(),
+        4,
+        "the four replies were stored:\n{stderr}"
+    );
+    let rows = ledger_rows(&env);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(
+        rows.iter().all(|(s, h, _)| s == "settled" && h == "billed"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn a_second_ctrl_c_abandons_what_is_in_flight_and_keeps_every_reply_that_arrived() {
+    use crate::common::fake::{ok_reply, FakeServer, RESULT};
+    // Eight replies come at once; the next four hang far past the test; later ones (the next
+    // run's) come at once.
+    let server = FakeServer::start(|r, i| {
+        let reply = ok_reply(&r.path, RESULT);
+        if (8..12).contains(&i) {
+            reply.after(std::time::Duration::from_secs(600))
+        } else {
+            reply
+        }
+    });
+    let mut env = TestEnv::new();
+    let repo = llm_repo(&mut env, &server, 16);
+    let child = spawn_analyze(&env, &repo, "4");
+    wait_for("eight answered and four hanging", || server.count() >= 12);
+    // Let the eight replies be read; they are not written yet (writes come once a second).
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    signal(&child, "-INT");
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    signal(&child, "-INT");
+    let (code, stderr) = finish(child, 20);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(
+        entry_files(&repo).len(),
+        8,
+        "every reply that arrived is stored:\n{stderr}"
+    );
+    let rows = ledger_rows(&env);
+    assert_eq!(rows.len(), 12, "{rows:?}");
+    assert_eq!(
+        rows.iter()
+            .filter(|(s, h, _)| s == "settled" && h == "billed")
+            .count(),
+        8,
+        "{rows:?}"
+    );
+    let abandoned: Vec<&(String, String, f64)> = rows
+        .iter()
+        .filter(|(_, h, _)| h.starts_with("abandoned"))
+        .collect();
+    assert_eq!(abandoned.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|(s, _, _)| s != "reserved"), "{rows:?}");
+    // Charged their input, far below a worst case that counts max_tokens of output.
+    let billed = rows.iter().find(|(_, h, _)| h == "billed").unwrap().2;
+    assert!(
+        abandoned.iter().all(|(_, _, c)| *c > 0.0 && *c < billed),
+        "{rows:?}"
+    );
+    // The next run pays only for what is missing.
+    let v = env
+        .run(&repo, &["analyze", "--all", "-t", "refactor", "--json"])
+        .json();
+    assert_eq!(v["summary"]["hits"], 8, "{v:#}");
+    assert_eq!(v["summary"]["misses"], 8, "{v:#}");
+}
+
+#[test]
+fn a_reservation_left_by_a_killed_process_is_settled_by_the_next_command() {
+    use crate::common::fake::{ok_reply, FakeServer, RESULT};
+    let server = FakeServer::start(|r, _| {
+        ok_reply(&r.path, RESULT).after(std::time::Duration::from_secs(600))
+    });
+    let mut env = TestEnv::new();
+    let repo = llm_repo(&mut env, &server, 4);
+    let child = spawn_analyze(&env, &repo, "2");
+    wait_for("two requests in flight", || server.count() >= 2);
+    signal(&child, "-KILL");
+    let _ = finish(child, 10);
+    let open = ledger_rows(&env);
+    assert_eq!(
+        open.iter().filter(|(s, _, _)| s == "reserved").count(),
+        2,
+        "{open:?}"
+    );
+    let b = env.run(&repo, &["budget", "--json"]).ok().json();
+    assert_eq!(b["orphans_settled_now"], 2, "{b:#}");
+    assert_eq!(b["reserved_usd"], 0.0, "{b:#}");
+    let rows = ledger_rows(&env);
+    assert!(
+        rows.iter()
+            .all(|(s, h, c)| s == "settled" && h.starts_with("orphaned") && *c > 0.0),
+        "{rows:?}"
+    );
+}

@@ -131,7 +131,8 @@ impl Analyzer for LlmAnalyzer {
             | ProviderError::Server { .. }
             | ProviderError::Timeout(_)
             | ProviderError::Connect { .. }
-            | ProviderError::Interrupted) => AnalyzeError::Unavailable(format!("{name}: {e}")),
+            | ProviderError::Interrupted
+            | ProviderError::NotSent) => AnalyzeError::Unavailable(format!("{name}: {e}")),
             other => AnalyzeError::Failed(format!("{name}: {other}")),
         })?;
         let usage = resp.usage.ok_or_else(|| {

@@ -4,8 +4,10 @@
 //! A request is first *reserved* at its worst-case cost inside an immediate (write-locking)
 //! transaction that also checks the month's total, then *settled* with its real cost. Parallel
 //! jobs and processes therefore serialise on the check and can never jointly overshoot a hard
-//! limit. A reservation never settled (its process was killed mid-request) keeps counting at
-//! its reserved amount: the request may have been billed.
+//! limit. Each reservation records the process that made it (id, a start-time token and the
+//! host), so one left by a process that no longer runs (kill -9, power loss) is settled by the
+//! next process that opens the ledger on that host: charged what it can have cost (its input,
+//! which was sent), and marked so (`how`). Every settled or released row says how in `how`.
 //!
 //! A corrupt ledger is never replaced by an empty one (that would reset the month's spend to
 //! zero): opening fails with a message saying how to repair it.
@@ -33,16 +35,80 @@ CREATE TABLE IF NOT EXISTS requests (
     state         TEXT NOT NULL,             -- reserved | settled | released
     tokens_in     INTEGER NOT NULL DEFAULT 0,
     tokens_out    INTEGER NOT NULL DEFAULT 0,
-    tokens_cached INTEGER NOT NULL DEFAULT 0
+    tokens_cached INTEGER NOT NULL DEFAULT 0,
+    pid           INTEGER,                   -- the reserving process
+    owner         TEXT,                      -- its start-time token (pid reuse)
+    host          TEXT,                      -- where it ran
+    input_usd     REAL,                      -- what its input alone costs
+    how           TEXT                       -- how it was settled or released
 );
 CREATE INDEX IF NOT EXISTS requests_month ON requests(month);
+CREATE INDEX IF NOT EXISTS requests_state ON requests(state);
 CREATE TABLE IF NOT EXISTS savings (
     month TEXT NOT NULL, repo TEXT NOT NULL, model TEXT NOT NULL, cache_type TEXT NOT NULL,
     hits INTEGER NOT NULL, saved_usd REAL NOT NULL,
     PRIMARY KEY (month, repo, model, cache_type)
 );
 "#;
-const VERSION: &str = "1";
+/// Columns version 2 added: who reserved (process id, start-time token, host), the input
+/// part of the worst case, and how the row was settled or released.
+const V2_COLUMNS: &[(&str, &str)] = &[
+    ("pid", "INTEGER"),
+    ("owner", "TEXT"),
+    ("host", "TEXT"),
+    ("input_usd", "REAL"),
+    ("how", "TEXT"),
+];
+const VERSION: &str = "2";
+
+/// Reservations without an owner (written by version 1) are taken for orphans once this old:
+/// far past any request's deadline.
+const OWNERLESS_AFTER_S: i64 = 24 * 3600;
+
+/// How a reservation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The reply reported its usage: charged what it reported.
+    Billed,
+    /// A reply without a usage block: charged the worst case.
+    Unmeasured,
+    /// No reply within the deadline: charged the worst case (generation may have gone on).
+    TimedOut,
+    /// Abandoned in flight by Ctrl-C: charged its input, which was sent.
+    Abandoned,
+}
+
+impl Settled {
+    fn word(self) -> &'static str {
+        match self {
+            Settled::Billed => "billed",
+            Settled::Unmeasured => "unmeasured: charged the reservation",
+            Settled::TimedOut => "timed out: charged the reservation",
+            Settled::Abandoned => "abandoned by Ctrl-C: charged its input",
+        }
+    }
+}
+
+/// One request to reserve.
+#[derive(Debug, Clone)]
+pub struct Reservation<'a> {
+    /// Unix seconds.
+    pub ts: i64,
+    /// `YYYY-MM`, UTC.
+    pub month: &'a str,
+    /// The repository's work tree.
+    pub repo: &'a str,
+    /// Provider name.
+    pub provider: &'a str,
+    /// Model.
+    pub model: &'a str,
+    /// Analysis type.
+    pub cache_type: &'a str,
+    /// The worst case: the most this request can cost.
+    pub amount: f64,
+    /// What its input alone costs (charged if it is abandoned, or its process dies).
+    pub input_usd: f64,
+}
 
 /// Ledger failures.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +129,8 @@ pub enum LedgerError {
 /// The open ledger.
 pub struct Ledger {
     conn: Connection,
+    /// Reservations of processes that no longer run, settled when this ledger was opened.
+    pub orphans_settled: usize,
 }
 
 /// Month-to-date totals.
@@ -121,14 +189,88 @@ impl Ledger {
                 )
                 .optional()
                 .map_err(corrupt)?;
-            if v.as_deref() != Some(VERSION) {
-                return Err(LedgerError::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: format!("unknown ledger version {v:?}"),
-                });
+            match v.as_deref() {
+                Some(VERSION) => {}
+                Some("1") => migrate_v1(&conn).map_err(corrupt)?,
+                _ => {
+                    return Err(LedgerError::Corrupt {
+                        path: path.to_path_buf(),
+                        reason: format!("unknown ledger version {v:?}"),
+                    })
+                }
             }
         }
-        Ok(Ledger { conn })
+        let mut ledger = Ledger {
+            conn,
+            orphans_settled: 0,
+        };
+        ledger.orphans_settled = ledger.settle_orphans().map_err(corrupt)?;
+        Ok(ledger)
+    }
+
+    /// Settle the reservations of processes on this host that no longer run: each is charged
+    /// its input (it was sent; the reply never arrived to say more), or its reservation when
+    /// that is unknown (a version 1 row), and says so in `how`.
+    fn settle_orphans(&mut self) -> rusqlite::Result<usize> {
+        let host = crate::sys::hostname();
+        let now = jiff::Timestamp::now().as_second();
+        /// (id, pid, owner token, host, ts) of an open reservation.
+        type Open = (i64, Option<i64>, Option<String>, Option<String>, i64);
+        let open: Vec<Open> = {
+            let mut q = self.conn.prepare(
+                "SELECT id, pid, owner, host, ts FROM requests WHERE state = 'reserved'",
+            )?;
+            let rows = q.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let gone: Vec<(i64, String)> = open
+            .into_iter()
+            .filter_map(|(id, pid, owner, h, ts)| match (pid, h) {
+                (Some(pid), Some(h)) if h == host => {
+                    let pid = u32::try_from(pid).ok()?;
+                    (!crate::sys::process_alive(pid, owner.as_deref().unwrap_or(""))).then(|| {
+                        (
+                            id,
+                            format!(
+                                "orphaned: process {pid} ended before settling; charged its input"
+                            ),
+                        )
+                    })
+                }
+                (None, _) if now - ts > OWNERLESS_AFTER_S => Some((
+                    id,
+                    "orphaned: left by an earlier version; charged the reservation".to_string(),
+                )),
+                _ => None,
+            })
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut n = 0;
+        for (id, how) in &gone {
+            // Still open: another process may have settled it meanwhile.
+            n += tx.execute(
+                "UPDATE requests SET state = 'settled', cost_usd = COALESCE(input_usd, reserved_usd), how = ?2 WHERE id = ?1 AND state = 'reserved'",
+                params![id, how],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// How many of the month's requests ended each way (`how`), for `budget`.
+    pub fn settled_how(&self, month: &str) -> Result<Vec<(String, u64)>, LedgerError> {
+        let mut q = self.conn.prepare(
+            "SELECT COALESCE(how, state), count(*) FROM requests WHERE month = ?1 GROUP BY 1 ORDER BY 1",
+        )?;
+        let rows = q.query_map([month], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn spend_in(tx: &Connection, month: &str) -> rusqlite::Result<MonthSpend> {
@@ -156,59 +298,68 @@ impl Ledger {
         Ok(Self::spend_in(&self.conn, month)?)
     }
 
-    /// Reserve `amount` for one request if the month's committed spend plus it stays within
+    /// Reserve `r.amount` for one request if the month's committed spend plus it stays within
     /// `limit` (`None`: no hard limit). Returns the reservation id, or the committed spend that
     /// refused it.
-    #[allow(clippy::too_many_arguments)]
     pub fn reserve(
         &mut self,
-        ts: i64,
-        month: &str,
-        repo: &str,
-        provider: &str,
-        model: &str,
-        cache_type: &str,
-        amount: f64,
+        r: &Reservation<'_>,
         limit: Option<f64>,
     ) -> Result<Result<i64, f64>, LedgerError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let spend = Self::spend_in(&tx, month)?;
+        let spend = Self::spend_in(&tx, r.month)?;
         if let Some(l) = limit {
             // A hair of tolerance for floating-point sums of many small costs.
-            if spend.committed_usd + amount > l + 1e-12 {
+            if spend.committed_usd + r.amount > l + 1e-12 {
                 return Ok(Err(spend.committed_usd));
             }
         }
+        let pid = std::process::id();
         tx.execute(
-            "INSERT INTO requests (ts, month, repo, provider, model, cache_type, reserved_usd, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'reserved')",
-            params![ts, month, repo, provider, model, cache_type, amount],
+            "INSERT INTO requests (ts, month, repo, provider, model, cache_type, reserved_usd, state, pid, owner, host, input_usd)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'reserved', ?8, ?9, ?10, ?11)",
+            params![
+                r.ts,
+                r.month,
+                r.repo,
+                r.provider,
+                r.model,
+                r.cache_type,
+                r.amount,
+                pid as i64,
+                crate::sys::process_token(pid),
+                crate::sys::hostname(),
+                r.input_usd
+            ],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
         Ok(Ok(id))
     }
 
-    /// Settle a reservation with the real cost and usage.
+    /// Settle a reservation with the cost charged and the usage, saying how it ended.
     pub fn settle(
         &self,
         id: i64,
         cost: f64,
         tokens: &crate::cache::Tokens,
+        how: Settled,
     ) -> Result<(), LedgerError> {
         self.conn.execute(
-            "UPDATE requests SET state = 'settled', cost_usd = ?2, tokens_in = ?3, tokens_out = ?4, tokens_cached = ?5 WHERE id = ?1",
-            params![id, cost, tokens.input as i64, tokens.output as i64, tokens.cached_input as i64],
+            "UPDATE requests SET state = 'settled', cost_usd = ?2, tokens_in = ?3, tokens_out = ?4, tokens_cached = ?5, how = ?6 WHERE id = ?1",
+            params![id, cost, tokens.input as i64, tokens.output as i64, tokens.cached_input as i64, how.word()],
         )?;
         Ok(())
     }
 
-    /// Release a reservation whose request was certainly not billed.
-    pub fn release(&self, id: i64) -> Result<(), LedgerError> {
+    /// Release a reservation whose request was certainly not billed (refused before
+    /// generating, or never sent).
+    pub fn release(&self, id: i64, how: &str) -> Result<(), LedgerError> {
         self.conn.execute(
-            "UPDATE requests SET state = 'released', cost_usd = 0 WHERE id = ?1",
-            [id],
+            "UPDATE requests SET state = 'released', cost_usd = 0, how = ?2 WHERE id = ?1",
+            params![id, how],
         )?;
         Ok(())
     }
@@ -266,6 +417,20 @@ impl Ledger {
     }
 }
 
+/// Bring a version 1 ledger to version 2: new columns, nothing else touched.
+fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    for (name, ty) in V2_COLUMNS {
+        tx.execute_batch(&format!("ALTER TABLE requests ADD COLUMN {name} {ty}"))?;
+    }
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS requests_state ON requests(state)")?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?1)",
+        [VERSION],
+    )?;
+    tx.commit()
+}
+
 /// One line of the `costs` report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CostRow {
@@ -290,4 +455,97 @@ pub struct CostRow {
     /// Saved by those hits.
     #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub saved_usd: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Tokens;
+
+    #[test]
+    fn a_reservation_whose_process_is_gone_is_settled_at_its_input_by_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.db");
+        let mut l = Ledger::open(&path).unwrap();
+        let res = Reservation {
+            ts: jiff::Timestamp::now().as_second(),
+            month: "2026-11",
+            repo: "r",
+            provider: "p",
+            model: "m",
+            cache_type: "refactor",
+            amount: 0.5,
+            input_usd: 0.02,
+        };
+        let mine = l.reserve(&res, Some(1.0)).unwrap().unwrap();
+        let theirs = l.reserve(&res, Some(1.0)).unwrap().unwrap();
+        // `theirs` was made by a process that has ended since (kill -9, power loss).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        l.conn
+            .execute(
+                "UPDATE requests SET pid = ?2, owner = '' WHERE id = ?1",
+                params![theirs, pid as i64],
+            )
+            .unwrap();
+        drop(l);
+        let l = Ledger::open(&path).unwrap();
+        assert_eq!(l.orphans_settled, 1);
+        let m = l.month("2026-11").unwrap();
+        assert!(
+            (m.reserved_usd - 0.5).abs() < 1e-9,
+            "ours stays open: {m:?}"
+        );
+        assert!(
+            (m.settled_usd - 0.02).abs() < 1e-9,
+            "theirs costs its input: {m:?}"
+        );
+        let how: String = l
+            .conn
+            .query_row("SELECT how FROM requests WHERE id = ?1", [theirs], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(how.starts_with("orphaned"), "{how}");
+        l.settle(mine, 0.01, &Tokens::default(), Settled::Abandoned)
+            .unwrap();
+        assert!(l
+            .settled_how("2026-11")
+            .unwrap()
+            .iter()
+            .any(|(h, n)| h.starts_with("abandoned") && *n == 1));
+    }
+
+    #[test]
+    fn a_version_1_ledger_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('schema_version', '1');
+                 CREATE TABLE requests (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, month TEXT NOT NULL,
+                   repo TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, cache_type TEXT NOT NULL,
+                   reserved_usd REAL NOT NULL, cost_usd REAL, state TEXT NOT NULL,
+                   tokens_in INTEGER NOT NULL DEFAULT 0, tokens_out INTEGER NOT NULL DEFAULT 0,
+                   tokens_cached INTEGER NOT NULL DEFAULT 0);
+                 CREATE TABLE savings (month TEXT NOT NULL, repo TEXT NOT NULL, model TEXT NOT NULL,
+                   cache_type TEXT NOT NULL, hits INTEGER NOT NULL, saved_usd REAL NOT NULL,
+                   PRIMARY KEY (month, repo, model, cache_type));
+                 INSERT INTO requests (ts, month, repo, provider, model, cache_type, reserved_usd, cost_usd, state)
+                   VALUES (0, '2026-11', 'r', 'p', 'm', 'refactor', 0.5, 0.25, 'settled');
+                 INSERT INTO requests (ts, month, repo, provider, model, cache_type, reserved_usd, state)
+                   VALUES (0, '2026-11', 'r', 'p', 'm', 'refactor', 0.5, 'reserved');",
+            )
+            .unwrap();
+        }
+        let l = Ledger::open(&path).unwrap();
+        // The old open reservation is long past any deadline: charged its reservation.
+        assert_eq!(l.orphans_settled, 1);
+        let m = l.month("2026-11").unwrap();
+        assert!((m.settled_usd - 0.75).abs() < 1e-9, "{m:?}");
+        assert_eq!(m.requests, 2);
+    }
 }

@@ -10,7 +10,7 @@ pub mod pricing;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use ledger::{Ledger, LedgerError, MonthSpend};
+pub use ledger::{Ledger, LedgerError, MonthSpend, Reservation, Settled};
 pub use pricing::Pricing;
 
 use crate::cache::Tokens;
@@ -173,34 +173,40 @@ impl Provider for Budgeted {
                 "skipped (budget): the monthly limit was reached earlier in this run".into(),
             ));
         }
-        let worst = price
+        let input = Tokens {
+            input: estimate_input_tokens(req),
+            output: 0,
+            cached_input: 0,
+        };
+        let worst_tokens = Tokens {
+            output: req.max_tokens as u64,
+            ..input
+        };
+        let (worst, input_usd) = price
             .as_ref()
             .map(|p| {
-                pricing::cost_of(
-                    p,
-                    &Tokens {
-                        input: estimate_input_tokens(req),
-                        output: req.max_tokens as u64,
-                        cached_input: 0,
-                    },
+                (
+                    pricing::cost_of(p, &worst_tokens),
+                    pricing::cost_of(p, &input),
                 )
             })
-            .unwrap_or(0.0);
+            .unwrap_or((0.0, 0.0));
         let now = crate::util::now_timestamp(&self.env);
         let month = month_of(now);
         let limit = s.hard_limit.then_some(s.limit_usd);
         let id = {
             let mut l = ledger.lock().unwrap_or_else(|p| p.into_inner());
-            match l.reserve(
-                now.as_second(),
-                &month,
-                &self.repo,
-                self.inner.name(),
+            let r = Reservation {
+                ts: now.as_second(),
+                month: &month,
+                repo: &self.repo,
+                provider: self.inner.name(),
                 model,
-                &req.cache_type,
-                worst,
-                limit,
-            ) {
+                cache_type: &req.cache_type,
+                amount: worst,
+                input_usd,
+            };
+            match l.reserve(&r, limit) {
                 Ok(Ok(id)) => id,
                 Ok(Err(committed)) => {
                     self.refused.store(true, Ordering::SeqCst);
@@ -233,16 +239,20 @@ impl Provider for Budgeted {
                             t.output
                         ));
                     }
-                    l.settle(id, cost, &t)
+                    l.settle(id, cost, &t, Settled::Billed)
                 }
                 // Billed but unmeasured: keep the worst case.
-                None => l.settle(id, worst, &Tokens::default()),
+                None => l.settle(id, worst, &Tokens::default(), Settled::Unmeasured),
             },
-            // A timeout may have been billed; anything else was refused before generating.
-            Err(ProviderError::Timeout(_) | ProviderError::Interrupted) => {
-                l.settle(id, worst, &Tokens::default())
+            // A timeout may have been billed in full (generation goes on without us).
+            Err(ProviderError::Timeout(_)) => {
+                l.settle(id, worst, &Tokens::default(), Settled::TimedOut)
             }
-            Err(_) => l.release(id),
+            // Abandoned in flight: its input was sent, and that is what it can have cost.
+            Err(ProviderError::Interrupted) => l.settle(id, input_usd, &input, Settled::Abandoned),
+            Err(ProviderError::NotSent) => l.release(id, "not sent: interrupted"),
+            // Anything else was refused before generating.
+            Err(_) => l.release(id, "refused by the provider"),
         };
         if let Err(e) = settle {
             // The reservation stays counted at its worst case: safe, merely pessimistic.
@@ -302,25 +312,27 @@ mod tests {
     fn reservations_respect_the_limit_and_settle() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Ledger::open(&dir.path().join("usage.db")).unwrap();
-        let r1 = l
-            .reserve(0, "2026-11", "r", "p", "m", "refactor", 0.6, Some(1.0))
-            .unwrap()
-            .unwrap();
+        let res = |month, amount| Reservation {
+            ts: 0,
+            month,
+            repo: "r",
+            provider: "p",
+            model: "m",
+            cache_type: "refactor",
+            amount,
+            input_usd: amount / 10.0,
+        };
+        let r1 = l.reserve(&res("2026-11", 0.6), Some(1.0)).unwrap().unwrap();
         assert!(
-            l.reserve(0, "2026-11", "r", "p", "m", "refactor", 0.6, Some(1.0))
-                .unwrap()
-                .is_err(),
+            l.reserve(&res("2026-11", 0.6), Some(1.0)).unwrap().is_err(),
             "0.6 + 0.6 > 1.0"
         );
-        l.settle(r1, 0.1, &Tokens::default()).unwrap();
-        let r2 = l
-            .reserve(0, "2026-11", "r", "p", "m", "refactor", 0.6, Some(1.0))
+        l.settle(r1, 0.1, &Tokens::default(), Settled::Billed)
             .unwrap();
+        let r2 = l.reserve(&res("2026-11", 0.6), Some(1.0)).unwrap();
         assert!(r2.is_ok(), "after settling at 0.1 there is room");
         assert!(
-            l.reserve(0, "2026-12", "r", "p", "m", "refactor", 0.9, Some(1.0))
-                .unwrap()
-                .is_ok(),
+            l.reserve(&res("2026-12", 0.9), Some(1.0)).unwrap().is_ok(),
             "a new month starts at zero"
         );
         let m = l.month("2026-11").unwrap();

@@ -43,7 +43,14 @@ pub fn budget_json(cfg: &crate::config::Config, env: &Env) -> Result<serde_json:
             / 86400.0;
     let days = zoned.days_in_month() as f64;
     let projected = if day > 0.0 { spent / day * days } else { spent };
+    let how: serde_json::Map<String, serde_json::Value> = ledger
+        .settled_how(&month)?
+        .into_iter()
+        .map(|(h, n)| (h, json!(n)))
+        .collect();
     Ok(json!({
+        "settled_how": how,
+        "orphans_settled_now": ledger.orphans_settled,
         "month": month,
         "limit_usd": s.limit_usd,
         "spent_usd": crate::util::money::round_usd(spent),
@@ -111,13 +118,19 @@ pub fn run(
         doc["requests"],
         if f("reserved_usd") > 0.0 {
             format!(
-                " (${:.4} reserved by requests in flight or interrupted)",
+                " (${:.4} reserved by requests in flight)",
                 f("reserved_usd")
             )
         } else {
             String::new()
         }
     ));
+    if let Some(n) = doc["orphans_settled_now"].as_u64().filter(|n| *n > 0) {
+        out.line(&format!(
+            "Settled {} left open by processes that no longer run (each charged its input)",
+            crate::output::count(n as usize, "reservation", "reservations")
+        ));
+    }
     if !doc["hard_limit"].as_bool().unwrap_or(true) {
         out.line("Hard limit: off (requests past the limit are sent, with a warning)");
     }

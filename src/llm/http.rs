@@ -111,6 +111,11 @@ impl Provider for Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // After Ctrl-C (or with nobody reading the output) no request leaves, retries
+            // included; those already in flight are awaited below.
+            if crate::util::interrupt::stop_new_work() {
+                return Err(ProviderError::NotSent);
+            }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(timed_out());
@@ -141,7 +146,7 @@ impl Provider for Http {
                 let _ = tx.send(r);
             });
             let answer = loop {
-                if crate::util::interrupt::interrupted() {
+                if crate::util::interrupt::abandon() {
                     return Err(ProviderError::Interrupted);
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -221,8 +226,8 @@ impl Provider for Http {
             let until = Instant::now() + wait;
             // Sleep in slices so Ctrl-C is honoured during a long backoff.
             while Instant::now() < until {
-                if crate::util::interrupt::interrupted() {
-                    return Err(ProviderError::Interrupted);
+                if crate::util::interrupt::stop_new_work() {
+                    return Err(ProviderError::NotSent);
                 }
                 std::thread::sleep((until - Instant::now()).min(POLL));
             }

@@ -117,9 +117,14 @@ pub enum ProviderError {
     /// Not sent: the monthly budget refused it (raised by the budget wrapper).
     #[error("{0}")]
     Budget(String),
-    /// Ctrl-C (or a closed stdout) stopped the wait.
-    #[error("interrupted")]
+    /// A second Ctrl-C abandoned the request while its reply was awaited (its input was sent
+    /// and may be billed).
+    #[error("interrupted: abandoned while waiting for the reply")]
     Interrupted,
+    /// Ctrl-C (or a closed stdout) stopped the run before this request was sent, or before a
+    /// retry: nothing of it can be billed.
+    #[error("interrupted: not sent")]
+    NotSent,
 }
 
 /// Something that answers chat requests.
