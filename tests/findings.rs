@@ -184,7 +184,7 @@ fn every_type_gives_findings_sorted_filtered_and_failing_ci_on_request() {
     assert!(relaxed.is_empty(), "{relaxed:?}");
     std::fs::write(repo.join(".rustassistant/config.toml"), "").unwrap();
     assert_eq!(findings(&env, &repo, &["--type", "metrics"]).len(), 2);
-    // Entries past [cache] max_age (the user's: a repository may not set under 30 days) are
+    // Entries past [cache] max_age (the user's: a repository may not set it) are
     // misses, so they report nothing. They were written at RUSTASSISTANT_NOW, a day or more ago.
     let user = env.home.join(".rustassistant/config.toml");
     std::fs::write(&user, "[cache]\nmax_age = \"1h\"\n").unwrap();

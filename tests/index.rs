@@ -440,12 +440,25 @@ fn max_size_in_config_evicts_after_writes() {
     let refs = borrowed(&files);
     let repo = env.repo("r", &refs);
     env.run(&repo, &["init"]).ok();
+    // From the repository's config (untrusted), settings that delete paid results are ignored.
     std::fs::write(
         repo.join(".rustassistant/config.toml"),
-        "[cache]\nmax_size = \"3kB\"\n",
+        "[cache]\nmax_size = \"3kB\"\neviction = \"largest\"\n",
     )
     .unwrap();
     let r = env.run(&repo, &["analyze", "--all"]).ok();
+    assert!(!r.stderr.contains("evicted"), "{}", r.stderr);
+    assert!(r.stderr.contains("ignored [cache] max_size"), "{}", r.stderr);
+    assert!(r.stderr.contains("[cache] eviction"), "{}", r.stderr);
+    assert_eq!(entry_files(&repo).len(), 20);
+    // The user's own config evicts.
+    std::fs::remove_file(repo.join(".rustassistant/config.toml")).unwrap();
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[cache]\nmax_size = \"3kB\"\n",
+    )
+    .unwrap();
+    let r = env.run(&repo, &["analyze", "--all", "--force"]).ok();
     assert!(r.stderr.contains("evicted"), "{}", r.stderr);
     assert!(sizes(&env, &repo) <= 3000);
 }

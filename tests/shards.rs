@@ -319,12 +319,9 @@ fn max_age_makes_old_entries_misses_and_prune_older_than_drops_them() {
     )
     .ok();
     env.run(&repo, &["analyze", "b.rs"]).ok();
-    std::fs::write(
-        repo.join(".rustassistant/config.toml"),
-        "[cache]\nmax_age = \"90d\"\n",
-    )
-    .unwrap();
-    // An untrusted repository may only ask for 30 days or more; 90 days is kept.
+    // The user's own max_age makes old entries misses.
+    let user = env.home.join(".rustassistant/config.toml");
+    std::fs::write(&user, "[cache]\nmax_age = \"90d\"\n").unwrap();
     let v = env
         .run(&repo, &["analyze", "--all", "--dry-run", "--json"])
         .ok();
@@ -335,13 +332,16 @@ fn max_age_makes_old_entries_misses_and_prune_older_than_drops_them() {
         (2.into(), 2.into()),
         "a.rs's 2020 analyses are too old: {v:#}"
     );
+    std::fs::remove_file(&user).unwrap();
+    // A repository can never make anyone pay again: its max_age is ignored, said in one line.
     std::fs::write(
         repo.join(".rustassistant/config.toml"),
-        "[cache]\nmax_age = \"1h\"\n",
+        "[cache]\nmax_age = \"90d\"\n",
     )
     .unwrap();
-    let r = env.run(&repo, &["analyze", "--all", "--dry-run"]).ok();
+    let r = env.run(&repo, &["analyze", "--all", "--dry-run", "--json"]).ok();
     assert!(r.stderr.contains("ignored [cache] max_age"), "{}", r.stderr);
+    assert_eq!(r.json()["summary"]["misses"], 0);
     std::fs::remove_file(repo.join(".rustassistant/config.toml")).unwrap();
     let dry = env
         .run(

@@ -27,9 +27,9 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 #                            # (globs as in include: `*` stays within a folder, `**` crosses)
 
 [cache]
-# max_age = "180d"            # older entries are misses, so analyses refresh (untrusted: 30d or more)
-# max_size = "500MB"          # evict after writes when the cache grows past this
-# eviction = "lru"            # lru | oldest | largest | expensive
+# max_age = "180d"            # older entries are misses, so analyses refresh (user or trusted config only)
+# max_size = "500MB"          # evict after writes past this size (user or trusted config only)
+# eviction = "lru"            # lru | oldest | largest | expensive (user or trusted config only)
 # prune_on_commit = true      # the pre-commit hook drops entries of blobs no longer committed
 # require_signature = false   # with RUSTASSISTANT_SIGNING_KEY: unsigned entries are misses (lowering: trust)
 

@@ -3,7 +3,9 @@
 //! That file is written by whoever committed last, so by default it may only choose *what* to
 //! analyse and ask for *more* safety (DESIGN.md, "Trust: what a repository may set"). Settings
 //! that could move the user's key, money or secrets — endpoints, `[budget]`, `[pricing]`,
-//! `allow_secrets`, lowering `require_signature`, timeouts and limits above the defaults — are
+//! `allow_secrets`, lowering `require_signature`, timeouts and limits above the defaults, and
+//! anything that deletes paid results or makes them misses (`[cache] max_age`, `max_size`,
+//! `eviction`) — are
 //! dropped with one warning each, unless the user trusted that exact file with
 //! `rustassistant trust`, which records its sha256 (and where it lives) in
 //! `$RUSTASSISTANT_HOME/trusted.tsv`, like direnv's allow list. Any change to the file needs a new
@@ -31,10 +33,6 @@ const TRUST_FILE: &str = "trusted.tsv";
 /// The marker (under `<git dir>/rustassistant/`) recording that this clone's repository config
 /// once required signed entries: a later commit can no longer silently lower it.
 const SIGNATURE_RATCHET: &str = "require-signature";
-
-/// The shortest `[cache] max_age` an untrusted repository may set: a shorter one would make
-/// everyone pay again for analyses they have.
-pub const MIN_UNTRUSTED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30 * 86400);
 
 /// Drop from an untrusted repository `file` everything it may not set; returns what is left and
 /// the names of what was dropped. `required_signatures` says this clone has seen the repository
@@ -81,12 +79,11 @@ pub fn restrict(mut file: ConfigFile, required_signatures: bool) -> (ConfigFile,
         "[hooks] pre_commit_timeout_s (above the default)",
         |t| *t > DEFAULT_PRE_COMMIT_TIMEOUT_S
     );
-    drop_if!(
-        file.cache.max_age,
-        "[cache] max_age (under 30 days, or not an age)",
-        |a| crate::util::parse_age(a).is_ok_and(|d| d < MIN_UNTRUSTED_MAX_AGE)
-            || crate::util::parse_age(a).is_err()
-    );
+    // A repository can never make you pay again: settings that make paid results misses or
+    // delete them (the default keeps every result for ever) are the user's to choose.
+    drop_if!(file.cache.max_age, "[cache] max_age", |_| true);
+    drop_if!(file.cache.max_size, "[cache] max_size", |_| true);
+    drop_if!(file.cache.eviction, "[cache] eviction", |_| true);
     let b = &mut file.budget;
     drop_if!(b.monthly_limit_usd, "[budget] monthly_limit_usd", |_| true);
     drop_if!(b.warn_at, "[budget] warn_at", |_| true);
