@@ -234,19 +234,23 @@ fn planted_secrets_never_reach_the_provider() {
     env.use_openai(&server.base_url("openai"));
     let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
     let api = format!("sk-proj-{}", "Q".repeat(48));
+    // Real formats, made here so that no live-looking token sits in this source file.
+    let aws = format!("AKIA{}", "QRSTUVWXYZ234567");
+    let gitlab = format!("glpat-{}", "x7Kq2Lm9Pw4Rt8Yv3Nb6");
     let repo = env.repo(
         "r",
         &[
             ("keys/deploy_key.txt", pem),
             (".env", &format!("OPENAI_API_KEY={api}\n")),
-            (
-                "src/aws.rs",
-                "const KEY: &str = \"AKIAIOSFODNN7EXAMPLE\";\n",
-            ),
+            ("src/aws.rs", &format!("const KEY: &str = \"{aws}\";\n")),
             (
                 "src/gh.rs",
                 &format!("const T: &str = \"ghp_{}\";\n", "a1B2".repeat(9)),
             ),
+            ("ci/gitlab.yml", &format!("token: {gitlab}\n")),
+            // Credential files, whatever they hold, even when include asks for everything.
+            (".npmrc", "registry=https://registry.example.com/\n"),
+            (".envrc", "export A=1\n"),
             ("src/ok.rs", "fn fine() {}\n"),
         ],
     );
@@ -267,13 +271,20 @@ fn planted_secrets_never_reach_the_provider() {
         .iter()
         .filter(|r| r["status"] == "skipped")
         .collect();
-    assert_eq!(skipped.len(), 4, "{v:#}");
+    assert_eq!(skipped.len(), 7, "{v:#}");
     assert!(skipped.iter().all(|r| r["reason"]
         .as_str()
         .unwrap()
         .starts_with("skipped (secret)")));
     for req in server.recorded() {
-        for secret in ["PRIVATE KEY", "AKIAIOSFODNN7EXAMPLE", "ghp_", api.as_str()] {
+        for secret in [
+            "PRIVATE KEY",
+            &aws,
+            "ghp_",
+            api.as_str(),
+            &gitlab,
+            "registry=",
+        ] {
             assert!(!req.body.contains(secret), "{secret} was sent");
         }
     }
@@ -319,7 +330,7 @@ fn planted_secrets_never_reach_the_provider() {
     env.run(&repo, &["trust"]).ok();
     env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
     assert_eq!(server.count(), 2);
-    assert!(server.recorded()[1].body.contains("AKIAIOSFODNN7EXAMPLE"));
+    assert!(server.recorded()[1].body.contains(&aws));
 }
 
 fn spawn_killed(env: &TestEnv, repo: &Path, args: &[&str], after: Duration) {

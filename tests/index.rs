@@ -448,7 +448,11 @@ fn max_size_in_config_evicts_after_writes() {
     .unwrap();
     let r = env.run(&repo, &["analyze", "--all"]).ok();
     assert!(!r.stderr.contains("evicted"), "{}", r.stderr);
-    assert!(r.stderr.contains("ignored [cache] max_size"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("ignored [cache] max_size"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("[cache] eviction"), "{}", r.stderr);
     assert_eq!(entry_files(&repo).len(), 20);
     // The user's own config evicts.

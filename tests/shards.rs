@@ -339,7 +339,9 @@ fn max_age_makes_old_entries_misses_and_prune_older_than_drops_them() {
         "[cache]\nmax_age = \"90d\"\n",
     )
     .unwrap();
-    let r = env.run(&repo, &["analyze", "--all", "--dry-run", "--json"]).ok();
+    let r = env
+        .run(&repo, &["analyze", "--all", "--dry-run", "--json"])
+        .ok();
     assert!(r.stderr.contains("ignored [cache] max_age"), "{}", r.stderr);
     assert_eq!(r.json()["summary"]["misses"], 0);
     std::fs::remove_file(repo.join(".rustassistant/config.toml")).unwrap();
