@@ -278,7 +278,18 @@ fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way
     );
     for r in [&repo, &copy] {
         assert!(entry_lines(r).iter().all(|l| !l.text.contains("<<<<<<<")));
-        env.run(r, &["cache", "verify"]).ok();
+        // Two different results for one key are a problem `cache verify` names, both lines.
+        let v = env.run(r, &["cache", "verify", "--json"]);
+        assert_eq!(v.code, 1, "{}", v.stdout);
+        let bad = v.json()["bad"].clone();
+        assert_eq!(bad.as_array().unwrap().len(), 1, "{bad:#}");
+        assert!(
+            bad[0]["problem"]
+                .as_str()
+                .unwrap()
+                .contains("lines 1 and 2"),
+            "{bad:#}"
+        );
         let s = env.run(r, &["cache", "stats", "--json"]).ok().json();
         assert_eq!(s["total_entries"], 1, "one key, counted once: {s:#}");
     }
@@ -286,6 +297,7 @@ fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way
     env.run(&repo, &["analyze", "a.rs", "-t", "refactor", "--force"])
         .ok();
     assert_eq!(lines(&repo), 1);
+    env.run(&repo, &["cache", "verify"]).ok();
 }
 
 #[test]

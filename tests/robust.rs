@@ -439,3 +439,190 @@ fn a_reservation_left_by_a_killed_process_is_settled_by_the_next_command() {
         "{rows:?}"
     );
 }
+
+#[test]
+fn an_unsigned_twin_from_a_union_merge_never_hides_a_signed_line() {
+    let mut env = TestEnv::new();
+    env.set("RUSTASSISTANT_SIGNING_KEY", "team-secret");
+    let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
+    std::fs::create_dir_all(repo.join(".rustassistant")).unwrap();
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[cache]\nrequire_signature = true\n",
+    )
+    .unwrap();
+    env.run(&repo, &["analyze", "a.rs", "-t", "todos"]).ok();
+    let signed = entry_lines(&repo).remove(0);
+    assert!(signed.v["signature"].is_string());
+    // A union merge brought an unsigned line for the same key, created earlier (so it would
+    // win the plain earliest-line rule), with another result.
+    let mut twin = signed.v.clone();
+    twin.as_object_mut().unwrap().remove("signature");
+    twin["created_at"] = "2020-01-01T00:00:00Z".into();
+    twin["result"]["items"] = serde_json::json!([]);
+    let shard = repo.join(&signed.shard);
+    let merged = format!(
+        "{}\n{}\n",
+        serde_json::to_string(&twin).unwrap(),
+        signed.text
+    );
+    std::fs::write(&shard, &merged).unwrap();
+    // The signed line is the hit: nothing is analysed again, and show prints its result.
+    let v = env
+        .run(&repo, &["analyze", "a.rs", "-t", "todos", "--json"])
+        .ok()
+        .json();
+    assert_eq!(v["summary"]["hits"], 1, "{v:#}");
+    let shown = env
+        .run(&repo, &["show", "a.rs", "-t", "todos", "--json"])
+        .ok()
+        .json();
+    assert_eq!(shown["entries"][0]["signature"], signed.v["signature"]);
+    // The next write of the shard keeps the signed line, not the unsigned twin.
+    env.run(&repo, &["analyze", "a.rs", "-t", "todos", "--force"])
+        .ok();
+    let left: Vec<ShardLine> = entry_lines(&repo);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].v["signature"], signed.v["signature"]);
+}
+
+/// `cache verify` in `repo` passes and found the local index equal to the disk.
+#[track_caller]
+fn assert_index_equals_disk(env: &TestEnv, repo: &Path, when: &str) {
+    // First what the index says, before anything re-reads the shards.
+    let stats = env.run(repo, &["cache", "stats", "--json"]).ok().json();
+    let distinct: std::collections::BTreeSet<String> = entry_files(repo).into_iter().collect();
+    assert_eq!(
+        stats["total_entries"].as_u64().unwrap() as usize,
+        distinct.len(),
+        "{when}: the index counts other entries than the disk holds"
+    );
+    let v = env.run(repo, &["cache", "verify", "--json"]);
+    let doc = v.json();
+    assert_eq!(v.code, 0, "{when}: {doc:#}\n{}", v.stderr);
+    assert_eq!(
+        doc["index_repaired"],
+        serde_json::json!([]),
+        "{when}: the index differed from the disk"
+    );
+}
+
+#[test]
+fn the_local_index_equals_the_disk_after_concurrent_commits_runs_and_kills() {
+    let env = TestEnv::new();
+    let repo = hooked(&env, "r", &borrowed(&sources(60, "a")));
+    let wt = env.root().join("wt");
+    env.git(
+        &repo,
+        &["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()],
+    );
+    let spawn = |dir: &Path, args: &[&str]| {
+        env.command(bin(), dir, args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let commit = |dir: &Path, tag: &str| {
+        write_files(dir, &borrowed(&sources(60, tag)));
+        env.git(dir, &["add", "src"]);
+        env.command("git", dir, &["commit", "-q", "-m", tag])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    for round in 0..4 {
+        let tag = format!("r{round}");
+        let children = vec![
+            commit(&repo, &format!("{tag}main")),
+            commit(&wt, &format!("{tag}wt")),
+            spawn(&repo, &["analyze", "--all", "--force", "-q"]),
+            spawn(&wt, &["analyze", "--all", "-q"]),
+            spawn(&repo, &["cache", "stats", "-q"]),
+        ];
+        for mut c in children {
+            c.wait().unwrap();
+        }
+        for dir in [&repo, &wt] {
+            assert_index_equals_disk(&env, dir, &format!("round {round}"));
+        }
+    }
+    // SIGKILL at random moments of hooks and runs.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut below = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for i in 0..40 {
+        write_files(&repo, &borrowed(&sources(60, &format!("k{i}"))));
+        env.git(&repo, &["add", "src"]);
+        let args: &[&str] = if i % 2 == 0 {
+            &["hooks", "run", "pre-commit"]
+        } else {
+            &["analyze", "--all", "--force", "-q"]
+        };
+        let mut c = spawn(&repo, args);
+        std::thread::sleep(std::time::Duration::from_millis(below(40)));
+        let _ = c.kill();
+        let _ = c.wait();
+        if i % 10 == 9 {
+            assert_index_equals_disk(&env, &repo, &format!("after kill {i}"));
+        }
+    }
+    // A killed hook leaves no empty, untracked shard behind once any command has run.
+    env.run(&repo, &["cache", "stats"]).ok();
+    let status = env.git(
+        &repo,
+        &[
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--",
+            ".rustassistant",
+        ],
+    );
+    for line in status.lines().filter(|l| l.starts_with("??")) {
+        let p = repo.join(line[3..].trim());
+        assert!(
+            std::fs::metadata(&p).map(|m| m.len() > 0).unwrap_or(true),
+            "an empty untracked shard was left: {line}"
+        );
+    }
+}
+
+#[test]
+fn empty_shards_git_does_not_track_are_removed_by_the_next_command() {
+    let env = TestEnv::new();
+    let repo = hooked(&env, "r", &[("a.rs", RUST_SRC)]);
+    let cache = repo.join(".rustassistant/cache");
+    // What a hook killed between writing a shard and staging it can leave.
+    let stray = cache.join("todos/00.jsonl");
+    let _ = std::fs::remove_file(&stray);
+    std::fs::write(&stray, "").unwrap();
+    // A tracked shard that became empty stays (git would see it deleted otherwise).
+    let tracked = shard_files(&repo)
+        .into_iter()
+        .find(|p| !p.ends_with("todos/00.jsonl"))
+        .unwrap();
+    env.run(&repo, &["cache", "stats"]).ok();
+    assert!(!stray.exists(), "the untracked empty shard is gone");
+    assert!(repo.join(&tracked).exists());
+    // Staged content analysed without hooks, then unstaged and left out of a commit: its
+    // entries go back to the overlay, and no empty shard is left for git to list.
+    std::fs::write(repo.join("n.rs"), "// TODO new\nfn n() {}\n").unwrap();
+    env.git(&repo, &["add", "n.rs"]);
+    env.run(&repo, &["hooks", "uninstall"]).ok();
+    env.run(&repo, &["analyze", "n.rs"]).ok();
+    env.run(&repo, &["hooks", "install"]).ok();
+    env.git(&repo, &["reset", "-q", "n.rs"]);
+    std::fs::write(repo.join("a.rs"), "// TODO a2\n").unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "a2"]);
+    let status = env.git(&repo, &["status", "--porcelain", "--untracked-files=all"]);
+    assert!(
+        !status.contains(".rustassistant/"),
+        "the cache is in step with the commit:\n{status}"
+    );
+}

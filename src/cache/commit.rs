@@ -183,7 +183,16 @@ pub fn stage_for_commit(
             return Ok(None);
         };
         for (at, bytes) in applied.0.written() {
-            store.replace_shard(&at, bytes).map_err(|e| e.to_string())?;
+            let done = if at.place == Place::Tree
+                && bytes.is_empty()
+                && !recorded.contains_key(&shards[i])
+            {
+                // Emptied before git ever tracked it: no file, rather than an empty untracked one.
+                store.remove_shard(&at)
+            } else {
+                store.replace_shard(&at, bytes)
+            };
+            done.map_err(|e| e.to_string())?;
         }
         Ok(Some(applied))
     };
@@ -315,15 +324,15 @@ fn plan_shard(
     };
     // Decoding is most of a shard's planning (every line checked and its key derived), and the
     // working-tree shard is usually the index's version: decoded once then.
-    let idx = shard::parse(idx_bytes, shard);
+    let idx = store.parse(idx_bytes, shard);
     let work_parsed;
     let work = if work_bytes == idx_bytes {
         &idx
     } else {
-        work_parsed = shard::parse(&work_bytes, shard);
+        work_parsed = store.parse(&work_bytes, shard);
         &work_parsed
     };
-    let ov = shard::parse(&ov_bytes, shard);
+    let ov = store.parse(&ov_bytes, shard);
     let in_tree = |e: &Entry| tree.contains(&e.blob);
     let keep = |e: &Entry| !prune || in_tree(e);
     // The entries of committed blobs this repository has locally, the working tree's first.

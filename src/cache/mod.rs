@@ -7,6 +7,7 @@
 //! - [`store::Store::lookup`] never trusts a line whose fields do not re-derive its own key.
 
 pub mod commit;
+mod duplicates;
 pub mod entry;
 pub mod key;
 pub mod layout;
@@ -14,6 +15,7 @@ pub mod listing;
 pub mod lock;
 pub mod migrate;
 pub mod place;
+mod policy;
 pub mod reads;
 pub mod shard;
 pub mod spare;

@@ -161,6 +161,11 @@ impl Store {
         self
     }
 
+    /// `[cache] require_signature`: `Some(key)` (the key may be absent) when on.
+    pub(super) fn signatures(&self) -> Option<&Option<Vec<u8>>> {
+        self.signatures.as_ref()
+    }
+
     /// Whether signatures are required (lookups then always read and check the line).
     pub fn requires_signatures(&self) -> bool {
         self.signatures.is_some()
@@ -197,38 +202,6 @@ impl Store {
     /// The work-tree-relative path of a tree shard (`.rustassistant/cache/<type>/<b0b1>.jsonl`).
     pub fn tree_rel(shard: &ShardId) -> String {
         format!(".rustassistant/cache/{}", shard.rel())
-    }
-
-    /// Whether `created_at` is past `[cache] max_age`.
-    pub fn expired(&self, created_at: &str) -> bool {
-        let Some(age) = self.max_age else {
-            return false;
-        };
-        match created_at.parse::<jiff::Timestamp>() {
-            Ok(t) => {
-                let now = jiff::Timestamp::now();
-                now.duration_since(t).as_secs_f64() > age.as_secs_f64()
-            }
-            Err(_) => true,
-        }
-    }
-
-    /// [`Store::expired`] for a creation time in Unix seconds ([`UNKNOWN_TIME`]: it did not
-    /// parse, and is past any age, as [`Store::expired`] says of such a time).
-    pub fn expired_secs(&self, created: i64) -> bool {
-        let Some(age) = self.max_age else {
-            return false;
-        };
-        created == UNKNOWN_TIME
-            || (jiff::Timestamp::now().as_second() as f64 - created as f64) > age.as_secs_f64()
-    }
-
-    /// Why the signature policy refuses `e`, if it does.
-    pub fn untrusted(&self, e: &Entry) -> Option<EntryError> {
-        self.signatures
-            .as_ref()
-            .and_then(|k| super::signature_problem(e, k.as_deref()))
-            .map(EntryError::Signature)
     }
 
     /// Look `key` up in its shard, then in the overlay.
@@ -285,9 +258,14 @@ impl Store {
         key: &Key,
     ) -> Result<Option<&'p Entry>, EntryError> {
         if let Some(d) = parsed.get(key) {
-            if let Some(e) = self.untrusted(&d.entry) {
-                return Err(e);
-            }
+            let d = match self.untrusted(&d.entry) {
+                None => d,
+                // A twin that passes the policy wins over an untrusted earliest line.
+                Some(e) => match self.trusted_twin(parsed, bytes, key) {
+                    Some(t) => t,
+                    None => return Err(e),
+                },
+            };
             return Ok((!self.expired(&d.entry.created_at)).then_some(&d.entry));
         }
         let needle = blob_needle(key);
@@ -391,7 +369,7 @@ impl Store {
             Ok(b) => b.unwrap_or_default(),
             Err(e) => return Err(std::io::Error::other(format!("{}: {e}", path.display()))),
         };
-        let parsed = shard::parse(&old, &at.shard);
+        let parsed = self.parse(&old, &at.shard);
         let mut applied = Applied {
             at: at.clone(),
             changed: false,
@@ -474,6 +452,23 @@ impl Store {
             Ok(())
         } else {
             self.spares.replace(&path, bytes)
+        }
+    }
+}
+
+impl Store {
+    /// Remove a shard file (a regular file only; absent is fine). For a work-tree shard git
+    /// does not track, which an empty file would only add to `git status` as untracked.
+    pub fn remove_shard(&self, at: &Location) -> std::io::Result<()> {
+        let path = self.path_of(at);
+        if let Some(dir) = path.parent() {
+            if at.place == Place::Tree {
+                self.check_shard_dir(dir)?;
+            }
+        }
+        match self.spares.remove(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
         }
     }
 }

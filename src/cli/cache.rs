@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cache::store::Place;
 use crate::config::Eviction;
 use crate::error::{Exit, UserError};
 use crate::index::{Index, Row};
+use crate::output::count;
 use crate::output::sanitize;
 use crate::util::{format_size, parse_size};
 use crate::workspace::Workspace;
@@ -486,91 +486,68 @@ fn migrate(session: &Workspace, from_legacy: Option<PathBuf>) -> Result<Exit> {
 }
 
 fn verify(session: &Workspace) -> Result<Exit> {
-    let store = &session.store;
-    let mut shards = Vec::new();
-    let mut strays = Vec::new();
-    let mut old = 0;
-    for place in Place::ALL {
-        let l = store.list(place);
-        shards.extend(l.shards.into_iter().map(|(loc, _)| loc));
-        strays.extend(l.strays);
-        old += l.old_layout;
-    }
-    let checked = crate::util::par::parallel_map(&shards, |loc| {
-        let path = store.path_of(loc);
-        let mut bad: Vec<(String, String)> = Vec::new();
-        let mut entries = 0;
-        let mut duplicates = 0;
-        match store.read_shard(loc) {
-            Ok(Some(bytes)) => {
-                let p = crate::cache::shard::parse(&bytes, &loc.shard);
-                entries = p.entries.len();
-                duplicates = p.superseded.len();
-                for (n, _, e) in &p.invalid {
-                    bad.push((format!("{}:{n}", path.display()), e.to_string()));
-                }
-                for d in &p.entries {
-                    if let Some(e) = store.untrusted(&d.entry) {
-                        bad.push((format!("{}:{}", path.display(), d.key.blob), e.to_string()));
-                    }
-                }
-            }
-            Ok(None) => {}
-            Err(e) => bad.push((path.display().to_string(), e.to_string())),
-        }
-        (entries, duplicates, bad)
-    });
-    let mut bad: Vec<(String, String)> = Vec::new();
-    let (mut entries, mut duplicates) = (0, 0);
-    for (n, d, b) in checked {
-        entries += n;
-        duplicates += d;
-        bad.extend(b);
-    }
-    for s in &strays {
-        bad.push((
-            s.display().to_string(),
-            "not a shard (cache/<type>/<b0b1>.jsonl)".into(),
-        ));
-    }
-    if old > 0 {
-        bad.push((
-            store.cache_dir().display().to_string(),
-            crate::cache::listing::old_layout_message(old),
-        ));
-    }
+    let mut ix = Index::open(session);
+    let v = ix.verify(session)?;
     let wt = session.repo.workdir().display().to_string();
     let rel = |p: &str| p.strip_prefix(&format!("{wt}/")).unwrap_or(p).to_string();
+    let problems: Vec<&crate::index::Problem> = v.problems.iter().collect();
     if session.out.json {
-        let list: Vec<_> = bad
+        let list: Vec<_> = problems
             .iter()
-            .map(|(p, r)| json!({"path": rel(p), "problem": r}))
+            .map(|p| json!({"path": rel(&p.path), "problem": p.problem}))
             .collect();
-        session.out.json_doc(&json!({"checked": entries, "shards": shards.len(), "duplicates": duplicates, "bad": list, "ok": bad.is_empty()}));
+        session.out.json_doc(&json!({
+            "checked": v.entries,
+            "shards": v.shards,
+            "duplicates": v.duplicates,
+            "bad": list,
+            "index_repaired": v.index_repaired,
+            "ok": problems.is_empty(),
+        }));
     } else {
-        for (p, r) in &bad {
-            crate::output::print_stderr(&format!("✗ {}: {}", sanitize(&rel(p)), sanitize(r)));
-        }
-        if duplicates > 0 {
-            session.out.note(&format!(
-                "{duplicates} duplicate line{} left by a union merge (the earliest wins; the next write of the shard drops {})",
-                if duplicates == 1 { "" } else { "s" },
-                if duplicates == 1 { "it" } else { "them" }
+        for p in &problems {
+            crate::output::print_stderr(&format!(
+                "✗ {}: {}",
+                sanitize(&rel(&p.path)),
+                sanitize(&p.problem)
             ));
         }
-        if bad.is_empty() {
+        if v.duplicates > 0 {
+            session.out.note(&format!(
+                "{} duplicate line{} with the same result left by a union merge (the next write of the shard drops {})",
+                v.duplicates,
+                if v.duplicates == 1 { "" } else { "s" },
+                if v.duplicates == 1 { "it" } else { "them" }
+            ));
+        }
+        if !v.index_repaired.is_empty() {
+            session.out.warn(&format!(
+                "the local index differed from {} on disk ({}{}); read again",
+                count(v.index_repaired.len(), "shard", "shards"),
+                v.index_repaired[0],
+                if v.index_repaired.len() > 1 {
+                    ", …"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if problems.is_empty() {
             session.out.line(&format!(
-                "✔ {entries} entries in {} shards verified",
-                shards.len()
+                "✔ {} entries in {} shards verified",
+                v.entries, v.shards
             ));
         } else {
-            session.out.line(&format!("✗ {} problem{} in {} shards ({entries} valid entries); `rustassistant analyze` replaces bad lines, any write of a shard drops them", bad.len(), if bad.len() == 1 { "" } else { "s" }, shards.len()));
+            session.out.line(&format!(
+                "✗ {} problem{} in {} shards ({} valid entries); `rustassistant analyze` replaces bad lines, any write of a shard drops them",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                v.shards,
+                v.entries
+            ));
         }
     }
-    // Keep the index's view in step with what was just read.
-    let mut ix = Index::open(session);
-    let _ = ix.sync(session);
-    Ok(if bad.is_empty() {
+    Ok(if problems.is_empty() {
         Exit::Success
     } else {
         Exit::Failure

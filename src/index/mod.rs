@@ -15,12 +15,15 @@
 mod findings;
 pub mod hits;
 mod query;
+mod records;
 pub mod schema;
 mod sync;
+mod verify;
 
 pub use findings::Known;
 pub use query::{Group, IndexHit, Row, Stats, Tally};
 pub use sync::{stat as shard_stat, Sig};
+pub use verify::{Problem, Verified};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -89,6 +92,8 @@ pub struct SyncStats {
     pub shards_seen: usize,
     /// Entry files of the earlier per-entry layout found (not read: `cache migrate` moves them).
     pub old_layout: usize,
+    /// Shards another process recorded while this sync read them (left to its record).
+    pub raced: usize,
 }
 
 impl Index {

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
+use super::records::{decode_lines, encode_lines, forget_shards, LineRec};
 use super::*;
 use crate::cache::shard::{self, Decoded, Line, ShardId};
 use crate::cache::store::{Location, Place};
@@ -15,9 +16,6 @@ use crate::util::par::parallel_map;
 
 /// (inode, size, mtime_ns) of a shard.
 pub type Sig = (u64, u64, i64);
-
-/// One line's record in `shards.lines`: hash, offset, length.
-pub(crate) type LineRec = (u64, u32, u32);
 
 /// A row to insert.
 struct NewRow {
@@ -72,8 +70,11 @@ impl Index {
         let mut current: Vec<(Location, Option<Sig>)> = Vec::new();
         let mut old_layout = 0;
         for place in Place::ALL {
-            let l = store.list(place);
+            let mut l = store.list(place);
             old_layout += l.old_layout;
+            if place == Place::Tree {
+                remove_untracked_empty(session, &mut l.shards);
+            }
             current.extend(l.shards.into_iter().map(|(l, sig)| (l, Some(sig))));
         }
         let mut st = self.refresh(store, current, true, &HashMap::new())?;
@@ -221,8 +222,27 @@ impl Index {
         // Shards that are gone (an emptied overlay shard: a commit moves a hundred of them up at
         // once) lose their rows in one statement per table, after the loop.
         let mut gone: Vec<String> = Vec::new();
+        let mut now_recorded =
+            tx.prepare_cached("SELECT ino, size, mtime_ns FROM shards WHERE shard = ?1")?;
         for (w, was) in work.iter().zip(&old) {
             let rel = w.loc.rel();
+            // Another process may have recorded this shard since this one read what the index
+            // held (a hook in a linked worktree, a parallel analyze): its rows are then not the
+            // ones this diff was made against, and applying it would leave rows without lines
+            // or lines without rows. Its record stands; the next sync compares the file with it.
+            let recorded_now: Option<Sig> = now_recorded
+                .query_row([&rel], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()?;
+            if recorded_now != recorded.get(&rel).copied() {
+                st.raced += 1;
+                continue;
+            }
             if w.now.is_none() {
                 gone.push(rel);
                 continue;
@@ -311,6 +331,7 @@ impl Index {
                 hits::store(&tx, &rel, &set)?;
             }
         }
+        drop(now_recorded);
         st.removed += forget_shards(&tx, &gone)?;
         if bulk {
             tx.execute_batch(schema::RECOMPUTE_TOTALS)?;
@@ -364,35 +385,32 @@ impl Index {
     }
 }
 
-/// Remove every row of the shards `rels` (by [`Location::rel`]), which are gone; returns the
-/// entry rows removed. Only shards the index records have rows (they are written together, and
-/// this is the write transaction, so another process's sync is seen): entries are deleted for
-/// those alone, which matters when `rebuild` has dropped the index on `entries.shard`.
-fn forget_shards(tx: &rusqlite::Transaction<'_>, rels: &[String]) -> Result<usize> {
-    if rels.is_empty() {
-        return Ok(0);
+/// Remove the empty work-tree shards git does not track (left by a hook killed between writing
+/// them and staging them, or emptied before they were ever committed): git would list them as
+/// untracked files. An empty shard git tracks stays (see `Store::replace_shard`). Costs nothing
+/// unless an empty shard exists.
+fn remove_untracked_empty(session: &Workspace, shards: &mut Vec<(Location, Sig)>) {
+    if !shards.iter().any(|(_, sig)| sig.1 == 0) {
+        return;
     }
-    let list = serde_json::to_string(rels)?;
-    let recorded: Vec<String> = tx
-        .prepare_cached(
-            "SELECT shard FROM shards WHERE shard IN (SELECT value FROM json_each(?1))",
-        )?
-        .query_map([&list], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut removed = 0;
-    if !recorded.is_empty() {
-        removed = tx
-            .prepare_cached("DELETE FROM entries WHERE shard IN (SELECT value FROM json_each(?1))")?
-            .execute([serde_json::to_string(&recorded)?])?;
-    }
-    for sql in [
-        "DELETE FROM shards WHERE shard IN (SELECT value FROM json_each(?1))",
-        "DELETE FROM shard_lines WHERE shard IN (SELECT value FROM json_each(?1))",
-        "DELETE FROM shard_hits WHERE shard IN (SELECT value FROM json_each(?1))",
-    ] {
-        tx.prepare_cached(sql)?.execute([&list])?;
-    }
-    Ok(removed)
+    let Ok((_, tracked, odd)) = session
+        .repo
+        .index_blobs_and_paths(None, ".rustassistant/cache/")
+    else {
+        return;
+    };
+    let tracked: HashSet<String> = tracked.into_iter().map(|(p, _)| p).chain(odd).collect();
+    let store = &session.store;
+    let Ok(_lock) = store.lock() else { return };
+    shards.retain(|(loc, sig)| {
+        if sig.1 != 0 || tracked.contains(&Store::tree_rel(&loc.shard)) {
+            return true;
+        }
+        let path = store.path_of(loc);
+        // Still empty under the lock: no writer is filling it.
+        let empty = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0);
+        !(empty && std::fs::remove_file(&path).is_ok())
+    });
 }
 
 /// Stat a shard (`None`: absent or not a regular file).
@@ -543,28 +561,6 @@ fn insert_row(
         )?.execute(params![rel, r.hash as i64, r.hash as i64, shard.cache_type, err.to_string(), size, r.len as i64, overlay])?,
     };
     Ok(())
-}
-
-fn encode_lines(lines: &[LineRec]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(lines.len() * 16);
-    for (h, off, len) in lines {
-        b.extend_from_slice(&h.to_le_bytes());
-        b.extend_from_slice(&off.to_le_bytes());
-        b.extend_from_slice(&len.to_le_bytes());
-    }
-    b
-}
-
-fn decode_lines(b: &[u8]) -> Vec<LineRec> {
-    b.chunks_exact(16)
-        .map(|c| {
-            (
-                u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
-                u32::from_le_bytes(c[8..12].try_into().expect("4 bytes")),
-                u32::from_le_bytes(c[12..].try_into().expect("4 bytes")),
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]
