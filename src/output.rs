@@ -1,19 +1,32 @@
 //! Printing: neutralising terminal control characters in text that came from entries or files,
 //! and the one switch between human and `--json` output.
 
-/// Replace terminal control characters (C0 except tab and newline, DEL, C1) with a visible
-/// escape, so text from an entry someone else committed cannot move the cursor, recolour the
-/// terminal or rewrite earlier lines.
+/// Replace terminal control characters (C0 except tab and newline, DEL, C1) and bidirectional
+/// controls with a visible escape, so text from an entry someone else committed cannot move
+/// the cursor, recolour the terminal, rewrite earlier lines or reorder what is shown.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if is_control(c) {
+        if is_control(c) || is_bidi(c) {
             out.push_str(&c.escape_unicode().to_string());
         } else {
             out.push(c);
         }
     }
     out
+}
+
+/// A bidirectional formatting character (embeddings and overrides U+202A–U+202E, isolates
+/// U+2066–U+2069, and the marks U+200E, U+200F, U+061C): text carrying one can display in
+/// another order than it is read ("Trojan Source"). Never passed to a terminal, Markdown or
+/// HTML: they get [`bidi_name`] instead.
+pub fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// The visible stand-in for a bidirectional character in Markdown and HTML (`U+202E`).
+pub fn bidi_name(c: char) -> String {
+    format!("U+{:04X}", c as u32)
 }
 
 /// A character that a terminal interprets rather than prints (tab and newline excepted).
@@ -46,6 +59,15 @@ mod tests {
         assert_eq!(undecorate("✅ 3 files"), "3 files");
         assert_eq!(undecorate("src/🦀.rs: 1 finding"), "src/🦀.rs: 1 finding");
         assert_eq!(undecorate("plain"), "plain");
+    }
+
+    #[test]
+    fn bidirectional_controls_are_shown_not_obeyed() {
+        let evil = "access = \"user\u{202E} \u{2066}// admin\u{2069} \u{2066}\"";
+        let clean = sanitize(evil);
+        assert!(!clean.chars().any(is_bidi), "{clean}");
+        assert!(clean.contains("\\u{202e}"), "{clean}");
+        assert_eq!(bidi_name('\u{2067}'), "U+2067");
     }
 
     #[test]

@@ -253,9 +253,14 @@ fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way
     env.run(&copy, &["hooks", "install"]).ok();
     // The clone starts on `other` (the branch checked out in `repo`).
     env.git(&copy, &["checkout", "-q", "other"]);
-    env.git(&copy, &["merge", "-q", "--no-edit", "origin/main"]);
+    // --no-verify: git's union merge alone, as a teammate without the tool merges (with the
+    // hook, pre-merge-commit may normalise the shard to its winner).
+    env.git(
+        &copy,
+        &["merge", "-q", "--no-verify", "--no-edit", "origin/main"],
+    );
     env.git(&repo, &["checkout", "-q", "main"]);
-    env.git(&repo, &["merge", "-q", "--no-edit", "other"]);
+    env.git(&repo, &["merge", "-q", "--no-verify", "--no-edit", "other"]);
     // git's union merge kept both lines; every reader picks the same one.
     let lines = |r: &Path| {
         entry_lines(r)
@@ -306,10 +311,20 @@ fn merge_entry_reports_a_conflict_for_unparsable_input() {
     let d = env.root();
     std::fs::write(d.join("o"), "{}").unwrap();
     std::fs::write(d.join("a"), "not an entry").unwrap();
-    std::fs::write(d.join("b"), "{}").unwrap();
+    std::fs::write(d.join("b"), "not one either").unwrap();
     let r = env.run(d, &["merge-entry", "o", "a", "b"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("not a cache entry"), "{}", r.stderr);
+    let merged = std::fs::read_to_string(d.join("a")).unwrap();
+    assert!(
+        merged.contains("<<<<<<<") && merged.contains("not an entry"),
+        "{merged}"
+    );
+    // Only one side changed: merged as git would, cleanly.
+    std::fs::write(d.join("a"), "not an entry").unwrap();
+    std::fs::write(d.join("b"), "{}").unwrap();
+    let r = env.run(d, &["merge-entry", "o", "a", "b"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         std::fs::read_to_string(d.join("a")).unwrap(),
         "not an entry"
@@ -472,39 +487,137 @@ fn a_missing_binary_never_blocks_a_commit() {
 }
 
 #[test]
-fn the_shims_run_the_rustassistant_on_path_first_as_command_v_finds_it() {
+fn the_shims_run_the_installed_binary_first_and_search_only_absolute_path_entries() {
     use std::os::unix::fs::PermissionsExt as _;
     let env = TestEnv::new();
     let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
+    let stand_in_script = |dir: &Path, word: &str| {
+        std::fs::create_dir_all(dir).unwrap();
+        let script = dir.join("rustassistant");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"{word} $*\" >>\"$MARK\"\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    // The installed binary is a stand-in in a folder whose name has a space.
+    let installed = env.root().join("installed here");
+    stand_in_script(&installed, "installed");
+    let on_path = env.root().join("on path");
+    stand_in_script(&on_path, "on-path");
+    // One in the repository itself, which an empty or `.` PATH entry would find.
+    stand_in_script(&repo, "relative");
+    std::fs::write(repo.join(".gitignore"), "rustassistant\n").unwrap();
+    let hooks = repo.join(".git/hooks");
     env.run(&repo, &["hooks", "install"]).ok();
-    // On PATH: a folder that does not exist, one whose `rustassistant` is not executable (a
-    // file `command -v` passes over), then a stand-in in a folder whose name has a space.
-    let plain = env.root().join("plain");
-    let stand_in = env.root().join("stand in");
-    for d in [&plain, &stand_in] {
-        std::fs::create_dir_all(d).unwrap();
+    // Point the installed shims at the stand-in, as `hooks install` run from there would.
+    for name in ["pre-commit", "post-checkout"] {
+        let shim = hooks.join(name);
+        let text = std::fs::read_to_string(&shim).unwrap();
+        let me = std::path::Path::new(bin()).canonicalize().unwrap();
+        let text = text.replace(
+            &format!("bin='{}'", me.display()),
+            &format!("bin='{}'", installed.join("rustassistant").display()),
+        );
+        assert!(text.contains("installed here"), "{text}");
+        std::fs::write(&shim, text).unwrap();
     }
-    std::fs::write(plain.join("rustassistant"), "#!/bin/sh\nexit 9\n").unwrap();
-    let script = stand_in.join("rustassistant");
-    std::fs::write(&script, "#!/bin/sh\necho \"stand-in $*\" >>\"$MARK\"\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mark = env.root().join("mark");
     let path = format!(
-        "/nonexistent:{}:{}:/usr/local/bin:/usr/bin:/bin",
-        plain.display(),
-        stand_in.display()
+        ":.:relative/dir:/nonexistent:{}:/usr/local/bin:/usr/bin:/bin",
+        on_path.display()
     );
-    std::fs::write(repo.join("a.rs"), "fn a2() {}\n").unwrap();
-    let r: Run = env
-        .command("git", &repo, &["commit", "-q", "-am", "x"])
-        .env("PATH", path)
-        .env("MARK", &mark)
-        .output()
-        .unwrap()
-        .into();
+    let commit = |msg: &str| -> Run {
+        std::fs::write(repo.join("a.rs"), format!("fn {msg}() {{}}\n")).unwrap();
+        env.command("git", &repo, &["commit", "-q", "-am", msg])
+            .env("PATH", &path)
+            .env("MARK", &mark)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let r = commit("one");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let calls = std::fs::read_to_string(&mark).unwrap_or_default();
-    assert_eq!(calls, "stand-in hooks run pre-commit\n", "{}", r.stderr);
+    assert_eq!(calls, "installed hooks run pre-commit\n", "{}", r.stderr);
+    // The installed binary gone: PATH is searched, its absolute entries only.
+    std::fs::remove_file(installed.join("rustassistant")).unwrap();
+    std::fs::remove_file(&mark).unwrap();
+    let r = commit("two");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let calls = std::fs::read_to_string(&mark).unwrap_or_default();
+    assert_eq!(calls, "on-path hooks run pre-commit\n", "{}", r.stderr);
+}
+
+#[test]
+fn without_the_binary_a_hostile_gitattributes_leaves_diff_and_merges_as_git_would() {
+    let env = TestEnv::new();
+    let repo = env.repo(
+        "r",
+        &[("a.rs", "fn a() {\n    1\n}\n\nfn b() {\n    1\n}\n")],
+    );
+    let bin_dir = env.root().join("gone");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let copy = bin_dir.join("rustassistant");
+    std::fs::copy(bin(), &copy).unwrap();
+    let mut attempt = 0;
+    let r: Run = loop {
+        match std::process::Command::new(&copy)
+            .args(["hooks", "install"])
+            .current_dir(&repo)
+            .env_clear()
+            .envs(&env.vars)
+            .output()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap().into(),
+        }
+    };
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::remove_file(&copy).unwrap();
+    std::fs::write(
+        repo.join(".gitattributes"),
+        "* merge=rustassistant diff=rustassistant\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| -> Run {
+        env.command("git", &repo, args)
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .unwrap()
+            .into()
+    };
+    assert_eq!(git(&["add", ".gitattributes"]).code, 0);
+    assert_eq!(git(&["commit", "-q", "-m", "attributes"]).code, 0);
+    std::fs::write(
+        repo.join("a.rs"),
+        "fn a() {\n    2\n}\n\nfn b() {\n    1\n}\n",
+    )
+    .unwrap();
+    let d = git(&["diff"]);
+    assert_eq!(d.code, 0, "{}", d.stderr);
+    assert!(
+        d.stdout.contains("-    1") && d.stdout.contains("+    2"),
+        "{}",
+        d.stdout
+    );
+    assert_eq!(git(&["commit", "-q", "-am", "a2"]).code, 0);
+    assert_eq!(git(&["checkout", "-q", "-b", "other", "HEAD~1"]).code, 0);
+    std::fs::write(
+        repo.join("a.rs"),
+        "fn a() {\n    1\n}\n\nfn b() {\n    3\n}\n",
+    )
+    .unwrap();
+    assert_eq!(git(&["commit", "-q", "-am", "b3"]).code, 0);
+    // Edits of different lines merge cleanly, as git would merge them.
+    let m = git(&["merge", "-q", "--no-edit", "main"]);
+    assert_eq!(m.code, 0, "{}{}", m.stdout, m.stderr);
+    let merged = std::fs::read_to_string(repo.join("a.rs")).unwrap();
+    assert_eq!(merged, "fn a() {\n    2\n}\n\nfn b() {\n    3\n}\n");
 }
 
 #[test]

@@ -26,6 +26,16 @@ pub struct MergeArgs {
 
 /// Run `merge-entry`.
 pub fn merge(args: &MergeArgs) -> Result<Exit> {
+    // Git hands the driver temporary regular files; anything else is not merged at all.
+    for p in [&args.base, &args.ours, &args.theirs] {
+        if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+            crate::output::print_stderr(&format!(
+                "rustassistant merge-entry: {} is not a regular file; nothing merged",
+                p.display()
+            ));
+            return Ok(Exit::Failure);
+        }
+    }
     let read = |p: &PathBuf| -> std::result::Result<(Vec<u8>, crate::cache::Entry), String> {
         let bytes = crate::util::fs::read_user_file(p, crate::cache::entry::MAX_ENTRY_FILE_BYTES)
             .map_err(|e| e.to_string())?;
@@ -36,8 +46,8 @@ pub fn merge(args: &MergeArgs) -> Result<Exit> {
         (Ok(o), Ok(t)) => (o, t),
         (o, t) => {
             // Not entries (a hostile or mistaken `.gitattributes` routed a source file here):
-            // merge them as git would, conflict markers and all, and exit non-zero so git reports
-            // the conflict and nothing is silently kept.
+            // merge them as git would, conflict markers and all; exit non-zero only when there
+            // are conflicts, so git reports them and nothing is silently kept.
             let why = o.err().or(t.err()).unwrap_or_default();
             let clean = crate::git::Repo::merge_file_as_text(&args.ours, &args.base, &args.theirs);
             crate::output::print_stderr(&format!(
@@ -49,7 +59,12 @@ pub fn merge(args: &MergeArgs) -> Result<Exit> {
                     Err(_) => "kept ours unchanged (git merge-file failed)",
                 }
             ));
-            return Ok(Exit::Failure);
+            // A clean text merge is a clean merge, as git would have made it.
+            return Ok(if matches!(clean, Ok(true)) {
+                Exit::Success
+            } else {
+                Exit::Failure
+            });
         }
     };
     let ((ours_bytes, ours), (theirs_bytes, theirs)) = (ours, theirs);

@@ -97,19 +97,56 @@ pub fn html_entity(c: char) -> Option<&'static str> {
 /// table.
 pub fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' | '>' | '&' => out.push_str(html_entity(c).unwrap_or_default()),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' | '~' => {
-                out.push('\\');
-                out.push(c);
+    // Word by word: a mention or a bare link becomes code, which renders as written and never
+    // notifies anyone or links anywhere (a finding is someone else's text).
+    let mut first = true;
+    for word in s.split([' ', '\n', '\r', '\t']) {
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        if is_mention_or_link(word) {
+            out.push('`');
+            for c in word.chars() {
+                match c {
+                    '`' => out.push('\''),
+                    '|' => out.push_str("\\|"),
+                    c if crate::output::is_control(c) => {}
+                    c if crate::output::is_bidi(c) => out.push_str(&crate::output::bidi_name(c)),
+                    c => out.push(c),
+                }
             }
-            '\n' | '\r' => out.push(' '),
-            c if crate::output::is_control(c) => {}
-            c => out.push(c),
+            out.push('`');
+            continue;
+        }
+        for c in word.chars() {
+            match c {
+                '<' | '>' | '&' => out.push_str(html_entity(c).unwrap_or_default()),
+                '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' | '~' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if crate::output::is_control(c) => {}
+                c if crate::output::is_bidi(c) => out.push_str(&crate::output::bidi_name(c)),
+                c => out.push(c),
+            }
         }
     }
     out
+}
+
+/// Whether `word` would notify someone (`@name`, `@org/team`) or become a link (a URL, a bare
+/// `www.` address, an e-mail address) where Markdown is rendered (GitHub, GitLab).
+fn is_mention_or_link(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    let at_name = word.char_indices().any(|(i, c)| {
+        c == '@'
+            && word[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|n| n.is_ascii_alphanumeric() || n == '_' || n == '-')
+    });
+    at_name || lower.contains("://") || lower.starts_with("www.") || lower.contains("(www.")
 }
 
 /// A Markdown report: a heading with the counts, then a table per file.

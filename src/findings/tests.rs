@@ -221,3 +221,34 @@ fn markdown_escapes_markup_and_counts_read_well() {
         Severity::Error.at_least(Severity::Warning) && !Severity::Note.at_least(Severity::Warning)
     );
 }
+
+#[test]
+fn markdown_neutralises_mentions_links_and_bidirectional_text() {
+    let f = Finding::at(
+        "a.rs",
+        &key("analysis"),
+        Raw {
+            line_start: 1,
+            line_end: 1,
+            kind: "security".into(),
+            severity: Severity::Warning,
+            message: "ping @octocat and @org/team, see https://evil.example/x|y or www.evil.example; mail a@b.example; \u{202E}nimda\u{202C} ok".into(),
+        },
+    );
+    let md = format::markdown(std::slice::from_ref(&f));
+    for code in [
+        "`@octocat`",
+        "`@org/team,`",
+        "`https://evil.example/x\\|y`",
+        "`www.evil.example;`",
+        "`a@b.example;`",
+    ] {
+        assert!(md.contains(code), "{code} in {md}");
+    }
+    assert!(!md.contains(" @octocat"), "{md}");
+    assert!(!md.chars().any(crate::output::is_bidi), "{md}");
+    assert!(md.contains("U+202E"), "{md}");
+    let text = format::text(std::slice::from_ref(&f)).join("\n");
+    let shown = crate::output::sanitize(&text);
+    assert!(!shown.chars().any(crate::output::is_bidi), "{shown}");
+}

@@ -22,7 +22,12 @@ const COLOURS: [RGBColor; 6] = [
 fn label(s: &str) -> String {
     let clean: String = s
         .chars()
-        .filter(|c| !crate::output::is_control(*c) && *c != '\n' && *c != '\t')
+        .filter(|c| {
+            !crate::output::is_control(*c)
+                && !crate::output::is_bidi(*c)
+                && *c != '\n'
+                && *c != '\t'
+        })
         .take(40)
         .collect();
     clean
@@ -31,7 +36,7 @@ fn label(s: &str) -> String {
 /// A chart title (ours, never truncated).
 fn title_of(s: &str) -> String {
     s.chars()
-        .filter(|c| !crate::output::is_control(*c))
+        .filter(|c| !crate::output::is_control(*c) && !crate::output::is_bidi(*c))
         .collect()
 }
 

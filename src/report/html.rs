@@ -17,6 +17,7 @@ pub fn esc(s: &str) -> String {
         match crate::findings::format::html_entity(c) {
             Some(e) => out.push_str(e),
             None if crate::output::is_control(c) => {}
+            None if crate::output::is_bidi(c) => out.push_str(&crate::output::bidi_name(c)),
             None => out.push(c),
         }
     }
@@ -261,6 +262,13 @@ fn table(h: &mut String, head: &[&str], rows: impl Iterator<Item = Vec<String>>)
 mod tests {
     use super::*;
     use crate::findings::{Finding, Raw, Severity};
+
+    #[test]
+    fn bidirectional_controls_never_reach_the_page() {
+        let e = esc("a\u{202E}b\u{2066}c\u{200F}<");
+        assert!(!e.chars().any(crate::output::is_bidi), "{e}");
+        assert_eq!(e, "aU+202EbU+2066cU+200F&lt;");
+    }
 
     #[test]
     fn everything_from_entries_is_escaped_and_the_page_forbids_scripts() {

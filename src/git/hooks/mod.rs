@@ -236,6 +236,26 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// The merge driver and diff textconv commands written to `.git/config`: the installed binary
+/// by its absolute path (no PATH search, which a repository could steer), and, when it is gone,
+/// what git itself would do (a three-way text merge, the file as it is), so that a
+/// `.gitattributes` routing other files to `rustassistant` can never break `git diff` or a merge.
+pub fn driver_commands(bin: &Path) -> (String, String) {
+    let b = shell_quote(&bin.display().to_string());
+    let driver = format!(
+        "b={b}; [ -x \"$b\" ] || exec git merge-file -q \"$2\" \"$1\" \"$3\"; exec \"$b\" merge-entry \"$1\" \"$2\" \"$3\""
+    );
+    let textconv =
+        format!("b={b}; [ -x \"$b\" ] || exec cat -- \"$1\"; exec \"$b\" cat --textconv \"$1\"");
+    (
+        format!(
+            "sh -c {} rustassistant-merge %O %A %B",
+            shell_quote(&driver)
+        ),
+        format!("sh -c {} rustassistant-textconv", shell_quote(&textconv)),
+    )
+}
+
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
@@ -391,14 +411,9 @@ pub fn install(repo: &Repo, bin: &Path) -> anyhow::Result<Installed> {
         "merge.rustassistant.name",
         "rustassistant cache entries (earliest result wins)",
     )?;
-    cfg.set_str(
-        "merge.rustassistant.driver",
-        "rustassistant merge-entry %O %A %B",
-    )?;
-    cfg.set_str(
-        "diff.rustassistant.textconv",
-        "rustassistant cat --textconv",
-    )?;
+    let (driver, textconv) = driver_commands(bin);
+    cfg.set_str("merge.rustassistant.driver", &driver)?;
+    cfg.set_str("diff.rustassistant.textconv", &textconv)?;
     Ok(Installed {
         hooks_dir: dir,
         manager: m,
