@@ -31,6 +31,18 @@ impl Workspace {
     /// Open the repository containing `cwd` and load its configuration.
     pub fn open(cwd: PathBuf, env: Env, overrides: &Overrides, out: Printer) -> Result<Workspace> {
         let repo = Repo::discover(&cwd)?;
+        // Objects git was told to keep elsewhere (a hook in a quarantine, a build system's
+        // shared store) are read from there, and the commit hook writes its shards there.
+        if let Err(e) = repo.use_object_dirs(
+            &cwd,
+            env.get("GIT_OBJECT_DIRECTORY"),
+            env.get("GIT_ALTERNATE_OBJECT_DIRECTORIES"),
+        ) {
+            out.warn(&format!(
+                "cannot use the object directories in GIT_OBJECT_DIRECTORY / GIT_ALTERNATE_OBJECT_DIRECTORIES ({}); objects there are not read",
+                e.message()
+            ));
+        }
         let root = repo.workdir().join(".rustassistant");
         let config = config_for(Some(&repo), &env, overrides, out)?;
         if config.compression() == crate::config::Compression::Zstd {

@@ -626,3 +626,50 @@ fn empty_shards_git_does_not_track_are_removed_by_the_next_command() {
         "the cache is in step with the commit:\n{status}"
     );
 }
+
+#[test]
+fn a_commit_into_another_object_directory_carries_its_analyses() {
+    let env = TestEnv::new();
+    let repo = hooked(&env, "r", &borrowed(&sources(40, "a")));
+    // As git runs a hook with objects kept apart (a quarantine, a build system's store): new
+    // objects go to GIT_OBJECT_DIRECTORY, the repository's are reached as an alternate.
+    let objects = env.root().join("objects-elsewhere");
+    std::fs::create_dir_all(&objects).unwrap();
+    let own = repo.join(".git/objects");
+    let git_with = |args: &[&str]| -> Run {
+        env.command("git", &repo, args)
+            .env("GIT_OBJECT_DIRECTORY", &objects)
+            .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &own)
+            .output()
+            .unwrap()
+            .into()
+    };
+    write_files(&repo, &borrowed(&sources(40, "b")));
+    assert_eq!(git_with(&["add", "src"]).code, 0);
+    let r = git_with(&["commit", "-q", "-m", "b"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("left out"), "{}", r.stderr);
+    assert!(r.stderr.contains("80 analyses added"), "{}", r.stderr);
+    let fsck = git_with(&["fsck", "--strict", "--no-dangling"]);
+    assert_eq!(fsck.code, 0, "{}{}", fsck.stdout, fsck.stderr);
+    let status = git_with(&["status", "--porcelain"]);
+    assert_eq!(status.stdout, "", "the cache is in step with the commit");
+    // Every analysis of the committed content is in the commit.
+    let shards = git_with(&[
+        "ls-tree",
+        "-r",
+        "--name-only",
+        "HEAD",
+        ".rustassistant/cache",
+    ]);
+    let mut n = 0;
+    for shard in shards.stdout.lines().filter(|l| l.ends_with(".jsonl")) {
+        let show = git_with(&["show", &format!("HEAD:{shard}")]);
+        n += show
+            .stdout
+            .lines()
+            .filter(|l| l.contains("\"cache_type\":\"todos\""))
+            .count();
+    }
+    assert_eq!(n, 40, "the todos of every committed file, and of no other");
+}

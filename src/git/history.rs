@@ -330,8 +330,7 @@ impl Repo {
             let their_ids = missing.iter().map(|&i| raw[i].clone()).collect();
             let pack =
                 pack::Pack::of_blobs(&bytes, their_ids, self.format).map_err(|e| what(&e))?;
-            pack.install(&self.commondir.join("objects"))
-                .map_err(|e| what(&e))?;
+            pack.install(&self.objects_dir()).map_err(|e| what(&e))?;
             odb.refresh().map_err(err)?;
         }
         Ok(ids.iter().map(|o| o.to_string()).collect())
@@ -341,6 +340,38 @@ impl Repo {
     /// hook's `GIT_INDEX_FILE` included), plus `extra`. Fails with git's own message.
     pub fn run_git(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<(), String> {
         self.git_output(args, extra).map(drop)
+    }
+
+    /// Run git with `input` on its stdin; what it printed.
+    pub(crate) fn git_output_with_input(
+        &self,
+        args: &[&str],
+        input: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("git")
+            .current_dir(self.workdir())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("running git: {e}"))?;
+        let mut stdin = child.stdin.take().ok_or("running git: no stdin")?;
+        let written = stdin.write_all(input);
+        drop(stdin);
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("running git: {e}"))?;
+        written.map_err(|e| format!("git {}: {e}", args.first().unwrap_or(&"")))?;
+        if !out.status.success() {
+            return Err(format!(
+                "git {}: {}",
+                args.first().unwrap_or(&""),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(out.stdout)
     }
 
     /// [`Repo::run_git`], returning what git printed.
