@@ -673,3 +673,30 @@ fn a_commit_into_another_object_directory_carries_its_analyses() {
     }
     assert_eq!(n, 40, "the todos of every committed file, and of no other");
 }
+
+#[test]
+fn the_index_and_the_ledger_are_never_written_through_a_link() {
+    let mut env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
+    env.run(&repo, &["analyze", "--all"]).ok();
+    let outside = env.root().join("outside.db");
+    std::fs::write(&outside, "precious\n").unwrap();
+    let index = repo.join(".git/rustassistant/index.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+    std::os::unix::fs::symlink(&outside, &index).unwrap();
+    let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(v["summary"]["misses"], 0, "{v:#}");
+    env.run(&repo, &["cache", "stats"]).ok();
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+    // The ledger: refused with a clear error, the target untouched.
+    let ledger = env.home.join(".rustassistant/usage.db");
+    let _ = std::fs::remove_file(&ledger);
+    std::os::unix::fs::symlink(&outside, &ledger).unwrap();
+    env.set("RUSTASSISTANT_PROVIDER", "openai");
+    let r = env.run(&repo, &["budget"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+}

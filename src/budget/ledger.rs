@@ -162,6 +162,17 @@ impl Ledger {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
+        // SQLite follows links: the ledger is only ever a regular file.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            crate::util::fs::regular_or_absent(Path::new(&p)).map_err(|e| {
+                LedgerError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
         let conn = Connection::open(path).map_err(corrupt)?;
         conn.busy_timeout(BUSY_WAIT).map_err(corrupt)?;
         conn.pragma_update(None, "journal_mode", "WAL")

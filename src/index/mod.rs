@@ -171,6 +171,14 @@ impl Index {
 
     fn open_file(dir: &Path, path: &Path) -> std::result::Result<Index, OpenError> {
         std::fs::create_dir_all(dir).map_err(|e| OpenError::Corrupt(e.to_string()))?;
+        // SQLite follows links: only regular files are ever opened (a link is replaced by a new
+        // index, never written through).
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            crate::util::fs::regular_or_absent(Path::new(&p))
+                .map_err(|e| OpenError::Corrupt(e.to_string()))?;
+        }
         let conn = Connection::open(path).map_err(classify)?;
         conn.busy_timeout(BUSY_WAIT).map_err(classify)?;
         // A sync's loop over shards uses a dozen statements, after a dozen others: with
