@@ -76,7 +76,7 @@ fn first_run_prints_the_familiar_lines_and_sets_up_the_folder() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("Analysis cached"));
+    assert!(r.stdout.contains("analysis cached"), "{}", r.stdout);
     assert!(
         r.stdout
             .contains("1 file, 2 analyses: 0 cached, 2 analysed"),
@@ -101,6 +101,8 @@ fn changed_content_lands_on_a_new_path_and_the_old_entry_stays_readable() {
         .ok();
     let shards = shard_files(&repo);
     assert_eq!(shards.len(), 1);
+    // From here the commit hook is installed: new analyses wait in the overlay.
+    env.run(&repo, &["hooks", "install"]).ok();
     let old_bytes = std::fs::read(repo.join(&shards[0])).unwrap();
     std::fs::write(
         repo.join("src/main.rs"),
@@ -115,7 +117,7 @@ fn changed_content_lands_on_a_new_path_and_the_old_entry_stays_readable() {
         .ok()
         .json();
     assert_eq!(v["summary"]["misses"], 1);
-    // Content only in the working tree waits in the local overlay, never in the work tree.
+    // With the hook, new analyses wait in the local overlay, never in the work tree.
     assert_eq!(entry_lines(&repo).len(), 1);
     assert_eq!(overlay_lines(&repo).len(), 1);
     assert_eq!(entry_files(&repo).len(), 2);

@@ -208,9 +208,9 @@ fn two_results_for_one_key_merge_without_conflict_and_the_same_winner_either_way
     let mut env = TestEnv::new();
     env.use_openai(&server.base_url("openai"));
     let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
-    env.run(&repo, &["init", "--hooks"]).ok();
+    // Without the hook: each branch commits its own analysis below, as a lock file.
+    env.run(&repo, &["init"]).ok();
     env.git(&repo, &["add", "-A"]);
-    // Without the hook: each branch is to produce its own analysis below.
     env.git(&repo, &["commit", "-q", "--no-verify", "-m", "init"]);
     env.git(&repo, &["branch", "other"]);
     let analyse_and_commit = |now: &str, message: &str| {
@@ -391,6 +391,12 @@ fn strict_pre_push_refuses_commits_without_entries_until_they_exist() {
     let r = env.git_run(&repo, &["push", "-q", "origin", "main"]);
     assert_ne!(r.code, 0, "refused");
     assert!(r.stderr.contains("b.rs (todos)"), "{}", r.stderr);
+    // With the hook on: analyses wait in the overlay, and the next commit carries them.
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[hooks]\npre_push = \"strict\"\n",
+    )
+    .unwrap();
     env.run(&repo, &["analyze", "--all"]).ok();
     env.git(&repo, &["add", "-A"]);
     env.git(&repo, &["commit", "-q", "-m", "analyses"]);
@@ -432,6 +438,8 @@ fn a_shard_diff_is_one_line_per_entry() {
     let repo = hooked_repo(&env, "r", &[("a.rs", RUST_SRC), ("b.rs", "fn b() {}\n")]);
     std::fs::write(repo.join("b.rs"), "// TODO b\nfn b() {}\n").unwrap();
     env.git(&repo, &["add", "b.rs"]);
+    // Without the hook, analyses are written to the shards, to be committed.
+    env.run(&repo, &["hooks", "uninstall"]).ok();
     env.run(&repo, &["analyze", "b.rs", "-t", "todos"]).ok();
     // (A new shard shows in the diff once git knows it will be added.)
     env.git(&repo, &["add", "-N", ".rustassistant/cache"]);

@@ -191,7 +191,7 @@ fn per_file_lines_come_in_path_order_whatever_order_requests_finish_in() {
     assert_eq!(
         order,
         ["a.rs", "b.rs", "c.rs", "d.rs"]
-            .map(|p| format!("Analyzing {p} (refactor)..."))
+            .map(|p| format!("Analyzing {p} (refactor)... analysis cached"))
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),

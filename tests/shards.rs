@@ -275,7 +275,15 @@ fn working_tree_analyses_wait_in_the_overlay_and_never_block_a_checkout() {
     env.git(&repo, &["add", "a.rs"]);
     let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
     assert_eq!(v["summary"]["misses"], 4, "{v:#}");
-    assert_eq!(overlay_lines(&repo).len(), 2, "b.rs waits in the overlay");
+    assert_eq!(
+        overlay_lines(&repo).len(),
+        4,
+        "with the commit hook every new analysis waits in the overlay"
+    );
+    assert_eq!(
+        env.git(&repo, &["status", "--porcelain", "--", ".rustassistant"]),
+        ""
+    );
     let r = env.git_run(&repo, &["commit", "-q", "-m", "a"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("left out"), "{}", r.stderr);
@@ -372,14 +380,22 @@ fn max_age_makes_old_entries_misses_and_prune_older_than_drops_them() {
 }
 
 #[test]
-fn without_hooks_staged_content_moves_its_analyses_into_the_shards_on_the_next_run() {
+fn without_hooks_analyses_go_to_the_shards_like_a_lock_file() {
     let env = TestEnv::new();
     let repo = env.repo("r", &[("a.rs", "fn a() {}\n")]);
     env.run(&repo, &["analyze", "--all"]).ok();
     std::fs::write(repo.join("new.rs"), "// TODO new\nfn n() {}\n").unwrap();
     let v = env.run(&repo, &["analyze", "new.rs", "--json"]).ok().json();
     assert_eq!(v["summary"]["misses"], 2);
-    assert_eq!(overlay_lines(&repo).len(), 2, "untracked: the overlay");
+    assert_eq!(v["summary"]["stored_in"], "shards", "{v:#}");
+    assert!(overlay_lines(&repo).is_empty(), "untracked too: the shards");
+    // Analyses an earlier hooked setup left in the overlay move into the shards once their
+    // content is staged.
+    env.run(&repo, &["hooks", "install"]).ok();
+    std::fs::write(repo.join("later.rs"), "// TODO later\nfn l() {}\n").unwrap();
+    env.run(&repo, &["analyze", "later.rs"]).ok();
+    assert_eq!(overlay_lines(&repo).len(), 2);
+    env.run(&repo, &["hooks", "uninstall"]).ok();
     env.git(&repo, &["add", "-A"]);
     let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
     assert_eq!(v["summary"]["misses"], 0, "{v:#}");

@@ -130,6 +130,18 @@ pub fn stage_for_commit(
             });
         }
     }
+    // Overlay shards holding analyses of content this commit holds, whenever and by whom they
+    // were made (content committed by `--no-verify`, a cherry-pick or a rebase included).
+    for (loc, _) in &overlay_listing.shards {
+        if shards.contains(&loc.shard) {
+            continue;
+        }
+        if let Ok(Some(bytes)) = store.read_shard(loc) {
+            if shard::blobs_named(&bytes).any(|b| tree.contains(b)) {
+                shards.insert(loc.shard.clone());
+            }
+        }
+    }
     // Working-tree shards git would see as modified.
     let mut git_stat = HashMap::new();
     repo.index_stat_under(PREFIX, |rest, st, oid| {

@@ -15,8 +15,9 @@ use serde_json::Value;
 
 use super::entry::{Entry, EntryError, MAX_ENTRY_FILE_BYTES};
 use super::key::Key;
+use super::reads::read_bounded;
 use super::shard::ShardId;
-use super::store::{read_bounded, Applied, Edit, Place, Store};
+use super::store::{Applied, Edit, Place, Store};
 use super::{Tokens, SCHEMA_VERSION};
 
 /// What a migration did.

@@ -44,6 +44,11 @@ impl Store {
         if at.place == Place::Tree && !self.is_real() {
             return Ok(None);
         }
+        if !self.folder_is_real(at) {
+            return Err(EntryError::NotRegular(
+                "lies behind a symbolic link (its type folder is one)",
+            ));
+        }
         let Some((file, meta)) = open_shard(&self.path_of(at))? else {
             return Ok(None);
         };
@@ -77,6 +82,7 @@ impl Store {
         use std::os::unix::fs::FileExt as _;
         if at.place == Place::Tree && !self.is_real()
             || range.len() as u64 > super::entry::MAX_ENTRY_FILE_BYTES
+            || !self.folder_is_real(at)
         {
             return None;
         }
@@ -119,6 +125,27 @@ impl Store {
         }
         out
     }
+}
+
+/// The bytes of the file at `path`, whose stat said `len` bytes: refused past `limit` before
+/// reading, and never read past it (the file may have grown since).
+pub fn read_bounded(path: &Path, len: u64, limit: u64) -> Result<Vec<u8>, EntryError> {
+    use std::io::Read as _;
+    let too_large = |size| EntryError::TooLarge { size, limit };
+    if len > limit {
+        return Err(too_large(len));
+    }
+    let cannot = |e: std::io::Error| EntryError::Unreadable(e.to_string());
+    let mut bytes = Vec::with_capacity(len as usize);
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

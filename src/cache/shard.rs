@@ -290,6 +290,21 @@ pub fn line_hash(bytes: &[u8]) -> u64 {
     mix(h, 0x94d0_49bb_1331_11eb)
 }
 
+/// The blob ids a shard's lines name (`"blob":"<hex>"`), read without decoding the lines: a
+/// cheap first look (what they name is only a claim until a line is decoded).
+pub fn blobs_named(bytes: &[u8]) -> impl Iterator<Item = &str> {
+    const NEEDLE: &[u8] = b"\"blob\":\"";
+    memchr::memmem::find_iter(bytes, NEEDLE).filter_map(move |at| {
+        let start = at + NEEDLE.len();
+        let len = bytes[start..]
+            .iter()
+            .take(65)
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        std::str::from_utf8(&bytes[start..start + len]).ok()
+    })
+}
+
 /// Whether `needle` occurs in `hay`.
 pub fn memmem(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()

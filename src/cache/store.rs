@@ -149,6 +149,17 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the folder of a work-tree shard is a real folder inside the work tree (checked
+    /// once per folder and process): a type folder a commit made a symbolic link is never read
+    /// through, as it is never written through.
+    pub(crate) fn folder_is_real(&self, at: &Location) -> bool {
+        at.place != Place::Tree
+            || self
+                .path_of(at)
+                .parent()
+                .is_none_or(|dir| self.check_shard_dir(dir).is_ok())
+    }
+
     /// Require every entry to carry a valid signature under `key` (`[cache] require_signature`).
     pub fn require_signatures(mut self, key: Option<Vec<u8>>) -> Store {
         self.signatures = Some(key);
@@ -392,6 +403,19 @@ impl Store {
             .as_deref()
             .map(|b| shard::parse(b, &at.shard))
             .unwrap_or_default();
+        // An overlay entry that repeats what the work tree's shard holds (an unchanged result
+        // of `--force` on committed content) would only be a second copy: not written.
+        let tree = match at.place {
+            Place::Overlay if !edit.add.is_empty() => {
+                let t = Location {
+                    place: Place::Tree,
+                    shard: at.shard.clone(),
+                };
+                let bytes = self.read_shard(&t).ok().flatten().unwrap_or_default();
+                self.parse(&bytes, &at.shard)
+            }
+            _ => shard::Parsed::default(),
+        };
         let same = |old: &Entry, new: &Entry| {
             old.result == new.result
                 && !self.expired(&old.created_at)
@@ -402,7 +426,9 @@ impl Store {
             if ShardId::of(&key) != at.shard {
                 continue;
             }
-            if kept.get(&key).is_some_and(|old| same(old, e)) {
+            if kept.get(&key).is_some_and(|old| same(old, e))
+                || tree.get(&key).is_some_and(|t| same(&t.entry, e))
+            {
                 continue;
             }
             let e = match committed.get(&key) {
@@ -476,27 +502,6 @@ impl Store {
 /// The bytes by which a line names `key`'s blob (keys are sorted, so always as written here).
 pub fn blob_needle(key: &Key) -> String {
     format!("\"blob\":\"{}\"", key.blob)
-}
-
-/// The bytes of the file at `path`, whose stat said `len` bytes: refused past `limit` before
-/// reading, and never read past it (the file may have grown since).
-pub fn read_bounded(path: &Path, len: u64, limit: u64) -> Result<Vec<u8>, EntryError> {
-    use std::io::Read as _;
-    let too_large = |size| EntryError::TooLarge { size, limit };
-    if len > limit {
-        return Err(too_large(len));
-    }
-    let cannot = |e: std::io::Error| EntryError::Unreadable(e.to_string());
-    let mut bytes = Vec::with_capacity(len as usize);
-    std::fs::File::open(path)
-        .map_err(cannot)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large(bytes.len() as u64));
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]

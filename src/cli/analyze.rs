@@ -212,6 +212,10 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                 }
             ));
         }
+        if let Some(place) = s.stored_in.filter(|_| s.misses > 0) {
+            line.push_str(" · ");
+            line.push_str(place.sentence());
+        }
         out.line(&line);
         if args.dry_run {
             let cost = s.estimate.map(|e| {

@@ -23,7 +23,7 @@ use super::report::{line as skip, Cause, FileResult, Status};
 use super::{Job, Plan, RunOptions, QUIET_HITS_ABOVE};
 
 /// Run the misses on a pool of workers; results arrive on a channel and are printed in the
-/// order they finish. Returns the shards written, for the index.
+/// order they finish. Returns the shards written, for the index, and where the entries went.
 pub(crate) fn execute(
     session: &Workspace,
     plans: &[Plan],
@@ -31,7 +31,7 @@ pub(crate) fn execute(
     opts: &RunOptions,
     results: &mut Vec<FileResult>,
     out: crate::output::Printer,
-) -> Result<Vec<Location>> {
+) -> Result<(Vec<Location>, Option<super::report::StoredIn>)> {
     crate::util::interrupt::catch_ctrl_c();
     let remote = jobs.iter().any(|j| {
         plans[j.plan]
@@ -130,19 +130,29 @@ pub(crate) fn execute(
     if interrupted() {
         out.warn("interrupted: every entry already written is kept; run again to finish");
     }
-    Ok(writer.touched)
+    let stored_in = writer.hook_runs.map(|hook| {
+        if hook {
+            super::report::StoredIn::Overlay
+        } else {
+            super::report::StoredIn::Shards
+        }
+    });
+    Ok((writer.touched, stored_in))
 }
 
 /// The line a finished job prints.
 fn say(r: &FileResult, remote: bool, out: crate::output::Printer) {
     match r.status {
-        Status::Miss => {
-            // With -v a remote analysis announced itself when its request left.
-            if !(remote && out.verbose > 0) {
-                out.line(&format!("🔍 Analyzing {} ({})...", r.path, r.cache_type));
-            }
-            out.line("💾 Analysis cached");
-        }
+        // One line per analysis, which never reads like a hit (`📦 Using cached analysis`). With
+        // -v a remote analysis announced itself when its request left: this line closes it.
+        Status::Miss if remote && out.verbose > 0 => out.line(&format!(
+            "💾 Analysis cached for {} ({})",
+            r.path, r.cache_type
+        )),
+        Status::Miss => out.line(&format!(
+            "🔍 Analyzing {} ({})... analysis cached",
+            r.path, r.cache_type
+        )),
         Status::Error => out.note(&format!(
             "❌ {} ({}): {}",
             r.path,
@@ -180,6 +190,8 @@ struct Writer<'a> {
     touched: Vec<Location>,
     /// Entries stored in the overlay because their work-tree shard was refused.
     diverted: usize,
+    /// Whether the commit hook runs (decided on the first write).
+    hook_runs: Option<bool>,
 }
 
 impl<'a> Writer<'a> {
@@ -193,6 +205,7 @@ impl<'a> Writer<'a> {
             remote,
             touched: Vec::new(),
             diverted: 0,
+            hook_runs: None,
         }
     }
 
@@ -212,20 +225,29 @@ impl<'a> Writer<'a> {
         })
     }
 
-    fn place(&mut self, e: &Entry, staged: bool) -> Place {
+    /// Where `e` goes (DESIGN.md, "Where entries go"): the content a commit hook is staging
+    /// (`staged`) into the shards it stages; otherwise, with the commit hook installed, into
+    /// the local overlay, which the hook carries into the commit that holds the content, so
+    /// that `analyze` never leaves a tracked shard modified; without it, into the shards, to be
+    /// committed like a lock file.
+    fn place(&mut self, staged: bool) -> Place {
         if staged {
             return Place::Tree;
         }
-        if self.index_blobs().get(&e.path) == Some(&e.blob) {
-            Place::Tree
-        } else {
+        let session = self.session;
+        if *self
+            .hook_runs
+            .get_or_insert_with(|| crate::git::hooks::commit_hook_runs(&session.repo))
+        {
             Place::Overlay
+        } else {
+            Place::Tree
         }
     }
 
     /// Queue `e` for result `at`.
     fn push(&mut self, e: Entry, staged: bool, at: usize) {
-        let place = self.place(&e, staged);
+        let place = self.place(staged);
         self.pending.push((place, e, at));
     }
 

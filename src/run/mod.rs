@@ -28,7 +28,7 @@ use crate::output::Printer;
 use crate::workspace::Workspace;
 
 pub use crate::analyzer::registry::Plan;
-pub use report::{Cause, FileResult, Report, Status, Summary};
+pub use report::{Cause, FileResult, Report, Status, StoredIn, Summary};
 pub use select::Filter;
 
 use report::line;
@@ -169,6 +169,7 @@ pub fn run(
         }
     }
     let mut estimate = None;
+    let mut stored_in = None;
     let mut written = if opts.dry_run {
         estimate = dry_run(&sorted.jobs, plans, out, &mut sorted.results);
         Vec::new()
@@ -176,9 +177,17 @@ pub fn run(
         Vec::new()
     } else {
         let jobs = std::mem::take(&mut sorted.jobs);
-        execute::execute(session, plans, jobs, opts, &mut sorted.results, out)?
+        let (written, place) =
+            execute::execute(session, plans, jobs, opts, &mut sorted.results, out)?;
+        stored_in = place;
+        written
     };
-    if !opts.dry_run && opts.promote {
+    // Without the commit hook, analyses of content since staged move into the shards, to be
+    // committed with it; with the hook they wait in the overlay, for the hook to carry.
+    let promote = opts.promote
+        && !sorted.overlay_hits.is_empty()
+        && !crate::git::hooks::commit_hook_runs(&session.repo);
+    if !opts.dry_run && promote {
         written.extend(promote::promote(
             session,
             &sorted.overlay_hits,
@@ -188,6 +197,7 @@ pub fn run(
     let mut summary = tally(&sorted, submodules, started);
     summary.not_matched = not_matched.len();
     summary.estimate = estimate;
+    summary.stored_in = stored_in;
     summary.elapsed_ms = started.elapsed().as_millis();
     if !opts.dry_run {
         written.extend(stale);

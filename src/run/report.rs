@@ -116,6 +116,35 @@ pub struct Summary {
     /// `--dry-run`: what the paid requests it would send could cost at most.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate: Option<DryRunEstimate>,
+    /// Where this run's new entries went: the local overlay (the commit hook carries them into
+    /// the commit that holds their content), or the work tree's shards (to commit like a lock
+    /// file, when no commit hook runs). `None` when nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_in: Option<StoredIn>,
+}
+
+/// Where a run's new entries went (DESIGN.md, "Where entries go").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredIn {
+    /// The commit hook is installed: new entries wait in the local overlay.
+    Overlay,
+    /// No commit hook: new entries are in `.rustassistant/cache`, to commit.
+    Shards,
+}
+
+impl StoredIn {
+    /// The rule, in the words of the summary line.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            StoredIn::Overlay => {
+                "new analyses wait in the local overlay until a commit holds their files (commit hook)"
+            }
+            StoredIn::Shards => {
+                "new analyses are in .rustassistant/cache: commit them with your changes"
+            }
+        }
+    }
 }
 
 impl Summary {

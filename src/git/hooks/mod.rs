@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::Repo;
 
 mod status;
-pub use status::{status, HookStatus};
+pub use status::{commit_hook_runs, status, HookStatus};
 
 /// The hooks and their shims (the files in the repository's `hooks/` folder).
 pub const SHIMS: &[(&str, &str)] = &[

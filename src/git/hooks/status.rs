@@ -26,6 +26,15 @@ pub struct HookStatus {
     pub orphans: Vec<PathBuf>,
 }
 
+/// Whether a `git commit` in `repo` will run rustassistant's pre-commit hook: this decides
+/// where `analyze` writes (DESIGN.md, "Where entries go").
+pub fn commit_hook_runs(repo: &Repo) -> bool {
+    status(repo)
+        .1
+        .iter()
+        .any(|h| h.name == "pre-commit" && h.runs)
+}
+
 /// Which hooks will really run rustassistant, and why.
 pub fn status(repo: &Repo) -> (Manager, Vec<HookStatus>) {
     let (dir, m) = locate(repo);
