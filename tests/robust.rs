@@ -599,18 +599,24 @@ fn empty_shards_git_does_not_track_are_removed_by_the_next_command() {
     let env = TestEnv::new();
     let repo = hooked(&env, "r", &[("a.rs", RUST_SRC)]);
     let cache = repo.join(".rustassistant/cache");
-    // What a hook killed between writing a shard and staging it can leave.
-    let stray = cache.join("todos/00.jsonl");
-    let _ = std::fs::remove_file(&stray);
-    std::fs::write(&stray, "").unwrap();
-    // A tracked shard that became empty stays (git would see it deleted otherwise).
-    let tracked = shard_files(&repo)
-        .into_iter()
-        .find(|p| !p.ends_with("todos/00.jsonl"))
-        .unwrap();
+    // Every type's 256 shards are committed from its first commit on.
+    let tracked = env.git(&repo, &["ls-files", ".rustassistant/cache/todos"]);
+    assert_eq!(tracked.lines().count(), 256, "{tracked}");
+    // What a hook killed between creating a new type's shards and staging them can leave.
+    std::fs::create_dir_all(cache.join("docs")).unwrap();
+    for b in ["00", "01", "02"] {
+        std::fs::write(cache.join(format!("docs/{b}.jsonl")), "").unwrap();
+    }
+    let stray = cache.join("docs/00.jsonl");
+    // A tracked shard that is empty stays (git would see it deleted otherwise).
+    let empty_tracked = tracked
+        .lines()
+        .map(|l| repo.join(l))
+        .find(|p| std::fs::metadata(p).unwrap().len() == 0)
+        .expect("one shard of a 1-file repository holds lines, the others are empty");
     env.run(&repo, &["cache", "stats"]).ok();
     assert!(!stray.exists(), "the untracked empty shard is gone");
-    assert!(repo.join(&tracked).exists());
+    assert!(empty_tracked.exists());
     // Staged content analysed without hooks, then unstaged and left out of a commit: its
     // entries go back to the overlay, and no empty shard is left for git to list.
     std::fs::write(repo.join("n.rs"), "// TODO new\nfn n() {}\n").unwrap();

@@ -195,16 +195,7 @@ pub fn stage_for_commit(
             return Ok(None);
         };
         for (at, bytes) in applied.0.written() {
-            let done = if at.place == Place::Tree
-                && bytes.is_empty()
-                && !recorded.contains_key(&shards[i])
-            {
-                // Emptied before git ever tracked it: no file, rather than an empty untracked one.
-                store.remove_shard(&at)
-            } else {
-                store.replace_shard(&at, bytes)
-            };
-            done.map_err(|e| e.to_string())?;
+            store.replace_shard(&at, bytes).map_err(|e| e.to_string())?;
         }
         Ok(Some(applied))
     };
@@ -235,9 +226,46 @@ pub fn stage_for_commit(
         }
     }
     out.shards = plans.iter().filter(|p| p.staged_changed).count();
+    // Every type this commit stages a shard of has its full set of shards committed (see
+    // Store::create_type_folder): the ones missing from the work tree are created empty, and
+    // those git does not track yet are staged with the rest.
+    let mut complete: Vec<String> = Vec::new();
+    let staged_types: BTreeSet<&str> = plans
+        .iter()
+        .filter(|p| p.staged_changed)
+        .map(|p| p.shard.cache_type.as_str())
+        .collect();
+    for ty in staged_types {
+        let missing: Vec<ShardId> = Store::full_set(ty)
+            .filter(|s| {
+                let rel = Store::tree_rel(s);
+                !recorded.contains_key(s)
+                    && !odd_in_index.contains(&rel)
+                    && !plans.iter().any(|p| p.staged_changed && p.shard == *s)
+            })
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        if store.create_type_folder(ty).is_err() {
+            continue;
+        }
+        for s in missing {
+            let at = Location {
+                place: Place::Tree,
+                shard: s.clone(),
+            };
+            // Only an empty regular file is staged as a new empty shard.
+            if std::fs::symlink_metadata(store.path_of(&at))
+                .is_ok_and(|m| m.is_file() && m.len() == 0)
+            {
+                complete.push(Store::tree_rel(&s));
+            }
+        }
+    }
     let written: Vec<(Location, &[u8])> = plans.iter().flat_map(Plan::written).collect();
     std::thread::scope(|s| {
-        let git = s.spawn(|| tell_git(repo, index_file, &plans));
+        let git = s.spawn(|| tell_git(repo, index_file, &plans, &complete));
         meanwhile(&written);
         git.join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -248,7 +276,7 @@ pub fn stage_for_commit(
 /// Stage the shards whose staged version changed: their blobs into the object database, then
 /// `git update-index --add` of the file (the working-tree file is the staged version) or of
 /// the blob (`--cacheinfo`: it is not) on the index being committed.
-fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan]) -> Result<()> {
+fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan], empty: &[String]) -> Result<()> {
     let changed: Vec<&Plan> = plans.iter().filter(|p| p.staged_changed).collect();
     // Many shards: their blobs go into the object database as one pack first, so git finds
     // them present and creates no loose object per shard. Few: loose objects, as git
@@ -260,7 +288,7 @@ fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan]) -> Result<()>
     } else {
         None
     };
-    let (mut by_file, mut by_id) = (Vec::new(), Vec::new());
+    let (mut by_file, mut by_id) = (empty.to_vec(), Vec::new());
     for (i, p) in changed.iter().enumerate() {
         let path = Store::tree_rel(&p.shard);
         // A staged version that differs from the working tree's is staged by id (an emptied

@@ -79,3 +79,37 @@ pub fn update_attributes(store: &Store) -> Result<bool> {
         .with_context(|| format!("writing {}", p.display()))?;
     Ok(true)
 }
+
+impl Store {
+    /// Create the work-tree folder of `cache_type` with all of its 256 shards, empty. A type's
+    /// shards exist from its first commit on, so that every later commit only modifies them:
+    /// a cherry-pick, revert or rebase of a commit that touched a shard never meets a branch
+    /// where that shard was never created (a modify/delete conflict). Existing files are left
+    /// as they are. The caller holds the cache lock.
+    pub fn create_type_folder(&self, cache_type: &str) -> std::io::Result<()> {
+        let dir = self.cache_dir().join(cache_type);
+        self.check_dir(&dir)?;
+        std::fs::create_dir_all(&dir)?;
+        for b in 0..=255u8 {
+            let p = dir.join(format!("{b:02x}{}", super::shard::SUFFIX));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&p)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The shard names of a type's full set, below `cache/`.
+    pub fn full_set(cache_type: &str) -> impl Iterator<Item = super::shard::ShardId> + '_ {
+        (0..=255u8).map(move |b| super::shard::ShardId {
+            cache_type: cache_type.to_string(),
+            prefix: format!("{b:02x}"),
+        })
+    }
+}

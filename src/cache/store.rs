@@ -458,6 +458,9 @@ impl Store {
         if let Some(dir) = path.parent() {
             if at.place == Place::Tree {
                 self.check_shard_dir(dir)?;
+                if !dir.exists() {
+                    self.create_type_folder(&at.shard.cache_type)?;
+                }
             }
         }
         if bytes.is_empty() && at.place == Place::Tree {
@@ -478,23 +481,6 @@ impl Store {
             Ok(())
         } else {
             self.spares.replace(&path, bytes)
-        }
-    }
-}
-
-impl Store {
-    /// Remove a shard file (a regular file only; absent is fine). For a work-tree shard git
-    /// does not track, which an empty file would only add to `git status` as untracked.
-    pub fn remove_shard(&self, at: &Location) -> std::io::Result<()> {
-        let path = self.path_of(at);
-        if let Some(dir) = path.parent() {
-            if at.place == Place::Tree {
-                self.check_shard_dir(dir)?;
-            }
-        }
-        match self.spares.remove(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
         }
     }
 }
@@ -542,7 +528,11 @@ mod tests {
         add(&s, Place::Tree, &e);
         assert!(matches!(s.lookup(&e.key()), Lookup::Hit { at, .. } if at.place == Place::Tree));
         let l = s.list(Place::Tree);
-        assert_eq!(l.shards.len(), 1);
+        assert_eq!(
+            l.shards.len(),
+            256,
+            "a type's shards exist from its first write"
+        );
         assert!(l.strays.is_empty());
     }
 

@@ -385,12 +385,15 @@ impl Index {
     }
 }
 
-/// Remove the empty work-tree shards git does not track (left by a hook killed between writing
-/// them and staging them, or emptied before they were ever committed): git would list them as
-/// untracked files. An empty shard git tracks stays (see `Store::replace_shard`). Costs nothing
-/// unless an empty shard exists.
+/// With the commit hook installed, remove the empty work-tree shards git does not track (left
+/// by a hook killed between creating a type's shards and staging them): git would list them
+/// as untracked files, and the next hooked commit creates and stages whatever its types lack.
+/// Without the hook they are the type's new shards, for the user to commit. An empty shard git
+/// tracks stays. Costs nothing unless an empty shard exists.
 fn remove_untracked_empty(session: &Workspace, shards: &mut Vec<(Location, Sig)>) {
-    if !shards.iter().any(|(_, sig)| sig.1 == 0) {
+    if !shards.iter().any(|(_, sig)| sig.1 == 0)
+        || !crate::git::hooks::commit_hook_runs(&session.repo)
+    {
         return;
     }
     let Ok((_, tracked, odd)) = session

@@ -229,12 +229,13 @@ pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
-/// Every shard file under `.rustassistant/cache`, relative to the repository, sorted.
+/// Every shard file under `.rustassistant/cache` that holds a line, relative to the
+/// repository, sorted (a type's empty shards exist from its first write on).
 pub fn shard_files(repo: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(repo.join(".rustassistant/cache"))
         .into_iter()
         .flatten()
-        .filter(|e| e.file_type().is_file())
+        .filter(|e| e.file_type().is_file() && e.metadata().is_ok_and(|m| m.len() > 0))
         .map(|e| e.path().strip_prefix(repo).unwrap().to_path_buf())
         .filter(|p| p.to_string_lossy().ends_with(".jsonl"))
         .collect();
