@@ -43,11 +43,12 @@ pub fn configured_provider(
                 names.join(", ")
             ))
         })?;
+    let from = &cfg.llm_from;
     let base = cfg.base_url.as_deref().or(preset.base_url).ok_or_else(|| {
-        UserError::Usage(format!("provider `{name}` needs a base URL: set RUSTASSISTANT_BASE_URL or [llm] base_url (e.g. http://localhost:8080/v1)"))
+        UserError::Usage(format!("provider `{name}` (from {from}) needs a base URL: set RUSTASSISTANT_BASE_URL or [llm] base_url (e.g. http://localhost:8080/v1)"))
     })?;
     let model = cfg.model.as_deref().or(preset.default_model).ok_or_else(|| {
-        UserError::Usage(format!("provider `{name}` needs a model: pass --model, set RUSTASSISTANT_MODEL or [llm] model"))
+        UserError::Usage(format!("provider `{name}` (from {from}) needs a model: pass --model, set RUSTASSISTANT_MODEL or [llm] model"))
     })?;
     let key = preset
         .key_var
@@ -141,12 +142,31 @@ pub fn check_types(types: &[String]) -> Result<(), UserError> {
 /// How to enable the LLM types, in one line.
 pub const ENABLE_LLM_HINT: &str = "set a provider to enable refactor/docs/analysis: e.g. RUSTASSISTANT_PROVIDER=xai with XAI_API_KEY, or [llm] provider in .rustassistant/config.toml";
 
-/// The analyzer for each requested type.
+/// The analyzer for each requested type. A mistake in the provider settings is an error.
 pub fn plans(session: &Workspace, types: &[String]) -> Result<Vec<Plan>> {
+    plans_with(session, types, false)
+}
+
+/// [`plans`] for hooks and for commands that only read (`show`): a mistake in the provider
+/// settings makes each LLM type's plan an error naming it (its files are skipped, the offline
+/// types run), rather than failing the whole command.
+pub fn plans_lenient(session: &Workspace, types: &[String]) -> Result<Vec<Plan>> {
+    plans_with(session, types, true)
+}
+
+fn plans_with(session: &Workspace, types: &[String], lenient: bool) -> Result<Vec<Plan>> {
     let mut out = Vec::new();
     let needs_llm = types.iter().any(|t| LLM_TYPES.contains(&t.as_str()));
+    let mut provider_error = None;
     let provider = if needs_llm {
-        crate::analyzer::registry::configured_provider(session)?
+        match crate::analyzer::registry::configured_provider(session) {
+            Ok(p) => p,
+            Err(e) if lenient => {
+                provider_error = Some(e.to_string());
+                None
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         None
     };
@@ -165,7 +185,9 @@ pub fn plans(session: &Workspace, types: &[String]) -> Result<Vec<Plan>> {
                             settings,
                         )))
                     }
-                    None => Err(format!("`{t}` needs an LLM provider: {ENABLE_LLM_HINT}")),
+                    None => Err(provider_error.clone().unwrap_or_else(|| {
+                        format!("`{t}` needs an LLM provider: {ENABLE_LLM_HINT}")
+                    })),
                 }
             } else {
                 Err(format!("unknown analysis type `{t}`"))

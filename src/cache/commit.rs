@@ -79,7 +79,8 @@ impl Plan {
     }
 }
 
-/// Stage the shards of the commit being made from `index_file`. Once the shards are written,
+/// Stage the shards of the commit being made from `index_file` (with `sweep`, every shard is
+/// looked at, not only those of the blobs the commit adds or drops). Once the shards are written,
 /// `meanwhile` runs on this thread, given the files written (working tree and overlay) with
 /// their bytes, while their blobs are packed and git records them in its index on another.
 /// For a hundred-file hook that is 2-4 ms of pack and ~8 of `git update-index` against 12-17
@@ -89,6 +90,7 @@ pub fn stage_for_commit(
     repo: &Repo,
     index_file: Option<&str>,
     prune: bool,
+    sweep: bool,
     meanwhile: impl FnOnce(&[(Location, &[u8])]),
 ) -> Result<Staged> {
     // git diffs the index with HEAD (a process) while the index and the shard folders are
@@ -129,6 +131,11 @@ pub fn stage_for_commit(
                 prefix: blob[..2].to_string(),
             });
         }
+    }
+    // `sweep`: every shard git's index records (after a merge or a rebase, whose shards came
+    // from both sides: stale entries can be anywhere, not only where this commit's blobs are).
+    if sweep {
+        shards.extend(recorded.keys().cloned());
     }
     // Overlay shards holding analyses of content this commit holds, whenever and by whom they
     // were made (content committed by `--no-verify`, a cherry-pick or a rebase included).

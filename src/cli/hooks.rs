@@ -2,7 +2,6 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde_json::json;
@@ -14,7 +13,6 @@ use crate::error::{Exit, UserError};
 use crate::git::hooks::{hooks_dir, Action, HookChange};
 use crate::index::Index;
 use crate::output::{count, sanitize};
-use crate::run::{Cause, RunOptions, Selection};
 use crate::workspace::Workspace;
 
 /// Git hooks that keep the cache in step with commits, pulls and pushes.
@@ -78,14 +76,14 @@ pub fn run(session: &Workspace, cmd: HooksCmd) -> Result<Exit> {
         HooksCmd::Run { name, args } => match name.as_str() {
             "pre-commit" => pre_commit(session),
             "pre-push" => pre_push(session),
-            "post-merge" | "post-rewrite" => arrivals(session),
-            // post-checkout PREV NEW FLAG: FLAG 0 is a file checkout, nothing arrives.
+            "post-merge" | "post-rewrite" => after_rewrite(session, &name, &args),
+            // post-checkout: the local index follows the checkout, silently (a branch switch
+            // is not news; FLAG 0, a file checkout, changes no shard).
             "post-checkout" => {
-                if args.get(2).map(String::as_str) == Some("0") {
-                    Ok(Exit::Success)
-                } else {
-                    arrivals(session)
+                if args.get(2).map(String::as_str) != Some("0") {
+                    let _ = Index::open(session);
                 }
+                Ok(Exit::Success)
             }
             other => Err(UserError::Usage(format!(
                 "unknown hook `{}` (known: pre-commit, pre-push, post-merge, post-checkout, post-rewrite)",
@@ -209,120 +207,61 @@ fn status(session: &Workspace) -> Result<Exit> {
 
 /// The pre-commit hook: analyse the staged content that lacks entries, stage exactly those
 /// entries (dropping stale ones with `prune_on_commit`), say what happened, and block only what
-/// strict mode may block.
+/// strict mode may block (the policy is `run::commit_hook`).
 fn pre_commit(session: &Workspace) -> Result<Exit> {
-    let mode = session.config.pre_commit_mode();
-    if mode == PreCommitMode::Off {
-        return Ok(Exit::Success);
+    let outcome = crate::run::commit_hook::pre_commit(session)?;
+    Ok(say(session, &outcome, "this commit"))
+}
+
+/// Say what a commit hook did, in at most three lines; the exit it asks for.
+fn say(session: &Workspace, o: &crate::run::commit_hook::CommitOutcome, what: &str) -> Exit {
+    if let Some(why) = &o.skipped {
+        if !why.starts_with("[hooks]") {
+            session.out.warn(&format!("pre-commit hook skipped: {why}"));
+        }
+        return Exit::Success;
     }
-    let fresh = !session.initialised();
-    if !prepare(session, mode, fresh)? {
-        return Ok(Exit::Success);
+    let (added, pruned) = (o.staged.added, o.staged.pruned);
+    if added > 0 || pruned > 0 {
+        session.out.err(&format!(
+            "rustassistant: {} added to {what}{}{}",
+            count(added, "analysis", "analyses"),
+            if pruned > 0 {
+                format!(", {pruned} stale ones dropped")
+            } else {
+                String::new()
+            },
+            if o.amended { " (amended)" } else { "" }
+        ));
     }
-    let mut index = Some(Index::open_for_lookup(session));
-    let report = analyse_staged(session, mode, &mut index)?;
-    let mut index = index.expect("the run keeps the index it is given");
-    let staged = if mode == PreCommitMode::Analyze {
-        stage_shards(session, &mut index, fresh)?
+    say_left(session, &o.staged.left);
+    if let Some(first) = o.left_out.first() {
+        let strict = session.config.file.hooks.strict.unwrap_or(false);
+        let verb = if session.config.pre_commit_mode() == PreCommitMode::Check {
+            "lack analyses"
+        } else {
+            "left out"
+        };
+        session.out.err(&format!(
+            "rustassistant: {} {verb} of {what} (e.g. {} {}: {}){}",
+            count(o.left_out.len(), "analysis", "analyses"),
+            first.path,
+            first.cache_type,
+            sanitize(first.reason.as_deref().unwrap_or("not analysed")),
+            if o.block {
+                "; [hooks] strict = true refuses the commit"
+            } else if strict {
+                "; not blocking: the repository's [hooks] strict does not refuse a commit for a missing key, provider or budget"
+            } else {
+                ""
+            }
+        ));
+    }
+    if o.block {
+        Exit::Failure
     } else {
-        Default::default()
-    };
-    say_added(session, staged.added, staged.pruned);
-    say_left(session, &staged.left);
-    Ok(judge_left_out(session, &report, mode))
-}
-
-/// Create `.rustassistant/` on a first analysing commit; step aside (false) when the cache
-/// folder cannot be used — someone else's commit must not block this user's.
-fn prepare(session: &Workspace, mode: PreCommitMode, fresh: bool) -> Result<bool> {
-    if fresh && mode == PreCommitMode::Analyze {
-        crate::cache::layout::ensure(&session.store)?;
+        Exit::Success
     }
-    if let Err(e) = session.store.ensure_real() {
-        session.out.warn(&format!("pre-commit hook skipped: {e}"));
-        return Ok(false);
-    }
-    Ok(true)
-}
-
-/// Run the configured types over the staged content, within the hook's time bound.
-fn analyse_staged(
-    session: &Workspace,
-    mode: PreCommitMode,
-    index: &mut Option<Index>,
-) -> Result<crate::run::Report> {
-    let types = session.config.default_types();
-    let plans = crate::analyzer::registry::plans(session, &types)?;
-    let bound = session
-        .config
-        .file
-        .hooks
-        .pre_commit_timeout_s
-        .unwrap_or(crate::config::trust::DEFAULT_PRE_COMMIT_TIMEOUT_S);
-    let opts = RunOptions {
-        force: false,
-        dry_run: mode == PreCommitMode::Check,
-        jobs: None,
-        index_file: session.env.get("GIT_INDEX_FILE").map(str::to_string),
-        // The time bound of the whole hook (default 30 s): what is not done by then is left
-        // out, requests in flight included.
-        deadline: Some(Instant::now() + Duration::from_secs(bound)),
-        // No per-file lines: the hook reports in one line of its own.
-        quiet: true,
-        // stage_shards moves the overlay entries of the committed content itself.
-        promote: false,
-        // judge_left_out reads the lines.
-        hits_as_totals: false,
-        // Looking every staged blob up is how the hook finds the few to analyse.
-        record_hits: false,
-    };
-    let staged = Selection {
-        staged: true,
-        ..Selection::default()
-    };
-    crate::run::run(session, &staged, &plans, &opts, index)
-}
-
-/// Stage the shards of exactly the committed content (and the skeleton on a first commit).
-fn stage_shards(
-    session: &Workspace,
-    index: &mut Index,
-    fresh: bool,
-) -> Result<crate::cache::commit::Staged> {
-    let idx = session.env.get("GIT_INDEX_FILE");
-    // The local index learns what changed in the same command, while git stages the shards.
-    let sync = |written: &[(crate::cache::store::Location, &[u8])]| {
-        if let Err(e) = index.sync_written(&session.store, written) {
-            session.out.warn(&format!(
-                "could not update the local index ({e}); it will catch up on the next run"
-            ));
-        }
-    };
-    let staged = crate::cache::commit::stage_for_commit(
-        &session.store,
-        &session.repo,
-        idx,
-        session.config.prune_on_commit(),
-        sync,
-    )?;
-    if fresh && staged.shards > 0 {
-        let mut args: Vec<String> = vec!["add".into(), "-f".into(), "--".into()];
-        for f in [
-            "README.md",
-            "config.toml",
-            ".gitattributes",
-            ".gitignore",
-            "cache/.gitkeep",
-        ] {
-            args.push(format!(".rustassistant/{f}"));
-        }
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        session
-            .repo
-            .run_git_for_commit(&a, idx)
-            .map_err(anyhow::Error::msg)?;
-    }
-    Ok(staged)
 }
 
 /// One line for the shards the commit left as they are (never a reason to block it).
@@ -341,69 +280,39 @@ fn say_left(session: &Workspace, left: &[(String, String)]) {
     ));
 }
 
-fn say_added(session: &Workspace, added: usize, pruned: usize) {
-    if added > 0 || pruned > 0 {
-        session.out.err(&format!(
-            "rustassistant: {} added to this commit{}",
-            count(added, "analysis", "analyses"),
-            if pruned > 0 {
-                format!(", {pruned} stale ones dropped")
-            } else {
-                String::new()
-            }
-        ));
-    }
-}
-
-/// Say what the commit goes without (failures and bounded-out work, not binary or oversize
-/// files) and decide. A strict repository config blocks only what the user could have fixed:
-/// never a missing key or provider, an unreachable or failing provider, their own budget, or
-/// the hook's time bound (DESIGN.md, Trust). The user's own (or a trusted) strict blocks on
-/// anything left out.
-fn judge_left_out(session: &Workspace, report: &crate::run::Report, mode: PreCommitMode) -> Exit {
-    let strict = session.config.file.hooks.strict.unwrap_or(false);
-    let left_out: Vec<&crate::run::FileResult> = report
-        .results
-        .iter()
-        .filter(|r| match r.cause {
-            Cause::Failed | Cause::Unavailable | Cause::NoProvider => true,
-            Cause::Budget | Cause::TimeLimit | Cause::DryRun => true,
-            Cause::None | Cause::Content => false,
-        })
-        .collect();
-    let Some(first) = left_out.first() else {
-        return Exit::Success;
-    };
-    let blocking = left_out
-        .iter()
-        .filter(|r| {
-            session.config.strict_from_user || matches!(r.cause, Cause::Failed | Cause::DryRun)
-        })
-        .count();
-    let what = if mode == PreCommitMode::Check {
-        "lack analyses"
-    } else {
-        "left out"
-    };
-    session.out.err(&format!(
-        "rustassistant: {} {what} of this commit (e.g. {} {}: {}){}",
-        count(left_out.len(), "analysis", "analyses"),
-        first.path,
-        first.cache_type,
-        sanitize(first.reason.as_deref().unwrap_or("not analysed")),
-        if strict && blocking > 0 {
-            "; [hooks] strict = true refuses the commit"
-        } else if strict {
-            "; not blocking: the repository's [hooks] strict does not refuse a commit for a missing key, provider or budget"
-        } else {
-            ""
+/// post-merge and post-rewrite: say what arrived; then give a commit git made without the
+/// pre-commit hook (an automatic merge commit, the tip of a rebase) the analyses of its
+/// content, by amending it.
+fn after_rewrite(session: &Workspace, name: &str, args: &[String]) -> Result<Exit> {
+    arrivals(session)?;
+    let carry = match name {
+        // `post-merge 1` is a squash: no commit was made.
+        "post-merge" => {
+            args.first().map(String::as_str) != Some("1") && session.repo.head_is_new_merge()
         }
-    ));
-    if strict && blocking > 0 {
-        Exit::Failure
-    } else {
-        Exit::Success
+        // `post-rewrite amend` follows a commit the pre-commit hook already ran for.
+        "post-rewrite" => args.first().map(String::as_str) == Some("rebase"),
+        _ => false,
+    };
+    if !carry {
+        return Ok(Exit::Success);
     }
+    let what = if name == "post-merge" {
+        "the merge commit"
+    } else {
+        "the rebased tip"
+    };
+    match crate::run::commit_hook::carry_into_head(session) {
+        Ok(Some(o)) => {
+            say(session, &o, what);
+        }
+        Ok(None) => {}
+        // After the commit is made nothing may fail it: say so in one line.
+        Err(e) => session.out.warn(&format!(
+            "could not add the analyses of {what} ({e:#}); the next commit carries them"
+        )),
+    }
+    Ok(Exit::Success)
 }
 
 fn arrivals(session: &Workspace) -> Result<Exit> {
@@ -435,7 +344,7 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).ok();
     let types = session.config.default_types();
-    let plans = crate::analyzer::registry::plans(session, &types)?;
+    let plans = crate::analyzer::registry::plans_lenient(session, &types)?;
     let variants: Vec<(String, String)> = plans
         .iter()
         .filter_map(|p| {

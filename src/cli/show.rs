@@ -80,7 +80,13 @@ fn show_blob(
     } else {
         args.types.clone()
     };
-    let plans = plans(session, &types)?;
+    // Without --type, a mistake in the provider settings only hides that provider's exact
+    // variant: `show` still prints what is cached (under any model, see find_entry).
+    let plans = if args.types.is_empty() {
+        crate::analyzer::registry::plans_lenient(session, &types)?
+    } else {
+        plans(session, &types)?
+    };
     let index = crate::index::Index::open_for_lookup(session);
     let mut found = Vec::new();
     for p in &plans {

@@ -15,92 +15,20 @@ use std::path::{Path, PathBuf};
 use crate::error::UserError;
 
 mod file;
+mod modes;
 mod template;
 pub mod trust;
 
 pub use file::{
     AnalysisSection, BudgetSection, CacheSection, ConfigFile, HooksSection, LlmSection, Price,
 };
+pub use modes::{Compression, Eviction, PreCommitMode, PrePushMode};
 pub use template::{set_value, DEFAULT_CONFIG_TOML};
 
 /// Largest configuration file read: a real one is a few kilobytes.
 pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 
 pub use crate::util::env::Env;
-
-/// What the pre-commit hook does (`[hooks] pre_commit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PreCommitMode {
-    /// Analyse the staged content that lacks entries and commit the entries with it.
-    Analyze,
-    /// Only report staged content that lacks entries.
-    Check,
-    /// Do nothing.
-    Off,
-}
-
-/// What the pre-push hook does (`[hooks] pre_push`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrePushMode {
-    /// Warn about pushed commits whose files lack entries.
-    Warn,
-    /// Refuse such a push.
-    Strict,
-    /// Do nothing.
-    Off,
-}
-
-/// Eviction order (`[cache] eviction`, `cache evict --policy`): what goes first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Eviction {
-    /// Least recently used first (never-used entries by creation time).
-    Lru,
-    /// Oldest `created_at` first.
-    Oldest,
-    /// Largest on disk first.
-    Largest,
-    /// Most tokens (the dearest to have produced) first.
-    Expensive,
-}
-
-impl std::str::FromStr for Eviction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Eviction, String> {
-        match s {
-            "lru" => Ok(Eviction::Lru),
-            "oldest" => Ok(Eviction::Oldest),
-            "largest" => Ok(Eviction::Largest),
-            "expensive" => Ok(Eviction::Expensive),
-            _ => Err(format!(
-                "`{}` is not one of lru, oldest, largest, expensive",
-                crate::output::sanitize(s)
-            )),
-        }
-    }
-}
-
-/// Entry encoding on disk (`[cache] compression`, `cache migrate --to`): the one name for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Plain, pretty JSON (`.json`).
-    None,
-    /// zstd-compressed JSON (`.json.zst`).
-    Zstd,
-}
-
-impl std::str::FromStr for Compression {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Compression, String> {
-        match s {
-            "none" | "json" => Ok(Compression::None),
-            "zstd" => Ok(Compression::Zstd),
-            _ => Err(format!(
-                "`{}` is not one of none (json), zstd",
-                crate::output::sanitize(s)
-            )),
-        }
-    }
-}
 
 /// Default include patterns: source files of common languages.
 pub const DEFAULT_INCLUDE: &[&str] = &[
@@ -191,6 +119,9 @@ pub struct Config {
     /// config). A repository's own strictness never blocks a commit for a user who has no key
     /// or whose provider is unreachable.
     pub strict_from_user: bool,
+    /// Where the provider and model were chosen (`--provider`, `RUSTASSISTANT_PROVIDER`, a
+    /// config file's path), for a message about a mistake in them.
+    pub llm_from: String,
 }
 
 /// Command-line overrides that take precedence over everything else.
@@ -256,12 +187,28 @@ impl Config {
             }
         }
         let mut user_strict = false;
+        let mut llm_from = repo_config
+            .as_ref()
+            .filter(|_| file.llm.provider.is_some() || file.llm.model.is_some())
+            .map(|r: &RepoConfigInfo| r.path.display().to_string());
         if let Some(home) = env.user_home() {
-            let user = ConfigFile::load(&home.join("config.toml"))?;
+            let path = home.join("config.toml");
+            let user = ConfigFile::load(&path)?;
             user_strict = user.hooks.strict.is_some();
+            if user.llm.provider.is_some()
+                || user.llm.model.is_some()
+                || user.llm.base_url.is_some()
+            {
+                llm_from = Some(path.display().to_string());
+            }
             file = file.overlay(user);
         }
         let mut cfg = Config::from_file(file, env, overrides)?;
+        if let Some(from) = llm_from {
+            if overrides.provider.is_none() && env.get("RUSTASSISTANT_PROVIDER").is_none() {
+                cfg.llm_from = from;
+            }
+        }
         cfg.ignored = ignored;
         cfg.repo_config = repo_config;
         cfg.strict_from_user = user_strict || repo_strict_trusted;
@@ -288,6 +235,13 @@ impl Config {
         .filter(|p| !p.eq_ignore_ascii_case("none") && !p.is_empty());
         let model = pick(&overrides.model, "RUSTASSISTANT_MODEL", &file.llm.model);
         let base_url = pick(&None, "RUSTASSISTANT_BASE_URL", &file.llm.base_url);
+        let llm_from = if overrides.provider.is_some() {
+            "--provider".to_string()
+        } else if env.get("RUSTASSISTANT_PROVIDER").is_some() {
+            "RUSTASSISTANT_PROVIDER".to_string()
+        } else {
+            "the configuration".to_string()
+        };
         let cfg = Config {
             file,
             provider,
@@ -296,6 +250,7 @@ impl Config {
             ignored: Vec::new(),
             repo_config: None,
             strict_from_user: true,
+            llm_from,
         };
         cfg.validate()?;
         Ok(cfg)

@@ -342,36 +342,43 @@ impl Repo {
         self.git_output(args, extra).map(drop)
     }
 
-    /// Run git with `input` on its stdin; what it printed.
-    pub(crate) fn git_output_with_input(
-        &self,
-        args: &[&str],
-        input: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        use std::io::Write as _;
-        let mut child = std::process::Command::new("git")
+    /// Whether git's index holds exactly HEAD's content outside `prefix` (a folder of the work
+    /// tree): nothing of the user's is staged there.
+    pub fn index_matches_head_outside(&self, prefix: &str) -> bool {
+        let exclude = format!(":(exclude){prefix}");
+        std::process::Command::new("git")
             .current_dir(self.workdir())
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("running git: {e}"))?;
-        let mut stdin = child.stdin.take().ok_or("running git: no stdin")?;
-        let written = stdin.write_all(input);
-        drop(stdin);
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("running git: {e}"))?;
-        written.map_err(|e| format!("git {}: {e}", args.first().unwrap_or(&"")))?;
-        if !out.status.success() {
-            return Err(format!(
-                "git {}: {}",
-                args.first().unwrap_or(&""),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(out.stdout)
+            .args([
+                "diff-index",
+                "--cached",
+                "--quiet",
+                "HEAD",
+                "--",
+                ".",
+                &exclude,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Whether HEAD is a merge commit this repository's last HEAD move created (`git merge` or
+    /// `git pull` making a merge commit, not a fast-forward to someone else's merge).
+    pub fn head_is_new_merge(&self) -> bool {
+        let out = |args: &[&str]| {
+            std::process::Command::new("git")
+                .current_dir(self.workdir())
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        out(&["rev-parse", "-q", "--verify", "HEAD^2"]).is_some()
+            && out(&["reflog", "-1", "--format=%gs", "HEAD"])
+                .is_some_and(|s| s.contains("Merge made by"))
     }
 
     /// [`Repo::run_git`], returning what git printed.

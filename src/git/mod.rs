@@ -6,7 +6,9 @@
 //! written); anything else is hashed with git2 in the repository's object format (SHA-1 or
 //! SHA-256).
 
+mod amend;
 mod blob_id;
+mod command;
 pub use blob_id::BlobId;
 mod history;
 mod log;

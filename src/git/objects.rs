@@ -69,8 +69,7 @@ impl Repo {
     pub fn write_blob(&self, bytes: &[u8]) -> Result<String, git2::Error> {
         if self.object_dir.get().is_some() {
             return self
-                .git_output_with_input(&["hash-object", "-w", "--stdin"], bytes)
-                .map(|out| String::from_utf8_lossy(&out).trim().to_string())
+                .git_text_with_input(&["hash-object", "-w", "--stdin"], &[], bytes)
                 .map_err(|e| git2::Error::from_str(&e));
         }
         Ok(self.git().blob(bytes)?.to_string())

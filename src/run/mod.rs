@@ -7,6 +7,7 @@
 //! moment it is ready. One file failing never stops the others; Ctrl-C stops taking new work
 //! and keeps everything already written.
 
+pub mod commit_hook;
 mod execute;
 mod lookup;
 mod promote;

@@ -1,0 +1,57 @@
+//! Running the git binary with an environment of our choosing and bytes on its stdin.
+
+use super::Repo;
+
+impl Repo {
+    /// What git printed, trimmed.
+    pub(crate) fn git_text(&self, args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
+        self.git_text_with_input(args, env, &[])
+    }
+
+    /// [`Repo::git_text`] with `input` on git's stdin.
+    pub(crate) fn git_text_with_input(
+        &self,
+        args: &[&str],
+        env: &[(&str, String)],
+        input: &[u8],
+    ) -> Result<String, String> {
+        self.git_with_input(args, env, input)
+            .map(|out| String::from_utf8_lossy(&out).trim().to_string())
+    }
+
+    /// Run git in the work tree with `env` added to this process's environment and `input` on
+    /// its stdin; what it printed, or its own message when it fails.
+    pub(crate) fn git_with_input(
+        &self,
+        args: &[&str],
+        env: &[(&str, String)],
+        input: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        use std::io::Write as _;
+        let mut c = std::process::Command::new("git");
+        c.current_dir(self.workdir())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().map_err(|e| format!("running git: {e}"))?;
+        let mut stdin = child.stdin.take().ok_or("running git: no stdin")?;
+        let written = stdin.write_all(input);
+        drop(stdin);
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("running git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "git {}: {}",
+                args.first().unwrap_or(&""),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        written.map_err(|e| format!("git {}: {e}", args.first().unwrap_or(&"")))?;
+        Ok(out.stdout)
+    }
+}
