@@ -6,6 +6,7 @@ mod common;
 mod budget;
 mod cache_flow;
 mod findings;
+mod flows;
 mod hardening;
 mod hooks;
 mod hostile;

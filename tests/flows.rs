@@ -1,0 +1,276 @@
+//! Every everyday flow keeps the cache in step (issue 40): without hooks, automatic merges,
+//! rebases with a resolved conflict, `--no-verify` commits, cherry-picks, a teammate's clone,
+//! and a personal configuration mistake.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+fn sources(n: usize, tag: &str) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("src/f{i}.rs"),
+                format!("// TODO {tag} {i}\nfn f{i}() {{}}\n"),
+            )
+        })
+        .collect()
+}
+
+/// A repository with hooks installed whose first commit carries its analyses.
+fn hooked(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let repo = env.repo(name, files);
+    env.run(&repo, &["init", "--hooks"]).ok();
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "cache"]);
+    repo
+}
+
+/// The number of entries in `rev`'s shards of the blob `rev:path`.
+fn entries_of(env: &TestEnv, repo: &Path, rev: &str, path: &str) -> usize {
+    let blob = env
+        .git(repo, &["rev-parse", &format!("{rev}:{path}")])
+        .trim()
+        .to_string();
+    tree_entries(env, repo, rev)
+        .iter()
+        .filter(|e| e.contains(&blob))
+        .count()
+}
+
+/// `git status` shows nothing of the cache.
+#[track_caller]
+fn cache_clean(env: &TestEnv, repo: &Path) {
+    let s = env.git(
+        repo,
+        &[
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--",
+            ".rustassistant",
+        ],
+    );
+    assert_eq!(s, "", "the cache is in step with HEAD");
+}
+
+/// A clone of `repo` gets every analysis of HEAD as a hit, with no request and no miss.
+#[track_caller]
+fn teammate_gets_every_hit(env: &TestEnv, repo: &Path, name: &str) {
+    let clone = env.root().join(name);
+    env.git(
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            repo.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    let v = env.run(&clone, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(v["summary"]["misses"], 0, "{v:#}");
+    assert!(v["summary"]["hits"].as_u64().unwrap() > 0, "{v:#}");
+}
+
+#[test]
+fn without_hooks_analyze_add_commit_gives_a_teammate_every_analysis() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &borrowed(&sources(12, "a")));
+    env.run(&repo, &["analyze", "--all"]).ok();
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "analyses"]);
+    // New files, analysed, then added and committed as a user without hooks does.
+    write_files(&repo, &borrowed(&sources(24, "b")));
+    let r = env.run(&repo, &["analyze", "--all"]).ok();
+    assert!(
+        r.stdout.contains("commit them with your changes"),
+        "the summary says where the analyses are: {}",
+        r.stdout
+    );
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "more"]);
+    assert!(overlay_lines(&repo).is_empty());
+    cache_clean(&env, &repo);
+    teammate_gets_every_hit(&env, &repo, "teammate");
+}
+
+#[test]
+fn an_automatic_merge_commits_the_analyses_of_the_merged_content() {
+    let env = TestEnv::new();
+    let lib = "fn one() {}\n\nfn two() {}\n\nfn three() {}\n\nfn four() {}\n";
+    let repo = hooked(&env, "r", &[("lib.rs", lib), ("a.rs", "fn a() {}\n")]);
+    env.git(&repo, &["checkout", "-q", "-b", "side"]);
+    std::fs::write(
+        repo.join("lib.rs"),
+        lib.replace("fn four() {}", "fn four() { 4; }"),
+    )
+    .unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "side"]);
+    env.git(&repo, &["checkout", "-q", "main"]);
+    std::fs::write(
+        repo.join("lib.rs"),
+        lib.replace("fn one() {}", "fn one() { 1; }"),
+    )
+    .unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "main"]);
+    let r = env.git_run(&repo, &["merge", "--no-edit", "side"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let merged = std::fs::read_to_string(repo.join("lib.rs")).unwrap();
+    assert!(merged.contains("1;") && merged.contains("4;"), "{merged}");
+    assert_eq!(
+        entries_of(&env, &repo, "HEAD", "lib.rs"),
+        2,
+        "todos and metrics"
+    );
+    assert_eq!(
+        env.git(&repo, &["rev-list", "--parents", "-1", "HEAD"])
+            .split_whitespace()
+            .count(),
+        3,
+        "still a merge commit"
+    );
+    cache_clean(&env, &repo);
+    // Nothing left to analyse; a branch switch is never refused; pre-push has nothing to say.
+    let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(v["summary"]["misses"], 0, "{v:#}");
+    cache_clean(&env, &repo);
+    env.git(&repo, &["checkout", "-q", "side"]);
+    env.git(&repo, &["checkout", "-q", "main"]);
+    let remote = env.bare_remote();
+    env.git(
+        &repo,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    let p = env.git_run(&repo, &["push", "-q", "origin", "main"]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert!(!p.stderr.contains("missing"), "{}", p.stderr);
+    teammate_gets_every_hit(&env, &repo, "teammate");
+}
+
+#[test]
+fn a_rebase_with_a_resolved_conflict_commits_the_resolved_contents_analyses() {
+    let env = TestEnv::new();
+    let repo = hooked(
+        &env,
+        "r",
+        &[("a.rs", "fn a() { 0; }\n"), ("b.rs", "fn b() {}\n")],
+    );
+    env.git(&repo, &["checkout", "-q", "-b", "topic"]);
+    std::fs::write(repo.join("a.rs"), "// TODO topic\nfn a() { 1; }\n").unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "topic"]);
+    env.git(&repo, &["checkout", "-q", "main"]);
+    std::fs::write(repo.join("a.rs"), "// TODO main\nfn a() { 2; }\n").unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "main"]);
+    env.git(&repo, &["checkout", "-q", "topic"]);
+    let r = env.git_run(&repo, &["rebase", "main"]);
+    assert_ne!(r.code, 0, "a.rs conflicts");
+    std::fs::write(repo.join("a.rs"), "// TODO resolved\nfn a() { 3; }\n").unwrap();
+    env.git(&repo, &["add", "a.rs"]);
+    let r = env
+        .command("git", &repo, &["rebase", "--continue"])
+        .env("GIT_EDITOR", "true")
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        entries_of(&env, &repo, "HEAD", "a.rs"),
+        2,
+        "the resolved content's"
+    );
+    // And none of the old blobs': every entry of HEAD is of a blob HEAD holds.
+    let blobs: Vec<String> = env
+        .git(&repo, &["ls-tree", "-r", "HEAD"])
+        .lines()
+        .filter(|l| !l.contains(".rustassistant/"))
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .collect();
+    for e in tree_entries(&env, &repo, "HEAD") {
+        assert!(blobs.iter().any(|b| e.contains(b)), "{e} is stale");
+    }
+    cache_clean(&env, &repo);
+    let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(v["summary"]["misses"], 0, "{v:#}");
+    cache_clean(&env, &repo);
+    env.git(&repo, &["checkout", "-q", "main"]);
+}
+
+#[test]
+fn after_a_no_verify_commit_analyze_leaves_git_clean_and_the_next_commit_catches_up() {
+    let env = TestEnv::new();
+    let repo = hooked(&env, "r", &borrowed(&sources(30, "a")));
+    env.git(&repo, &["checkout", "-q", "-b", "other"]);
+    env.git(&repo, &["checkout", "-q", "main"]);
+    write_files(&repo, &borrowed(&sources(30, "b")));
+    env.git(&repo, &["commit", "-q", "--no-verify", "-am", "unhooked"]);
+    let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(v["summary"]["misses"], 60, "{v:#}");
+    assert_eq!(v["summary"]["stored_in"], "overlay", "{v:#}");
+    cache_clean(&env, &repo);
+    env.git(&repo, &["checkout", "-q", "other"]);
+    env.git(&repo, &["checkout", "-q", "main"]);
+    // The next hooked commit carries them, though none of their files changed.
+    std::fs::write(repo.join("README"), "x\n").unwrap();
+    env.git(&repo, &["add", "README"]);
+    let r = env.git_run(&repo, &["commit", "-q", "-m", "readme"]);
+    assert!(r.stderr.contains("60 analyses added"), "{}", r.stderr);
+    assert_eq!(entries_of(&env, &repo, "HEAD", "src/f7.rs"), 2);
+    cache_clean(&env, &repo);
+    teammate_gets_every_hit(&env, &repo, "teammate");
+}
+
+#[test]
+fn a_cherry_pick_whose_parent_created_a_shard_never_conflicts() {
+    let env = TestEnv::new();
+    let repo = hooked(&env, "r", &[("a.rs", "fn a() {}\n")]);
+    env.git(&repo, &["checkout", "-q", "-b", "feature"]);
+    // Two commits: the first adds files, whose entries land in shards main never wrote; the
+    // second adds others, some of whose entries land in those same shards.
+    write_files(&repo, &borrowed(&sources(60, "first")));
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "add files"]);
+    let more: Vec<(String, String)> = (0..30)
+        .map(|i| {
+            (
+                format!("more/m{i}.rs"),
+                format!("// TODO more {i}\nfn m{i}() {{}}\n"),
+            )
+        })
+        .collect();
+    write_files(&repo, &borrowed(&more));
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "add more"]);
+    env.git(&repo, &["checkout", "-q", "main"]);
+    let r = env.git_run(&repo, &["cherry-pick", "feature"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("CONFLICT") && !r.stderr.contains("CONFLICT"));
+    env.git(&repo, &["revert", "--no-edit", "HEAD"]);
+    cache_clean(&env, &repo);
+}
+
+#[test]
+fn a_personal_config_mistake_never_blocks_a_commit() {
+    let env = TestEnv::new();
+    let repo = hooked(&env, "r", &[("a.rs", "fn a() {}\n")]);
+    let user = env.home.join(".rustassistant/config.toml");
+    for (text, setting) in [
+        ("[llm]\nprovider = \"openai-compatible\"\n", "needs a base URL"),
+        (
+            "[llm]\nprovider = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:9/v1\"\n[analysis]\ntypes = [\"todos\", \"refactor\"]\n",
+            "needs a model",
+        ),
+    ] {
+        std::fs::write(&user, text).unwrap();
+        std::fs::write(repo.join("a.rs"), format!("// {setting}\nfn a() {{}}\n")).unwrap();
+        let r = env.git_run(&repo, &["commit", "-q", "-am", setting]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let line: Vec<&str> = r.stderr.lines().filter(|l| l.contains(setting)).collect();
+        assert_eq!(line.len(), 1, "{}", r.stderr);
+        assert!(
+            line[0].contains("rustassistant") && line[0].contains(user.to_str().unwrap()),
+            "{}",
+            line[0]
+        );
+        // show without --type never fails for it.
+        env.run(&repo, &["show", "a.rs"]).ok();
+    }
+}
