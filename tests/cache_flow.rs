@@ -608,10 +608,18 @@ fn human_output_names_the_type_shows_skip_reasons_and_hints_only_when_useful() {
         "{}",
         r.stdout
     );
+    // Skips are counted, and named with -v.
     assert!(
-        r.stdout.contains("Skipped src/big.rs (todos): binary file"),
-        "a skip shows its reason on screen: {}",
+        r.stdout.contains("2 skipped (-v names them), 0 errors")
+            && !r.stdout.contains("Skipped src/big.rs"),
+        "{}",
         r.stdout
+    );
+    let v = env.run(&repo, &["analyze", "--all", "-v"]).ok();
+    assert!(
+        v.stdout.contains("Skipped src/big.rs (todos): binary file"),
+        "-v shows each skip's reason: {}",
+        v.stdout
     );
     assert!(
         r.stderr.contains("ran the offline analyses"),

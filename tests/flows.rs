@@ -274,3 +274,105 @@ fn a_personal_config_mistake_never_blocks_a_commit() {
         env.run(&repo, &["show", "a.rs"]).ok();
     }
 }
+
+#[test]
+fn a_dry_run_records_no_hits_savings_or_access_times() {
+    use crate::common::fake::FakeServer;
+    let server = FakeServer::ok();
+    let mut env = TestEnv::new();
+    env.use_openai(&server.base_url("openai"));
+    let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
+    env.run(&repo, &["analyze", "a.rs", "-t", "refactor"]).ok();
+    env.run(&repo, &["cache", "stats", "--zero"]).ok();
+    let costs = |env: &TestEnv| env.run(&repo, &["costs", "--json"]).ok().json();
+    let before = costs(&env);
+    let v = env
+        .run(
+            &repo,
+            &["analyze", "a.rs", "-t", "refactor", "--dry-run", "--json"],
+        )
+        .ok()
+        .json();
+    assert_eq!(v["summary"]["hits"], 1, "{v:#}");
+    assert_eq!(costs(&env), before, "no savings recorded");
+    let s = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
+    assert_eq!(s["hits"], 0, "{s:#}");
+    assert_eq!(server.count(), 1);
+}
+
+#[test]
+fn quiet_runs_print_every_error_once_with_its_count() {
+    let mut env = TestEnv::new();
+    env.set("RUSTASSISTANT_PROVIDER", "openai");
+    env.unset("OPENAI_API_KEY");
+    let repo = env.repo("r", &borrowed(&sources(30, "a")));
+    let r = env.run(&repo, &["analyze", "--all", "-t", "refactor", "-q"]);
+    assert_eq!(r.stdout, "", "-q prints no per-file lines");
+    let named: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("OPENAI_API_KEY"))
+        .collect();
+    assert_eq!(
+        named.len(),
+        1,
+        "one line for the repeated error:\n{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("29 more analyses with the same reason"),
+        "{}",
+        r.stderr
+    );
+    // -v lists every one.
+    let r = env.run(&repo, &["analyze", "--all", "-t", "refactor", "-v"]);
+    assert_eq!(
+        r.stderr
+            .lines()
+            .filter(|l| l.contains("OPENAI_API_KEY"))
+            .count(),
+        30,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn files_over_the_size_bound_are_skips_for_every_command_and_hook() {
+    let env = TestEnv::new();
+    let big = format!("// TODO big\n{}", "x".repeat(300_000));
+    let repo = env.repo("r", &[("a.rs", "fn a() {}\n"), ("big.rs", &big)]);
+    let remote = env.bare_remote();
+    env.git(
+        &repo,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    env.run(&repo, &["init", "--hooks"]).ok();
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[hooks]\npre_push = \"strict\"\n",
+    )
+    .unwrap();
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "cache"]);
+    for args in [
+        &["analyze", "--all"][..],
+        &["analyze", "--all", "--dry-run"],
+        &["analyze", "big.rs"],
+    ] {
+        let v = env
+            .run(&repo, &[args, &["--json"][..]].concat())
+            .ok()
+            .json();
+        assert_eq!(v["summary"]["errors"], 0, "{args:?}: {v:#}");
+        assert_eq!(v["summary"]["skipped"], 2, "{args:?}: {v:#}");
+    }
+    let f = env.run(&repo, &["findings", "--json"]);
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let p = env.git_run(&repo, &["push", "-q", "origin", "main"]);
+    assert_eq!(
+        p.code, 0,
+        "a strict pre-push passes a skipped file: {}",
+        p.stderr
+    );
+}

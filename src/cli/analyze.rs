@@ -166,7 +166,10 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
     // Opened by the run, beside the folder walk.
     let mut index = None;
     let report = crate::run::run(session, &sel, &plans, &opts, &mut index)?;
-    record_savings(session, &plans, &report);
+    // A dry run records nothing: no hits, no savings, no access times.
+    if !args.dry_run {
+        record_savings(session, &plans, &report);
+    }
     let s = &report.summary;
     if let Some(index) = index.filter(|_| s.misses > 0 && !args.dry_run) {
         auto_evict(session, index);
@@ -175,7 +178,7 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         out.json_doc(&report.to_json());
     } else {
         let mut line = format!(
-            "{} {}, {}: {} cached, {} {}, {} skipped, {} in {:.2}s",
+            "{} {}, {}: {} cached, {} {}, {} skipped{}, {} in {:.2}s",
             // A run that failed or was refused by the budget does not start with a tick.
             if s.errors > 0 || s.budget_refused {
                 "⚠️ "
@@ -192,6 +195,11 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                 "analysed"
             },
             s.skipped,
+            if s.skipped > 0 && out.verbose == 0 {
+                " (-v names them)"
+            } else {
+                ""
+            },
             count(s.errors, "error", "errors"),
             s.elapsed_ms as f64 / 1000.0
         );

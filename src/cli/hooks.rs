@@ -336,6 +336,18 @@ fn arrivals(session: &Workspace) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// Whether content `blob` is one no analysis is made of (over `[analysis] max_file_bytes`, or
+/// binary): a skip, never missing.
+fn is_skipped(session: &Workspace, blob: &str) -> bool {
+    match session
+        .repo
+        .read_blob_within(blob, session.config.max_file_bytes())
+    {
+        Ok(bytes) => crate::git::looks_binary(&bytes),
+        Err(_) => true,
+    }
+}
+
 fn pre_push(session: &Workspace) -> Result<Exit> {
     let mode = session.config.pre_push_mode();
     if mode == PrePushMode::Off {
@@ -362,7 +374,7 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
         })
         .collect();
     let filter = crate::run::Filter::new(&session.config)?;
-    let mut missing: Vec<(String, String, String)> = Vec::new();
+    let mut missing: Vec<(String, String, bool)> = Vec::new();
     let repo = &session.repo;
     for line in input.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -395,8 +407,13 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
                     let parsed = crate::cache::shard::parse(&bytes, &shard);
                     shards.insert(shard.clone(), parsed);
                 }
-                if shards[&shard].get(&key).is_none() {
-                    missing.push((path.clone(), ty.clone(), local_sha.to_string()));
+                if shards[&shard].get(&key).is_none() && !is_skipped(session, &blob) {
+                    let waiting = matches!(
+                        session.store.lookup(&key),
+                        crate::cache::Lookup::Hit { at, .. }
+                            if at.place == crate::cache::store::Place::Overlay
+                    );
+                    missing.push((path.clone(), ty.clone(), waiting));
                 }
             }
         }
@@ -424,8 +441,20 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
             .out
             .err(&format!("  … and {} more", missing.len() - 20));
     }
-    session
-        .out
-        .err("  Run `rustassistant analyze --all`, commit .rustassistant/, and push again.");
+    let waiting = missing.iter().filter(|m| m.2).count();
+    if waiting > 0 {
+        session.out.err(&format!(
+            "  {waiting} of them wait in the local overlay: the next commit carries them (or `git commit --amend --no-edit` now)."
+        ));
+    }
+    if waiting < missing.len() {
+        session
+            .out
+            .err(if crate::git::hooks::commit_hook_runs(&session.repo) {
+                "  Run `rustassistant analyze --all`, commit, and push again."
+            } else {
+                "  Run `rustassistant analyze --all`, commit .rustassistant/, and push again."
+            });
+    }
     Ok(if strict { Exit::Failure } else { Exit::Success })
 }

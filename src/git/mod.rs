@@ -437,6 +437,12 @@ impl Repo {
         if !meta.is_file {
             return Ok(None);
         }
+        // Over the bound is a skip whether or not git's stat data vouches for the file (an
+        // unchanged tracked file included): a file is never analysed, nor reported as an
+        // error, for being large.
+        if meta.len > max_bytes {
+            return Ok(Some(WorkFile::TooLarge(meta.len)));
+        }
         if let Some(t) = tracked {
             if stat_matches(t, &meta) {
                 return Ok(Some(WorkFile::Known(FileId {
@@ -449,9 +455,6 @@ impl Repo {
             }
         }
         let abs = self.workdir.join(&**rel);
-        if meta.len > max_bytes {
-            return Ok(Some(WorkFile::TooLarge(meta.len)));
-        }
         // Bounded even if the file grew since the stat.
         let content = match crate::util::fs::read_user_file(&abs, max_bytes) {
             Ok(c) => c,

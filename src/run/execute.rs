@@ -31,6 +31,7 @@ pub(crate) fn execute(
     opts: &RunOptions,
     results: &mut Vec<FileResult>,
     out: crate::output::Printer,
+    repeats: &mut super::report::Repeats,
 ) -> Result<(Vec<Location>, Option<super::report::StoredIn>)> {
     crate::util::interrupt::catch_ctrl_c();
     let remote = jobs.iter().any(|j| {
@@ -113,7 +114,7 @@ pub(crate) fn execute(
             }
             pending.insert(i, r.clone());
             while let Some(r) = pending.remove(&printed) {
-                bar.suspend(|| say(&r, remote, out));
+                bar.suspend(|| say(&r, remote, out, repeats));
                 printed += 1;
             }
             bar.inc(1);
@@ -123,7 +124,7 @@ pub(crate) fn execute(
     });
     // Jobs never started (Ctrl-C, a closed stdout) leave gaps: the rest print in order.
     for r in pending.values() {
-        bar.suspend(|| say(r, remote, out));
+        bar.suspend(|| say(r, remote, out, repeats));
     }
     writer.flush(results);
     bar.finish_and_clear();
@@ -141,10 +142,15 @@ pub(crate) fn execute(
 }
 
 /// The line a finished job prints.
-fn say(r: &FileResult, remote: bool, out: crate::output::Printer) {
+fn say(
+    r: &FileResult,
+    remote: bool,
+    out: crate::output::Printer,
+    repeats: &mut super::report::Repeats,
+) {
     match r.status {
-        // One line per analysis, which never reads like a hit (`📦 Using cached analysis`). With
-        // -v a remote analysis announced itself when its request left: this line closes it.
+        // One line per analysis, which never reads like a hit (`📦 Using cached analysis`).
+        // With -v a remote analysis announced itself when its request left: this closes it.
         Status::Miss if remote && out.verbose > 0 => out.line(&format!(
             "💾 Analysis cached for {} ({})",
             r.path, r.cache_type
@@ -153,13 +159,7 @@ fn say(r: &FileResult, remote: bool, out: crate::output::Printer) {
             "🔍 Analyzing {} ({})... analysis cached",
             r.path, r.cache_type
         )),
-        Status::Error => out.note(&format!(
-            "❌ {} ({}): {}",
-            r.path,
-            r.cache_type,
-            r.reason.as_deref().unwrap_or("")
-        )),
-        Status::Skipped => out.line(&super::report::skip_line(r)),
+        Status::Error | Status::Skipped => repeats.say(r, out),
         Status::Hit => {}
     }
 }

@@ -153,7 +153,8 @@ pub fn run(
         stale,
         bad,
     } = lookup::lookup_all(session, &targets, plans, index.as_ref());
-    let mut sorted = sort(targets, &found, &variants, plans, opts, out);
+    let mut repeats = report::Repeats::default();
+    let mut sorted = sort(targets, &found, &variants, plans, opts, out, &mut repeats);
     sorted.invalid = bad.len();
     if out.verbose > 0 {
         for b in &bad {
@@ -178,8 +179,15 @@ pub fn run(
         Vec::new()
     } else {
         let jobs = std::mem::take(&mut sorted.jobs);
-        let (written, place) =
-            execute::execute(session, plans, jobs, opts, &mut sorted.results, out)?;
+        let (written, place) = execute::execute(
+            session,
+            plans,
+            jobs,
+            opts,
+            &mut sorted.results,
+            out,
+            &mut repeats,
+        )?;
         stored_in = place;
         written
     };
@@ -195,6 +203,7 @@ pub fn run(
             opts.index_file.as_deref(),
         ));
     }
+    repeats.finish(out);
     let mut summary = tally(&sorted, submodules, started);
     summary.not_matched = not_matched.len();
     summary.estimate = estimate;

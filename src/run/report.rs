@@ -227,6 +227,72 @@ impl FileResult {
     }
 }
 
+/// What a run says about its failures and skips, one line per distinct reason: an error that
+/// repeats for every file (a missing key, an unreachable provider, an unknown price, the
+/// budget) is printed for its first file, then counted. Errors and refusals are printed even
+/// with `-q`; skips of content (binary, too large, secret) only with `-v`.
+#[derive(Default)]
+pub(crate) struct Repeats {
+    /// Each reason printed, with how many more results had it.
+    more: std::collections::HashMap<String, usize>,
+    /// Reasons in the order they were first printed.
+    order: Vec<String>,
+}
+
+impl Repeats {
+    /// Say result `r` (an error or a skip) unless its reason was said already.
+    pub(crate) fn say(&mut self, r: &FileResult, out: crate::output::Printer) {
+        let reason = r.reason.as_deref().unwrap_or("");
+        let loud = r.status == Status::Error
+            || matches!(
+                r.cause,
+                Cause::Budget | Cause::Unavailable | Cause::NoProvider
+            );
+        if !loud {
+            // A skip of this file's content: named with -v, counted in the summary.
+            out.detail(&skip_line(r));
+            return;
+        }
+        if let Some(n) = self.more.get_mut(reason) {
+            *n += 1;
+            if out.verbose > 0 {
+                out.err(&line_of(r));
+            }
+            return;
+        }
+        self.more.insert(reason.to_string(), 0);
+        self.order.push(reason.to_string());
+        out.err(&line_of(r));
+    }
+
+    /// One line per reason that repeated: how many more results it stopped.
+    pub(crate) fn finish(&self, out: crate::output::Printer) {
+        for reason in &self.order {
+            let n = self.more[reason];
+            if n > 0 && out.verbose == 0 {
+                out.err(&format!(
+                    "   … and {n} more {} with the same reason (-v lists them)",
+                    if n == 1 { "analysis" } else { "analyses" }
+                ));
+            }
+        }
+    }
+}
+
+/// The line an error or a refusal prints.
+fn line_of(r: &FileResult) -> String {
+    if r.status == Status::Error {
+        format!(
+            "❌ {} ({}): {}",
+            r.path,
+            r.cache_type,
+            r.reason.as_deref().unwrap_or("")
+        )
+    } else {
+        skip_line(r)
+    }
+}
+
 /// The line a skip prints: `⏭️  Skipped tests/data/x.gz (todos): binary file`.
 pub(crate) fn skip_line(r: &FileResult) -> String {
     format!(

@@ -35,8 +35,10 @@ pub(super) struct Sorted {
 
 /// What sorting has to say on screen, kept in order while the lines are made on several threads.
 enum Said {
+    /// A hit's line.
     Line(String),
-    Note(String),
+    /// A result to say through [`report::Repeats`].
+    Result(FileResult),
 }
 
 /// What every target is sorted with.
@@ -57,6 +59,7 @@ pub(super) fn sort(
     plans: &[Plan],
     opts: &RunOptions,
     out: Printer,
+    repeats: &mut report::Repeats,
 ) -> Sorted {
     // No plans, no answers and no lines.
     if plans.is_empty() {
@@ -116,16 +119,16 @@ pub(super) fn sort(
         all.unlisted_hits += s.unlisted_hits;
         all.unlisted_saved += s.unlisted_saved;
         all.unlisted_files.extend(s.unlisted_files);
-        say(out, said);
+        say(out, said, repeats);
     }
     all
 }
 
-fn say(out: Printer, said: Vec<Said>) {
+fn say(out: Printer, said: Vec<Said>, repeats: &mut report::Repeats) {
     for s in said {
         match s {
             Said::Line(l) => out.line(&l),
-            Said::Note(n) => out.note(&n),
+            Said::Result(r) => repeats.say(&r, out),
         }
     }
 }
@@ -151,15 +154,14 @@ impl Sorting<'_> {
                 let path: Arc<str> = path.into();
                 // Said on screen, not only in --json: a skip always shows its reason.
                 for ty in &self.types {
-                    let r = line(path.clone(), ty, None, status, reason.clone());
-                    if r.status == Status::Error {
-                        said.push(Said::Note(format!(
-                            "❌ {} ({}): {}",
-                            r.path, r.cache_type, reason
-                        )));
-                    } else {
-                        said.push(Said::Line(report::skip_line(&r)));
-                    }
+                    let r = line(path.clone(), ty, None, status, reason.clone()).because(
+                        if status == Status::Error {
+                            Cause::Failed
+                        } else {
+                            Cause::Content
+                        },
+                    );
+                    said.push(Said::Result(r.clone()));
                     results.push(r);
                 }
                 return;
