@@ -10,7 +10,7 @@ use super::lex::{lex, Lang, Line};
 /// Bumped whenever the output for some input would change: part of the key. Version 2 lists
 /// every function (`by_function`: name, first line, length, nesting, whether a test), so
 /// `findings` can name each function over a threshold.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Calls and macros that can panic at run time (Rust).
 const PANIC_SITES: &[(&str, &str)] = &[
@@ -70,9 +70,12 @@ pub fn analyze(path: &str, text: &str) -> Value {
         .max(if funcs.is_empty() { max_depth } else { 0 });
 
     let mut panics = Vec::new();
+    // A file under tests/, benches/ or examples/ is test code as a whole.
+    let test_file = is_test_path(path);
     if lang == Lang::Rust {
         for (i, l) in lines.iter().enumerate() {
-            let in_test = funcs.iter().any(|f| f.test && f.start <= i && i <= f.end);
+            let in_test =
+                test_file || funcs.iter().any(|f| f.test && f.start <= i && i <= f.end);
             for (needle, kind) in PANIC_SITES {
                 let mut from = 0;
                 while let Some(p) = l.code[from..].find(needle) {
@@ -111,6 +114,31 @@ pub fn analyze(path: &str, text: &str) -> Value {
     })
 }
 
+/// Whether `path` lies in a folder of test code: `tests/`, `benches/`, `examples/`, at any
+/// depth (a workspace member's own included).
+fn is_test_path(path: &str) -> bool {
+    path.split('/')
+        .rev()
+        .skip(1)
+        .any(|d| matches!(d, "tests" | "benches" | "examples"))
+}
+
+/// Whether a line (trimmed) is an attribute that marks a test: one whose path's last segment
+/// ends in `test` (`#[test]`, `#[tokio::test]`, `#[cargo_test]`, `#[rstest]`,
+/// `#[test_case(..)]` excepted as it does not end so, but `#[wasm_bindgen_test]` included).
+fn is_test_attribute(t: &str) -> bool {
+    let Some(body) = t.strip_prefix("#[") else {
+        return false;
+    };
+    let path = body
+        .split(|c: char| c == '(' || c == ']' || c == '=' || c.is_whitespace())
+        .next()
+        .unwrap_or("");
+    path.rsplit("::")
+        .next()
+        .is_some_and(|last| last.ends_with("test"))
+}
+
 /// Functions in brace languages: a keyword followed by a name, whose body is the next `{` and
 /// its matching `}`. Nesting is brace depth inside the body, the body itself being depth 0.
 fn brace_functions(lines: &[Line], lang: Lang) -> (Vec<Func>, usize) {
@@ -128,11 +156,13 @@ fn brace_functions(lines: &[Line], lang: Lang) -> (Vec<Func>, usize) {
         let code = &l.code;
         if lang == Lang::Rust {
             let t = code.trim();
-            if t.starts_with("#[test]") || t.starts_with("#[tokio::test") {
+            if is_test_attribute(t) {
                 test_attr = true;
             }
             if t.starts_with("#[cfg(test)]") {
+                // On a module, its body; on a function, that function.
                 pending_test_mod = true;
+                test_attr = true;
             }
         }
         let toks = tokens(code);
@@ -170,10 +200,12 @@ fn brace_functions(lines: &[Line], lang: Lang) -> (Vec<Func>, usize) {
                     });
                     open.push((funcs.len() - 1, None));
                     test_attr = false;
+                    pending_test_mod = false;
                 }
                 if word == "mod" && pending_test_mod {
                     test_mods.push(depth + 1);
                     pending_test_mod = false;
+                    test_attr = false;
                 }
                 continue;
             }
@@ -338,6 +370,19 @@ mod tests {
         assert_eq!(v["panic_sites"]["total"], 3, "{v:#}");
         assert_eq!(v["panic_sites"]["outside_tests"], 1);
         assert_eq!(v["panic_sites"]["sites"][0]["line"], 14);
+    }
+
+    #[test]
+    fn panics_in_tests_benches_and_test_functions_are_not_counted_outside_tests() {
+        let src = "fn real(x: Option<u8>) -> u8 { x.unwrap() }\n\n#[tokio::test]\nasync fn t1() { None::<u8>.unwrap(); }\n\n#[cargo_test]\nfn t2() { None::<u8>.unwrap(); }\n\n#[cfg(test)]\nfn helper() { None::<u8>.unwrap(); }\n\n#[test_case(1)]\nfn not_a_test_attribute() { None::<u8>.unwrap(); }\n";
+        let v = analyze("src/lib.rs", src);
+        assert_eq!(v["panic_sites"]["total"], 5, "{v:#}");
+        assert_eq!(v["panic_sites"]["outside_tests"], 2, "{v:#}");
+        for p in ["tests/it.rs", "crates/a/tests/x.rs", "benches/b.rs", "examples/e.rs"] {
+            let v = analyze(p, src);
+            assert_eq!(v["panic_sites"]["outside_tests"], 0, "{p}");
+        }
+        assert_eq!(analyze("src/tests.rs", src)["panic_sites"]["outside_tests"], 2);
     }
 
     #[test]
