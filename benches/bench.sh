@@ -18,8 +18,8 @@ sections=("$@")
 if [ -n "${BENCH_BIN:-}" ]; then
   BIN=$BENCH_BIN
 else
-  cargo build --release --quiet --bin rustassistant
-  BIN=$ROOT/target/release/rustassistant
+  cargo build --profile profiling --quiet --bin rustassistant
+  BIN=$ROOT/target/profiling/rustassistant
 fi
 WORK=${BENCH_DIR:-$(mktemp -d)}
 [ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$WORK"' EXIT

@@ -376,3 +376,44 @@ fn files_over_the_size_bound_are_skips_for_every_command_and_hook() {
         p.stderr
     );
 }
+
+#[test]
+fn paid_types_analyse_source_files_unless_the_config_includes_others() {
+    use crate::common::fake::FakeServer;
+    let server = FakeServer::ok();
+    let mut env = TestEnv::new();
+    env.use_openai(&server.base_url("openai"));
+    let repo = env.repo(
+        "r",
+        &[
+            ("src/a.rs", "fn a() {}\n"),
+            ("README.md", "# TODO docs\n"),
+            ("Cargo.toml", "[package]\n"),
+        ],
+    );
+    let v = env
+        .run(
+            &repo,
+            &[
+                "analyze", "--all", "-t", "refactor", "-t", "todos", "--json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(server.count(), 1, "only src/a.rs was sent: {v:#}");
+    // The offline types still read every included file (a TODO in a README counts).
+    let todos = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "todos" && r["status"] == "miss")
+        .count();
+    assert_eq!(todos, 3, "{v:#}");
+    std::fs::write(
+        repo.join(".rustassistant/config.toml"),
+        "[analysis]\ninclude = [\"**/*.rs\", \"**/*.md\"]\n",
+    )
+    .unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert_eq!(server.count(), 2, "README.md once the config includes it");
+}

@@ -117,6 +117,28 @@ fn dry_run_estimates_what_the_paid_requests_would_cost_and_sends_nothing() {
     assert!(e["max_output_tokens"].as_u64().unwrap() >= 3);
     assert!(e["max_cost_usd"].as_f64().unwrap() > 0.0, "{e}");
     assert_eq!(e["unknown_price"], 0);
+    assert_eq!(
+        e["tokenized"], 3,
+        "gpt-4o-mini's own tokenizer counted the input: {e}"
+    );
+    // An estimate over what is left of the month's budget is said.
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[budget]\nmonthly_limit_usd = 0.0001\n",
+    )
+    .unwrap();
+    let r = env
+        .run(
+            &repo,
+            &["analyze", "--all", "--type", "refactor", "--dry-run"],
+        )
+        .ok();
+    assert!(
+        r.stderr.contains("more than the $0.0001 left"),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_file(env.home.join(".rustassistant/config.toml")).unwrap();
     let text = env
         .run(
             &repo,

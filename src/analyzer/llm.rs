@@ -83,10 +83,28 @@ impl Analyzer for LlmAnalyzer {
         true
     }
 
-    fn estimate(&self, path: &str, size: u64) -> Option<super::Estimate> {
-        // The same conservative count the budget reserves with: a token per three bytes.
-        let bytes = (self.system.len() + self.template.len() + path.len()) as u64 + size;
-        let input = bytes.div_ceil(3) + 16;
+    fn estimate(&self, path: &str, content: Option<&str>, size: u64) -> Option<super::Estimate> {
+        // With the model family's own tokenizer where one exists (OpenAI's models, through
+        // tiktoken), the prompt as it would be sent is counted; otherwise the conservative
+        // count the budget reserves with, a token per three bytes.
+        let counted = match (
+            content,
+            tokenizer(&self.identity.provider, &self.identity.model),
+        ) {
+            (Some(c), Some(bpe)) => {
+                let user = prompts::expand(&self.template, path, c);
+                Some(
+                    (bpe.encode_ordinary(&self.system).len() + bpe.encode_ordinary(&user).len())
+                        as u64
+                        + 8,
+                )
+            }
+            _ => None,
+        };
+        let input = counted.unwrap_or_else(|| {
+            let bytes = (self.system.len() + self.template.len() + path.len()) as u64 + size;
+            bytes.div_ceil(3) + 16
+        });
         let tokens = Tokens {
             input,
             output: self.max_tokens as u64,
@@ -100,6 +118,7 @@ impl Analyzer for LlmAnalyzer {
             input_tokens: input,
             max_output_tokens: self.max_tokens as u64,
             max_cost_usd: cost,
+            tokenizer: counted.is_some(),
         })
     }
 
@@ -152,4 +171,13 @@ impl Analyzer for LlmAnalyzer {
             response_model: resp.model,
         })
     }
+}
+
+/// The tokenizer of `model` when its family has one this tool can run: OpenAI's models (the
+/// `openai` provider, or an OpenAI-compatible server serving one of them), through tiktoken.
+fn tokenizer(provider: &str, model: &str) -> Option<&'static tiktoken_rs::CoreBPE> {
+    if !matches!(provider, "openai" | "openai-compatible") {
+        return None;
+    }
+    tiktoken_rs::bpe_for_model(model).ok()
 }

@@ -77,9 +77,9 @@ pub trait Analyzer: Send + Sync {
     fn is_remote(&self) -> bool {
         false
     }
-    /// What analysing `size` bytes at `path` would cost at most, for `--dry-run`: `None` for
-    /// analyzers that cost nothing.
-    fn estimate(&self, _path: &str, _size: u64) -> Option<Estimate> {
+    /// What analysing `content` (`size` bytes, read when the caller had it) at `path` would cost
+    /// at most, for `--dry-run`: `None` for analyzers that cost nothing.
+    fn estimate(&self, _path: &str, _content: Option<&str>, _size: u64) -> Option<Estimate> {
         None
     }
 }
@@ -94,4 +94,7 @@ pub struct Estimate {
     /// The cost with that input and every output token used; `None` when the model's price
     /// is unknown.
     pub max_cost_usd: Option<f64>,
+    /// Whether the input was counted with the model family's tokenizer (else estimated from
+    /// its size).
+    pub tokenizer: bool,
 }

@@ -23,7 +23,9 @@ pub struct AnalyzeArgs {
     /// Analysis type (repeatable): refactor, docs, analysis, todos, metrics.
     #[arg(long = "type", short = 't', value_name = "T")]
     pub types: Vec<String>,
-    /// Every tracked file matching [analysis] include/exclude.
+    /// Every file git tracks, and the untracked ones it would track (not ignored by .gitignore
+    /// or .git/info/exclude), matching [analysis] include/exclude; nested repositories are left
+    /// out and named.
     #[arg(long)]
     pub all: bool,
     /// The staged content (what the next commit will hold), read from the index.
@@ -236,10 +238,17 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                     String::new()
                 };
                 format!(
-                    "; {} would cost at most ${:.4}{unknown} (~{} tokens in, at most {} out)",
+                    "; {} would cost at most ${:.4}{unknown} ({} tokens in{}, at most {} out)",
                     count(e.requests, "paid request", "paid requests"),
                     e.max_cost_usd,
                     e.input_tokens,
+                    if e.tokenized == e.requests {
+                        ", counted with the model's tokenizer"
+                    } else if e.tokenized > 0 {
+                        ", partly estimated"
+                    } else {
+                        " estimated"
+                    },
                     e.max_output_tokens
                 )
             });
@@ -248,6 +257,9 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                 s.misses,
                 cost.unwrap_or_default()
             ));
+            if let Some(e) = s.estimate {
+                warn_over_budget(session, e.max_cost_usd);
+            }
         }
     }
     // The hint only when something was analysed: an all-hit run has nothing to learn from it.
@@ -270,6 +282,29 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
     // one would cost an all-cached run more than printing them.
     std::mem::forget(report);
     Ok(exit)
+}
+
+/// One warning when a dry run's estimate is more than what is left of this month's budget.
+fn warn_over_budget(session: &Workspace, estimate: f64) {
+    let settings = crate::budget::Settings::from_config(&session.config);
+    let month = crate::budget::month_of(crate::util::now_timestamp(&session.env));
+    let Ok(spent) = crate::budget::open_ledger(&session.env)
+        .and_then(|l| l.month(&month).map_err(|e| e.to_string()))
+    else {
+        return;
+    };
+    let left = (settings.limit_usd - spent.committed_usd).max(0.0);
+    if estimate > left + 1e-9 {
+        session.out.warn(&format!(
+            "this run could cost up to ${estimate:.4}, more than the ${left:.4} left of this month's ${:.2} budget{}",
+            settings.limit_usd,
+            if settings.hard_limit {
+                ": requests past the limit would be refused (`rustassistant budget set USD` raises it)"
+            } else {
+                ""
+            }
+        ));
+    }
 }
 
 /// Whether `plan`'s analyses are paid requests.

@@ -50,10 +50,10 @@ pub fn run(session: &Workspace, args: &ReportArgs) -> Result<Exit> {
         }));
     } else {
         out.line(&format!(
-            "📊 Report written to {} ({} findings, {} months of spend); open it in a browser",
+            "📊 Report written to {} ({}, {} of spend); open it in a browser",
             path.display(),
-            data.findings.len(),
-            data.months.len()
+            crate::output::count(data.findings.len(), "finding", "findings"),
+            crate::output::count(data.months.len(), "month", "months")
         ));
     }
     Ok(Exit::Success)

@@ -153,9 +153,14 @@ impl ConfigFile {
         toml::from_str(text).map_err(|e| UserError::Config {
             path: path.to_path_buf(),
             reason: e.message().to_string(),
-            line: e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+            // 1-based: the newlines before the offending key, plus one.
+            line: e.span().map(|s| {
+                text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1
+            }),
         })
     }
 

@@ -374,6 +374,21 @@ impl Config {
         v
     }
 
+    /// Whether the paid (LLM) types analyse `path`: source files only, unless the
+    /// configuration names its own include patterns. Documentation, manifests and lock files
+    /// (`.md`, `.toml`, `.lock`, …) are in the default include for the offline types (their
+    /// TODOs count), but a paid review of them is rarely what anyone wants.
+    pub fn llm_analyses(&self, path: &str) -> bool {
+        if self.file.analysis.include.is_some() {
+            return true;
+        }
+        let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        !matches!(
+            ext.as_deref(),
+            Some("md" | "toml" | "lock" | "json" | "yaml" | "yml" | "txt" | "rst" | "ini" | "cfg")
+        )
+    }
+
     /// Types run when `analyze` is given no `--type`: the configured list, else the built-in
     /// offline types plus `refactor` when a provider is configured.
     pub fn default_types(&self) -> Vec<String> {
@@ -448,6 +463,23 @@ mod tests {
         let f = ConfigFile::parse(DEFAULT_CONFIG_TOML, Path::new("config.toml")).unwrap();
         assert!(f.llm.provider.is_none());
         assert!(f.pricing.is_empty());
+    }
+
+    #[test]
+    fn a_misspelt_key_is_reported_at_its_own_line() {
+        for (text, line) in [
+            ("[analysis]\ntypes = [\"todos\"]\nmax_file_bytez = 3\n", 3),
+            (
+                "[analysis]\ntypes = [\"todos\"]\n\n[llm]\nmodle = \"x\"\n",
+                5,
+            ),
+            ("modle = 1\n", 1),
+        ] {
+            match ConfigFile::parse(text, Path::new("c.toml")) {
+                Err(UserError::Config { line: Some(l), .. }) => assert_eq!(l, line, "{text}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     /// A work tree at `dir/wt` whose repository config is `text`.

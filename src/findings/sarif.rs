@@ -76,6 +76,9 @@ fn fingerprint(f: &Finding, repeat: usize) -> String {
     crate::util::sha256_hex(text.as_bytes())[..32].to_string()
 }
 
+/// Where a reader of the log learns what the tool is (SARIF `tool.driver.informationUri`).
+pub const INFORMATION_URI: &str = "https://crates.io/crates/rustassistant";
+
 /// A rule of the log's driver.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -247,6 +250,7 @@ pub fn build<'a>(list: &'a [Finding], version: &str) -> Log<'a> {
         runs: [Run {
             tool: json!({"driver": {
                 "name": "rustassistant",
+                "informationUri": INFORMATION_URI,
                 "version": version,
                 "semanticVersion": version,
                 "rules": rules_out,

@@ -164,6 +164,10 @@ fn sort_is_by_path_then_line_and_sarif_has_rules_uris_and_fingerprints() {
     let run = &log["runs"][0];
     assert_eq!(log["version"], "2.1.0");
     assert_eq!(run["tool"]["driver"]["version"], "1.2.3");
+    assert_eq!(
+        run["tool"]["driver"]["informationUri"],
+        "https://crates.io/crates/rustassistant"
+    );
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 3);
     let results = run["results"].as_array().unwrap();

@@ -80,19 +80,23 @@ pub fn page(d: &Data) -> String {
 
     h.push_str("<h2>Spend and savings</h2>\n");
     let months: Vec<String> = d.months.iter().map(|m| m.month.clone()).collect();
-    figure(
+    figure_if(
         &mut h,
+        !d.months.is_empty(),
         "spend",
-        &charts::bars(
-            "Spend and savings per month (USD)",
-            "USD",
-            &months,
-            &[
-                ("spent", d.months.iter().map(|m| m.spent_usd).collect()),
-                ("saved by hits", d.months.iter().map(|m| m.saved_usd).collect()),
-            ],
-        ),
+        || {
+            charts::bars(
+                "Spend and savings per month (USD)",
+                "USD",
+                &months,
+                &[
+                    ("spent", d.months.iter().map(|m| m.spent_usd).collect()),
+                    ("saved by hits", d.months.iter().map(|m| m.saved_usd).collect()),
+                ],
+            )
+        },
         "Your paid requests and what cache hits saved, per month (this repository, from your ledger).",
+        "No paid request or saving recorded in your ledger for this repository yet.",
     );
     let days: Vec<String> = d.days.iter().map(|x| x.0.clone()).collect();
     let rates: Vec<f64> = d
@@ -106,38 +110,49 @@ pub fn page(d: &Data) -> String {
             }
         })
         .collect();
-    figure(
+    figure_if(
         &mut h,
+        !d.days.is_empty(),
         "hit-rate",
-        &charts::line("Hit rate per day (%)", "%", &days, &rates, 100.0),
+        || charts::line("Hit rate per day (%)", "%", &days, &rates, 100.0),
         "Cache hits among all lookups of each day's runs in this clone.",
+        "No run recorded in this clone yet.",
     );
     // Only what cost something (the offline types are free).
     let paid =
         |v: &[(String, u64, f64)]| v.iter().filter(|x| x.2 > 0.0).cloned().collect::<Vec<_>>();
     let names = |v: &[(String, u64, f64)]| paid(v).into_iter().map(|x| x.0).collect::<Vec<_>>();
     let costs = |v: &[(String, u64, f64)]| paid(v).into_iter().map(|x| x.2).collect::<Vec<_>>();
-    figure(
+    let any_paid = !paid(&d.by_model).is_empty();
+    figure_if(
         &mut h,
+        any_paid,
         "by-model",
-        &charts::bars(
-            "Cost of the cached analyses by model (USD)",
-            "USD",
-            &names(&d.by_model),
-            &[("cost", costs(&d.by_model))],
-        ),
+        || {
+            charts::bars(
+                "Cost of the cached analyses by model (USD)",
+                "USD",
+                &names(&d.by_model),
+                &[("cost", costs(&d.by_model))],
+            )
+        },
         "What the analyses in the cache cost, by the model that produced them.",
+        "The cache holds no paid analysis yet (the offline types cost nothing).",
     );
-    figure(
+    figure_if(
         &mut h,
+        !paid(&d.by_type).is_empty(),
         "by-type",
-        &charts::bars(
-            "Cost of the cached analyses by type (USD)",
-            "USD",
-            &names(&d.by_type),
-            &[("cost", costs(&d.by_type))],
-        ),
+        || {
+            charts::bars(
+                "Cost of the cached analyses by type (USD)",
+                "USD",
+                &names(&d.by_type),
+                &[("cost", costs(&d.by_type))],
+            )
+        },
         "The same, by analysis type.",
+        "",
     );
     h.push_str("<h2>Spend by author</h2>\n");
     let (amonths, aseries) = author_series(&d.by_author);
@@ -145,11 +160,13 @@ pub fn page(d: &Data) -> String {
         .iter()
         .map(|(a, v)| (a.as_str(), v.clone()))
         .collect();
-    figure(
+    figure_if(
         &mut h,
+        !d.by_author.is_empty(),
         "by-author",
-        &charts::bars("Cost of the analyses each author committed, per month (USD)", "USD", &amonths, &aseries_ref),
+        || charts::bars("Cost of the analyses each author committed, per month (USD)", "USD", &amonths, &aseries_ref),
         "Lines carrying a cost that each author's commits added to .rustassistant/cache (merges excluded; a line counts once).",
+        "No commit has added a paid analysis to .rustassistant/cache yet.",
     );
     if let Some(e) = &d.history_error {
         h.push_str(&format!(
@@ -230,6 +247,23 @@ fn figure(h: &mut String, id: &str, svg: &str, caption: &str) {
     ));
 }
 
+/// [`figure`] when the chart has something to show; otherwise one line saying there is
+/// nothing yet (an empty chart only looks broken).
+fn figure_if(
+    h: &mut String,
+    has_data: bool,
+    id: &str,
+    svg: impl FnOnce() -> String,
+    caption: &str,
+    none: &str,
+) {
+    if has_data {
+        figure(h, id, &svg(), caption);
+    } else if !none.is_empty() {
+        h.push_str(&format!("<p class=\"sub\" id=\"{id}\">{}</p>\n", esc(none)));
+    }
+}
+
 /// A table whose cells are already escaped HTML.
 fn table(h: &mut String, head: &[&str], rows: impl Iterator<Item = Vec<String>>) {
     let mut body = String::new();
@@ -262,6 +296,17 @@ fn table(h: &mut String, head: &[&str], rows: impl Iterator<Item = Vec<String>>)
 mod tests {
     use super::*;
     use crate::findings::{Finding, Raw, Severity};
+
+    #[test]
+    fn charts_without_data_are_left_out_with_a_line_saying_so() {
+        let page = page(&Data::default());
+        assert!(!page.contains("<figure"), "{page}");
+        assert!(
+            page.contains("No paid request or saving recorded"),
+            "{page}"
+        );
+        assert!(page.contains("No run recorded in this clone yet"), "{page}");
+    }
 
     #[test]
     fn bidirectional_controls_never_reach_the_page() {
@@ -305,6 +350,8 @@ mod tests {
         assert!(!p.contains('\u{1b}'));
         assert!(p.contains("&lt;/script&gt;&lt;script&gt;alert(1)"));
         assert!(p.contains("default-src 'none'"));
-        assert_eq!(p.matches("<figure class=\"chart\"").count(), 5);
+        // Spend per month and the hit rate have no data here: left out; the cost by model,
+        // by type (none paid: left out) and by author are drawn.
+        assert_eq!(p.matches("<figure class=\"chart\"").count(), 2, "{p}");
     }
 }

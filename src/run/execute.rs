@@ -482,7 +482,7 @@ fn analyze_one(
     (r, Some(entry))
 }
 
-fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>> {
     if let Some(c) = &file.content {
         return Ok(c.clone());
     }

@@ -154,7 +154,15 @@ pub fn run(
         bad,
     } = lookup::lookup_all(session, &targets, plans, index.as_ref());
     let mut repeats = report::Repeats::default();
-    let mut sorted = sort(targets, &found, &variants, plans, opts, out, &mut repeats);
+    let mut sorted = sort(
+        targets,
+        &found,
+        &variants,
+        plans,
+        opts,
+        session,
+        (out, &mut repeats),
+    );
     sorted.invalid = bad.len();
     if out.verbose > 0 {
         for b in &bad {
@@ -173,7 +181,7 @@ pub fn run(
     let mut estimate = None;
     let mut stored_in = None;
     let mut written = if opts.dry_run {
-        estimate = dry_run(&sorted.jobs, plans, out, &mut sorted.results);
+        estimate = dry_run(session, &sorted.jobs, plans, out, &mut sorted.results);
         Vec::new()
     } else if sorted.jobs.is_empty() {
         Vec::new()
@@ -260,6 +268,7 @@ fn warn_untrusted(out: Printer, s: &Sorted) {
 
 /// List what would be analysed; the most the paid requests among it could cost.
 fn dry_run(
+    session: &Workspace,
     jobs: &[Job],
     plans: &[Plan],
     out: Printer,
@@ -267,13 +276,20 @@ fn dry_run(
 ) -> Option<report::DryRunEstimate> {
     let mut est = report::DryRunEstimate::default();
     for j in jobs {
-        if let Some(e) = plans[j.plan]
-            .analyzer
-            .as_ref()
-            .ok()
-            .and_then(|a| a.estimate(&j.file.path, j.file.size))
-        {
+        let Ok(a) = &plans[j.plan].analyzer else {
+            continue;
+        };
+        // Paid requests are counted on what they would send: the file is read for that.
+        let content = a
+            .is_remote()
+            .then(|| {
+                execute::read_content(&session.repo, &j.file, session.config.max_file_bytes()).ok()
+            })
+            .flatten();
+        let text = content.as_deref().and_then(|c| std::str::from_utf8(c).ok());
+        if let Some(e) = a.estimate(&j.file.path, text, j.file.size) {
             est.requests += 1;
+            est.tokenized += usize::from(e.tokenizer);
             est.input_tokens += e.input_tokens;
             est.max_output_tokens += e.max_output_tokens;
             match e.max_cost_usd {

@@ -160,7 +160,8 @@ impl Summary {
 pub struct DryRunEstimate {
     /// Requests that would be sent.
     pub requests: usize,
-    /// Their input tokens (estimated as the budget reserves: a token per three bytes).
+    /// Their input tokens: counted with the model's tokenizer where it has one, else estimated
+    /// as the budget reserves (a token per three bytes).
     pub input_tokens: u64,
     /// The most output tokens they ask for.
     pub max_output_tokens: u64,
@@ -169,6 +170,9 @@ pub struct DryRunEstimate {
     pub max_cost_usd: f64,
     /// Requests to models without a known price (not in `max_cost_usd`).
     pub unknown_price: usize,
+    /// Requests whose input was counted with the model's own tokenizer (the others are
+    /// estimated at a token per three bytes).
+    pub tokenized: usize,
 }
 
 /// The whole report.

@@ -49,6 +49,10 @@ struct Sorting<'a> {
     types: Vec<&'static str>,
     opts: &'a RunOptions,
     list_hits: bool,
+    /// Whether each plan's analyses are paid requests (those analyse source files only, see
+    /// [`crate::config::Config::llm_analyses`]).
+    remote: Vec<bool>,
+    config: &'a crate::config::Config,
 }
 
 /// Sort each target's answers (`lookups[t * plans + p]`) into result lines and jobs.
@@ -58,9 +62,10 @@ pub(super) fn sort(
     variants: &[Option<String>],
     plans: &[Plan],
     opts: &RunOptions,
-    out: Printer,
-    repeats: &mut report::Repeats,
+    session: &crate::workspace::Workspace,
+    (out, repeats): (Printer, &mut report::Repeats),
 ) -> Sorted {
+    let config = &session.config;
     // No plans, no answers and no lines.
     if plans.is_empty() {
         return Sorted::default();
@@ -74,6 +79,11 @@ pub(super) fn sort(
             .collect(),
         opts,
         list_hits: targets.len() <= QUIET_HITS_ABOVE || out.verbose > 0,
+        remote: plans
+            .iter()
+            .map(|p| p.analyzer.as_ref().is_ok_and(|a| a.is_remote()))
+            .collect(),
+        config,
     };
     let np = plans.len();
     let mut all = Sorted::default();
@@ -236,6 +246,19 @@ impl Sorting<'_> {
                     let mut r = line(path, ty, Some(blob), Status::Hit, String::new());
                     r.reason = None;
                     r.saved_usd = *saved;
+                    results.push(r);
+                }
+                _ if self.remote[pi] && !self.config.llm_analyses(&shared().path) => {
+                    let (path, blob) = names_for(&mut names, pi);
+                    let r = line(
+                        path,
+                        ty,
+                        Some(blob),
+                        Status::Skipped,
+                        "not source code (the paid types analyse source files unless [analysis] include says otherwise)".into(),
+                    )
+                    .because(Cause::Content);
+                    said.push(Said::Result(r.clone()));
                     results.push(r);
                 }
                 _ => {

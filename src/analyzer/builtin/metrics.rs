@@ -74,8 +74,7 @@ pub fn analyze(path: &str, text: &str) -> Value {
     let test_file = is_test_path(path);
     if lang == Lang::Rust {
         for (i, l) in lines.iter().enumerate() {
-            let in_test =
-                test_file || funcs.iter().any(|f| f.test && f.start <= i && i <= f.end);
+            let in_test = test_file || funcs.iter().any(|f| f.test && f.start <= i && i <= f.end);
             for (needle, kind) in PANIC_SITES {
                 let mut from = 0;
                 while let Some(p) = l.code[from..].find(needle) {
@@ -378,11 +377,19 @@ mod tests {
         let v = analyze("src/lib.rs", src);
         assert_eq!(v["panic_sites"]["total"], 5, "{v:#}");
         assert_eq!(v["panic_sites"]["outside_tests"], 2, "{v:#}");
-        for p in ["tests/it.rs", "crates/a/tests/x.rs", "benches/b.rs", "examples/e.rs"] {
+        for p in [
+            "tests/it.rs",
+            "crates/a/tests/x.rs",
+            "benches/b.rs",
+            "examples/e.rs",
+        ] {
             let v = analyze(p, src);
             assert_eq!(v["panic_sites"]["outside_tests"], 0, "{p}");
         }
-        assert_eq!(analyze("src/tests.rs", src)["panic_sites"]["outside_tests"], 2);
+        assert_eq!(
+            analyze("src/tests.rs", src)["panic_sites"]["outside_tests"],
+            2
+        );
     }
 
     #[test]

@@ -304,15 +304,7 @@ pub fn instruction(repo: &Repo, m: &Manager, name: &str) -> Option<Instruction> 
                 .as_deref()
                 .map(rel)
                 .unwrap_or_else(|| "lefthook.yml".into()),
-            format!(
-                "{name}:\n  commands:\n    rustassistant:\n      run: {}{}",
-                run_line(name),
-                match name {
-                    "pre-push" | "post-rewrite" => "\n      use_stdin: true",
-                    "post-checkout" => " {1} {2} {3}",
-                    _ => "",
-                }
-            ),
+            lefthook_snippet(name, config.as_deref().and_then(read_small).as_deref()),
         ),
         Manager::PreCommit { config } => (
             config
@@ -335,6 +327,40 @@ pub fn instruction(repo: &Repo, m: &Manager, name: &str) -> Option<Instruction> 
         file,
         add,
     })
+}
+
+/// What to add to lefthook's config for hook `name`: the whole section when the config has
+/// none for it, or, under the `NAME:` section it has, the one entry in the form that section
+/// uses (`jobs:` list or `commands:` map), so the config never gets the key twice.
+fn lefthook_snippet(name: &str, config: Option<&str>) -> String {
+    let extra = match name {
+        "pre-push" | "post-rewrite" => "\n      use_stdin: true",
+        "post-checkout" => " {1} {2} {3}",
+        _ => "",
+    };
+    let run = run_line(name);
+    let section: Vec<&str> = config
+        .map(|c| {
+            c.lines()
+                .skip_while(|l| l.trim_end() != format!("{name}:"))
+                .skip(1)
+                .take_while(|l| l.trim().is_empty() || l.starts_with([' ', '\t', '#']))
+                .collect()
+        })
+        .unwrap_or_default();
+    let has_section = config.is_some_and(|c| c.lines().any(|l| l.trim_end() == format!("{name}:")));
+    if !has_section {
+        return format!("{name}:\n  commands:\n    rustassistant:\n      run: {run}{extra}");
+    }
+    if section.iter().any(|l| l.trim_start().starts_with("jobs:")) {
+        format!(
+            "# under the existing `{name}:` section's `jobs:` list\n    - name: rustassistant\n      run: {run}{extra}"
+        )
+    } else {
+        format!(
+            "# under the existing `{name}:` section's `commands:` (add `commands:` if it has none)\n    rustassistant:\n      run: {run}{extra}"
+        )
+    }
 }
 
 /// What `install` did: per-hook changes, and the lines a manager's config needs.
@@ -483,4 +509,31 @@ pub fn uninstall(repo: &Repo) -> anyhow::Result<Vec<HookChange>> {
         let _ = cfg.remove(k);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lefthook_snippet_fits_the_config_it_goes_into() {
+        let fresh = lefthook_snippet("pre-commit", None);
+        assert!(fresh.starts_with("pre-commit:\n  commands:"), "{fresh}");
+        let jobs = "pre-push:\n  jobs:\n    - run: x\npre-commit:\n  parallel: true\n  jobs:\n    - run: yarn eslint\n";
+        let s = lefthook_snippet("pre-commit", Some(jobs));
+        assert!(
+            s.contains("existing `pre-commit:`") && s.contains("- name: rustassistant"),
+            "{s}"
+        );
+        assert!(!s.contains("\npre-commit:"), "{s}");
+        let commands = "pre-commit:\n  commands:\n    lint:\n      run: x\n";
+        let s = lefthook_snippet("pre-commit", Some(commands));
+        assert!(
+            s.contains("`commands:`") && s.contains("    rustassistant:"),
+            "{s}"
+        );
+        // A commented-out example section is no section.
+        let s = lefthook_snippet("pre-commit", Some("# pre-commit:\n#   jobs:\n"));
+        assert!(s.starts_with("pre-commit:"), "{s}");
+    }
 }
