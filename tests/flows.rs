@@ -90,6 +90,8 @@ fn without_hooks_analyze_add_commit_gives_a_teammate_every_analysis() {
     env.git(&repo, &["add", "-A"]);
     env.git(&repo, &["commit", "-q", "-m", "more"]);
     assert!(overlay_lines(&repo).is_empty());
+    let st = env.run(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(st["new_analyses_go_to"], "shards", "{st:#}");
     cache_clean(&env, &repo);
     teammate_gets_every_hit(&env, &repo, "teammate");
 }
@@ -205,6 +207,8 @@ fn after_a_no_verify_commit_analyze_leaves_git_clean_and_the_next_commit_catches
     let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
     assert_eq!(v["summary"]["misses"], 60, "{v:#}");
     assert_eq!(v["summary"]["stored_in"], "overlay", "{v:#}");
+    let st = env.run(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(st["new_analyses_go_to"], "overlay", "{st:#}");
     cache_clean(&env, &repo);
     env.git(&repo, &["checkout", "-q", "other"]);
     env.git(&repo, &["checkout", "-q", "main"]);

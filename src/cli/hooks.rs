@@ -179,8 +179,14 @@ pub fn install(session: &Workspace) -> Result<Exit> {
 fn status(session: &Workspace) -> Result<Exit> {
     let (m, hooks) = crate::git::hooks::status(&session.repo);
     let out = session.out;
+    let hooked = hooks.iter().any(|h| h.name == "pre-commit" && h.runs);
+    let rule = if hooked {
+        crate::run::StoredIn::Overlay
+    } else {
+        crate::run::StoredIn::Shards
+    };
     if out.json {
-        out.json_doc(&json!({"hooks_dir": hooks_dir(&session.repo), "manager": m, "hooks": hooks}));
+        out.json_doc(&json!({"hooks_dir": hooks_dir(&session.repo), "manager": m, "hooks": hooks, "new_analyses_go_to": rule}));
         return Ok(Exit::Success);
     }
     out.line(&format!(
@@ -202,6 +208,14 @@ fn status(session: &Workspace) -> Result<Exit> {
             ));
         }
     }
+    out.line(&format!(
+        "Where analyses go: {}",
+        if hooked {
+            "the local overlay, until a commit holds their content (the pre-commit hook carries them into it)"
+        } else {
+            ".rustassistant/cache, to commit with your changes (no pre-commit hook runs rustassistant)"
+        }
+    ));
     Ok(Exit::Success)
 }
 
