@@ -2,7 +2,7 @@
 # Benchmarks for rustassistant. Prints a Markdown table per section; paste it into BENCHMARKS.md
 # with the date and machine it prints.
 #
-#   benches/bench.sh [cache] [git] [providers] [index] [hooks] [findings]   (default: all sections)
+#   benches/bench.sh [cache] [llm] [git] [providers] [index] [hooks] [findings]   (default: all)
 #   BENCH_BIN=/path/to/other/rustassistant benches/bench.sh cache   (measure another build)
 #
 # Whole-process wall times, median of RUNS runs (default 7), release build. Synthetic
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${RUNS:-7}
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(cache git providers index hooks findings)
+[ ${#sections[@]} -gt 0 ] || sections=(cache llm git providers index hooks findings)
 
 # BENCH_BIN measures another build (e.g. the one before a change) with the same script.
 if [ -n "${BENCH_BIN:-}" ]; then
@@ -76,6 +76,7 @@ echo "Date: $(date -u +%Y-%m-%dT%H:%MZ) · Machine: $(nproc) cores, $(free -g | 
 for section in "${sections[@]}"; do
 case $section in
 cache) source benches/sections/cache.sh ;;
+llm) source benches/sections/llm.sh ;;
 git) source benches/sections/git.sh ;;
 *) [ -f "benches/sections/$section.sh" ] && source "benches/sections/$section.sh" || echo "unknown section $section" >&2 ;;
 esac

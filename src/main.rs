@@ -1,5 +1,5 @@
 fn main() {
-    // Heap growth and page faults: see the module doc of util::heap.
-    rustassistant::util::heap::tune();
+    // Heap growth and page faults: see sys::tune_allocator.
+    rustassistant::sys::tune_allocator();
     std::process::exit(rustassistant::cli::main());
 }

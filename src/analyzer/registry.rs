@@ -85,7 +85,6 @@ pub fn configured_provider(
     } else {
         Arc::new(crate::budget::Budgeted::new(
             http,
-            crate::budget::open_ledger(&session.env),
             pricing,
             crate::budget::Settings::from_config(cfg),
             session.repo.workdir().display().to_string(),

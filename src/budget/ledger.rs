@@ -375,22 +375,6 @@ impl Ledger {
         Ok(())
     }
 
-    /// Record cost saved by cache hits.
-    pub fn record_savings(
-        &self,
-        month: &str,
-        repo: &str,
-        rows: &[(String, String, u64, f64)],
-    ) -> Result<(), LedgerError> {
-        for (model, ty, hits, saved) in rows {
-            self.conn.execute(
-                "INSERT INTO savings VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET hits = hits + excluded.hits, saved_usd = saved_usd + excluded.saved_usd",
-                params![month, repo, model, ty, *hits as i64, saved],
-            )?;
-        }
-        Ok(())
-    }
-
     /// The `costs` report: (month, model, type, requests, tokens in, tokens out, cost, hits, saved).
     pub fn report(&self) -> Result<Vec<CostRow>, LedgerError> {
         self.report_for(None)

@@ -115,7 +115,8 @@ pub fn estimate_input_tokens(req: &ChatRequest) -> u64 {
 /// A [`Provider`] whose every request is reserved against the monthly budget first.
 pub struct Budgeted {
     inner: Arc<dyn Provider>,
-    ledger: Result<Mutex<Ledger>, String>,
+    /// Opened on the first request: a run of cache hits never opens it.
+    ledger: std::sync::OnceLock<Result<Mutex<Ledger>, String>>,
     pricing: Arc<Pricing>,
     settings: Settings,
     repo: String,
@@ -124,11 +125,10 @@ pub struct Budgeted {
 }
 
 impl Budgeted {
-    /// Wrap `inner`; `ledger` is the opened ledger or why it could not be opened (then every
-    /// paid request is refused with that reason).
+    /// Wrap `inner`. The user's ledger is opened from `env` on the first request; if it cannot
+    /// be, every paid request is refused with the reason.
     pub fn new(
         inner: Arc<dyn Provider>,
-        ledger: Result<Ledger, String>,
         pricing: Arc<Pricing>,
         settings: Settings,
         repo: String,
@@ -136,7 +136,7 @@ impl Budgeted {
     ) -> Budgeted {
         Budgeted {
             inner,
-            ledger: ledger.map(Mutex::new),
+            ledger: std::sync::OnceLock::new(),
             pricing,
             settings,
             repo,
@@ -158,6 +158,7 @@ impl Provider for Budgeted {
     fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let ledger = self
             .ledger
+            .get_or_init(|| open_ledger(&self.env).map(Mutex::new))
             .as_ref()
             .map_err(|e| ProviderError::Budget(format!("skipped (budget): {e}")))?;
         let model = self.inner.model();

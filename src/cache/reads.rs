@@ -169,9 +169,11 @@ mod tests {
         std::fs::write(dir.path().join("outside"), "secret\n").unwrap();
         std::os::unix::fs::symlink(dir.path().join("outside"), folder.join("bb.jsonl")).unwrap();
         std::fs::create_dir(folder.join("cc.jsonl")).unwrap();
-        let fifo = std::ffi::CString::new(folder.join("dd.jsonl").to_str().unwrap()).unwrap();
-        // SAFETY: a NUL-terminated path; mkfifo reads it and keeps nothing.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        assert!(std::process::Command::new("mkfifo")
+            .arg(folder.join("dd.jsonl"))
+            .status()
+            .unwrap()
+            .success());
         let big = std::fs::File::create(folder.join("ee.jsonl")).unwrap();
         big.set_len(MAX_SHARD_BYTES + 1).unwrap();
 

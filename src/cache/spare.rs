@@ -89,7 +89,7 @@ impl Spares {
             return crate::util::write_atomic(path, bytes);
         };
         let filled = fill(file, bytes);
-        let done = filled.and_then(|()| match exchange(&spare, path) {
+        let done = filled.and_then(|()| match crate::sys::exchange(&spare, path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // A new shard: the spare simply takes its name (no target, no write-out).
@@ -152,6 +152,11 @@ impl Spares {
     /// A spare to overwrite, open for writing: a listed one that is ready, or a new file in
     /// the folder. None when spares are off.
     fn take(&self) -> Option<(PathBuf, std::fs::File)> {
+        // No exchange of names on this platform (or the fallbacks were asked for): the
+        // temporary file, always.
+        if !crate::sys::fast() {
+            return None;
+        }
         {
             let mut st = self.state();
             if st.off || !self.list(&mut st) {
@@ -268,36 +273,6 @@ fn fill(file: std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
     Ok(())
-}
-
-/// Exchange the names `a` and `b` atomically (both must exist).
-#[cfg(target_os = "linux")]
-fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt as _;
-    let a = CString::new(a.as_os_str().as_bytes())?;
-    let b = CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: two valid NUL-terminated paths; the syscall reads them and nothing else.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
-    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::config::Overrides;
 use crate::error::{Exit, UserError};
 use crate::index::Index;
 use crate::output::count;
-use crate::run::{Plan, RunOptions, Selection};
+use crate::run::{RunOptions, Selection};
 use crate::workspace::Workspace;
 
 /// Analyse files, reusing every cached result.
@@ -161,17 +161,14 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         deadline: None,
         quiet: false,
         promote: true,
-        // Only `--json` and the savings of paid hits (`record_savings`) read hits' lines.
-        hits_as_totals: !out.json && !plans.iter().any(is_remote),
+        // Only `--json` reads hits' lines (savings are counted per type as hits are sorted).
+        hits_as_totals: !out.json,
         record_hits: true,
     };
     // Opened by the run, beside the folder walk.
     let mut index = None;
     let report = crate::run::run(session, &sel, &plans, &opts, &mut index)?;
-    // A dry run records nothing: no hits, no savings, no access times.
-    if !args.dry_run {
-        record_savings(session, &plans, &report);
-    }
+
     let s = &report.summary;
     if let Some(index) = index.filter(|_| s.misses > 0 && !args.dry_run) {
         auto_evict(session, index);
@@ -303,59 +300,6 @@ fn warn_over_budget(session: &Workspace, estimate: f64) {
             } else {
                 ""
             }
-        ));
-    }
-}
-
-/// Whether `plan`'s analyses are paid requests.
-fn is_remote(plan: &Plan) -> bool {
-    plan.analyzer.as_ref().is_ok_and(|a| a.is_remote())
-}
-
-/// Cache hits of paid analyses record the cost they saved in the user's ledger (for `costs`).
-fn record_savings(session: &Workspace, plans: &[Plan], report: &crate::run::Report) {
-    // Only paid analyses save money; with none (the offline types) there is nothing to look at
-    // among what can be 200,000 results.
-    if !plans.iter().any(is_remote) {
-        return;
-    }
-    let mut by: std::collections::BTreeMap<(String, String), (u64, f64)> = Default::default();
-    for r in report
-        .results
-        .iter()
-        .filter(|r| r.status == crate::run::Status::Hit)
-    {
-        let Some(Ok(a)) = plans
-            .iter()
-            .find(|p| *p.cache_type == *r.cache_type)
-            .map(|p| &p.analyzer)
-        else {
-            continue;
-        };
-        if !a.is_remote() {
-            continue;
-        }
-        let e = by
-            .entry((a.identity().model.clone(), r.cache_type.to_string()))
-            .or_default();
-        e.0 += 1;
-        e.1 += r.saved_usd;
-    }
-    if by.is_empty() {
-        return;
-    }
-    let rows: Vec<(String, String, u64, f64)> = by
-        .into_iter()
-        .map(|((m, t), (n, s))| (m, t, n, s))
-        .collect();
-    let month = crate::budget::month_of(crate::util::now_timestamp(&session.env));
-    let repo = session.repo.workdir().display().to_string();
-    if let Err(e) = crate::budget::open_ledger(&session.env).and_then(|l| {
-        l.record_savings(&month, &repo, &rows)
-            .map_err(|e| e.to_string())
-    }) {
-        session.out.warn(&format!(
-            "could not record cache savings in the ledger: {e}"
         ));
     }
 }

@@ -141,10 +141,39 @@ pub fn run(
 #[derive(Debug, clap::Args)]
 pub struct CostsArgs {}
 
-/// Run `costs`.
-pub fn costs(env: &Env, out: Printer) -> Result<Exit> {
+/// Run `costs`: spend from the user's ledger (every repository), and, inside a repository,
+/// what its cache hits saved (recorded in its local index).
+pub fn costs(env: &Env, out: Printer, savings: &[crate::index::Saving]) -> Result<Exit> {
     let ledger = open_ledger(env).map_err(UserError::Input)?;
-    let rows = ledger.report()?;
+    let mut rows = ledger.report()?;
+    for v in savings {
+        match rows
+            .iter_mut()
+            .find(|r| r.month == v.month && r.model == v.model && r.cache_type == v.cache_type)
+        {
+            Some(r) => {
+                r.hits += v.hits;
+                r.saved_usd += v.saved_usd;
+            }
+            None => rows.push(crate::budget::ledger::CostRow {
+                month: v.month.clone(),
+                model: v.model.clone(),
+                cache_type: v.cache_type.clone(),
+                requests: 0,
+                tokens_in: 0,
+                tokens_out: 0,
+                cost_usd: 0.0,
+                hits: v.hits,
+                saved_usd: v.saved_usd,
+            }),
+        }
+    }
+    rows.sort_by(|a, b| {
+        b.month
+            .cmp(&a.month)
+            .then_with(|| a.model.cmp(&b.model))
+            .then_with(|| a.cache_type.cmp(&b.cache_type))
+    });
     if out.json {
         let total: f64 = rows.iter().map(|r| r.cost_usd).sum();
         let saved: f64 = rows.iter().map(|r| r.saved_usd).sum();

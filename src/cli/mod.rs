@@ -271,7 +271,14 @@ pub fn run(cli: Cli, env: Env, out: Printer) -> Result<Exit> {
                 crate::workspace::config_for(repo.as_ref(), &env, &Overrides::default(), out)?;
             budget::run(&cfg, &env, out, &a)
         }
-        Command::Costs(_) => budget::costs(&env, out),
+        Command::Costs(_) => {
+            // Inside a repository, what its hits saved (its local index) joins the spend.
+            let savings = open(&Overrides::default())
+                .ok()
+                .map(|ws| crate::index::Index::open(&ws).savings().unwrap_or_default())
+                .unwrap_or_default();
+            budget::costs(&env, out, &savings)
+        }
         Command::Trust(a) => trust::run(&crate::git::Repo::discover(&cwd)?, &env, out, &a),
     }
 }

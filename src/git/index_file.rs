@@ -215,7 +215,7 @@ mod tests {
             d.extend_from_slice(&(p.len().min(0xfff) as u16).to_be_bytes());
             d.extend_from_slice(p);
             d.push(0);
-            while (d.len() - start) % 8 != 0 {
+            while !(d.len() - start).is_multiple_of(8) {
                 d.push(0);
             }
         }

@@ -168,6 +168,30 @@ impl Index {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// [`Index::hit_tables`] of the shards of `types` only, in both places: a run of two types
+    /// in a repository that caches five reads two fifths of the tables.
+    pub fn hit_tables_of(&self, types: &[&str]) -> Result<FxHashMap<String, ShardHits>> {
+        if types.is_empty() {
+            return Ok(FxHashMap::default());
+        }
+        // Each type's shards are one range of the primary key in each place.
+        let ranges: Vec<String> = (0..types.len() * 2)
+            .map(|i| format!("(s.shard >= ?{} AND s.shard < ?{})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!("{HITS_SELECT} WHERE {}", ranges.join(" OR "));
+        let mut bounds: Vec<String> = Vec::with_capacity(types.len() * 4);
+        for t in types {
+            for place in ["cache/", "overlay/"] {
+                // `/` is followed by `0` in byte order: [PLACE/TYPE/, PLACE/TYPE0).
+                bounds.push(format!("{place}{t}/"));
+                bounds.push(format!("{place}{t}0"));
+            }
+        }
+        let mut q = self.conn.prepare_cached(&sql)?;
+        let rows = q.query_map(rusqlite::params_from_iter(bounds.iter()), shard_hits_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// [`Index::hit_tables`] of the shards `rels` only (those the index records), read in one
     /// snapshot.
     pub fn hit_tables_for(&self, rels: &[String]) -> Result<FxHashMap<String, ShardHits>> {
@@ -253,6 +277,20 @@ pub(crate) fn assert_tables_match_rows(ix: &Index) {
         .query_row("SELECT count(*) FROM shards", [], |r| r.get(0))
         .unwrap();
     assert_eq!(tables.len() as i64, shards, "a hit table for every shard");
+    // Those of some types are exactly the ones whose names say so.
+    for types in [&["todos"][..], &["metrics", "todos"], &["refactor"]] {
+        let some = ix.hit_tables_of(types).unwrap();
+        let want: std::collections::BTreeSet<&String> = tables
+            .keys()
+            .filter(|rel| {
+                types.iter().any(|t| {
+                    rel.starts_with(&format!("cache/{t}/"))
+                        || rel.starts_with(&format!("overlay/{t}/"))
+                })
+            })
+            .collect();
+        assert_eq!(some.keys().collect::<std::collections::BTreeSet<_>>(), want);
+    }
     for (rel, t) in tables {
         let table = HitSet::decode(t.invalid, &t.recs);
         let rows = from_rows(&ix.conn, &rel).unwrap();

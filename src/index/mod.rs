@@ -16,12 +16,14 @@ mod findings;
 pub mod hits;
 mod query;
 mod records;
+mod savings;
 pub mod schema;
 mod sync;
 mod verify;
 
 pub use findings::Known;
 pub use query::{Group, IndexHit, Row, Stats, Tally};
+pub use savings::Saving;
 pub use sync::{stat as shard_stat, Sig};
 pub use verify::{Problem, Verified};
 
@@ -245,6 +247,14 @@ impl Index {
                 .map_err(classify)?;
             }
             Some(Ok(v)) if v == schema::VERSION => {}
+            Some(Ok(14)) => {
+                conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE; {} {} COMMIT;",
+                    schema::SCHEMA,
+                    schema::MIGRATE_14,
+                ))
+                .map_err(classify)?;
+            }
             Some(Ok(13)) => {
                 conn.execute_batch(&format!(
                     "BEGIN IMMEDIATE; {} {} {} COMMIT;",

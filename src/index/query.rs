@@ -118,7 +118,7 @@ pub struct Row {
 }
 
 /// The counters one run adds to the index.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Tally {
     /// Cache hits.
     pub hits: u64,
@@ -126,6 +126,9 @@ pub struct Tally {
     pub misses: u64,
     /// Cost the hits saved, in USD.
     pub saved_usd: f64,
+    /// The hits of paid analyses and what they saved, per model and type: recorded for
+    /// `costs` and the report (statistics, in this local index, never in the money ledger).
+    pub savings: Vec<super::Saving>,
 }
 
 impl Index {
@@ -258,6 +261,24 @@ impl Index {
              ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
             params![nh, nm, saved],
         )?;
+        if !tally.savings.is_empty() {
+            let month = crate::util::now_timestamp(&session.env)
+                .strftime("%Y-%m")
+                .to_string();
+            let mut q = tx.prepare_cached(
+                "INSERT INTO savings VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET
+                 hits = hits + excluded.hits, saved_usd = saved_usd + excluded.saved_usd",
+            )?;
+            for v in &tally.savings {
+                q.execute(params![
+                    month,
+                    v.model,
+                    v.cache_type,
+                    v.hits as i64,
+                    v.saved_usd
+                ])?;
+            }
+        }
         if tally.hits + tally.misses > 0 {
             let day = crate::util::now_timestamp(&session.env)
                 .strftime("%Y-%m-%d")

@@ -10,10 +10,12 @@
 //! index `entries_hits`. 9 changes `line_hash` (four lanes: a sync after a large pull hashes
 //! hundreds of megabytes). 10 adds `entries_dups`; 11 `entries.overlay`; 12 `findings`; 13 `daily`;
 //! 14 `shard_hits` (each shard's valid keys as one blob, for all-cached runs; an index at 13 is
-//! migrated in place, keeping its history: see `MIGRATE_13`).
+//! migrated in place, keeping its history: see `MIGRATE_13`). 15 `savings` (what hits of paid
+//! analyses saved, per month, model and type; they were recorded in the user's ledger, one
+//! durable write per run on the path of every paid hit).
 
 /// Current schema version, stored in `meta`.
-pub const VERSION: i64 = 14;
+pub const VERSION: i64 = 15;
 
 /// Tables, indices and the triggers that keep `totals` in step with `entries`, so `cache stats`
 /// reads a few dozen rows instead of scanning every entry.
@@ -73,6 +75,8 @@ CREATE TABLE IF NOT EXISTS totals (
 CREATE TABLE IF NOT EXISTS findings (key_id INTEGER PRIMARY KEY, line_hash INTEGER NOT NULL, n INTEGER NOT NULL, worst INTEGER, data TEXT NOT NULL);
 -- Hits and misses per UTC day, for the report's hit rate over time (local history, like access).
 CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, hits INTEGER NOT NULL, misses INTEGER NOT NULL, saved_usd REAL NOT NULL);
+-- What hits of paid analyses saved, per month (UTC), model and type.
+CREATE TABLE IF NOT EXISTS savings (month TEXT NOT NULL, model TEXT NOT NULL, cache_type TEXT NOT NULL, hits INTEGER NOT NULL, saved_usd REAL NOT NULL, PRIMARY KEY (month, model, cache_type));
 -- Triggers are in TRIGGERS so a bulk load can drop them and recompute `totals` in one pass.
 "#;
 
@@ -82,7 +86,10 @@ CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, hits INTEGER NOT NULL, m
 pub const MIGRATE_13: &str =
     "DROP TRIGGER IF EXISTS entries_ins; DROP TRIGGER IF EXISTS entries_del;
 DELETE FROM entries; DELETE FROM shards; DELETE FROM shard_lines;
-DELETE FROM totals; UPDATE meta SET value = '14' WHERE key = 'schema_version';";
+DELETE FROM totals; UPDATE meta SET value = '15' WHERE key = 'schema_version';";
+
+/// From version 14: the `savings` table is new (SCHEMA creates it); nothing else changes.
+pub const MIGRATE_14: &str = "UPDATE meta SET value = '15' WHERE key = 'schema_version';";
 
 /// The indexes of `entries`, dropped while `rebuild` fills the table (SCHEMA recreates them).
 pub const DROP_ENTRY_INDEXES: &str = "DROP INDEX IF EXISTS entries_key; DROP INDEX IF EXISTS entries_shard;

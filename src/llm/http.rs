@@ -33,7 +33,9 @@ pub struct Http {
     base_url: String,
     key: Option<String>,
     timeout: Duration,
-    client: reqwest::blocking::Client,
+    /// Built on the first request: a run of cache hits never pays for it (building it loads
+    /// the system's CA certificates, a few milliseconds).
+    client: std::sync::OnceLock<Result<reqwest::blocking::Client, String>>,
 }
 
 impl Http {
@@ -47,16 +49,6 @@ impl Http {
         key: Option<String>,
         timeout: Duration,
     ) -> Result<Http, String> {
-        let client = reqwest::blocking::Client::builder()
-            // Only a bound on each read: the overall deadline is enforced by `send` itself.
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            // A redirect would carry the key header (and, for 307/308, the prompt) to wherever
-            // the server points: follow none and report it.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("rustassistant/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
         Ok(Http {
             name: name.to_string(),
             model: model.to_string(),
@@ -64,8 +56,31 @@ impl Http {
             base_url: base_url.trim_end_matches('/').to_string(),
             key,
             timeout,
-            client,
+            client: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The HTTP client, built once, on the first request.
+    fn client(&self) -> Result<&reqwest::blocking::Client, ProviderError> {
+        let timeout = self.timeout;
+        self.client
+            .get_or_init(|| {
+                reqwest::blocking::Client::builder()
+                    // Only a bound on each read: the overall deadline is enforced by `send`.
+                    .timeout(timeout)
+                    .connect_timeout(timeout.min(Duration::from_secs(10)))
+                    // A redirect would carry the key header (and, for 307/308, the prompt) to
+                    // wherever the server points: follow none and report it.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("rustassistant/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| format!("cannot set up the HTTP client: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| ProviderError::Connect {
+                url: self.base_url.clone(),
+                message: e.clone(),
+            })
     }
 
     /// Replace every occurrence of the key in `s`.
@@ -120,7 +135,11 @@ impl Provider for Http {
             if remaining.is_zero() {
                 return Err(timed_out());
             }
-            let mut rb = self.client.post(&url).timeout(remaining).json(&built.body);
+            let mut rb = self
+                .client()?
+                .post(&url)
+                .timeout(remaining)
+                .json(&built.body);
             for (k, v) in &built.headers {
                 rb = rb.header(*k, v);
             }

@@ -118,6 +118,12 @@ pub fn gather(session: &Workspace) -> Result<Data> {
             m.requests += r.requests;
             m.hits += r.hits;
         }
+        for v in index.savings()? {
+            let m = months.entry(v.month.clone()).or_default();
+            m.month = v.month;
+            m.saved_usd += v.saved_usd;
+            m.hits += v.hits;
+        }
         d.months = months.into_values().collect();
     }
     d.days = index.daily()?;

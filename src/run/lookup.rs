@@ -126,7 +126,13 @@ fn lookup_with(
     let (probes, mut tables) = match usable {
         Some(ix) if many => std::thread::scope(|sc| {
             let probing = sc.spawn(|| Probes::new(session, targets, plans, &variants));
-            let tables = ix.hit_tables().unwrap_or_default();
+            let types: Vec<&str> = plans
+                .iter()
+                .zip(&variants)
+                .filter(|(_, v)| v.is_some())
+                .map(|(p, _)| p.cache_type.as_str())
+                .collect();
+            let tables = ix.hit_tables_of(&types).unwrap_or_default();
             (probing.join().expect("hashing the keys panicked"), tables)
         }),
         _ => (

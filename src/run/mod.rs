@@ -219,10 +219,29 @@ pub fn run(
     summary.elapsed_ms = started.elapsed().as_millis();
     if !opts.dry_run {
         written.extend(stale);
+        // What the hits of paid analyses saved, per model and type.
+        let savings: Vec<crate::index::Saving> = plans
+            .iter()
+            .zip(&sorted.by_plan)
+            .filter(|(_, (n, _))| *n > 0)
+            .filter_map(|(p, (n, saved))| {
+                let a = p.analyzer.as_ref().ok().filter(|a| a.is_remote())?;
+                Some(crate::index::Saving {
+                    month: String::new(),
+                    model: a.identity().model.clone(),
+                    cache_type: p.cache_type.clone(),
+                    hits: *n,
+                    saved_usd: *saved,
+                })
+            })
+            .collect();
         record(
             session,
             index.as_mut(),
-            opts.record_hits.then_some(sorted.hit_ids.as_slice()),
+            (
+                opts.record_hits.then_some(sorted.hit_ids.as_slice()),
+                &savings,
+            ),
             &written,
             &summary,
             out,
@@ -380,7 +399,7 @@ fn tally(sorted: &Sorted, submodules: Vec<String>, started: Instant) -> Summary 
 fn record(
     session: &Workspace,
     index: Option<&mut Index>,
-    hit_ids: Option<&[i64]>,
+    (hit_ids, savings): (Option<&[i64]>, &[crate::index::Saving]),
     written: &[crate::cache::store::Location],
     summary: &Summary,
     out: Printer,
@@ -390,6 +409,11 @@ fn record(
         hits: hit_ids.map_or(0, |_| summary.hits as u64),
         misses: summary.misses as u64,
         saved_usd: hit_ids.map_or(0.0, |_| summary.saved_usd),
+        savings: if hit_ids.is_some() {
+            savings.to_vec()
+        } else {
+            Vec::new()
+        },
     };
     if let Err(e) = ix.record_run(session, hit_ids.unwrap_or_default(), written, &tally) {
         out.warn(&format!(

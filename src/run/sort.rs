@@ -31,6 +31,9 @@ pub(super) struct Sorted {
     pub unlisted_hits: usize,
     pub unlisted_saved: f64,
     pub unlisted_files: Vec<Arc<str>>,
+    /// Hits and the cost they saved, per plan (every hit, with a line or not): what the run
+    /// records as savings.
+    pub by_plan: Vec<(u64, f64)>,
 }
 
 /// What sorting has to say on screen, kept in order while the lines are made on several threads.
@@ -129,6 +132,13 @@ pub(super) fn sort(
         all.unlisted_hits += s.unlisted_hits;
         all.unlisted_saved += s.unlisted_saved;
         all.unlisted_files.extend(s.unlisted_files);
+        if all.by_plan.len() < s.by_plan.len() {
+            all.by_plan.resize(s.by_plan.len(), (0, 0.0));
+        }
+        for (a, b) in all.by_plan.iter_mut().zip(&s.by_plan) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
         say(out, said, repeats);
     }
     all
@@ -236,6 +246,11 @@ impl Sorting<'_> {
                         )));
                     }
                     s.hit_ids.push(*id);
+                    if s.by_plan.len() < plans.len() {
+                        s.by_plan.resize(plans.len(), (0, 0.0));
+                    }
+                    s.by_plan[pi].0 += 1;
+                    s.by_plan[pi].1 += *saved;
                     if opts.hits_as_totals {
                         s.unlisted_hits += 1;
                         s.unlisted_saved += *saved;

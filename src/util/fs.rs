@@ -10,7 +10,6 @@
 //!   folder, so nothing is written to or deleted from a place a symlink points at.
 
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Modification time in nanoseconds, the index's change detector.
@@ -81,32 +80,27 @@ pub fn read_in_tree(root: &Path, rel: &Path, max: u64) -> Result<Option<Vec<u8>>
             return Err(ReadError::NotRegular(here));
         }
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&here)
-        .map_err(|source| match source.raw_os_error() {
-            Some(libc::ELOOP) => ReadError::Symlink(here.clone()),
-            _ => ReadError::Io {
+    let file = crate::sys::open_read_no_follow(&here).map_err(|source| {
+        if crate::sys::is_symlink_refusal(&source) {
+            ReadError::Symlink(here.clone())
+        } else {
+            ReadError::Io {
                 path: here.clone(),
                 source,
-            },
-        })?;
+            }
+        }
+    })?;
     read_open_bounded(file, &here, max).map(Some)
 }
 
 /// Read a file the user named on the command line: a regular file only (checked on the open
 /// handle), at most `max` bytes. Symlinks are followed: the user named the path.
 pub fn read_user_file(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
-    // O_NONBLOCK: opening a FIFO with no writer must not hang before we can refuse it.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|source| ReadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    // Opening a FIFO with no writer must not hang before it can be refused.
+    let file = crate::sys::open_read_nonblocking(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     read_open_bounded(file, path, max)
 }
 
@@ -270,73 +264,7 @@ pub fn check_real_dirs(root: &Path, dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// A file's bytes, mapped read-only and paged in at once (`MAP_POPULATE`).
-///
-/// For files read whole on a hot path (git's index: 850 kB at 10,000 files): `read` copies
-/// into fresh heap pages, each first touched by a page fault (about 200 of them here, a fifth of
-/// an all-cached run's faults), where a populated mapping shares the page cache's pages.
-/// Only for files that are replaced by a rename, never rewritten in place, as git's index is
-/// (git maps it itself): a file truncated under a mapping faults on the pages it lost.
-pub struct Mapped {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-// SAFETY: the mapping is private and read-only; nothing writes through `ptr`.
-unsafe impl Send for Mapped {}
-// SAFETY: as above: shared references only read.
-unsafe impl Sync for Mapped {}
-
-impl Mapped {
-    /// Map `file` whole (its current length); an empty file maps to no bytes.
-    pub fn new(file: &std::fs::File) -> std::io::Result<Mapped> {
-        use std::os::fd::AsRawFd as _;
-        let len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
-        if len == 0 {
-            return Ok(Mapped {
-                ptr: std::ptr::null_mut(),
-                len: 0,
-            });
-        }
-        // SAFETY: a fresh private read-only mapping of an open descriptor; checked below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE | libc::MAP_POPULATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Mapped { ptr, len })
-    }
-}
-
-impl std::ops::Deref for Mapped {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: `ptr` maps `len` readable bytes for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        if self.len > 0 {
-            // SAFETY: `ptr`/`len` are exactly what mmap returned, unmapped once.
-            unsafe { libc::munmap(self.ptr, self.len) };
-        }
-    }
-}
+pub use crate::sys::Mapped;
 
 #[cfg(test)]
 mod tests {
@@ -349,7 +277,11 @@ mod tests {
         let p = dir.path().join("f");
         let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&p, &body).unwrap();
-        let m = Mapped::new(&std::fs::File::open(&p).unwrap()).unwrap();
+        let Ok(m) = Mapped::new(&std::fs::File::open(&p).unwrap()) else {
+            // Not on this platform, or the fallbacks were asked for: callers read the file.
+            assert!(!crate::sys::fast());
+            return;
+        };
         assert_eq!(&*m, &body[..]);
         std::fs::write(&p, b"").unwrap();
         let m = Mapped::new(&std::fs::File::open(&p).unwrap()).unwrap();

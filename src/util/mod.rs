@@ -4,7 +4,6 @@
 pub mod env;
 pub mod fs;
 pub mod glob;
-pub mod heap;
 pub mod interrupt;
 pub mod money;
 pub mod par;

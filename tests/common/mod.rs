@@ -89,6 +89,10 @@ impl TestEnv {
         ] {
             vars.insert(k.to_string(), v);
         }
+        // The suite runs on the portable fallbacks too (.ci/run): the binary under test is told.
+        if let Ok(v) = std::env::var("RUSTASSISTANT_PORTABLE") {
+            vars.insert("RUSTASSISTANT_PORTABLE".to_string(), v);
+        }
         TestEnv { tmp, home, vars }
     }
 

@@ -1,0 +1,38 @@
+# Section `llm` of benches/bench.sh: hits of a paid (LLM) type against the offline ones, at
+# LLM_FILES files (default 10,000) whose `refactor` entries were made by the fake server and
+# committed, each timed alternately with the `git status` it is compared to.
+N=${LLM_FILES:-10000}
+R=$WORK/llm$N
+gen_repo "$R" "$N"
+cargo build --release --quiet --example fake_llm_server
+"$ROOT/target/release/examples/fake_llm_server" 0 >"$WORK/fake-llm.port" &
+FAKE_PID=$!
+while [ ! -s "$WORK/fake-llm.port" ]; do sleep 0.05; done
+PORT=$(cat "$WORK/fake-llm.port")
+printf '[budget]\nmonthly_limit_usd = 1000\n' >"$RUSTASSISTANT_HOME/config.toml"
+export RUSTASSISTANT_PROVIDER=openai OPENAI_API_KEY=bench RUSTASSISTANT_BASE_URL="http://127.0.0.1:$PORT/v1"
+(cd "$R" && "$BIN" analyze --all -t refactor -t todos -t metrics --jobs 16 -q >/dev/null 2>&1)
+(cd "$R" && git add .rustassistant && git commit -q -m cache)
+kill "$FAKE_PID" 2>/dev/null || true
+sync && sleep 2
+(cd "$R" && "$BIN" cache stats -q >/dev/null)
+F=src/m001/f1.rs
+read -r llm1 off1 gst1 < <(cd "$R" && alternate_us "$RUNS" \
+  "'$BIN' analyze -t refactor $F -q" "'$BIN' analyze -t todos $F -q" "git status --porcelain -- $F")
+read -r llma offa gsta < <(cd "$R" && alternate_us "$RUNS" \
+  "'$BIN' analyze --all -t refactor -q" "'$BIN' analyze --all -t todos -t metrics -q" "git status --porcelain")
+unset RUSTASSISTANT_PROVIDER OPENAI_API_KEY RUSTASSISTANT_BASE_URL
+rm -f "$RUSTASSISTANT_HOME/config.toml"
+echo
+echo "## Hits of a paid type ($N files, refactor entries committed; alternated, median of $RUNS)"
+echo
+echo "| measurement | wall time (ms) | vs its \`git status\` | target |"
+echo "|---|---:|---:|---|"
+row() { awk -v n="$1" -v a="$2" -v g="$3" -v t="$4" 'BEGIN { printf "| %s | %.1f | %.2f× | %s |\n", n, a / 1000, a / g, t }'; }
+row "one-file hit, refactor (\`analyze -t refactor FILE\`)" "$llm1" "$gst1" "≤ 1.0×"
+row "one-file hit, todos (\`analyze -t todos FILE\`)" "$off1" "$gst1" "—"
+awk -v g="$gst1" 'BEGIN { printf "| `git status --porcelain -- FILE` | %.1f | | |\n", g / 1000 }'
+row "all cached, refactor (\`analyze --all -t refactor\`)" "$llma" "$gsta" "≤ 1.2×"
+row "all cached, todos + metrics" "$offa" "$gsta" "≤ 1.2×"
+awk -v g="$gsta" 'BEGIN { printf "| `git status --porcelain` | %.1f | | |\n", g / 1000 }'
+[ -n "${KEEP_REPO:-}" ] || rm -rf "$R"
