@@ -304,27 +304,19 @@ fn warn_over_budget(session: &Workspace, estimate: f64) {
     }
 }
 
-/// `[cache] max_size`: after a run that wrote entries, evict by `[cache] eviction` (default
-/// lru) until the cache fits. Failures warn; they never fail the run.
+/// `[cache] max_size`: after a run that wrote entries, evict until the cache fits. Failures
+/// warn; they never fail the run.
 fn auto_evict(session: &Workspace, mut index: Index) {
-    let Some(max) = session.config.max_size_bytes() else {
-        return;
-    };
-    let policy = session.config.eviction();
-    if let Err(e) = index.sync(session) {
-        session
-            .out
-            .warn(&format!("automatic eviction skipped: {e}"));
-        return;
-    }
-    match index.evict(&session.store, policy, max) {
-        Ok((rows, freed)) if !rows.is_empty() => session.out.note(&format!(
+    match crate::run::maintenance::auto_evict(session, &mut index) {
+        Ok(Some((rows, freed))) if !rows.is_empty() => session.out.note(&format!(
             "🧹 [cache] max_size {}: evicted {} entries ({} freed)",
-            crate::util::format_size(max),
+            crate::util::format_size(session.config.max_size_bytes().unwrap_or_default()),
             rows.len(),
             crate::util::format_size(freed)
         )),
         Ok(_) => {}
-        Err(e) => session.out.warn(&format!("automatic eviction failed: {e}")),
+        Err(e) => session
+            .out
+            .warn(&format!("automatic eviction failed: {e:#}")),
     }
 }

@@ -320,54 +320,8 @@ fn prune(
     dry_run: bool,
     older_than: Option<std::time::Duration>,
 ) -> Result<Exit> {
-    let repo = &session.repo;
     let mut ix = Index::open(session);
-    let rows = ix.rows(None)?;
-    let victims: Vec<Row> = match older_than {
-        Some(age) => {
-            let now = crate::util::now_timestamp(&session.env);
-            rows.into_iter()
-                .filter(|r| r.valid)
-                .filter(|r| {
-                    r.created_at
-                        .as_deref()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                        .is_some_and(|t| now.duration_since(t).as_secs_f64() > age.as_secs_f64())
-                })
-                .collect()
-        }
-        None => {
-            // Every blob at HEAD, or an error: nothing is deleted on incomplete evidence.
-            let blobs = repo
-                .head_blob_ids()
-                .map_err(|e| anyhow::anyhow!("cannot read HEAD's tree ({e}); nothing was pruned"))?
-                .ok_or_else(|| {
-                    UserError::Input("no commit at HEAD yet: nothing to prune against".into())
-                })?;
-            let overlay = |r: &Row| r.shard.starts_with("overlay/");
-            // An overlay entry stays while its file still has that content (or git's index does).
-            let (staged, _, _) = repo.index_blobs_and_paths(None, "").map_err(|e| {
-                anyhow::anyhow!("cannot read git's index ({e}); nothing was pruned")
-            })?;
-            rows.into_iter()
-                .filter(|r| r.valid && !blobs.contains(&r.key.blob))
-                .filter(|r| {
-                    !overlay(r)
-                        || !(staged.contains(&r.key.blob)
-                            || r.path.as_deref().is_some_and(|p| {
-                                crate::util::fs::read_in_tree(
-                                    repo.workdir(),
-                                    std::path::Path::new(p),
-                                    session.config.max_file_bytes(),
-                                )
-                                .ok()
-                                .flatten()
-                                .is_some_and(|b| repo.hash_blob(&b) == r.key.blob)
-                            }))
-                })
-                .collect()
-        }
-    };
+    let victims = crate::run::maintenance::prune_victims(session, &ix, older_than)?;
     let freed = if dry_run {
         victims.iter().map(|r| r.size_on_disk).sum()
     } else {

@@ -10,6 +10,7 @@
 pub mod commit_hook;
 mod execute;
 mod lookup;
+pub mod maintenance;
 mod promote;
 mod report;
 mod select;
