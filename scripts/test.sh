@@ -7,7 +7,7 @@
 #   pre-commit 4          PyPI, into target/peers/venv          (pre-commit framework test)
 #   chromium              Debian, with apt-get where it can     (renders the HTML report)
 #
-# A peer that cannot be installed is reported here and skipped loudly by its tests, except
+# Then the fuzz targets are type-checked. A peer that cannot be installed is reported here and skipped loudly by its tests, except
 # under CI=true, where a missing peer fails the run. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,4 +44,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-exec cargo test --locked "$@"
+cargo test --locked "$@"
+# The fuzz targets (their own workspace, run with nightly and cargo-fuzz) must keep building as
+# the formats they feed change: type-checked here on the stable toolchain.
+echo "==== the fuzz targets type-check ===="
+cargo check --locked --quiet --manifest-path fuzz/Cargo.toml --bins

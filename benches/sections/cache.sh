@@ -21,6 +21,6 @@ for N in ${FILES:-10000 100000}; do
   echo "| all cached (\`analyze --all\`) | $all | ≤ $([ "$N" -ge 100000 ] && echo 1.5 || echo 1.2) × git status |"
   echo "| \`git status\` (reference) | $gst | |"
   awk -v a="$all" -v g="$gst" 'BEGIN { printf "\nanalyze --all / git status = %.2f×\n", a / g }'
-  # benches/callgrind-ab.sh counts instructions in the repository afterwards.
+  # KEEP_REPO=1 keeps the repository (for a profiler).
   [ -n "${KEEP_REPO:-}" ] || rm -rf "$R"
 done

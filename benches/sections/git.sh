@@ -54,3 +54,35 @@ awk -v sb="$sb" -v ss="$ss" -v sp="$sp" -v cb="$cb" -v cs="$cs" -v cp="$cp" -v p
   printf "per-entry vs no cache: status %.2f×, clone %.2f×\n", sp / sb, cp / cb
   printf "cache pack size, shards vs per-entry: %.0f%% (target ≤ 50%%)\n", (ps - pb) * 100 / (pp - pb) }'
 rm -rf "$base" "$shards" "$perentry" "$WORK/clone"
+
+# Full shard sets: every type holds all 256 shards from its first entry, most of them empty in
+# a small repository, so that no cherry-pick, revert or rebase stops on a modify/delete
+# conflict of a shard. Their tax is largest where the repository is small: GIT_SMALL_FILES
+# files (default 200) analysed by the two offline types, with the full sets (as committed) and
+# with only the shards that hold entries (the empty ones removed and committed), alternately.
+small=${GIT_SMALL_FILES:-200}
+full=$WORK/git-full
+used=$WORK/git-used
+gen_repo "$full" "$small"
+(cd "$full" && "$BIN" analyze --all -q >/dev/null 2>&1 && git add -A && git commit -q -m cache)
+git clone -q --no-local "$full" "$used"
+(cd "$used" && find .rustassistant/cache -name '*.jsonl' -empty -delete && git add -A &&
+  git commit -q -m "only the shards in use")
+for r in "$full" "$used"; do (cd "$r" && git gc -q --prune=now); done
+sync && sleep 1
+files_of() { (cd "$1" && git ls-files | wc -l); }
+read -r su sf < <(median_pair_ms "$(status_of "$used")" "$(status_of "$full")")
+read -r cu cf < <(median_pair_ms "$(clone_of "$used")" "$(clone_of "$full")")
+# Both go back to the commit before the cache, and return.
+read -r ku kf < <(median_pair_ms "(cd '$used' && git checkout -q HEAD~2 && git checkout -q main)" \
+  "(cd '$full' && git checkout -q HEAD~1 && git checkout -q main)")
+echo
+echo "## Full shard sets in a small repository ($small files, 2 offline types)"
+echo
+echo "| shards committed | tracked files | \`git status\` (ms) | \`git clone --no-local\` (ms) | checkout away and back (ms) | pack (kB) |"
+echo "|---|---:|---:|---:|---:|---:|"
+echo "| only those in use | $(files_of "$used") | $su | $cu | $ku | $(pack_kb "$used") |"
+echo "| all 256 a type | $(files_of "$full") | $sf | $cf | $kf | $(pack_kb "$full") |"
+awk -v su="$su" -v sf="$sf" -v cu="$cu" -v cf="$cf" 'BEGIN {
+  printf "\nfull sets vs only those in use: status %.2f×, clone %.2f×\n", sf / su, cf / cu }'
+rm -rf "$full" "$used" "$WORK/clone"

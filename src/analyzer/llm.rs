@@ -129,9 +129,10 @@ impl Analyzer for LlmAnalyzer {
         deadline: Option<std::time::Instant>,
     ) -> Result<Outcome, AnalyzeError> {
         if let Some(var) = self.missing_key {
-            return Err(AnalyzeError::Unavailable(
-                ProviderError::NoKey(var).to_string(),
-            ));
+            return Err(AnalyzeError::Provider {
+                provider: None,
+                error: ProviderError::NoKey(var),
+            });
         }
         let req = ChatRequest {
             system: self.system.clone(),
@@ -142,18 +143,13 @@ impl Analyzer for LlmAnalyzer {
             deadline,
         };
         let name = self.provider.name();
-        let resp = self.provider.send(&req).map_err(|e| match e {
-            ProviderError::Budget(m) => AnalyzeError::Budget(m),
-            e @ (ProviderError::NoKey(_)
-            | ProviderError::RateLimited { .. }
-            | ProviderError::SpendingCap { .. }
-            | ProviderError::Server { .. }
-            | ProviderError::Timeout(_)
-            | ProviderError::Connect { .. }
-            | ProviderError::Interrupted
-            | ProviderError::NotSent) => AnalyzeError::Unavailable(format!("{name}: {e}")),
-            other => AnalyzeError::Failed(format!("{name}: {other}")),
-        })?;
+        let resp = self
+            .provider
+            .send(&req)
+            .map_err(|error| AnalyzeError::Provider {
+                provider: Some(name.to_string()),
+                error,
+            })?;
         let usage = resp.usage.ok_or_else(|| {
             AnalyzeError::Failed(format!("{name}: the reply has no usage block, so its tokens and cost are unknown; not cached"))
         })?;

@@ -40,19 +40,69 @@ pub struct Outcome {
 /// Why one file was not analysed. Never fatal to the run: it becomes that file's result line.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AnalyzeError {
-    /// The analysis failed (provider error, invalid reply, …).
+    /// The reply could not be used (no usage block, not the type's schema, …).
     #[error("{0}")]
     Failed(String),
-    /// Not sent: it would cross the monthly budget.
-    #[error("{0}")]
-    Budget(String),
-    /// The provider could not be used (no key, unreachable, timed out, rate limited, failing):
-    /// nothing the content or the repository could change.
-    #[error("{0}")]
-    Unavailable(String),
+    /// The provider's own error, as it said it (`provider` names it in the message; `None`
+    /// when nothing was sent, such as a missing key).
+    #[error("{}{error}", provider.as_deref().map(|p| format!("{p}: ")).unwrap_or_default())]
+    Provider {
+        /// The provider's name.
+        provider: Option<String>,
+        /// What went wrong.
+        error: crate::llm::ProviderError,
+    },
     /// Deliberately not analysed (no provider, secret file, …).
     #[error("{0}")]
     Skipped(String),
+}
+
+/// What a failed analysis means for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Not sent: it would cross the monthly budget (a skip, not an error).
+    Budget,
+    /// The provider could not be used (no key, unreachable, timed out, rate limited, failing,
+    /// interrupted): nothing the content or the repository could change.
+    Unavailable,
+    /// The provider refused or failed this request, or its reply was unusable.
+    Failed,
+    /// Deliberately not analysed.
+    Skipped,
+}
+
+impl AnalyzeError {
+    /// What this failure means for the run.
+    pub fn kind(&self) -> FailureKind {
+        use crate::llm::ProviderError as P;
+        match self {
+            AnalyzeError::Failed(_) => FailureKind::Failed,
+            AnalyzeError::Skipped(_) => FailureKind::Skipped,
+            AnalyzeError::Provider { error, .. } => match error {
+                P::Budget(_) => FailureKind::Budget,
+                P::NoKey(_)
+                | P::RateLimited { .. }
+                | P::SpendingCap { .. }
+                | P::Server { .. }
+                | P::Timeout(_)
+                | P::Connect { .. }
+                | P::Interrupted
+                | P::NotSent => FailureKind::Unavailable,
+                _ => FailureKind::Failed,
+            },
+        }
+    }
+
+    /// The message for the file's result line: a budget refusal says only why.
+    pub fn message(&self) -> String {
+        match self {
+            AnalyzeError::Provider {
+                error: crate::llm::ProviderError::Budget(m),
+                ..
+            } => m.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Something that turns a file's content into a result for one analysis type.

@@ -107,9 +107,7 @@ pub fn stage_for_commit(
         (changes, read)
     });
     let ((tree, in_index, odd_in_index), work_listing, overlay_listing) = read?;
-    let (new, old) = changes
-        .map_err(anyhow::Error::msg)
-        .context("comparing the index with HEAD")?;
+    let (new, old) = changes.context("comparing the index with HEAD")?;
     let recorded: HashMap<ShardId, String> = in_index
         .into_iter()
         .filter_map(|(p, oid)| Some((ShardId::from_rel(p.strip_prefix(PREFIX)?)?, oid)))
@@ -312,8 +310,7 @@ fn tell_git(repo: &Repo, index_file: Option<&str>, plans: &[Plan], empty: &[Stri
     }
     let run = |args: Vec<String>| -> Result<()> {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        repo.run_git_for_commit(&a, index_file)
-            .map_err(anyhow::Error::msg)
+        Ok(repo.run_git_for_commit(&a, index_file)?)
     };
     // `update-index --add`, not `add -f`: the same hashing (filters included) and stat data for
     // each named file, without `add`'s pathspec matching, ignore rules and walk of the folders

@@ -7,7 +7,8 @@
 //! the last half minute, and renaming a freshly written file over an existing one makes ext4
 //! start writing it out (`auto_da_alloc`, its guard for programs that do not fsync). A commit
 //! that moves a hundred files' analyses replaces ~270 shards, so that was most of the hook's
-//! time (BENCHMARKS.md, seventh session: 58–69 ms for 270 replacements, 6.5 ms this way).
+//! time (BENCHMARKS.md, stand-ins: the hook of 100 modified files takes about twice as long
+//! with temporary files).
 //!
 //! So a replaced shard is not freed but kept, in `<git dir>/rustassistant/spare/`, and the next
 //! replacement overwrites such a spare in place (without truncating it to zero first, which

@@ -22,7 +22,7 @@ pub mod trust;
 pub use file::{
     AnalysisSection, BudgetSection, CacheSection, ConfigFile, HooksSection, LlmSection, Price,
 };
-pub use modes::{Compression, Eviction, PreCommitMode, PrePushMode};
+pub use modes::{Compression, Eviction, PreCommitMode, PrePushMode, Settings};
 pub use template::{set_value, DEFAULT_CONFIG_TOML};
 
 /// Largest configuration file read: a real one is a few kilobytes.
@@ -122,6 +122,8 @@ pub struct Config {
     /// Where the provider and model were chosen (`--provider`, `RUSTASSISTANT_PROVIDER`, a
     /// config file's path), for a message about a mistake in them.
     pub llm_from: String,
+    /// The settings of `file` written as words, sizes and durations, parsed once on load.
+    pub settings: Settings,
 }
 
 /// Command-line overrides that take precedence over everything else.
@@ -251,35 +253,70 @@ impl Config {
             repo_config: None,
             strict_from_user: true,
             llm_from,
+            settings: Settings::default(),
         };
-        cfg.validate()?;
+        let mut cfg = cfg;
+        cfg.settings = cfg.validate()?;
         Ok(cfg)
     }
 
-    fn validate(&self) -> Result<(), UserError> {
+    /// Check the merged settings and parse those written as words, sizes and durations.
+    fn validate(&self) -> Result<Settings, UserError> {
         let bad = |what: &str, why: String| {
             Err(UserError::Usage(format!(
                 "invalid configuration: {what}: {why}"
             )))
         };
-        if let Some(c) = &self.file.cache.compression {
-            if !matches!(c.as_str(), "none" | "json" | "zstd") {
-                return bad(
-                    "[cache] compression",
-                    format!("`{c}` is not one of none, zstd"),
-                );
-            }
+        let mut settings = Settings::default();
+        /// `value` parsed by `parse` into `into`, or the error naming `what`.
+        macro_rules! parse {
+            ($value:expr, $what:literal, $parse:expr, $into:expr) => {
+                if let Some(v) = $value {
+                    match $parse(v.as_str()) {
+                        Ok(t) => $into = t,
+                        Err(why) => return bad($what, why),
+                    }
+                }
+            };
         }
-        if let Some(e) = &self.file.cache.eviction {
-            if let Err(why) = e.parse::<Eviction>() {
-                return bad("[cache] eviction", why);
-            }
-        }
-        if let Some(s) = &self.file.cache.max_size {
-            if let Err(e) = crate::util::parse_size(s) {
-                return bad("[cache] max_size", e);
-            }
-        }
+        let c = &self.file.cache;
+        parse!(
+            &c.compression,
+            "[cache] compression",
+            str::parse,
+            settings.compression
+        );
+        parse!(
+            &c.eviction,
+            "[cache] eviction",
+            str::parse,
+            settings.eviction
+        );
+        parse!(
+            &c.max_size,
+            "[cache] max_size",
+            |s| crate::util::parse_size(s).map(Some),
+            settings.max_size
+        );
+        parse!(
+            &c.max_age,
+            "[cache] max_age",
+            |s| crate::util::parse_age(s).map(Some),
+            settings.max_age
+        );
+        let h = &self.file.hooks;
+        parse!(
+            &h.pre_commit,
+            "[hooks] pre_commit",
+            str::parse,
+            settings.pre_commit
+        );
+        parse!(
+            &h.pre_push,
+            "[hooks] pre_push",
+            str::parse,
+            settings.pre_push
+        );
         // Matched as include/exclude are (`*` stays within a folder): a pattern that does not
         // build would otherwise let nothing through without saying why.
         if let Some(globs) = &self.file.analysis.allow_secrets {
@@ -320,31 +357,12 @@ impl Config {
                 );
             }
         }
-        if let Some(m) = &self.file.hooks.pre_commit {
-            if !matches!(m.as_str(), "analyze" | "check" | "off") {
-                return bad(
-                    "[hooks] pre_commit",
-                    format!("`{m}` is not one of analyze, check, off"),
-                );
-            }
-        }
-        if let Some(m) = &self.file.hooks.pre_push {
-            if !matches!(m.as_str(), "warn" | "strict" | "off") {
-                return bad(
-                    "[hooks] pre_push",
-                    format!("`{m}` is not one of warn, strict, off"),
-                );
-            }
-        }
-        Ok(())
+        Ok(settings)
     }
 
     /// Entry encoding for new writes.
     pub fn compression(&self) -> Compression {
-        match self.file.cache.compression.as_deref() {
-            Some("zstd") => Compression::Zstd,
-            _ => Compression::None,
-        }
+        self.settings.compression
     }
 
     /// Files larger than this are skipped (default 256 KiB: past that an LLM review is rarely
@@ -404,48 +422,27 @@ impl Config {
 
     /// `[hooks] pre_commit` (validated on load).
     pub fn pre_commit_mode(&self) -> PreCommitMode {
-        match self.file.hooks.pre_commit.as_deref() {
-            Some("check") => PreCommitMode::Check,
-            Some("off") => PreCommitMode::Off,
-            _ => PreCommitMode::Analyze,
-        }
+        self.settings.pre_commit
     }
 
     /// `[hooks] pre_push` (validated on load).
     pub fn pre_push_mode(&self) -> PrePushMode {
-        match self.file.hooks.pre_push.as_deref() {
-            Some("strict") => PrePushMode::Strict,
-            Some("off") => PrePushMode::Off,
-            _ => PrePushMode::Warn,
-        }
+        self.settings.pre_push
     }
 
     /// `[cache] eviction` (validated on load; default lru).
     pub fn eviction(&self) -> Eviction {
-        self.file
-            .cache
-            .eviction
-            .as_deref()
-            .and_then(|e| e.parse().ok())
-            .unwrap_or(Eviction::Lru)
+        self.settings.eviction
     }
 
     /// `[cache] max_size` in bytes (validated on load), the one place it is parsed.
     pub fn max_size_bytes(&self) -> Option<u64> {
-        self.file
-            .cache
-            .max_size
-            .as_deref()
-            .and_then(|s| crate::util::parse_size(s).ok())
+        self.settings.max_size
     }
 
     /// `[cache] max_age`, when set and valid.
     pub fn max_age(&self) -> Option<std::time::Duration> {
-        self.file
-            .cache
-            .max_age
-            .as_deref()
-            .and_then(|s| crate::util::parse_age(s).ok())
+        self.settings.max_age
     }
 
     /// Whether the pre-commit hook removes entries of blobs not in the committed tree.

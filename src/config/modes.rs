@@ -73,3 +73,64 @@ impl std::str::FromStr for Compression {
         }
     }
 }
+
+impl std::str::FromStr for PreCommitMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PreCommitMode, String> {
+        match s {
+            "analyze" => Ok(PreCommitMode::Analyze),
+            "check" => Ok(PreCommitMode::Check),
+            "off" => Ok(PreCommitMode::Off),
+            _ => Err(format!(
+                "`{}` is not one of analyze, check, off",
+                crate::output::sanitize(s)
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for PrePushMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PrePushMode, String> {
+        match s {
+            "warn" => Ok(PrePushMode::Warn),
+            "strict" => Ok(PrePushMode::Strict),
+            "off" => Ok(PrePushMode::Off),
+            _ => Err(format!(
+                "`{}` is not one of warn, strict, off",
+                crate::output::sanitize(s)
+            )),
+        }
+    }
+}
+
+/// The settings written as words, sizes and durations, parsed once when the configuration is
+/// loaded (a value that does not parse is an error then, naming the setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// `[cache] compression` (default none).
+    pub compression: Compression,
+    /// `[cache] eviction` (default lru).
+    pub eviction: Eviction,
+    /// `[cache] max_size` in bytes, when set.
+    pub max_size: Option<u64>,
+    /// `[cache] max_age`, when set.
+    pub max_age: Option<std::time::Duration>,
+    /// `[hooks] pre_commit` (default analyze).
+    pub pre_commit: PreCommitMode,
+    /// `[hooks] pre_push` (default warn).
+    pub pre_push: PrePushMode,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            compression: Compression::None,
+            eviction: Eviction::Lru,
+            max_size: None,
+            max_age: None,
+            pre_commit: PreCommitMode::Analyze,
+            pre_push: PrePushMode::Warn,
+        }
+    }
+}

@@ -2,13 +2,13 @@
 //! `git commit --amend --no-edit` does, in plumbing, which also works where git refuses an
 //! amend (in a `post-merge` hook git still counts as inside the merge).
 
-use super::Repo;
+use super::{GitError, Repo};
 
 impl Repo {
     /// Replace HEAD with a commit of git's index (its tree), HEAD's parents, author and message;
     /// the committer is whoever runs this, as for an amend. The branch moves with a reflog entry
     /// that says why. Runs no hook. Returns the new commit's id.
-    pub fn amend_head(&self, why: &str) -> Result<String, String> {
+    pub fn amend_head(&self, why: &str) -> Result<String, GitError> {
         let tree = self.git_text(&["write-tree"], &[])?;
         let old = self.git_text(&["rev-parse", "--verify", "HEAD"], &[])?;
         let raw = self.git_with_input(&["cat-file", "commit", &old], &[], &[])?;
@@ -31,7 +31,7 @@ impl Repo {
                 ));
             }
         }
-        let (name, email, date) = author.ok_or("HEAD has no author")?;
+        let (name, email, date) = author.ok_or(GitError::Unexpected("cat-file"))?;
         let env = [
             ("GIT_AUTHOR_NAME", name),
             ("GIT_AUTHOR_EMAIL", email),

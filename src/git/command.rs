@@ -1,10 +1,14 @@
 //! Running the git binary with an environment of our choosing and bytes on its stdin.
 
-use super::Repo;
+use super::{GitError, Repo};
 
 impl Repo {
     /// What git printed, trimmed.
-    pub(crate) fn git_text(&self, args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
+    pub(crate) fn git_text(
+        &self,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Result<String, GitError> {
         self.git_text_with_input(args, env, &[])
     }
 
@@ -14,7 +18,7 @@ impl Repo {
         args: &[&str],
         env: &[(&str, String)],
         input: &[u8],
-    ) -> Result<String, String> {
+    ) -> Result<String, GitError> {
         self.git_with_input(args, env, input)
             .map(|out| String::from_utf8_lossy(&out).trim().to_string())
     }
@@ -26,7 +30,7 @@ impl Repo {
         args: &[&str],
         env: &[(&str, String)],
         input: &[u8],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, GitError> {
         use std::io::Write as _;
         let mut c = std::process::Command::new("git");
         c.current_dir(self.workdir())
@@ -37,21 +41,18 @@ impl Repo {
         for (k, v) in env {
             c.env(k, v);
         }
-        let mut child = c.spawn().map_err(|e| format!("running git: {e}"))?;
-        let mut stdin = child.stdin.take().ok_or("running git: no stdin")?;
+        let mut child = c.spawn().map_err(GitError::Spawn)?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| GitError::Spawn(std::io::Error::other("no stdin")))?;
         let written = stdin.write_all(input);
         drop(stdin);
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("running git: {e}"))?;
+        let out = child.wait_with_output().map_err(GitError::Spawn)?;
         if !out.status.success() {
-            return Err(format!(
-                "git {}: {}",
-                args.first().unwrap_or(&""),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(GitError::failed(args, &out.stderr));
         }
-        written.map_err(|e| format!("git {}: {e}", args.first().unwrap_or(&"")))?;
+        written.map_err(GitError::Spawn)?;
         Ok(out.stdout)
     }
 }

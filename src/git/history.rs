@@ -7,7 +7,7 @@ use std::path::Path;
 
 use git2::ObjectType;
 
-use super::{pack, Repo};
+use super::{pack, GitError, Repo};
 
 impl Repo {
     /// Every blob id in HEAD's tree (recursively), or `None` when there is no commit yet.
@@ -222,14 +222,11 @@ impl Repo {
     pub fn staged_changes(
         &self,
         index_file: Option<&str>,
-    ) -> Result<(HashSet<String>, HashSet<String>), String> {
+    ) -> Result<(HashSet<String>, HashSet<String>), GitError> {
         let head = {
             let git = self.git();
             let head = match git.head() {
-                Ok(h) => h
-                    .peel_to_tree()
-                    .map(|t| t.id())
-                    .map_err(|e| e.message().to_string())?,
+                Ok(h) => h.peel_to_tree().map(|t| t.id())?,
                 Err(e)
                     if matches!(
                         e.code(),
@@ -237,10 +234,9 @@ impl Repo {
                     ) =>
                 {
                     // git knows the empty tree without it being stored.
-                    git2::Oid::hash_object_ext(ObjectType::Tree, b"", self.format)
-                        .map_err(|e| e.message().to_string())?
+                    git2::Oid::hash_object_ext(ObjectType::Tree, b"", self.format)?
                 }
-                Err(e) => return Err(e.message().to_string()),
+                Err(e) => return Err(e.into()),
             };
             head
         };
@@ -272,7 +268,7 @@ impl Repo {
         &self,
         args: &[&str],
         index_file: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), GitError> {
         self.run_git(args, &[])?;
         let git_dir = self.git_dir();
         let lock = git_dir.join("index.lock");
@@ -297,14 +293,13 @@ impl Repo {
     /// difference between creating two files and a hundred: `git add` then finds every object
     /// present and writes none.
     ///
-    /// Done in process, pack and index (see [`super::pack`]): 2-4 ms for a hundred-file
-    /// commit's ~270 shards, where with libgit2's indexer it took 6-8, `git fast-import` 17–26
-    /// and libgit2's own pack builder, searching for deltas, 31 (BENCHMARKS.md, seventh and
-    /// twentieth sessions). Objects already present are skipped.
-    pub fn write_blobs_packed(&self, blobs: &[&[u8]]) -> Result<Vec<String>, String> {
-        let what =
-            |e: &dyn std::fmt::Display| format!("writing a pack of {} blobs: {e}", blobs.len());
-        let err = |e: git2::Error| what(&e.message());
+    /// Done in process, pack and index (see [`super::pack`]), into the object directory git
+    /// was told to use. Objects already present are skipped.
+    pub fn write_blobs_packed(&self, blobs: &[&[u8]]) -> Result<Vec<String>, GitError> {
+        let what = |source: std::io::Error| GitError::Io {
+            what: format!("writing a pack of {} blobs", blobs.len()),
+            source,
+        };
         let raw: Vec<Vec<u8>> = blobs
             .iter()
             .map(|b| pack::blob_id(b, self.format))
@@ -312,10 +307,9 @@ impl Repo {
         let ids: Vec<git2::Oid> = raw
             .iter()
             .map(|r| git2::Oid::from_bytes(r))
-            .collect::<Result<_, _>>()
-            .map_err(err)?;
+            .collect::<Result<_, _>>()?;
         let git = self.git();
-        let odb = git.odb().map_err(err)?;
+        let odb = git.odb()?;
         let mut seen = HashSet::new();
         // Without NO_REFRESH, every object not found makes libgit2 re-list the pack folder
         // (6 ms for a commit's 160 shards); a pack another process wrote meanwhile is missed,
@@ -328,17 +322,16 @@ impl Repo {
         if !missing.is_empty() {
             let bytes: Vec<&[u8]> = missing.iter().map(|&i| blobs[i]).collect();
             let their_ids = missing.iter().map(|&i| raw[i].clone()).collect();
-            let pack =
-                pack::Pack::of_blobs(&bytes, their_ids, self.format).map_err(|e| what(&e))?;
-            pack.install(&self.objects_dir()).map_err(|e| what(&e))?;
-            odb.refresh().map_err(err)?;
+            let pack = pack::Pack::of_blobs(&bytes, their_ids, self.format).map_err(what)?;
+            pack.install(&self.objects_dir()).map_err(what)?;
+            odb.refresh()?;
         }
         Ok(ids.iter().map(|o| o.to_string()).collect())
     }
 
     /// Run the git binary in the work tree with the environment this process received (a
     /// hook's `GIT_INDEX_FILE` included), plus `extra`. Fails with git's own message.
-    pub fn run_git(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<(), String> {
+    pub fn run_git(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<(), GitError> {
         self.git_output(args, extra).map(drop)
     }
 
@@ -382,19 +375,15 @@ impl Repo {
     }
 
     /// [`Repo::run_git`], returning what git printed.
-    fn git_output(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<Vec<u8>, String> {
+    fn git_output(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<Vec<u8>, GitError> {
         let mut c = std::process::Command::new("git");
         c.current_dir(self.workdir()).args(args);
         for (k, v) in extra {
             c.env(k, v);
         }
-        let out = c.output().map_err(|e| format!("running git: {e}"))?;
+        let out = c.output().map_err(GitError::Spawn)?;
         if !out.status.success() {
-            return Err(format!(
-                "git {}: {}",
-                args.first().unwrap_or(&""),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(GitError::failed(args, &out.stderr));
         }
         Ok(out.stdout)
     }
@@ -403,8 +392,8 @@ impl Repo {
 /// The (new, old) blob ids of `git diff --raw -z` output without renames: records of
 /// `:MODE MODE ID ID STATUS` then the path, each ended by NUL. An id of zeros (no blob on that
 /// side) and submodules (mode 160000) are left out.
-fn parse_raw_diff(out: &[u8]) -> Result<(HashSet<String>, HashSet<String>), String> {
-    let bad = || "git diff-index printed what it never prints".to_string();
+fn parse_raw_diff(out: &[u8]) -> Result<(HashSet<String>, HashSet<String>), GitError> {
+    let bad = || GitError::Unexpected("diff-index");
     let (mut new, mut old) = (HashSet::new(), HashSet::new());
     let mut fields = out.split(|&b| b == 0);
     while let Some(meta) = fields.next() {

@@ -8,46 +8,25 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Git's index file at `path`: its bytes and mtime, from one open file (git replaces its index by
-/// a rename, so the two belong together, and never rewrites it in place, so it can be mapped).
+/// a rename, so the two belong together).
 /// No bytes when there is no index yet; `None` when it cannot be read.
 pub(crate) fn read(path: &Path) -> Option<(IndexBytes, (i64, i64))> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Some((IndexBytes::Read(Vec::new()), (0, 0)));
+            return Some((Vec::new(), (0, 0)));
         }
         Err(_) => return None,
     };
     let meta = file.metadata().ok()?;
-    let bytes = match crate::util::fs::Mapped::new(&file) {
-        Ok(m) => IndexBytes::Mapped(m),
-        // A file system that cannot map: read it.
-        Err(_) => {
-            use std::io::Read as _;
-            let mut data = Vec::with_capacity(meta.len() as usize);
-            (&file).read_to_end(&mut data).ok()?;
-            IndexBytes::Read(data)
-        }
-    };
-    Some((bytes, (meta.mtime(), meta.mtime_nsec())))
+    use std::io::Read as _;
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    (&file).read_to_end(&mut data).ok()?;
+    Some((data, (meta.mtime(), meta.mtime_nsec())))
 }
 
-/// The bytes of git's index, mapped or read.
-pub(crate) enum IndexBytes {
-    Mapped(crate::util::fs::Mapped),
-    Read(Vec<u8>),
-}
-
-impl std::ops::Deref for IndexBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            IndexBytes::Mapped(m) => m,
-            IndexBytes::Read(v) => v,
-        }
-    }
-}
+/// The bytes of git's index.
+pub(crate) type IndexBytes = Vec<u8>;
 
 /// The number of entries the index file's header announces (0 when there is no header). It
 /// comes from a file: callers bound what they reserve for it.

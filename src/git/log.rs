@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use super::Repo;
+use super::{GitError, Repo};
 
 /// A line added to the committed cache by one commit.
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ impl Repo {
         path: &str,
         max_commits: usize,
         keep: impl Fn(&str) -> bool,
-    ) -> Result<Vec<AddedLine>, String> {
+    ) -> Result<Vec<AddedLine>, GitError> {
         if self.git().head().is_err() {
             return Ok(Vec::new());
         }
@@ -57,8 +57,11 @@ impl Repo {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("running git log: {e}"))?;
-        let stdout = child.stdout.take().ok_or("git log: no output")?;
+            .map_err(GitError::Spawn)?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| GitError::Spawn(std::io::Error::other("no stdout")))?;
         let mut out = Vec::new();
         let (mut author, mut email, mut time) = (String::new(), String::new(), 0i64);
         let mut reader = BufReader::new(stdout);
@@ -68,7 +71,7 @@ impl Repo {
             match reader.read_until(b'\n', &mut buf) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(e) => return Err(format!("reading git log: {e}")),
+                Err(e) => return Err(GitError::Spawn(e)),
             }
             if buf.len() > MAX_LINE {
                 continue;
@@ -91,13 +94,13 @@ impl Repo {
                 }
             }
         }
-        let status = child.wait().map_err(|e| format!("git log: {e}"))?;
+        let status = child.wait().map_err(GitError::Spawn)?;
         if !status.success() {
-            let mut err = String::new();
+            let mut err = Vec::new();
             if let Some(mut e) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                let _ = std::io::Read::read_to_end(&mut e, &mut err);
             }
-            return Err(format!("git log: {}", err.trim()));
+            return Err(GitError::failed(&["log"], &err));
         }
         Ok(out)
     }

@@ -9,13 +9,15 @@
 mod amend;
 mod blob_id;
 mod command;
+mod error;
 pub use blob_id::BlobId;
+pub use error::GitError;
 mod history;
 mod log;
 mod objects;
 mod pack;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub use log::AddedLine;
 pub mod hooks;
 pub mod index_file;

@@ -66,11 +66,9 @@ impl Repo {
     /// Write `bytes` as a blob into the object database; returns its id. Into the directory
     /// git was told to use, when it was told one (then by git itself: libgit2 writes only to
     /// the repository's own).
-    pub fn write_blob(&self, bytes: &[u8]) -> Result<String, git2::Error> {
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<String, super::GitError> {
         if self.object_dir.get().is_some() {
-            return self
-                .git_text_with_input(&["hash-object", "-w", "--stdin"], &[], bytes)
-                .map_err(|e| git2::Error::from_str(&e));
+            return self.git_text_with_input(&["hash-object", "-w", "--stdin"], &[], bytes);
         }
         Ok(self.git().blob(bytes)?.to_string())
     }

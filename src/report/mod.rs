@@ -169,7 +169,8 @@ fn by_author(session: &Workspace) -> Result<Vec<AuthorMonth>, String> {
             l.contains("\"cost_usd\":")
                 && !l.contains("\"cost_usd\":0.0,")
                 && !l.contains("\"cost_usd\":null")
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
     let mut seen = HashSet::new();
     let mut by: BTreeMap<(String, String), (u64, f64)> = BTreeMap::new();
     // Oldest first, so a line is credited to the commit that first added it.

@@ -104,8 +104,7 @@ pub fn carry_into_head(session: &Workspace) -> Result<Option<CommitOutcome>> {
     if outcome.staged.shards > 0 || outcome.staged.added > 0 || outcome.staged.pruned > 0 {
         session
             .repo
-            .amend_head("rustassistant: the analyses of this commit's content (amend)")
-            .map_err(anyhow::Error::msg)?;
+            .amend_head("rustassistant: the analyses of this commit's content (amend)")?;
         outcome.amended = true;
     }
     Ok(Some(outcome))
@@ -184,10 +183,7 @@ fn stage(session: &Workspace, index: &mut Index, fresh: bool, sweep: bool) -> Re
             args.push(format!(".rustassistant/{f}"));
         }
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        session
-            .repo
-            .run_git_for_commit(&a, idx)
-            .map_err(anyhow::Error::msg)?;
+        session.repo.run_git_for_commit(&a, idx)?;
     }
     Ok(staged)
 }
@@ -213,4 +209,63 @@ fn judge(session: &Workspace, report: &Report, _mode: PreCommitMode) -> (Vec<Fil
         session.config.strict_from_user || matches!(r.cause, Cause::Failed | Cause::DryRun)
     });
     (left_out, strict && blocking)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &std::path::Path, args: &[&str]) {
+        let out = crate::git::testing::git(dir, args, &[]);
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    /// The hook's policy driven as a library call: the staged files are analysed, their
+    /// entries staged with them, and nothing blocks; a second call with nothing new stages
+    /// nothing; `off` steps aside and says why.
+    #[test]
+    fn the_hook_stages_the_analyses_of_exactly_the_staged_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = crate::workspace::test_workspace(dir.path());
+        std::fs::write(dir.path().join("a.rs"), "// TODO: one\nfn a() {}\n").unwrap();
+        std::fs::write(dir.path().join("b.rs"), "fn b() {}\n").unwrap();
+        git(dir.path(), &["add", "a.rs", "b.rs"]);
+        let first = pre_commit(&ws).unwrap();
+        assert_eq!(first.skipped, None);
+        assert!(!first.block);
+        assert!(first.left_out.is_empty());
+        // Two files, the two offline types.
+        assert_eq!(first.staged.added, 4, "{first:?}");
+        assert!(first.staged.shards > 0);
+        git(
+            dir.path(),
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "one",
+                "--no-verify",
+            ],
+        );
+        let again = pre_commit(&ws).unwrap();
+        assert_eq!(again.staged.added, 0, "{again:?}");
+
+        std::fs::write(
+            dir.path().join(".rustassistant/config.toml"),
+            "[hooks]\npre_commit = \"off\"\n",
+        )
+        .unwrap();
+        let ws = Workspace::open(
+            dir.path().to_path_buf(),
+            ws.env.clone(),
+            &crate::config::Overrides::default(),
+            ws.out,
+        )
+        .unwrap();
+        let off = pre_commit(&ws).unwrap();
+        assert_eq!(off.skipped.as_deref(), Some("[hooks] pre_commit = \"off\""));
+    }
 }

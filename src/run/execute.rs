@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::analyzer::AnalyzeError;
+use crate::analyzer::FailureKind;
 use crate::cache::shard::ShardId;
 use crate::cache::store::{Edit, Location, Place};
 use crate::cache::{Entry, Tokens, SCHEMA_VERSION};
@@ -435,12 +435,15 @@ fn analyze_one(
     }
     let outcome = match analyzer.analyze(&file.path, text, opts.deadline) {
         Ok(o) => o,
-        Err(AnalyzeError::Budget(m)) => return fail_because(Status::Skipped, Cause::Budget, m),
-        Err(AnalyzeError::Unavailable(m)) => {
-            return fail_because(Status::Error, Cause::Unavailable, m)
+        Err(e) => {
+            let m = e.message();
+            return match e.kind() {
+                FailureKind::Budget => fail_because(Status::Skipped, Cause::Budget, m),
+                FailureKind::Unavailable => fail_because(Status::Error, Cause::Unavailable, m),
+                FailureKind::Skipped => fail(Status::Skipped, m),
+                FailureKind::Failed => fail(Status::Error, m),
+            };
         }
-        Err(AnalyzeError::Skipped(m)) => return fail(Status::Skipped, m),
-        Err(AnalyzeError::Failed(m)) => return fail(Status::Error, m),
     };
     entry.tokens = outcome.tokens;
     entry.cost_usd = outcome.cost_usd;

@@ -264,29 +264,10 @@ pub fn check_real_dirs(root: &Path, dir: &Path) -> std::io::Result<()> {
     }
 }
 
-pub use crate::sys::Mapped;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
-
-    #[test]
-    fn a_mapping_holds_the_file_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&p, &body).unwrap();
-        let Ok(m) = Mapped::new(&std::fs::File::open(&p).unwrap()) else {
-            // Not on this platform, or the fallbacks were asked for: callers read the file.
-            assert!(!crate::sys::fast());
-            return;
-        };
-        assert_eq!(&*m, &body[..]);
-        std::fs::write(&p, b"").unwrap();
-        let m = Mapped::new(&std::fs::File::open(&p).unwrap()).unwrap();
-        assert!(m.is_empty());
-    }
 
     #[test]
     fn reads_regular_files_and_refuses_links_on_the_way() {

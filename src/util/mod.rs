@@ -29,31 +29,15 @@ pub fn interned(name: &str) -> &'static str {
     n
 }
 
-/// The two lower-case hex digits of every byte.
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
-        i += 1;
-    }
-    t
-};
-
 /// Write `bytes` in lower-case hex into the start of `out` (which holds at least twice as many
-/// bytes): a byte's two digits from one table, as this runs for every entry of git's index.
+/// bytes).
 pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
-    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair.copy_from_slice(&HEX_PAIRS[b as usize]);
-    }
+    ::hex::encode_to_slice(bytes, &mut out[..bytes.len() * 2]).expect("room for two digits a byte");
 }
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    let mut out = vec![0u8; bytes.len() * 2];
-    hex_into(bytes, &mut out);
-    String::from_utf8(out).expect("hex digits are ASCII")
+    ::hex::encode(bytes)
 }
 
 /// `bytes` as a `str` when they are UTF-8: [`std::str::from_utf8`] with a fast path for ASCII,
