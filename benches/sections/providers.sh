@@ -16,7 +16,9 @@ for jobs in 1 4 16; do
   rm -rf "$R" && mkdir -p "$R" && (cd "$R" && git init -q -b main &&
     for i in $(seq "$N"); do echo "fn f$i() {}" >"f$i.rs"; done && git add -A && git commit -q -m gen)
   t0=${EPOCHREALTIME/./}
-  (cd "$R" && RUSTASSISTANT_PROVIDER=openai OPENAI_API_KEY=bench RUSTASSISTANT_BASE_URL="http://127.0.0.1:$PORT/v1" \
+  # A user of its own: what other sections spent must not count against this one's budget.
+  rm -rf "$WORK/home-providers" && mkdir -p "$WORK/home-providers"
+  (cd "$R" && RUSTASSISTANT_HOME=$WORK/home-providers RUSTASSISTANT_PROVIDER=openai OPENAI_API_KEY=bench RUSTASSISTANT_BASE_URL="http://127.0.0.1:$PORT/v1" \
     "$BIN" analyze --all -t refactor --jobs "$jobs" -q >/dev/null 2>&1)
   t1=${EPOCHREALTIME/./}
   ms=$(((10#$t1 - 10#$t0) / 1000))
