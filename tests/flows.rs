@@ -2,29 +2,9 @@
 //! rebases with a resolved conflict, `--no-verify` commits, cherry-picks, a teammate's clone,
 //! and a personal configuration mistake.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::*;
-
-fn sources(n: usize, tag: &str) -> Vec<(String, String)> {
-    (0..n)
-        .map(|i| {
-            (
-                format!("src/f{i}.rs"),
-                format!("// TODO {tag} {i}\nfn f{i}() {{}}\n"),
-            )
-        })
-        .collect()
-}
-
-/// A repository with hooks installed whose first commit carries its analyses.
-fn hooked(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let repo = env.repo(name, files);
-    env.run(&repo, &["init", "--hooks"]).ok();
-    env.git(&repo, &["add", "-A"]);
-    env.git(&repo, &["commit", "-q", "-m", "cache"]);
-    repo
-}
 
 /// The number of entries in `rev`'s shards of the blob `rev:path`.
 fn entries_of(env: &TestEnv, repo: &Path, rev: &str, path: &str) -> usize {
@@ -100,7 +80,7 @@ fn without_hooks_analyze_add_commit_gives_a_teammate_every_analysis() {
 fn an_automatic_merge_commits_the_analyses_of_the_merged_content() {
     let env = TestEnv::new();
     let lib = "fn one() {}\n\nfn two() {}\n\nfn three() {}\n\nfn four() {}\n";
-    let repo = hooked(&env, "r", &[("lib.rs", lib), ("a.rs", "fn a() {}\n")]);
+    let repo = env.hooked("r", &[("lib.rs", lib), ("a.rs", "fn a() {}\n")]);
     env.git(&repo, &["checkout", "-q", "-b", "side"]);
     std::fs::write(
         repo.join("lib.rs"),
@@ -152,11 +132,7 @@ fn an_automatic_merge_commits_the_analyses_of_the_merged_content() {
 #[test]
 fn a_rebase_with_a_resolved_conflict_commits_the_resolved_contents_analyses() {
     let env = TestEnv::new();
-    let repo = hooked(
-        &env,
-        "r",
-        &[("a.rs", "fn a() { 0; }\n"), ("b.rs", "fn b() {}\n")],
-    );
+    let repo = env.hooked("r", &[("a.rs", "fn a() { 0; }\n"), ("b.rs", "fn b() {}\n")]);
     env.git(&repo, &["checkout", "-q", "-b", "topic"]);
     std::fs::write(repo.join("a.rs"), "// TODO topic\nfn a() { 1; }\n").unwrap();
     env.git(&repo, &["commit", "-q", "-am", "topic"]);
@@ -199,7 +175,7 @@ fn a_rebase_with_a_resolved_conflict_commits_the_resolved_contents_analyses() {
 #[test]
 fn after_a_no_verify_commit_analyze_leaves_git_clean_and_the_next_commit_catches_up() {
     let env = TestEnv::new();
-    let repo = hooked(&env, "r", &borrowed(&sources(30, "a")));
+    let repo = env.hooked("r", &borrowed(&sources(30, "a")));
     env.git(&repo, &["checkout", "-q", "-b", "other"]);
     env.git(&repo, &["checkout", "-q", "main"]);
     write_files(&repo, &borrowed(&sources(30, "b")));
@@ -225,7 +201,7 @@ fn after_a_no_verify_commit_analyze_leaves_git_clean_and_the_next_commit_catches
 #[test]
 fn a_cherry_pick_whose_parent_created_a_shard_never_conflicts() {
     let env = TestEnv::new();
-    let repo = hooked(&env, "r", &[("a.rs", "fn a() {}\n")]);
+    let repo = env.hooked("r", &[("a.rs", "fn a() {}\n")]);
     env.git(&repo, &["checkout", "-q", "-b", "feature"]);
     // Two commits: the first adds files, whose entries land in shards main never wrote; the
     // second adds others, some of whose entries land in those same shards.
@@ -254,7 +230,7 @@ fn a_cherry_pick_whose_parent_created_a_shard_never_conflicts() {
 #[test]
 fn a_personal_config_mistake_never_blocks_a_commit() {
     let env = TestEnv::new();
-    let repo = hooked(&env, "r", &[("a.rs", "fn a() {}\n")]);
+    let repo = env.hooked("r", &[("a.rs", "fn a() {}\n")]);
     let user = env.home.join(".rustassistant/config.toml");
     for (text, setting) in [
         ("[llm]\nprovider = \"openai-compatible\"\n", "needs a base URL"),

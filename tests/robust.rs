@@ -7,26 +7,6 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
-/// A repository with hooks installed whose first commit carries its analyses.
-fn hooked(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let repo = env.repo(name, files);
-    env.run(&repo, &["init", "--hooks"]).ok();
-    env.git(&repo, &["add", "-A"]);
-    env.git(&repo, &["commit", "-q", "-m", "cache"]);
-    repo
-}
-
-fn sources(n: usize, tag: &str) -> Vec<(String, String)> {
-    (0..n)
-        .map(|i| {
-            (
-                format!("src/f{i}.rs"),
-                format!("// TODO {tag} {i}\nfn f{i}() {{}}\n"),
-            )
-        })
-        .collect()
-}
-
 /// Every symbolic link below `dir`.
 fn links_below(dir: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(dir)
@@ -40,7 +20,7 @@ fn links_below(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn shard_paths_holding_links_folders_or_giant_files_never_leak_block_or_lose() {
     let env = TestEnv::new();
-    let repo = hooked(&env, "r", &borrowed(&sources(24, "a")));
+    let repo = env.hooked("r", &borrowed(&sources(24, "a")));
     // A teammate's commit turns every todos shard path into a link to a file outside the
     // repository, and half the metrics shard paths into folders.
     let victims = env.root().join("victims");
@@ -511,7 +491,7 @@ fn assert_index_equals_disk(env: &TestEnv, repo: &Path, when: &str) {
 #[test]
 fn the_local_index_equals_the_disk_after_concurrent_commits_runs_and_kills() {
     let env = TestEnv::new();
-    let repo = hooked(&env, "r", &borrowed(&sources(60, "a")));
+    let repo = env.hooked("r", &borrowed(&sources(60, "a")));
     let wt = env.root().join("wt");
     env.git(
         &repo,
@@ -597,7 +577,7 @@ fn the_local_index_equals_the_disk_after_concurrent_commits_runs_and_kills() {
 #[test]
 fn empty_shards_git_does_not_track_are_removed_by_the_next_command() {
     let env = TestEnv::new();
-    let repo = hooked(&env, "r", &[("a.rs", RUST_SRC)]);
+    let repo = env.hooked("r", &[("a.rs", RUST_SRC)]);
     let cache = repo.join(".rustassistant/cache");
     // Every type's 256 shards are committed from its first commit on.
     let tracked = env.git(&repo, &["ls-files", ".rustassistant/cache/todos"]);
@@ -637,7 +617,7 @@ fn empty_shards_git_does_not_track_are_removed_by_the_next_command() {
 #[test]
 fn a_commit_into_another_object_directory_carries_its_analyses() {
     let env = TestEnv::new();
-    let repo = hooked(&env, "r", &borrowed(&sources(40, "a")));
+    let repo = env.hooked("r", &borrowed(&sources(40, "a")));
     // As git runs a hook with objects kept apart (a quarantine, a build system's store): new
     // objects go to GIT_OBJECT_DIRECTORY, the repository's are reached as an alternate.
     let objects = env.root().join("objects-elsewhere");

@@ -3,18 +3,9 @@
 //! dirty the tree; the overlay keeps working-tree-only analyses out of the work tree.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::*;
-
-/// A repository with hooks installed whose first commit carries its analyses.
-fn hooked(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let repo = env.repo(name, files);
-    env.run(&repo, &["init", "--hooks"]).ok();
-    env.git(&repo, &["add", "-A"]);
-    env.git(&repo, &["commit", "-q", "-m", "cache"]);
-    repo
-}
 
 /// Every blob id in the tree of `rev`.
 fn tree_blobs(env: &TestEnv, repo: &Path, rev: &str) -> HashSet<String> {
@@ -71,7 +62,7 @@ fn the_ordinary_merge_and_merges_of_shared_shards_never_conflict() {
     let env = TestEnv::new();
     let mut files: Vec<(String, String)> = vec![("src/lib.rs".into(), LONG.into())];
     files.extend((0..40).map(|i| (format!("src/m{i}.rs"), format!("fn m{i}() {{}}\n"))));
-    let repo = hooked(&env, "r", &borrowed(&files));
+    let repo = env.hooked("r", &borrowed(&files));
     env.git(&repo, &["branch", "side"]);
     // Two branches edit different lines of one file, and each adds new files (40 of them each:
     // with 256 shards a type, both sides land in some of the same shards).
@@ -159,7 +150,7 @@ fn a_teammate_without_the_tool_merges_cleanly() {
     let remote = env.bare_remote();
     let mut files: Vec<(String, String)> = vec![("src/lib.rs".into(), LONG.into())];
     files.extend((0..30).map(|i| (format!("src/m{i}.rs"), format!("fn m{i}() {{}}\n"))));
-    let a = hooked(&env, "a", &borrowed(&files));
+    let a = env.hooked("a", &borrowed(&files));
     env.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
     env.git(&a, &["push", "-q", "origin", "main"]);
     for (branch, from, to) in [
@@ -197,8 +188,7 @@ fn a_teammate_without_the_tool_merges_cleanly() {
 #[test]
 fn commits_carry_exactly_the_analyses_of_the_committed_content() {
     let env = TestEnv::new();
-    let repo = hooked(
-        &env,
+    let repo = env.hooked(
         "r",
         &[("src/a.rs", "fn a() {}\n"), ("src/b.rs", "fn b() {}\n")],
     );
@@ -271,11 +261,7 @@ fn re_analysis_and_clear_then_analyze_leave_git_status_clean() {
 #[test]
 fn working_tree_analyses_wait_in_the_overlay_and_never_block_a_checkout() {
     let env = TestEnv::new();
-    let repo = hooked(
-        &env,
-        "r",
-        &[("a.rs", "fn a() {}\n"), ("b.rs", "fn b() {}\n")],
-    );
+    let repo = env.hooked("r", &[("a.rs", "fn a() {}\n"), ("b.rs", "fn b() {}\n")]);
     // A branch whose shards differ.
     env.git(&repo, &["checkout", "-q", "-b", "other"]);
     std::fs::write(repo.join("z.rs"), "// TODO z\nfn z() {}\n").unwrap();

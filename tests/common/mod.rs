@@ -202,6 +202,15 @@ impl TestEnv {
         self.repo_with(name, files, &[])
     }
 
+    /// A repository with hooks installed whose first commit carries its analyses.
+    pub fn hooked(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let repo = self.repo(name, files);
+        self.run(&repo, &["init", "--hooks"]).ok();
+        self.git(&repo, &["add", "-A"]);
+        self.git(&repo, &["commit", "-q", "-m", "cache"]);
+        repo
+    }
+
     pub fn repo_with(&self, name: &str, files: &[(&str, &str)], init_args: &[&str]) -> PathBuf {
         let dir = self.root().join(name);
         std::fs::create_dir_all(&dir).unwrap();
@@ -440,3 +449,15 @@ pub fn folder_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 pub mod fake;
+
+/// `n` Rust files under `src/`, each with a TODO naming `tag`.
+pub fn sources(n: usize, tag: &str) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("src/f{i}.rs"),
+                format!("// TODO {tag} {i}\nfn f{i}() {{}}\n"),
+            )
+        })
+        .collect()
+}
