@@ -1,16 +1,13 @@
-//! A blob id as the cache writes it (lower-case hex, 40 digits for SHA-1, 64 for SHA-256), kept
-//! inline: an all-cached `--all` passes one from git's index to a result line for every file,
-//! and as a shared string that was one allocation and one free per file on the hot path.
+//! A blob id as the cache writes it: lower-case hex, 40 digits for SHA-1, 64 for SHA-256,
+//! checked once where it is made, so the rest of the crate never meets a malformed one.
 
 use std::fmt;
 
-/// A git object id in lower-case hex, held inline (no allocation; cloning copies 65 bytes).
-/// Equal ids are equal strings, and an id hashes as its string does (it can be looked up by
+/// A git object id in lower-case hex. Equal ids are equal strings, and an id hashes as its string does (it can be looked up by
 /// `&str` in a map keyed by ids, see `Borrow`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct BlobId {
-    len: u8,
-    hex: [u8; 64],
+    s: String,
 }
 
 impl BlobId {
@@ -19,11 +16,8 @@ impl BlobId {
         if oid.len() != 20 && oid.len() != 32 {
             return None;
         }
-        let mut hex = [0u8; 64];
-        crate::util::hex_into(oid, &mut hex);
         Some(BlobId {
-            len: (oid.len() * 2) as u8,
-            hex,
+            s: crate::util::hex(oid),
         })
     }
 
@@ -35,21 +29,12 @@ impl BlobId {
         {
             return None;
         }
-        let mut out = [0u8; 64];
-        out[..b.len()].copy_from_slice(b);
-        Some(BlobId {
-            len: b.len() as u8,
-            hex: out,
-        })
+        Some(BlobId { s: hex.to_string() })
     }
 
     /// The hex digits.
     pub fn as_str(&self) -> &str {
-        // Checking the bytes again on every use would cost more than the allocation this type
-        // saves (ids are read as strings several times per file).
-        // SAFETY: the fields are private and only `from_raw` (which writes hex digits) and
-        // `parse` (which accepts only hex digits) set them: the bytes are ASCII.
-        unsafe { std::str::from_utf8_unchecked(&self.hex[..self.len as usize]) }
+        &self.s
     }
 }
 

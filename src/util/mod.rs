@@ -29,12 +29,6 @@ pub fn interned(name: &str) -> &'static str {
     n
 }
 
-/// Write `bytes` in lower-case hex into the start of `out` (which holds at least twice as many
-/// bytes).
-pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
-    ::hex::encode_to_slice(bytes, &mut out[..bytes.len() * 2]).expect("room for two digits a byte");
-}
-
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     ::hex::encode(bytes)
