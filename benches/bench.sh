@@ -2,7 +2,8 @@
 # Benchmarks for rustassistant. Prints a Markdown table per section; paste it into BENCHMARKS.md
 # with the date and machine it prints.
 #
-#   benches/bench.sh [cache] [llm] [git] [providers] [index] [hooks] [findings]   (default: all)
+#   benches/bench.sh [cache] [llm] [git] [providers] [index] [hooks] [findings]   (default: these)
+#   BENCH_A=/path/to/other/build benches/bench.sh ab|instructions   (builds against each other)
 #   BENCH_BIN=/path/to/other/rustassistant benches/bench.sh cache   (measure another build)
 #
 # Whole-process wall times, median of RUNS runs (default 7), release build. Synthetic
