@@ -50,6 +50,26 @@ median_pair_ms() {
   awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f %.1f\n", a / 1000, b / 1000 }'
 }
 
+# paid_on [LATENCY_MS]: start the fake LLM server (OpenAI wire format, examples/
+# fake_llm_server.rs) on a free port and point the paid types at it, with a budget no section's
+# spending reaches; FAKE_PID is the server. paid_off stops it (if running) and undoes the rest.
+paid_on() {
+  cargo build --release --quiet --example fake_llm_server
+  # A port file left by an earlier section would name a server that is gone.
+  rm -f "$WORK/fake-llm.port"
+  "$ROOT/target/release/examples/fake_llm_server" "${1:-0}" >"$WORK/fake-llm.port" &
+  FAKE_PID=$!
+  while [ ! -s "$WORK/fake-llm.port" ]; do sleep 0.05; done
+  printf '[budget]\nmonthly_limit_usd = 1000000\n' >"$RUSTASSISTANT_HOME/config.toml"
+  export RUSTASSISTANT_PROVIDER=openai OPENAI_API_KEY=bench \
+    RUSTASSISTANT_BASE_URL="http://127.0.0.1:$(cat "$WORK/fake-llm.port")/v1"
+}
+paid_off() {
+  kill "$FAKE_PID" 2>/dev/null || true
+  unset RUSTASSISTANT_PROVIDER OPENAI_API_KEY RUSTASSISTANT_BASE_URL
+  rm -f "$RUSTASSISTANT_HOME/config.toml"
+}
+
 # gen_repo DIR N: a git repository with N Rust files in 100 folders, committed.
 gen_repo() {
   local dir=$1 n=$2

@@ -25,6 +25,8 @@ pub struct Workspace {
     pub cwd: PathBuf,
     /// Where output goes.
     pub out: Printer,
+    /// Whether a `git commit` runs rustassistant's pre-commit hook, read once.
+    hook_runs: std::sync::OnceLock<bool>,
 }
 
 impl Workspace {
@@ -48,19 +50,6 @@ impl Workspace {
         if config.compression() == crate::config::Compression::Zstd {
             out.warn("[cache] compression = \"zstd\" no longer applies: shards are plain text, which git delta-compresses and union-merges (see README, \"Compression\")");
         }
-        if let Some(bad) = config
-            .file
-            .cache
-            .max_age
-            .as_deref()
-            .filter(|a| crate::util::parse_age(a).is_err())
-        {
-            return Err(crate::error::UserError::Usage(format!(
-                "[cache] max_age: {}",
-                crate::util::parse_age(bad).unwrap_err()
-            ))
-            .into());
-        }
         let mut store = Store::new(root, repo.state_dir()).with_max_age(config.max_age());
         if config.file.cache.require_signature == Some(true) {
             let key = env
@@ -75,7 +64,16 @@ impl Workspace {
             env,
             cwd,
             out,
+            hook_runs: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Whether a `git commit` here runs rustassistant's pre-commit hook (read once a command:
+    /// it decides where new entries go, DESIGN.md "Where entries go").
+    pub fn commit_hook_runs(&self) -> bool {
+        *self
+            .hook_runs
+            .get_or_init(|| crate::git::hooks::commit_hook_runs(&self.repo))
     }
 
     /// Whether `.rustassistant/` exists.

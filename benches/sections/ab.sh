@@ -8,8 +8,8 @@
 # The builds in BENCH_A are compared with the build under test ($BIN, the last column). Figures,
 # at AB_FILES files (default 10,000) with refactor entries (made by the fake LLM server) and the
 # two offline types committed: a one-file hit of the paid type, the all-cached `--all` of each
-# kind, and the pre-commit hook of 100 modified files in a 200-file repository (HOOK_PAUSE: see
-# the hooks section).
+# kind, `cache stats` on a warm index, and the pre-commit hook of 100 modified files in a
+# 200-file repository (HOOK_PAUSE: see the hooks section).
 [ -n "${BENCH_A:-}" ] || { echo "section ab: set BENCH_A to the build(s) to compare with" >&2; return 0; }
 IFS=: read -r -a builds <<<"$BENCH_A"
 builds+=("$BIN")
@@ -17,15 +17,10 @@ nb=${#builds[@]}
 N=${AB_FILES:-10000}
 R=$WORK/ab$N
 gen_repo "$R" "$N"
-cargo build --release --quiet --example fake_llm_server
-"$ROOT/target/release/examples/fake_llm_server" 0 >"$WORK/fake-llm.port" &
-FAKE_PID=$!
-while [ ! -s "$WORK/fake-llm.port" ]; do sleep 0.05; done
-printf '[budget]\nmonthly_limit_usd = 1000\n' >"$RUSTASSISTANT_HOME/config.toml"
-export RUSTASSISTANT_PROVIDER=openai OPENAI_API_KEY=bench \
-  RUSTASSISTANT_BASE_URL="http://127.0.0.1:$(cat "$WORK/fake-llm.port")/v1"
+paid_on
 (cd "$R" && "$BIN" analyze --all -t refactor -t todos -t metrics --jobs 16 -q >/dev/null 2>&1)
 (cd "$R" && git add .rustassistant && git commit -q -m cache)
+# Hits from here on: the server is stopped, the paid type stays configured.
 kill "$FAKE_PID" 2>/dev/null || true
 # Each build gets its own clone (the local index lives in the git dir, and a build may have
 # another schema) and syncs it once.
@@ -43,8 +38,8 @@ each() { # each "ARGS": every build in its clone, in turn; prints their medians 
 read -r -a f1 < <(each "analyze -t refactor $F -q")
 read -r -a f2 < <(each "analyze --all -t refactor -q")
 read -r -a f3 < <(each "analyze --all -t todos -t metrics -q")
-unset RUSTASSISTANT_PROVIDER OPENAI_API_KEY RUSTASSISTANT_BASE_URL
-rm -f "$RUSTASSISTANT_HOME/config.toml"
+read -r -a f5 < <(each "cache stats -q")
+paid_off
 
 # The hook: one repository per build, the same 100 files modified in each every round, then
 # each build's hook run on its own staged index, the builds taking turns going first.
@@ -99,5 +94,6 @@ abrow "one-file hit, refactor" "${f1[@]}"
 abrow "all cached, refactor" "${f2[@]}"
 abrow "all cached, todos + metrics" "${f3[@]}"
 abrow "pre-commit hook, 100 of 200 files modified" "${f4[@]}"
+abrow "\`cache stats\` (warm)" "${f5[@]}"
 for ((i = 0; i < nb; i++)); do rm -rf "$R-$i" "$WORK/hook-$i"; done
 rm -rf "$R"

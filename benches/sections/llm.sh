@@ -4,13 +4,7 @@
 N=${LLM_FILES:-10000}
 R=$WORK/llm$N
 gen_repo "$R" "$N"
-cargo build --release --quiet --example fake_llm_server
-"$ROOT/target/release/examples/fake_llm_server" 0 >"$WORK/fake-llm.port" &
-FAKE_PID=$!
-while [ ! -s "$WORK/fake-llm.port" ]; do sleep 0.05; done
-PORT=$(cat "$WORK/fake-llm.port")
-printf '[budget]\nmonthly_limit_usd = 1000\n' >"$RUSTASSISTANT_HOME/config.toml"
-export RUSTASSISTANT_PROVIDER=openai OPENAI_API_KEY=bench RUSTASSISTANT_BASE_URL="http://127.0.0.1:$PORT/v1"
+paid_on
 (cd "$R" && "$BIN" analyze --all -t refactor -t todos -t metrics --jobs 16 -q >/dev/null 2>&1)
 (cd "$R" && git add .rustassistant && git commit -q -m cache)
 kill "$FAKE_PID" 2>/dev/null || true
@@ -21,8 +15,7 @@ read -r llm1 off1 gst1 < <(cd "$R" && alternate_us "$RUNS" \
   "'$BIN' analyze -t refactor $F -q" "'$BIN' analyze -t todos $F -q" "git status --porcelain -- $F")
 read -r llma offa gsta < <(cd "$R" && alternate_us "$RUNS" \
   "'$BIN' analyze --all -t refactor -q" "'$BIN' analyze --all -t todos -t metrics -q" "git status --porcelain")
-unset RUSTASSISTANT_PROVIDER OPENAI_API_KEY RUSTASSISTANT_BASE_URL
-rm -f "$RUSTASSISTANT_HOME/config.toml"
+paid_off
 echo
 echo "## Hits of a paid type ($N files, refactor entries committed; alternated, median of $RUNS)"
 echo

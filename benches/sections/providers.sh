@@ -1,11 +1,7 @@
 # Section `providers` of benches/bench.sh: 200 files against a fake server with fixed latency.
 N=${PROVIDER_FILES:-200}
 LAT=${LATENCY_MS:-100}
-cargo build --release --quiet --example fake_llm_server
-"$ROOT/target/release/examples/fake_llm_server" "$LAT" >"$WORK/fake.port" &
-FAKE_PID=$!
-while [ ! -s "$WORK/fake.port" ]; do sleep 0.05; done
-PORT=$(cat "$WORK/fake.port")
+paid_on "$LAT"
 echo
 echo "## LLM requests ($N files, fake server with ${LAT} ms latency, OpenAI wire format)"
 echo
@@ -16,13 +12,10 @@ for jobs in 1 4 16; do
   rm -rf "$R" && mkdir -p "$R" && (cd "$R" && git init -q -b main &&
     for i in $(seq "$N"); do echo "fn f$i() {}" >"f$i.rs"; done && git add -A && git commit -q -m gen)
   t0=${EPOCHREALTIME/./}
-  # A user of its own: what other sections spent must not count against this one's budget.
-  rm -rf "$WORK/home-providers" && mkdir -p "$WORK/home-providers"
-  (cd "$R" && RUSTASSISTANT_HOME=$WORK/home-providers RUSTASSISTANT_PROVIDER=openai OPENAI_API_KEY=bench RUSTASSISTANT_BASE_URL="http://127.0.0.1:$PORT/v1" \
-    "$BIN" analyze --all -t refactor --jobs "$jobs" -q >/dev/null 2>&1)
+  (cd "$R" && "$BIN" analyze --all -t refactor --jobs "$jobs" -q >/dev/null 2>&1)
   t1=${EPOCHREALTIME/./}
   ms=$(((10#$t1 - 10#$t0) / 1000))
   ideal=$((N * LAT / jobs))
   awk -v j="$jobs" -v m="$ms" -v i="$ideal" 'BEGIN { printf "| %d | %d | %d | %.2f× |\n", j, m, i, m / i }'
 done
-kill "$FAKE_PID" 2>/dev/null || true
+paid_off

@@ -168,7 +168,6 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
     // Opened by the run, beside the folder walk.
     let mut index = None;
     let report = crate::run::run(session, &sel, &plans, &opts, &mut index)?;
-
     let s = &report.summary;
     if let Some(index) = index.filter(|_| s.misses > 0 && !args.dry_run) {
         auto_evict(session, index);

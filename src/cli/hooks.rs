@@ -179,7 +179,7 @@ pub fn install(session: &Workspace) -> Result<Exit> {
 fn status(session: &Workspace) -> Result<Exit> {
     let (m, hooks) = crate::git::hooks::status(&session.repo);
     let out = session.out;
-    let hooked = hooks.iter().any(|h| h.name == "pre-commit" && h.runs);
+    let hooked = crate::git::hooks::pre_commit_runs(&hooks);
     let rule = if hooked {
         crate::run::StoredIn::Overlay
     } else {
@@ -462,13 +462,11 @@ fn pre_push(session: &Workspace) -> Result<Exit> {
         ));
     }
     if waiting < missing.len() {
-        session
-            .out
-            .err(if crate::git::hooks::commit_hook_runs(&session.repo) {
-                "  Run `rustassistant analyze --all`, commit, and push again."
-            } else {
-                "  Run `rustassistant analyze --all`, commit .rustassistant/, and push again."
-            });
+        session.out.err(if session.commit_hook_runs() {
+            "  Run `rustassistant analyze --all`, commit, and push again."
+        } else {
+            "  Run `rustassistant analyze --all`, commit .rustassistant/, and push again."
+        });
     }
     Ok(if strict { Exit::Failure } else { Exit::Success })
 }

@@ -126,6 +126,9 @@ pub struct Config {
     pub settings: Settings,
 }
 
+/// [`Config::llm_from`] when the provider came from configuration files (`load` names the file).
+const LLM_FROM_FILES: &str = "the configuration";
+
 /// Command-line overrides that take precedence over everything else.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -206,10 +209,9 @@ impl Config {
             file = file.overlay(user);
         }
         let mut cfg = Config::from_file(file, env, overrides)?;
-        if let Some(from) = llm_from {
-            if overrides.provider.is_none() && env.get("RUSTASSISTANT_PROVIDER").is_none() {
-                cfg.llm_from = from;
-            }
+        // A file is named only where no flag or variable chose the provider.
+        if let Some(from) = llm_from.filter(|_| cfg.llm_from == LLM_FROM_FILES) {
+            cfg.llm_from = from;
         }
         cfg.ignored = ignored;
         cfg.repo_config = repo_config;
@@ -242,7 +244,7 @@ impl Config {
         } else if env.get("RUSTASSISTANT_PROVIDER").is_some() {
             "RUSTASSISTANT_PROVIDER".to_string()
         } else {
-            "the configuration".to_string()
+            LLM_FROM_FILES.to_string()
         };
         let cfg = Config {
             file,

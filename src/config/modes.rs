@@ -1,5 +1,14 @@
 //! The configuration's modes, as types: what each setting's words mean.
 
+/// The value `s` names in `table`, or an error listing the words `names` says.
+fn word<T: Copy>(s: &str, table: &[(&str, T)], names: &str) -> Result<T, String> {
+    table
+        .iter()
+        .find(|(w, _)| *w == s)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| format!("`{}` is not one of {names}", crate::output::sanitize(s)))
+}
+
 /// What the pre-commit hook does (`[hooks] pre_commit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreCommitMode {
@@ -38,16 +47,16 @@ pub enum Eviction {
 impl std::str::FromStr for Eviction {
     type Err = String;
     fn from_str(s: &str) -> Result<Eviction, String> {
-        match s {
-            "lru" => Ok(Eviction::Lru),
-            "oldest" => Ok(Eviction::Oldest),
-            "largest" => Ok(Eviction::Largest),
-            "expensive" => Ok(Eviction::Expensive),
-            _ => Err(format!(
-                "`{}` is not one of lru, oldest, largest, expensive",
-                crate::output::sanitize(s)
-            )),
-        }
+        word(
+            s,
+            &[
+                ("lru", Eviction::Lru),
+                ("oldest", Eviction::Oldest),
+                ("largest", Eviction::Largest),
+                ("expensive", Eviction::Expensive),
+            ],
+            "lru, oldest, largest, expensive",
+        )
     }
 }
 
@@ -63,44 +72,45 @@ pub enum Compression {
 impl std::str::FromStr for Compression {
     type Err = String;
     fn from_str(s: &str) -> Result<Compression, String> {
-        match s {
-            "none" | "json" => Ok(Compression::None),
-            "zstd" => Ok(Compression::Zstd),
-            _ => Err(format!(
-                "`{}` is not one of none (json), zstd",
-                crate::output::sanitize(s)
-            )),
-        }
+        word(
+            s,
+            &[
+                ("none", Compression::None),
+                ("json", Compression::None),
+                ("zstd", Compression::Zstd),
+            ],
+            "none (json), zstd",
+        )
     }
 }
 
 impl std::str::FromStr for PreCommitMode {
     type Err = String;
     fn from_str(s: &str) -> Result<PreCommitMode, String> {
-        match s {
-            "analyze" => Ok(PreCommitMode::Analyze),
-            "check" => Ok(PreCommitMode::Check),
-            "off" => Ok(PreCommitMode::Off),
-            _ => Err(format!(
-                "`{}` is not one of analyze, check, off",
-                crate::output::sanitize(s)
-            )),
-        }
+        word(
+            s,
+            &[
+                ("analyze", PreCommitMode::Analyze),
+                ("check", PreCommitMode::Check),
+                ("off", PreCommitMode::Off),
+            ],
+            "analyze, check, off",
+        )
     }
 }
 
 impl std::str::FromStr for PrePushMode {
     type Err = String;
     fn from_str(s: &str) -> Result<PrePushMode, String> {
-        match s {
-            "warn" => Ok(PrePushMode::Warn),
-            "strict" => Ok(PrePushMode::Strict),
-            "off" => Ok(PrePushMode::Off),
-            _ => Err(format!(
-                "`{}` is not one of warn, strict, off",
-                crate::output::sanitize(s)
-            )),
-        }
+        word(
+            s,
+            &[
+                ("warn", PrePushMode::Warn),
+                ("strict", PrePushMode::Strict),
+                ("off", PrePushMode::Off),
+            ],
+            "warn, strict, off",
+        )
     }
 }
 

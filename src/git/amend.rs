@@ -33,9 +33,9 @@ impl Repo {
         }
         let (name, email, date) = author.ok_or(GitError::Unexpected("cat-file"))?;
         let env = [
-            ("GIT_AUTHOR_NAME", name),
-            ("GIT_AUTHOR_EMAIL", email),
-            ("GIT_AUTHOR_DATE", date),
+            ("GIT_AUTHOR_NAME", name.as_ref()),
+            ("GIT_AUTHOR_EMAIL", email.as_ref()),
+            ("GIT_AUTHOR_DATE", date.as_ref()),
         ];
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let new = self.git_text_with_input(&a, &env, message.as_bytes())?;

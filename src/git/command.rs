@@ -1,4 +1,8 @@
-//! Running the git binary with an environment of our choosing and bytes on its stdin.
+//! Running the git binary in the work tree, with this process's environment (a hook's
+//! `GIT_INDEX_FILE` included) plus variables of our choosing, and bytes on its stdin: the one
+//! place the crate starts git.
+
+use std::ffi::OsStr;
 
 use super::{GitError, Repo};
 
@@ -7,7 +11,7 @@ impl Repo {
     pub(crate) fn git_text(
         &self,
         args: &[&str],
-        env: &[(&str, String)],
+        env: &[(&str, &OsStr)],
     ) -> Result<String, GitError> {
         self.git_text_with_input(args, env, &[])
     }
@@ -16,7 +20,7 @@ impl Repo {
     pub(crate) fn git_text_with_input(
         &self,
         args: &[&str],
-        env: &[(&str, String)],
+        env: &[(&str, &OsStr)],
         input: &[u8],
     ) -> Result<String, GitError> {
         self.git_with_input(args, env, input)
@@ -28,7 +32,7 @@ impl Repo {
     pub(crate) fn git_with_input(
         &self,
         args: &[&str],
-        env: &[(&str, String)],
+        env: &[(&str, &OsStr)],
         input: &[u8],
     ) -> Result<Vec<u8>, GitError> {
         use std::io::Write as _;

@@ -240,12 +240,12 @@ impl Repo {
             };
             head
         };
-        let env: Vec<(&str, &Path)> = index_file
-            .map(|f| ("GIT_INDEX_FILE", Path::new(f)))
+        let env: Vec<(&str, &std::ffi::OsStr)> = index_file
+            .map(|f| ("GIT_INDEX_FILE", std::ffi::OsStr::new(f)))
             .into_iter()
             .collect();
         let tree = head.to_string();
-        let out = self.git_output(
+        let out = self.git_with_input(
             &[
                 "diff-index",
                 "--cached",
@@ -256,6 +256,7 @@ impl Repo {
                 "--",
             ],
             &env,
+            &[],
         )?;
         parse_raw_diff(&out)
     }
@@ -332,60 +333,35 @@ impl Repo {
     /// Run the git binary in the work tree with the environment this process received (a
     /// hook's `GIT_INDEX_FILE` included), plus `extra`. Fails with git's own message.
     pub fn run_git(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<(), GitError> {
-        self.git_output(args, extra).map(drop)
+        let env: Vec<(&str, &std::ffi::OsStr)> =
+            extra.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        self.git_with_input(args, &env, &[]).map(drop)
     }
 
     /// Whether git's index holds exactly HEAD's content outside `prefix` (a folder of the work
     /// tree): nothing of the user's is staged there.
     pub fn index_matches_head_outside(&self, prefix: &str) -> bool {
         let exclude = format!(":(exclude){prefix}");
-        std::process::Command::new("git")
-            .current_dir(self.workdir())
-            .args([
-                "diff-index",
-                "--cached",
-                "--quiet",
-                "HEAD",
-                "--",
-                ".",
-                &exclude,
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        let args = [
+            "diff-index",
+            "--cached",
+            "--quiet",
+            "HEAD",
+            "--",
+            ".",
+            &exclude,
+        ];
+        self.run_git(&args, &[]).is_ok()
     }
 
     /// Whether HEAD is a merge commit this repository's last HEAD move created (`git merge` or
     /// `git pull` making a merge commit, not a fast-forward to someone else's merge).
     pub fn head_is_new_merge(&self) -> bool {
-        let out = |args: &[&str]| {
-            std::process::Command::new("git")
-                .current_dir(self.workdir())
-                .args(args)
-                .stderr(std::process::Stdio::null())
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        };
-        out(&["rev-parse", "-q", "--verify", "HEAD^2"]).is_some()
-            && out(&["reflog", "-1", "--format=%gs", "HEAD"])
-                .is_some_and(|s| s.contains("Merge made by"))
-    }
-
-    /// [`Repo::run_git`], returning what git printed.
-    fn git_output(&self, args: &[&str], extra: &[(&str, &Path)]) -> Result<Vec<u8>, GitError> {
-        let mut c = std::process::Command::new("git");
-        c.current_dir(self.workdir()).args(args);
-        for (k, v) in extra {
-            c.env(k, v);
-        }
-        let out = c.output().map_err(GitError::Spawn)?;
-        if !out.status.success() {
-            return Err(GitError::failed(args, &out.stderr));
-        }
-        Ok(out.stdout)
+        self.run_git(&["rev-parse", "-q", "--verify", "HEAD^2"], &[])
+            .is_ok()
+            && self
+                .git_text(&["reflog", "-1", "--format=%gs", "HEAD"], &[])
+                .is_ok_and(|s| s.contains("Merge made by"))
     }
 }
 

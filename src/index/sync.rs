@@ -391,9 +391,7 @@ impl Index {
 /// Without the hook they are the type's new shards, for the user to commit. An empty shard git
 /// tracks stays. Costs nothing unless an empty shard exists.
 fn remove_untracked_empty(session: &Workspace, shards: &mut Vec<(Location, Sig)>) {
-    if !shards.iter().any(|(_, sig)| sig.1 == 0)
-        || !crate::git::hooks::commit_hook_runs(&session.repo)
-    {
+    if !shards.iter().any(|(_, sig)| sig.1 == 0) || !session.commit_hook_runs() {
         return;
     }
     let Ok((_, tracked, odd)) = session

@@ -19,10 +19,6 @@ use crate::workspace::Workspace;
 
 use super::{Cause, FileResult, Report, RunOptions, Selection};
 
-/// Set in the environment of the `git commit --amend` that [`carry_into_head`] runs, so that
-/// the hooks it triggers do not start another.
-pub const AMENDING: &str = "RUSTASSISTANT_AMENDING";
-
 /// What a commit hook did.
 #[derive(Debug, Default)]
 pub struct CommitOutcome {
@@ -70,7 +66,7 @@ fn commit(session: &Workspace, sweep: bool) -> Result<CommitOutcome> {
     } else {
         Staged::default()
     };
-    let (left_out, block) = judge(session, &report, mode);
+    let (left_out, block) = judge(session, &report);
     Ok(CommitOutcome {
         skipped: None,
         staged,
@@ -84,10 +80,10 @@ fn commit(session: &Workspace, sweep: bool) -> Result<CommitOutcome> {
 /// tree before `pre-merge-commit` runs; the tip of a rebase), give it the analyses of its
 /// content by amending it, as the user would have. Only when the index holds exactly that
 /// commit's content (nothing else staged: the amend must add analyses and nothing of the
-/// user's), and never from inside such an amend. `None`: nothing to do.
+/// user's). The amend is plumbing ([`crate::git::Repo::amend_head`]): it runs no hook, so it
+/// never starts another. `None`: nothing to do.
 pub fn carry_into_head(session: &Workspace) -> Result<Option<CommitOutcome>> {
-    if session.env.get(AMENDING).is_some()
-        || session.config.pre_commit_mode() != PreCommitMode::Analyze
+    if session.config.pre_commit_mode() != PreCommitMode::Analyze
         || !session.initialised()
         || !session
             .repo
@@ -193,7 +189,7 @@ fn stage(session: &Workspace, index: &mut Index, fresh: bool, sweep: bool) -> Re
 /// fixed: never a missing key or provider, an unreachable or failing provider, their own
 /// budget, or the hook's time bound (DESIGN.md, Trust). The user's own (or a trusted) strict
 /// blocks on anything left out.
-fn judge(session: &Workspace, report: &Report, _mode: PreCommitMode) -> (Vec<FileResult>, bool) {
+fn judge(session: &Workspace, report: &Report) -> (Vec<FileResult>, bool) {
     let strict = session.config.file.hooks.strict.unwrap_or(false);
     let left_out: Vec<FileResult> = report
         .results

@@ -237,7 +237,7 @@ impl<'a> Writer<'a> {
         let session = self.session;
         if *self
             .hook_runs
-            .get_or_insert_with(|| crate::git::hooks::commit_hook_runs(&session.repo))
+            .get_or_insert_with(|| session.commit_hook_runs())
         {
             Place::Overlay
         } else {

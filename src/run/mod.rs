@@ -202,9 +202,7 @@ pub fn run(
     };
     // Without the commit hook, analyses of content since staged move into the shards, to be
     // committed with it; with the hook they wait in the overlay, for the hook to carry.
-    let promote = opts.promote
-        && !sorted.overlay_hits.is_empty()
-        && !crate::git::hooks::commit_hook_runs(&session.repo);
+    let promote = opts.promote && !sorted.overlay_hits.is_empty() && !session.commit_hook_runs();
     if !opts.dry_run && promote {
         written.extend(promote::promote(
             session,

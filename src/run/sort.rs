@@ -89,7 +89,12 @@ pub(super) fn sort(
         config,
     };
     let np = plans.len();
-    let mut all = Sorted::default();
+    // One counter per plan, every chunk's the same length as the run's.
+    let counters = || Sorted {
+        by_plan: vec![(0, 0.0); np],
+        ..Sorted::default()
+    };
+    let mut all = counters();
     // Lines go straight into the run's list, each chunk of targets into its own region (at most
     // one line per plan each); jobs, hit ids and overlay hits are gathered per chunk.
     let parts = crate::util::par::parallel_fill(
@@ -98,7 +103,7 @@ pub(super) fn sort(
         np,
         &mut all.results,
         |at, chunk, results| {
-            let mut s = Sorted::default();
+            let mut s = counters();
             let mut said = Vec::new();
             for (k, t) in chunk.iter_mut().enumerate() {
                 // Taken out whole (an empty skip allocates nothing): its strings move into its
@@ -132,9 +137,6 @@ pub(super) fn sort(
         all.unlisted_hits += s.unlisted_hits;
         all.unlisted_saved += s.unlisted_saved;
         all.unlisted_files.extend(s.unlisted_files);
-        if all.by_plan.len() < s.by_plan.len() {
-            all.by_plan.resize(s.by_plan.len(), (0, 0.0));
-        }
         for (a, b) in all.by_plan.iter_mut().zip(&s.by_plan) {
             a.0 += b.0;
             a.1 += b.1;
@@ -246,9 +248,6 @@ impl Sorting<'_> {
                         )));
                     }
                     s.hit_ids.push(*id);
-                    if s.by_plan.len() < plans.len() {
-                        s.by_plan.resize(plans.len(), (0, 0.0));
-                    }
                     s.by_plan[pi].0 += 1;
                     s.by_plan[pi].1 += *saved;
                     if opts.hits_as_totals {

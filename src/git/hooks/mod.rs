@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::Repo;
 
 mod status;
-pub use status::{commit_hook_runs, status, HookStatus};
+pub use status::{commit_hook_runs, pre_commit_runs, status, HookStatus};
 
 /// The hooks and their shims (the files in the repository's `hooks/` folder).
 pub const SHIMS: &[(&str, &str)] = &[
@@ -339,20 +339,14 @@ fn lefthook_snippet(name: &str, config: Option<&str>) -> String {
         _ => "",
     };
     let run = run_line(name);
-    let section: Vec<&str> = config
-        .map(|c| {
-            c.lines()
-                .skip_while(|l| l.trim_end() != format!("{name}:"))
-                .skip(1)
-                .take_while(|l| l.trim().is_empty() || l.starts_with([' ', '\t', '#']))
-                .collect()
-        })
-        .unwrap_or_default();
-    let has_section = config.is_some_and(|c| c.lines().any(|l| l.trim_end() == format!("{name}:")));
-    if !has_section {
-        return format!("{name}:\n  commands:\n    rustassistant:\n      run: {run}{extra}");
+    let header = format!("{name}:");
+    // The lines of the config's `NAME:` section (indented, blank or comments), if it has one.
+    let mut lines = config.unwrap_or_default().lines();
+    if !lines.any(|l| l.trim_end() == header) {
+        return format!("{header}\n  commands:\n    rustassistant:\n      run: {run}{extra}");
     }
-    if section.iter().any(|l| l.trim_start().starts_with("jobs:")) {
+    let mut section = lines.take_while(|l| l.trim().is_empty() || l.starts_with([' ', '\t', '#']));
+    if section.any(|l| l.trim_start().starts_with("jobs:")) {
         format!(
             "# under the existing `{name}:` section's `jobs:` list\n    - name: rustassistant\n      run: {run}{extra}"
         )

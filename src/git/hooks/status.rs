@@ -29,10 +29,12 @@ pub struct HookStatus {
 /// Whether a `git commit` in `repo` will run rustassistant's pre-commit hook: this decides
 /// where `analyze` writes (DESIGN.md, "Where entries go").
 pub fn commit_hook_runs(repo: &Repo) -> bool {
-    status(repo)
-        .1
-        .iter()
-        .any(|h| h.name == "pre-commit" && h.runs)
+    pre_commit_runs(&status(repo).1)
+}
+
+/// Whether, by `hooks` (what [`status`] found), rustassistant's pre-commit hook runs.
+pub fn pre_commit_runs(hooks: &[HookStatus]) -> bool {
+    hooks.iter().any(|h| h.name == "pre-commit" && h.runs)
 }
 
 /// Which hooks will really run rustassistant, and why.
