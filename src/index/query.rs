@@ -17,6 +17,8 @@ use crate::workspace::Workspace;
 /// Access stamps older than this (seconds) are rewritten by a run that hits their entry: half
 /// the hour recency is kept to (see `record_run`).
 const STAMP_STEP: i64 = 1800;
+/// How many recently stamped sets of hits `meta.last_stamp` remembers.
+const STAMPS_KEPT: usize = 8;
 
 /// A digest of a set of key ids, whatever their order (128 bits of two independent mixes, and
 /// the count): names the set of hits a run stamped.
@@ -223,34 +225,42 @@ impl Index {
         // One statement for every hit (a JSON array of ids): thousands of hits cost a few
         // milliseconds instead of one round trip each. Recency is kept to the hour (what LRU
         // eviction needs): after any run, each hit's stamp is less than an hour old. A stamp
-        // rewrites the rows older than half an hour, and `meta.last_stamp` names the set of ids
-        // stamped (a digest) and when; a run with exactly that set within the half hour skips
-        // the statement, its rows being at most an hour old already.
+        // rewrites the rows older than half an hour, and `meta.last_stamp` names the last few
+        // sets of ids stamped (a digest each) and when; a run with one of those sets within its
+        // half hour skips the statement, its rows being at most an hour old already. Several
+        // sets, because runs of different types alternate (the hook's offline types, then a
+        // paid one): with only the last set remembered, each would stamp 20,000 rows again.
         if !hit_ids.is_empty() {
             let digest = ids_digest(hit_ids);
             let last: Option<String> = tx
                 .prepare_cached("SELECT value FROM meta WHERE key = 'last_stamp'")?
                 .query_row([], |r| r.get(0))
                 .optional()?;
-            let fresh = last
+            let recent: Vec<(&str, i64)> = last
                 .as_deref()
-                .and_then(|v| v.split_once(' '))
-                .is_some_and(|(d, at)| {
-                    d == digest
-                        && at
-                            .parse::<i64>()
-                            .is_ok_and(|at| at <= now && now - at < STAMP_STEP)
-                });
-            if !fresh {
+                .unwrap_or("")
+                .split(';')
+                .filter_map(|s| {
+                    let (d, at) = s.split_once(' ')?;
+                    let at = at.parse::<i64>().ok()?;
+                    (at <= now && now - at < STAMP_STEP).then_some((d, at))
+                })
+                .collect();
+            if !recent.iter().any(|(d, _)| *d == digest) {
                 tx.execute(
                     "INSERT INTO access SELECT value, ?2, 1 FROM json_each(?1) WHERE true
                      ON CONFLICT (id) DO UPDATE SET last_accessed = excluded.last_accessed, access_count = access_count + 1
                      WHERE access.last_accessed < excluded.last_accessed - ?3",
                     params![serde_json::to_string(&hit_ids)?, now, STAMP_STEP],
                 )?;
+                let kept = std::iter::once(format!("{digest} {now}"))
+                    .chain(recent.iter().map(|(d, at)| format!("{d} {at}")))
+                    .take(STAMPS_KEPT)
+                    .collect::<Vec<_>>()
+                    .join(";");
                 tx.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('last_stamp', ?1)",
-                    [format!("{digest} {now}")],
+                    [kept],
                 )?;
             }
         }
@@ -566,6 +576,9 @@ mod tests {
         assert_ne!(last, first);
         assert_eq!(rows3[3], (4, t0.as_second() + 1700));
         assert_eq!(rows3[0], (1, t0.as_second()));
+        // Back to the first set within its half hour: still remembered, nothing is written.
+        let (rows3b, last3b) = run(&mut ws, &at(1750), &[1, 2, 3]);
+        assert_eq!((&rows3b, &last3b), (&rows3, &last));
         // Past the half hour the first set is stamped again: every hit is under an hour old.
         let (rows4, _) = run(&mut ws, &at(3000), &[1, 2, 3]);
         assert!(
