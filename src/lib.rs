@@ -35,6 +35,7 @@ pub mod error;
 pub mod findings;
 pub mod git;
 pub mod index;
+pub mod items;
 pub mod llm;
 pub mod output;
 pub mod report;
