@@ -1,5 +1,6 @@
 //! A fake OpenAI/Anthropic/Gemini server for benchmarks (the same one the tests use):
-//! `fake_llm_server LATENCY_MS` prints its port and answers every request after LATENCY_MS.
+//! `fake_llm_server LATENCY_MS` prints its port and answers every request after LATENCY_MS
+//! (item requests with a result per item).
 
 #[path = "../tests/common/fake.rs"]
 mod fake;
@@ -10,7 +11,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
     let server = fake::FakeServer::start(move |r, _| {
-        fake::ok_reply(&r.path, fake::RESULT).after(std::time::Duration::from_millis(ms))
+        fake::answer(r).after(std::time::Duration::from_millis(ms))
     });
     println!("{}", server.port);
     loop {

@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "findings",
     "workspace",
     "cache",
+    "items",
     "git",
     "config",
     "output",

@@ -11,6 +11,7 @@ mod hardening;
 mod hooks;
 mod hostile;
 mod index;
+mod items;
 mod layers;
 mod managers;
 mod output;

@@ -14,6 +14,9 @@ pub struct LlmAnalyzer {
     cache_type: String,
     provider: Arc<dyn Provider>,
     identity: Identity,
+    /// The identity of item entries (item requests have their own prompt), for the types that
+    /// can be analysed by items with the built-in prompt.
+    item_identity: Option<Identity>,
     system: String,
     template: String,
     max_tokens: u32,
@@ -48,10 +51,23 @@ impl LlmAnalyzer {
         s: &LlmSettings,
     ) -> LlmAnalyzer {
         let system = prompts::system(cache_type);
+        // A prompt of the repository's own is about whole files: such a type stays whole.
+        let item_identity = (template_override.is_none() && super::items::supports(cache_type))
+            .then(|| Identity {
+                provider: provider.name().to_string(),
+                model: provider.model().to_string(),
+                prompt_hash: prompts::prompt_hash(
+                    &super::items::system(cache_type),
+                    super::items::template(cache_type),
+                    s.max_tokens,
+                    s.temperature,
+                ),
+            });
         let template =
             template_override.unwrap_or_else(|| prompts::builtin_template(cache_type).to_string());
         let prompt_hash = prompts::prompt_hash(&system, &template, s.max_tokens, s.temperature);
         LlmAnalyzer {
+            item_identity,
             cache_type: cache_type.to_string(),
             identity: Identity {
                 provider: provider.name().to_string(),
@@ -128,6 +144,59 @@ impl Analyzer for LlmAnalyzer {
         content: &str,
         deadline: Option<std::time::Instant>,
     ) -> Result<Outcome, AnalyzeError> {
+        let (text, tokens, cost_usd, response_model) = self.send(
+            self.system.clone(),
+            prompts::expand(&self.template, path, content),
+            deadline,
+        )?;
+        let result = prompts::parse_reply(&self.cache_type, &text)
+            .map_err(|m| AnalyzeError::Failed(format!("{}: {m}", self.provider.name())))?;
+        Ok(Outcome {
+            result,
+            tokens,
+            cost_usd,
+            response_model,
+        })
+    }
+
+    fn item_identity(&self) -> Option<&Identity> {
+        self.item_identity.as_ref()
+    }
+
+    fn analyze_items(
+        &self,
+        path: &str,
+        split: &crate::items::Split,
+        items: &[&crate::items::Item],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<super::ItemsOutcome, AnalyzeError> {
+        if self.item_identity.is_none() {
+            return Err(AnalyzeError::Skipped("not analysed by items".into()));
+        }
+        let (text, tokens, cost_usd, response_model) = self.send(
+            super::items::system(&self.cache_type),
+            super::items::user(&self.cache_type, path, split, items),
+            deadline,
+        )?;
+        let reply = super::items::parse_reply(&self.cache_type, &text, items)
+            .map_err(|m| AnalyzeError::Failed(format!("{}: {m}", self.provider.name())))?;
+        Ok(super::ItemsOutcome {
+            reply,
+            tokens,
+            cost_usd,
+            response_model,
+        })
+    }
+}
+
+impl LlmAnalyzer {
+    /// Send one request; its reply's text, tokens, cost and the model the server named.
+    fn send(
+        &self,
+        system: String,
+        user: String,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(String, Tokens, Option<f64>, Option<String>), AnalyzeError> {
         if let Some(var) = self.missing_key {
             return Err(AnalyzeError::Provider {
                 provider: None,
@@ -135,8 +204,8 @@ impl Analyzer for LlmAnalyzer {
             });
         }
         let req = ChatRequest {
-            system: self.system.clone(),
-            user: prompts::expand(&self.template, path, content),
+            system,
+            user,
             max_tokens: self.max_tokens,
             temperature: self.temperature,
             cache_type: self.cache_type.clone(),
@@ -153,19 +222,12 @@ impl Analyzer for LlmAnalyzer {
         let usage = resp.usage.ok_or_else(|| {
             AnalyzeError::Failed(format!("{name}: the reply has no usage block, so its tokens and cost are unknown; not cached"))
         })?;
-        let result = prompts::parse_reply(&self.cache_type, &resp.text)
-            .map_err(|m| AnalyzeError::Failed(format!("{name}: {m}")))?;
         let tokens = Tokens::from(usage);
         let cost = self
             .pricing
             .cost_for(&self.identity.model, resp.model.as_deref(), &tokens)
             .or(self.free.then_some(0.0));
-        Ok(Outcome {
-            result,
-            tokens,
-            cost_usd: cost,
-            response_model: resp.model,
-        })
+        Ok((resp.text, tokens, cost, resp.model))
     }
 }
 

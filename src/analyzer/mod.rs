@@ -4,6 +4,7 @@
 //! configuration.
 
 pub mod builtin;
+pub mod items;
 pub mod llm;
 pub mod prompts;
 pub mod registry;
@@ -32,6 +33,19 @@ pub struct Outcome {
     /// Token usage.
     pub tokens: Tokens,
     /// Cost in USD, `None` when the price is unknown.
+    pub cost_usd: Option<f64>,
+    /// The model name the server reported.
+    pub response_model: Option<String>,
+}
+
+/// A finished item request.
+#[derive(Debug)]
+pub struct ItemsOutcome {
+    /// What the reply gave per item sent.
+    pub reply: items::ItemReply,
+    /// Token usage of the whole request.
+    pub tokens: Tokens,
+    /// Its cost in USD, `None` when the price is unknown.
     pub cost_usd: Option<f64>,
     /// The model name the server reported.
     pub response_model: Option<String>,
@@ -126,6 +140,22 @@ pub trait Analyzer: Send + Sync {
     /// Whether a call costs money and time (an LLM), which bounds its concurrency.
     fn is_remote(&self) -> bool {
         false
+    }
+    /// The identity of this type's item entries, when it can analyse a file by items
+    /// (DESIGN.md, "Items"): `None` for types that stay whole.
+    fn item_identity(&self) -> Option<&Identity> {
+        None
+    }
+    /// Analyse `items` of `split`, the file at `path`, in one request with the file's skeleton
+    /// as context; the reply's results are per item, with lines relative to each item.
+    fn analyze_items(
+        &self,
+        _path: &str,
+        _split: &crate::items::Split,
+        _items: &[&crate::items::Item],
+        _deadline: Option<std::time::Instant>,
+    ) -> Result<ItemsOutcome, AnalyzeError> {
+        Err(AnalyzeError::Skipped("not analysed by items".into()))
     }
     /// What analysing `content` (`size` bytes, read when the caller had it) at `path` would cost
     /// at most, for `--dry-run`: `None` for analyzers that cost nothing.

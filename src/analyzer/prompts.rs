@@ -103,17 +103,26 @@ pub fn prompt_hash(system: &str, template: &str, max_tokens: u32, temperature: f
 /// Parse a reply into a result: JSON, or JSON inside a code fence (repaired); checked against
 /// the type's required fields.
 pub fn parse_reply(cache_type: &str, text: &str) -> Result<Value, String> {
+    check_schema(cache_type, parse_json(text)?)
+}
+
+/// A reply's JSON: the text, or the JSON inside its code fence.
+pub fn parse_json(text: &str) -> Result<Value, String> {
     let t = text.trim();
-    let v: Value = match serde_json::from_str(t) {
-        Ok(v) => v,
+    match serde_json::from_str(t) {
+        Ok(v) => Ok(v),
         Err(first) => {
             let inner =
                 strip_fence(t).ok_or_else(|| format!("the reply is not valid JSON ({first})"))?;
             serde_json::from_str(inner).map_err(|e| {
                 format!("the reply is not valid JSON, even inside its code fence ({e})")
-            })?
+            })
         }
-    };
+    }
+}
+
+/// `v` if it is an object with the type's required fields.
+pub fn check_schema(cache_type: &str, v: Value) -> Result<Value, String> {
     let obj = v.as_object().ok_or("the reply is JSON but not an object")?;
     for (field, kind) in required(cache_type) {
         let ok = matches!(

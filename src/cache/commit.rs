@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use anyhow::{Context as _, Result};
 
 use super::entry::Entry;
-use super::key::Key;
+use super::key::{is_items_type, Key};
 use super::shard::{self, ShardId};
 use super::store::{Location, Place, Store};
 use crate::git::Repo;
@@ -122,8 +122,9 @@ pub fn stage_for_commit(
     );
     let mut shards: BTreeSet<ShardId> = BTreeSet::new();
     let dropped = old.iter().filter(|b| prune && !tree.contains(*b));
+    // Item shards are keyed by item id, not blob: they are planned below, from the overlay.
     for blob in new.iter().chain(dropped) {
-        for t in &types {
+        for t in types.iter().filter(|t| !is_items_type(t)) {
             shards.insert(ShardId {
                 cache_type: t.clone(),
                 prefix: blob[..2].to_string(),
@@ -142,7 +143,11 @@ pub fn stage_for_commit(
             continue;
         }
         if let Ok(Some(bytes)) = store.read_shard(loc) {
-            if shard::blobs_named(&bytes).any(|b| tree.contains(b)) {
+            // Item entries are carried by the first commit after they were made: which files
+            // of the tree use an item is not recorded, and an item's result is never wrong
+            // for the text it names (DESIGN.md, "Items").
+            let items = is_items_type(&loc.shard.cache_type) && !bytes.is_empty();
+            if items || shard::blobs_named(&bytes).any(|b| tree.contains(b)) {
                 shards.insert(loc.shard.clone());
             }
         }
@@ -377,7 +382,9 @@ fn plan_shard(
         &work_parsed
     };
     let ov = store.parse(&ov_bytes, shard);
-    let in_tree = |e: &Entry| tree.contains(&e.blob);
+    // Item entries are never pruned on commit (nothing records which files use an item).
+    let items = is_items_type(&shard.cache_type);
+    let in_tree = |e: &Entry| items || tree.contains(&e.blob);
     let keep = |e: &Entry| !prune || in_tree(e);
     // The entries of committed blobs this repository has locally, the working tree's first.
     // Borrowed from the parsed shards: nothing is cloned, and each key is the one decoding

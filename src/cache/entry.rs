@@ -77,6 +77,10 @@ pub struct Entry {
     /// Model name the server reported, when it differs from `model`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_model: Option<String>,
+    /// How many items the result was assembled from, when the file was analysed by items
+    /// (DESIGN.md, "Items"); absent for a result of the whole file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<u32>,
     /// HMAC-SHA256 (hex) over the canonical bytes of the entry without this field, present when
     /// the writer had `RUSTASSISTANT_SIGNING_KEY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,7 +214,14 @@ impl Entry {
                 crate::output::sanitize(&self.cache_type)
             ));
         }
-        if !matches!(self.blob.len(), 40 | 64) || !is_lower_hex(&self.blob) {
+        if super::key::is_items_type(&self.cache_type) {
+            if self.blob.len() != crate::items::ID_HEX || !is_lower_hex(&self.blob) {
+                return bad(format!(
+                    "the item id is not {} lower-case hex digits",
+                    crate::items::ID_HEX
+                ));
+            }
+        } else if !matches!(self.blob.len(), 40 | 64) || !is_lower_hex(&self.blob) {
             return bad("blob is not a 40 or 64 digit lower-case hex id".into());
         }
         if self.prompt_hash.len() != 64 || !is_lower_hex(&self.prompt_hash) {
@@ -352,6 +363,7 @@ pub(crate) mod tests {
             },
             cost_usd: Some(0.0123),
             response_model: None,
+            items: None,
             signature: None,
             result: serde_json::json!({"smells": [], "score": 7}),
         }

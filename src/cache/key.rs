@@ -105,7 +105,7 @@ impl Key {
         let prefix = comps.next()??;
         let file = comps.next()??;
         if comps.next().is_some()
-            || !valid_type_name(ty)
+            || !valid_base_type_name(ty)
             || prefix.len() != 2
             || !is_lower_hex(prefix)
         {
@@ -138,8 +138,31 @@ impl Key {
     }
 }
 
-/// A type name that can safely be a folder name: lower-case ASCII letters, digits, `-`, `_`.
+/// What a type's item entries are stored under, after the type's name: `refactor/items`
+/// (DESIGN.md, "Items"): their shards are `cache/refactor/items/<i0i1>.jsonl`, and an item
+/// entry's `blob` is its item id.
+pub const ITEMS_SUFFIX: &str = "/items";
+
+/// The type the item entries of `cache_type` are stored under.
+pub fn items_type(cache_type: &str) -> String {
+    format!("{cache_type}{ITEMS_SUFFIX}")
+}
+
+/// Whether `cache_type` holds item entries (`refactor/items`).
+pub fn is_items_type(cache_type: &str) -> bool {
+    cache_type.ends_with(ITEMS_SUFFIX)
+}
+
+/// A type name that can safely be a folder name: lower-case ASCII letters, digits, `-`, `_`;
+/// or such a name followed by [`ITEMS_SUFFIX`].
 pub fn valid_type_name(t: &str) -> bool {
+    match t.strip_suffix(ITEMS_SUFFIX) {
+        Some(base) => valid_base_type_name(base),
+        None => valid_base_type_name(t),
+    }
+}
+
+fn valid_base_type_name(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= MAX_TYPE_LEN
         && t.bytes()

@@ -63,6 +63,11 @@ impl Store {
                 remove_if_stale(&it.path());
                 continue;
             }
+            // `<type>/items/`: the type's item entries, in shards of their own.
+            if meta.is_dir() && name == "items" && !super::key::is_items_type(ty) {
+                self.list_type(place, &super::key::items_type(ty), &it.path(), l);
+                continue;
+            }
             if meta.is_dir() && name.len() == 2 && crate::util::is_lower_hex(&name) {
                 l.old_layout += count_old_entries(&it.path());
                 continue;

@@ -62,9 +62,10 @@ impl ShardId {
         self.cache_type.len() + 1 + self.prefix.len() + SUFFIX.len()
     }
 
-    /// Parse `<type>/<b0b1>.jsonl` back; `None` for anything else.
+    /// Parse `<type>/<b0b1>.jsonl` (or `<type>/items/<i0i1>.jsonl`) back; `None` for
+    /// anything else.
     pub fn from_rel(rel: &str) -> Option<ShardId> {
-        let (ty, file) = rel.split_once('/')?;
+        let (ty, file) = rel.rsplit_once('/')?;
         let prefix = file.strip_suffix(SUFFIX)?;
         (valid_type_name(ty) && prefix.len() == 2 && is_lower_hex(prefix)).then(|| ShardId {
             cache_type: ty.to_string(),
@@ -121,6 +122,7 @@ impl serde::Serialize for Canonical<'_> {
             tokens,
             cost_usd,
             response_model,
+            items,
             signature,
             result,
         } = self.e;
@@ -130,6 +132,9 @@ impl serde::Serialize for Canonical<'_> {
         m.serialize_field("cost_usd", cost_usd)?;
         m.serialize_field("created_at", created_at)?;
         m.serialize_field("file_size", file_size)?;
+        if let Some(n) = items {
+            m.serialize_field("items", n)?;
+        }
         m.serialize_field("model", model)?;
         m.serialize_field("path", path)?;
         m.serialize_field("prompt_hash", prompt_hash)?;

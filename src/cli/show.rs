@@ -118,6 +118,11 @@ fn show_blob(
             "── {} · {} ({}/{}) · {} ──",
             rel, e.cache_type, e.provider, e.model, e.created_at
         ));
+        // -v: how the result was made (DESIGN.md, "Items").
+        session.out.detail(&match e.items {
+            Some(n) => format!("assembled from the results of its {n} items"),
+            None => "a result of the whole file".to_string(),
+        });
         session.out.content(&render_result(e));
     }
     Ok(Exit::Success)

@@ -44,6 +44,9 @@ pub struct AnalysisSection {
     pub max_file_bytes: Option<u64>,
     /// Globs of paths that may be sent to a provider even though they look like secrets.
     pub allow_secrets: Option<Vec<String>>,
+    /// `item` (paid types send only the functions a file's new version changed, where a
+    /// grammar exists) or `file` (the whole file, every time).
+    pub granularity: Option<String>,
 }
 
 /// `[cache]`
@@ -188,7 +191,7 @@ impl ConfigFile {
             ($sec:ident: $($f:ident),*) => { $( if higher.$sec.$f.is_some() { self.$sec.$f = higher.$sec.$f; } )* };
         }
         take!(llm: provider, model, base_url, timeout, max_concurrency, max_tokens, temperature);
-        take!(analysis: types, include, exclude, max_file_bytes, allow_secrets);
+        take!(analysis: types, include, exclude, max_file_bytes, allow_secrets, granularity);
         take!(cache: compression, max_size, eviction, prune_on_commit, require_signature, max_age);
         take!(budget: monthly_limit_usd, warn_at, alert_at, hard_limit, allow_unknown_price);
         take!(hooks: pre_commit, pre_push, strict, pre_commit_timeout_s);

@@ -22,7 +22,7 @@ pub mod trust;
 pub use file::{
     AnalysisSection, BudgetSection, CacheSection, ConfigFile, HooksSection, LlmSection, Price,
 };
-pub use modes::{Compression, Eviction, PreCommitMode, PrePushMode, Settings};
+pub use modes::{Compression, Eviction, Granularity, PreCommitMode, PrePushMode, Settings};
 pub use template::{set_value, DEFAULT_CONFIG_TOML};
 
 /// Largest configuration file read: a real one is a few kilobytes.
@@ -318,6 +318,12 @@ impl Config {
             "[hooks] pre_push",
             str::parse,
             settings.pre_push
+        );
+        parse!(
+            &self.file.analysis.granularity,
+            "[analysis] granularity",
+            str::parse,
+            settings.granularity
         );
         // Matched as include/exclude are (`*` stays within a folder): a pattern that does not
         // build would otherwise let nothing through without saying why.

@@ -31,6 +31,26 @@ pub enum PrePushMode {
     Off,
 }
 
+/// What a paid analysis sends (`[analysis] granularity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// Split files with a grammar into items and send only the items without a result.
+    Item,
+    /// Send every file whole.
+    File,
+}
+
+impl std::str::FromStr for Granularity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Granularity, String> {
+        word(
+            s,
+            &[("item", Granularity::Item), ("file", Granularity::File)],
+            "item, file",
+        )
+    }
+}
+
 /// Eviction order (`[cache] eviction`, `cache evict --policy`): what goes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Eviction {
@@ -130,6 +150,8 @@ pub struct Settings {
     pub pre_commit: PreCommitMode,
     /// `[hooks] pre_push` (default warn).
     pub pre_push: PrePushMode,
+    /// `[analysis] granularity` (default file).
+    pub granularity: Granularity,
 }
 
 impl Default for Settings {
@@ -141,6 +163,7 @@ impl Default for Settings {
             max_age: None,
             pre_commit: PreCommitMode::Analyze,
             pre_push: PrePushMode::Warn,
+            granularity: Granularity::File,
         }
     }
 }

@@ -357,22 +357,32 @@ impl Index {
             s.total_entries += n;
             s.total_size_bytes += size;
             s.uncompressed_size_bytes += r.get::<_, i64>(5)? as u64;
-            s.tokens_in += tin;
-            s.tokens_out += tout;
-            s.tokens_cached += r.get::<_, i64>(8)? as u64;
-            s.estimated_cost_usd += cost;
-            s.unknown_cost_entries += r.get::<_, i64>(10)? as u64;
-            for (map, name) in [(&mut by_type, ty), (&mut by_model, model)] {
+            // An item entry's tokens and cost are its share of a request whose whole tokens
+            // and cost its file's entry records: counted once, there (the item type's own row
+            // shows the shares).
+            let item = crate::cache::key::is_items_type(&ty);
+            let group = |map: &mut HashMap<String, Group>, name: String, whole: bool| {
                 let g = map.entry(name.clone()).or_insert_with(|| Group {
                     name,
                     ..Group::default()
                 });
                 g.entries += n;
                 g.size_bytes += size;
-                g.tokens_in += tin;
-                g.tokens_out += tout;
-                g.total_tokens += tin + tout;
-                g.cost_usd += cost;
+                if whole {
+                    g.tokens_in += tin;
+                    g.tokens_out += tout;
+                    g.total_tokens += tin + tout;
+                    g.cost_usd += cost;
+                }
+            };
+            group(&mut by_type, ty, true);
+            group(&mut by_model, model, !item);
+            if !item {
+                s.tokens_in += tin;
+                s.tokens_out += tout;
+                s.tokens_cached += r.get::<_, i64>(8)? as u64;
+                s.estimated_cost_usd += cost;
+                s.unknown_cost_entries += r.get::<_, i64>(10)? as u64;
             }
         }
         s.total_tokens = s.tokens_in + s.tokens_out;

@@ -54,7 +54,7 @@ pub(crate) fn execute(
     let total = jobs.len();
     let bar = progress_bar(total, out);
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, FileResult, Option<(Entry, bool)>)>();
+    let (tx, rx) = mpsc::channel::<(usize, FileResult, Vec<Entry>, bool)>();
     // Lines are printed in job order (path, then type), whatever order the workers finish in:
     // results wait here until every earlier job's line is out.
     let mut pending: std::collections::BTreeMap<usize, FileResult> = Default::default();
@@ -80,7 +80,7 @@ pub(crate) fn execute(
                         "time limit reached".into(),
                     )
                     .because(Cause::TimeLimit);
-                    if tx.send((i, r, None)).is_err() {
+                    if tx.send((i, r, Vec::new(), false)).is_err() {
                         break;
                     }
                     continue;
@@ -92,16 +92,16 @@ pub(crate) fn execute(
                         job.file.path, plans[job.plan].cache_type
                     ));
                 }
-                let (r, e) = analyze_one(session, &plans[job.plan], job, opts);
+                let (r, entries) = analyze_one(session, &plans[job.plan], job, opts);
                 let staged = job.file.source == Source::Object;
-                if tx.send((i, r, e.map(|e| (e, staged)))).is_err() {
+                if tx.send((i, r, entries, staged)).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
         loop {
-            let (i, r, entry) = match rx.recv_timeout(FLUSH_EVERY) {
+            let (i, r, entries, staged) = match rx.recv_timeout(FLUSH_EVERY) {
                 Ok(got) => got,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     writer.flush_if_due(results);
@@ -109,7 +109,7 @@ pub(crate) fn execute(
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
-            if let Some((e, staged)) = entry {
+            for e in entries {
                 writer.push(e, staged, results.len());
             }
             pending.insert(i, r.clone());
@@ -151,14 +151,24 @@ fn say(
     match r.status {
         // One line per analysis, which never reads like a hit (`📦 Using cached analysis`).
         // With -v a remote analysis announced itself when its request left: this closes it.
-        Status::Miss if remote && out.verbose > 0 => out.line(&format!(
-            "💾 Analysis cached for {} ({})",
-            r.path, r.cache_type
-        )),
-        Status::Miss => out.line(&format!(
-            "🔍 Analyzing {} ({})... analysis cached",
-            r.path, r.cache_type
-        )),
+        Status::Miss if remote && out.verbose > 0 => {
+            out.line(&format!(
+                "💾 Analysis cached for {} ({})",
+                r.path, r.cache_type
+            ));
+            if let Some(how) = &r.reason {
+                out.detail(&format!("   {}: {how}", r.path));
+            }
+        }
+        Status::Miss => {
+            out.line(&format!(
+                "🔍 Analyzing {} ({})... analysis cached",
+                r.path, r.cache_type
+            ));
+            if let Some(how) = &r.reason {
+                out.detail(&format!("   {}: {how}", r.path));
+            }
+        }
         Status::Error | Status::Skipped => repeats.say(r, out),
         Status::Hit => {}
     }
@@ -360,7 +370,7 @@ fn analyze_one(
     plan: &Plan,
     job: &Job,
     opts: &RunOptions,
-) -> (FileResult, Option<Entry>) {
+) -> (FileResult, Vec<Entry>) {
     let file = &job.file;
     let ty = &plan.cache_type;
     let fail_because = |status: Status, cause: Cause, reason: String| {
@@ -373,7 +383,7 @@ fn analyze_one(
                 reason,
             )
             .because(cause),
-            None,
+            Vec::new(),
         )
     };
     let fail = |status: Status, reason: String| {
@@ -385,7 +395,7 @@ fn analyze_one(
                 status,
                 reason,
             ),
-            None,
+            Vec::new(),
         )
     };
     let analyzer = match &plan.analyzer {
@@ -424,6 +434,7 @@ fn analyze_one(
         tokens: Tokens::default(),
         cost_usd: None,
         response_model: None,
+        items: None,
         signature: None,
         result: serde_json::Value::Null,
     };
@@ -432,6 +443,28 @@ fn analyze_one(
             Status::Skipped,
             format!("cannot be cached, so not analysed: {e}"),
         );
+    }
+    // By items (DESIGN.md, "Items"): only the functions, methods and types without a result
+    // are sent. A file that cannot be split is analysed whole, and says why with -v.
+    let mut whole_because = None;
+    if session.config.settings.granularity == crate::config::Granularity::Item {
+        if let Some(item_id) = analyzer.item_identity() {
+            match crate::items::split(&file.path, text) {
+                Ok(split) => {
+                    return super::items::analyze_by_items(
+                        session,
+                        &**analyzer,
+                        item_id,
+                        &split,
+                        file,
+                        entry,
+                        opts.deadline,
+                    )
+                }
+                Err(crate::items::Whole::NoGrammar) => {}
+                Err(why) => whole_because = Some(format!("analysed whole: {why}")),
+            }
+        }
     }
     let outcome = match analyzer.analyze(&file.path, text, opts.deadline) {
         Ok(o) => o,
@@ -478,11 +511,11 @@ fn analyze_one(
         status: Status::Miss,
         tokens: entry.tokens,
         cost_usd: entry.cost_usd,
-        reason: None,
+        reason: whole_because,
         cause: Cause::None,
         saved_usd: 0.0,
     };
-    (r, Some(entry))
+    (r, vec![entry])
 }
 
 pub(crate) fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>> {

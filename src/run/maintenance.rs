@@ -43,8 +43,11 @@ pub fn prune_victims(
             let (staged, _, _) = repo.index_blobs_and_paths(None, "").map_err(|e| {
                 anyhow::anyhow!("cannot read git's index ({e}); nothing was pruned")
             })?;
+            // Item entries are keyed by item id, not blob: which files use them is not
+            // recorded, so they are kept (`--older-than` prunes them like any entry).
             rows.into_iter()
                 .filter(|r| r.valid && !blobs.contains(&r.key.blob))
+                .filter(|r| !crate::cache::key::is_items_type(&r.key.cache_type))
                 .filter(|r| {
                     !overlay(r)
                         || !(staged.contains(&r.key.blob)

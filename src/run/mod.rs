@@ -9,6 +9,7 @@
 
 pub mod commit_hook;
 mod execute;
+mod items;
 mod lookup;
 pub mod maintenance;
 mod promote;

@@ -67,6 +67,73 @@ impl Reply {
 /// A result valid for every LLM type's schema.
 pub const RESULT: &str = r##"{"summary": "fine", "smells": [{"type": "long-function", "severity": "low", "location": {"line_start": 1, "line_end": 3, "symbol": "main"}, "description": "x"}], "suggestions": [{"title": "split", "description": "split it", "priority": "low", "effort": "small"}], "scores": {"maintainability": 8, "readability": 8, "complexity": 3}, "markdown": "# Module\n\nDoes things.", "quality": {"score": 8, "findings": []}, "complexity": {"score": 3, "hotspots": []}, "security": {"score": 9, "findings": []}}"##;
 
+/// The items an item request asked about, `(id, lines)`, from the `### item <id> (<kind>
+/// <name>, <n> lines)` headings of its messages (empty for a whole-file request).
+pub fn items_asked(body: &str) -> Vec<(String, u64)> {
+    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    let mut texts = Vec::new();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        strings(&v, &mut texts);
+    }
+    let mut out = Vec::new();
+    for t in texts {
+        for line in t.lines() {
+            let Some(rest) = line.strip_prefix("### item ") else {
+                continue;
+            };
+            let Some((id, tail)) = rest.split_once(' ') else {
+                continue;
+            };
+            let n = tail
+                .rsplit_once(", ")
+                .and_then(|(_, l)| l.strip_suffix(" lines)"))
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(1);
+            out.push((id.to_string(), n));
+        }
+    }
+    out
+}
+
+/// A result for an item of `lines` lines, valid for every LLM type's schema: one smell on the
+/// item's last line (at most its third).
+pub fn item_result(lines: u64) -> serde_json::Value {
+    let last = lines.clamp(1, 3);
+    serde_json::json!({
+        "summary": "fine",
+        "smells": [{"type": "long-function", "severity": "low", "location": {"line_start": 1, "line_end": last, "symbol": null}, "description": "x"}],
+        "suggestions": [],
+        "scores": {"maintainability": 8, "readability": 8, "complexity": 3},
+        "quality": {"score": 8, "findings": [{"severity": "low", "description": "q", "line": last}]},
+        "complexity": {"score": 3, "hotspots": []},
+        "security": {"score": 9, "findings": []}
+    })
+}
+
+/// The answer a well-behaved model gives to `rec`: a result per item for an item request,
+/// [`RESULT`] for a whole file.
+pub fn answer(rec: &Recorded) -> Reply {
+    let asked = items_asked(&rec.body);
+    if asked.is_empty() {
+        return ok_reply(&rec.path, RESULT);
+    }
+    let items: serde_json::Map<String, serde_json::Value> = asked
+        .into_iter()
+        .map(|(id, n)| (id, item_result(n)))
+        .collect();
+    ok_reply(
+        &rec.path,
+        &serde_json::json!({ "items": items }).to_string(),
+    )
+}
+
 /// A successful reply in the wire format of `path`, carrying `content` as the answer text.
 pub fn ok_reply(path: &str, content: &str) -> Reply {
     let text = serde_json::Value::String(content.to_string());
@@ -102,7 +169,7 @@ pub struct FakeServer {
 impl FakeServer {
     /// A server answering every request with a valid result.
     pub fn ok() -> FakeServer {
-        FakeServer::start(|r, _| ok_reply(&r.path, RESULT))
+        FakeServer::start(|r, _| answer(r))
     }
 
     /// A server following `script(request, index)` (index counts from 0).

@@ -42,6 +42,7 @@ fn write_entry_at(ws: &Workspace, plan: &Plan, t: &Target, created_at: &str, cos
         tokens: Tokens::default(),
         cost_usd: Some(cost),
         response_model: None,
+        items: None,
         signature: None,
         result: serde_json::json!({"items": []}),
     };

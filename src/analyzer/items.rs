@@ -1,0 +1,316 @@
+//! Item requests (DESIGN.md, "Items"): one request per file carrying the file's skeleton as
+//! context and the items that have no result yet, each tagged with its id; a reply gives a
+//! result per item id, in the type's schema, with line numbers relative to the item. The
+//! file's result is then assembled from its items' results by [`assemble`].
+//!
+//! Assembly, the documented rule: lists (smells, suggestions, findings, hotspots) are
+//! concatenated in file order with line numbers made absolute; numbers (the scores) are the
+//! mean over the items that give them, weighted by the items' line counts, to one decimal;
+//! text (the summary) is the header item's (the request asks the header's summary to describe
+//! the whole file), else the first item's that has one. `docs` is not analysed by items: module
+//! documentation is about the module as a whole, and assembled per-function notes are not that.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::items::{Item, Kind, Split};
+
+/// The types that can be analysed by items.
+pub fn supports(cache_type: &str) -> bool {
+    matches!(cache_type, "refactor" | "analysis")
+}
+
+/// Keys whose numbers are line numbers.
+const LINE_KEYS: &[&str] = &["line", "line_start", "line_end"];
+
+/// The system message of an item request.
+pub fn system(cache_type: &str) -> String {
+    format!(
+        "You are a meticulous senior software engineer reviewing parts (items) of one source file. \
+Answer with a single JSON object and nothing else (no prose, no code fences): {{\"items\": {{\"<item id>\": RESULT, ...}}}} \
+with one RESULT for every item id you were given and no other ids. Line numbers in a RESULT count from the item's \
+first line (line 1), never from the top of the file. Each RESULT follows this schema:\n{}",
+        super::prompts::schema(cache_type)
+    )
+}
+
+/// The instructions of an item request.
+pub fn template(cache_type: &str) -> &'static str {
+    match cache_type {
+        "refactor" => "Review the items below of `{{path}}` ({{language}}) for refactoring opportunities: code smells with their \
+location and severity, and concrete suggestions with priority and effort. Score each item's maintainability, readability and \
+complexity from 0 to 10. The skeleton shows the whole file for context; review only the items. For the header item, the \
+summary describes the whole file.",
+        _ => "Review the items below of `{{path}}` ({{language}}) for quality, complexity and security. Report concrete findings \
+with line numbers. The skeleton shows the whole file for context; review only the items.",
+    }
+}
+
+/// The user message: the instructions, the skeleton, then each item with its id.
+pub fn user(cache_type: &str, path: &str, split: &Split, items: &[&Item]) -> String {
+    let mut s = template(cache_type)
+        .replace("{{path}}", path)
+        .replace("{{language}}", split.lang.name());
+    s.push_str("\n\nSkeleton of the file:\n```\n");
+    s.push_str(&split.skeleton());
+    s.push_str("```\n");
+    for it in items {
+        s.push_str(&format!(
+            "\n### item {} ({} {}, {} lines)\n```\n{}\n```\n",
+            it.id,
+            it.kind.name(),
+            if it.name.is_empty() { "-" } else { &it.name },
+            it.line_count(),
+            it.text
+        ));
+    }
+    s
+}
+
+/// What an item reply gave: per item id sent, its result or why it is unusable; and the ids
+/// the reply named that were not sent.
+#[derive(Debug, Default)]
+pub struct ItemReply {
+    /// Per item sent, in the order sent.
+    pub results: Vec<(String, Result<Value, String>)>,
+    /// Ids the reply named that were not sent.
+    pub unknown: Vec<String>,
+}
+
+/// Parse an item reply to the `sent` items: valid JSON (or JSON in a code fence), an `items`
+/// object; each item's result must follow the type's schema with its lines inside the item.
+pub fn parse_reply(cache_type: &str, text: &str, sent: &[&Item]) -> Result<ItemReply, String> {
+    let v = super::prompts::parse_json(text)?;
+    let Some(Value::Object(items)) = v.get("items") else {
+        return Err("the reply has no `items` object".into());
+    };
+    let mut out = ItemReply::default();
+    for it in sent {
+        let r = match items.get(&it.id) {
+            None => Err("the reply gives no result for it".to_string()),
+            Some(r) => super::prompts::check_schema(cache_type, r.clone()).and_then(|r| {
+                match first_bad_line(&r, it.line_count() as u64) {
+                    Some(n) => Err(format!(
+                        "line {n} is outside the item (lines 1-{})",
+                        it.line_count()
+                    )),
+                    None => Ok(r),
+                }
+            }),
+        };
+        out.results.push((it.id.clone(), r));
+    }
+    out.unknown = items
+        .keys()
+        .filter(|k| !sent.iter().any(|it| &it.id == *k))
+        .map(|k| crate::output::sanitize(k))
+        .collect();
+    Ok(out)
+}
+
+/// The first line number in `v` outside `1..=lines`.
+fn first_bad_line(v: &Value, lines: u64) -> Option<i64> {
+    match v {
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if LINE_KEYS.contains(&k.as_str()) {
+                match x {
+                    Value::Null => None,
+                    Value::Number(n) => match n.as_u64() {
+                        Some(l) if (1..=lines).contains(&l) => None,
+                        _ => Some(n.as_i64().unwrap_or(-1)),
+                    },
+                    _ => Some(-1),
+                }
+            } else {
+                first_bad_line(x, lines)
+            }
+        }),
+        Value::Array(a) => a.iter().find_map(|x| first_bad_line(x, lines)),
+        _ => None,
+    }
+}
+
+/// `v` with its line numbers made absolute for `item`.
+fn absolute(v: &Value, item: &Item) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = match (LINE_KEYS.contains(&k.as_str()), x.as_u64()) {
+                        (true, Some(l)) => item.absolute(l).map(Value::from).unwrap_or(Value::Null),
+                        _ => absolute(x, item),
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| absolute(x, item)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The file's result from its items' results (`results` by item id; every item of `split`
+/// must have one), by the rule in the module docs.
+pub fn assemble(split: &Split, results: &HashMap<String, Value>) -> Value {
+    // Text first from the header, then the others in file order.
+    let mut order: Vec<&Item> = split.items.iter().collect();
+    order.sort_by_key(|it| (it.kind != Kind::Header, it.first_line()));
+    let mut sums: HashMap<Vec<String>, (f64, f64)> = HashMap::new();
+    let mut acc = Value::Object(Map::new());
+    for it in order {
+        let Some(r) = results.get(&it.id) else {
+            continue;
+        };
+        let r = absolute(r, it);
+        merge(
+            &mut acc,
+            &r,
+            it.line_count() as f64,
+            &mut Vec::new(),
+            &mut sums,
+        );
+    }
+    // Numbers: weighted means.
+    for (path, (sum, weight)) in sums {
+        if let Some(slot) = pointer_mut(&mut acc, &path) {
+            let mean = if weight > 0.0 { sum / weight } else { 0.0 };
+            *slot = Value::from((mean * 10.0).round() / 10.0);
+        }
+    }
+    acc
+}
+
+fn merge(
+    acc: &mut Value,
+    v: &Value,
+    weight: f64,
+    path: &mut Vec<String>,
+    sums: &mut HashMap<Vec<String>, (f64, f64)>,
+) {
+    match (acc, v) {
+        (Value::Object(a), Value::Object(m)) => {
+            for (k, x) in m {
+                path.push(k.clone());
+                let slot = a.entry(k.clone()).or_insert(Value::Null);
+                merge(slot, x, weight, path, sums);
+                path.pop();
+            }
+        }
+        (slot @ Value::Null, Value::Object(_)) => {
+            *slot = Value::Object(Map::new());
+            merge(slot, v, weight, path, sums);
+        }
+        (Value::Array(a), Value::Array(b)) => a.extend(b.iter().cloned()),
+        (slot @ Value::Null, Value::Array(b)) => *slot = Value::Array(b.clone()),
+        (slot, Value::Number(n)) if slot.is_null() || slot.is_number() => {
+            let e = sums.entry(path.clone()).or_insert((0.0, 0.0));
+            e.0 += n.as_f64().unwrap_or(0.0) * weight;
+            e.1 += weight;
+            *slot = Value::from(0);
+        }
+        (slot @ Value::Null, Value::String(s)) if !s.is_empty() => *slot = Value::String(s.clone()),
+        (slot @ Value::Null, other) if !other.is_null() => *slot = other.clone(),
+        _ => {}
+    }
+}
+
+fn pointer_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
+    let mut cur = v;
+    for k in path {
+        cur = cur.as_object_mut()?.get_mut(k)?;
+    }
+    Some(cur)
+}
+
+/// `total` (a request's tokens or cost) apportioned to `items` by the bytes each sent, the
+/// skeleton's share spread the same way: the parts add up to `total` (the last takes the
+/// rounding).
+pub fn apportion(total: u64, items: &[&Item]) -> Vec<u64> {
+    let bytes: Vec<u64> = items.iter().map(|i| i.text.len() as u64 + 1).collect();
+    let sum: u64 = bytes.iter().sum::<u64>().max(1);
+    let mut out: Vec<u64> = bytes.iter().map(|b| total * b / sum).collect();
+    let given: u64 = out.iter().sum();
+    if let Some(last) = out.last_mut() {
+        *last += total - given;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::items::split;
+
+    const FILE: &str =
+        "use a::b;\n\nfn one() {\n    a();\n}\n\nfn two() {\n    b();\n    c();\n}\n";
+
+    fn result(line: u64, score: f64, summary: &str) -> Value {
+        serde_json::json!({
+            "summary": summary,
+            "smells": [{"type": "naming", "severity": "low", "location": {"line_start": line, "line_end": line, "symbol": null}, "description": "d"}],
+            "suggestions": [],
+            "scores": {"maintainability": score, "readability": score, "complexity": 1}
+        })
+    }
+
+    #[test]
+    fn a_file_result_is_its_items_results_in_file_order_with_absolute_lines() {
+        let s = split("a.rs", FILE).unwrap();
+        let ids: Vec<&str> = s.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(s.items[0].kind, Kind::Header);
+        let mut r = HashMap::new();
+        r.insert(ids[0].to_string(), result(1, 9.0, "the file"));
+        r.insert(ids[1].to_string(), result(2, 6.0, "one"));
+        r.insert(ids[2].to_string(), result(3, 3.0, "two"));
+        let file = assemble(&s, &r);
+        assert_eq!(file["summary"], "the file");
+        let lines: Vec<u64> = file["smells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["location"]["line_start"].as_u64().unwrap())
+            .collect();
+        // header line 1 is file line 1; `one` starts at 3 (its line 2 is 4); `two` at 7.
+        assert_eq!(lines, [1, 4, 9]);
+        // Weighted by lines: header 1 line, one 3, two 4 → (9 + 18 + 12) / 8 = 4.875.
+        assert_eq!(file["scores"]["maintainability"], 4.9);
+        assert_eq!(file["scores"]["complexity"], 1.0);
+        assert!(super::super::prompts::check_schema("refactor", file).is_ok());
+    }
+
+    #[test]
+    fn a_reply_that_omits_invents_or_oversteps_an_item_fails_only_that_item() {
+        let s = split("a.rs", FILE).unwrap();
+        let sent: Vec<&Item> = s.items.iter().skip(1).collect();
+        let reply = serde_json::json!({"items": {
+            sent[0].id.clone(): result(4, 5.0, "x"),
+            "00000000deadbeef": result(1, 5.0, "y"),
+        }});
+        let r = parse_reply("refactor", &reply.to_string(), &sent).unwrap();
+        assert!(r.results[0]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("outside the item"));
+        assert!(r.results[1].1.as_ref().unwrap_err().contains("no result"));
+        assert_eq!(r.unknown, ["00000000deadbeef"]);
+        let ok = serde_json::json!({"items": {
+            sent[0].id.clone(): result(3, 5.0, "x"),
+            sent[1].id.clone(): result(1, 5.0, "y"),
+        }});
+        let r = parse_reply("refactor", &ok.to_string(), &sent).unwrap();
+        assert!(r.results.iter().all(|(_, x)| x.is_ok()));
+        assert!(parse_reply("refactor", "prose", &sent).is_err());
+    }
+
+    #[test]
+    fn apportioned_parts_add_up() {
+        let s = split("a.rs", FILE).unwrap();
+        let items: Vec<&Item> = s.items.iter().collect();
+        for total in [0, 1, 7, 1000, 123_457] {
+            let parts = apportion(total, &items);
+            assert_eq!(parts.iter().sum::<u64>(), total);
+        }
+    }
+}

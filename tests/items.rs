@@ -1,0 +1,263 @@
+//! Item-level keys (DESIGN.md, "Items"): with `[analysis] granularity = "item"`, a change pays
+//! only for the functions it changed. The fake provider parses each item request and answers
+//! per item id; git is real.
+
+use std::path::Path;
+
+use crate::common::fake::{items_asked, FakeServer};
+use crate::common::*;
+
+/// A Rust file of `n` functions, the `edited`th (if any) with a different body.
+fn functions(n: usize, edited: Option<usize>) -> String {
+    let mut s = String::from("//! Many functions.\n\nuse std::fmt::Write;\n");
+    for i in 0..n {
+        let body = if Some(i) == edited {
+            format!("    let y = x * {i};\n    y + 1\n")
+        } else {
+            format!("    x + {i}\n")
+        };
+        s.push_str(&format!(
+            "\n/// Function {i}.\npub fn f{i}(x: u32) -> u32 {{\n{body}}}\n"
+        ));
+    }
+    s
+}
+
+fn item_env(server: &FakeServer) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.use_openai(&server.base_url("openai"));
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[analysis]\ngranularity = \"item\"\n",
+    )
+    .unwrap();
+    env
+}
+
+/// The item ids each request since `from` sent.
+fn sent_since(server: &FakeServer, from: usize) -> Vec<Vec<String>> {
+    server.recorded()[from..]
+        .iter()
+        .map(|r| items_asked(&r.body).into_iter().map(|(id, _)| id).collect())
+        .collect()
+}
+
+fn commit_all(env: &TestEnv, repo: &Path, msg: &str) {
+    env.git(repo, &["add", "-A"]);
+    env.git(repo, &["commit", "-q", "-m", msg]);
+}
+
+#[test]
+fn editing_one_function_of_thirty_sends_that_function_alone() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.repo("r", &[("src/lib.rs", &functions(30, None))]);
+    env.run(&repo, &["analyze", "src/lib.rs", "-t", "refactor"])
+        .ok();
+    let first = sent_since(&server, 0);
+    assert_eq!(first.len(), 1, "one request per file");
+    assert_eq!(first[0].len(), 31, "30 functions and the header");
+    commit_all(&env, &repo, "cache");
+
+    std::fs::write(repo.join("src/lib.rs"), functions(30, Some(17))).unwrap();
+    let out = env
+        .run(&repo, &["analyze", "src/lib.rs", "-t", "refactor", "-v"])
+        .ok();
+    let sent = sent_since(&server, 1);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].len(), 1, "only f17: {}", out.stdout);
+    let body = &server.recorded()[1].body;
+    assert!(body.contains("let y = x * 17"), "the edited item is sent");
+    assert!(!body.contains("x + 3\\n"), "no unchanged body is sent");
+    assert!(body.contains("pub fn f3(x: u32) -> u32"), "the skeleton is");
+    assert!(
+        out.stdout.contains("1 of 31 sent, 30 reused"),
+        "{}",
+        out.stdout
+    );
+
+    // The assembled result: 31 items' findings, each at its own absolute line.
+    let v = env
+        .run(&repo, &["show", "src/lib.rs", "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    let result = &v["entries"][0]["result"];
+    let result = if result.is_null() {
+        &v["result"]
+    } else {
+        result
+    };
+    let smells = result["smells"].as_array().expect("smells");
+    assert_eq!(smells.len(), 31, "{v:#}");
+    let content = functions(30, Some(17));
+    let lines: Vec<&str> = content.lines().collect();
+    for (i, f) in (0..30).map(|i| (i, format!("/// Function {i}."))) {
+        // Each function's smell starts at its first line (its doc comment).
+        let at = lines.iter().position(|l| *l == f).unwrap() as u64 + 1;
+        assert!(
+            smells
+                .iter()
+                .any(|s| s["location"]["line_start"].as_u64() == Some(at)),
+            "f{i} at line {at}: {smells:#?}"
+        );
+    }
+    assert!(smells
+        .iter()
+        .all(|s| s["location"]["line_end"].as_u64().unwrap() as usize <= lines.len()));
+}
+
+#[test]
+fn moved_and_reordered_functions_are_never_sent_again() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let a = functions(6, None);
+    let repo = env.repo("r", &[("src/a.rs", &a)]);
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert_eq!(server.count(), 1);
+    commit_all(&env, &repo, "cache");
+
+    // Reorder: the same items in another order (the header stays the same).
+    let split_at = a.find("\n/// Function 0.").unwrap();
+    let (head, body) = a.split_at(split_at);
+    let mut fns: Vec<&str> = body.split_inclusive("}\n").collect();
+    fns.reverse();
+    let reordered = format!("{head}{}", fns.concat());
+    assert_ne!(reordered, a);
+    std::fs::write(repo.join("src/a.rs"), &reordered).unwrap();
+    // Move f5 to a new file whose header is new.
+    let f5 = fns[0];
+    std::fs::write(repo.join("src/b.rs"), format!("use std::io;\n{f5}")).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    let sent = sent_since(&server, 1);
+    // a.rs: nothing sent at all; b.rs: only its header.
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].len(), 1, "only b.rs's new header: {sent:?}");
+    let body = &server.recorded()[1].body;
+    assert!(
+        !body.contains("x + 5"),
+        "the moved function's body was not sent"
+    );
+}
+
+#[test]
+fn file_granularity_sends_todays_request_byte_for_byte() {
+    let server = FakeServer::ok();
+    let mut env = TestEnv::new();
+    env.use_openai(&server.base_url("openai"));
+    let repo = env.repo("r", &[("src/a.rs", &functions(3, None))]);
+    env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor"])
+        .ok();
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[analysis]\ngranularity = \"file\"\n",
+    )
+    .unwrap();
+    env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor", "--force"])
+        .ok();
+    let r = server.recorded();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].body, r[1].body, "granularity = file is the default");
+    assert!(items_asked(&r[0].body).is_empty());
+}
+
+#[test]
+fn a_file_granular_result_is_a_hit_in_item_mode() {
+    let server = FakeServer::ok();
+    let mut env = TestEnv::new();
+    env.use_openai(&server.base_url("openai"));
+    let repo = env.repo("r", &[("src/a.rs", &functions(3, None))]);
+    env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor"])
+        .ok();
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[analysis]\ngranularity = \"item\"\n",
+    )
+    .unwrap();
+    let v = env
+        .run(&repo, &["analyze", "src/a.rs", "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    assert_eq!(v["summary"]["hits"], 1, "{v:#}");
+    assert_eq!(server.count(), 1, "nothing paid again");
+    // Its next version is analysed by items.
+    std::fs::write(repo.join("src/a.rs"), functions(3, Some(1))).unwrap();
+    env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor"])
+        .ok();
+    assert_eq!(sent_since(&server, 1)[0].len(), 4, "every item, once");
+}
+
+#[test]
+fn a_union_merge_of_two_branches_item_shards_leaves_every_item_a_hit() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.repo("r", &[("src/a.rs", &functions(4, None))]);
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    commit_all(&env, &repo, "cache");
+    env.git(&repo, &["checkout", "-q", "-b", "side"]);
+    std::fs::write(repo.join("src/a.rs"), functions(4, Some(1))).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    commit_all(&env, &repo, "side");
+    env.git(&repo, &["checkout", "-q", "main"]);
+    std::fs::write(repo.join("src/a.rs"), functions(4, Some(2))).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    commit_all(&env, &repo, "main");
+    let before = server.count();
+    assert_eq!(before, 3);
+    // Both sides added a line to item shards (and file shards): git's union driver merges
+    // them; the source conflicts, and is resolved by taking both edits.
+    let merge = env.git_run(&repo, &["merge", "-q", "side", "-m", "merge"]);
+    let both = functions(4, Some(1)).replace(
+        "pub fn f2(x: u32) -> u32 {\n    x + 2\n}",
+        "pub fn f2(x: u32) -> u32 {\n    let y = x * 2;\n    y + 1\n}",
+    );
+    if merge.code != 0 {
+        std::fs::write(repo.join("src/a.rs"), &both).unwrap();
+        commit_all(&env, &repo, "merge");
+    }
+    let conflicts = env.git_run(&repo, &["grep", "-l", "<<<<<<<", "--", ".rustassistant"]);
+    assert!(conflicts.stdout.trim().is_empty(), "{}", conflicts.stdout);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("src/a.rs")).unwrap(),
+        both
+    );
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    // The merged file is new content: every item of it is a hit from one side or the other.
+    assert_eq!(server.count(), before, "{:?}", sent_since(&server, before));
+}
+
+#[test]
+fn the_commit_hook_carries_item_entries_so_a_teammate_pays_only_for_their_edit() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.hooked("r", &[("src/a.rs", &functions(8, None))]);
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert_eq!(server.count(), 1);
+    // New analyses wait in the overlay; the commit carries file and item entries alike.
+    std::fs::write(repo.join("src/a.rs"), functions(8, Some(3))).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert_eq!(sent_since(&server, 1)[0].len(), 1);
+    commit_all(&env, &repo, "edit");
+    let status = env.git(&repo, &["status", "--porcelain"]);
+    assert!(status.trim().is_empty(), "{status}");
+    let tree = env.git(&repo, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(
+        tree.contains(".rustassistant/cache/refactor/items/"),
+        "{tree}"
+    );
+    let remote = env.bare_remote();
+    env.git(&repo, &["push", "-q", remote.to_str().unwrap(), "main"]);
+
+    // A teammate's clone: every item is a hit; their one-function edit sends one item.
+    let mate = env.clone_of(&remote, "mate");
+    let v = env
+        .run(&mate, &["analyze", "--all", "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    assert_eq!(v["summary"]["hits"], 1, "{v:#}");
+    std::fs::write(mate.join("src/a.rs"), functions(8, Some(6))).unwrap();
+    let before = server.count();
+    env.run(&mate, &["analyze", "--all", "-t", "refactor"]).ok();
+    let sent = sent_since(&server, before);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].len(), 1, "only f6: {sent:?}");
+}
