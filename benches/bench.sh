@@ -4,6 +4,7 @@
 #
 #   benches/bench.sh [cache] [llm] [git] [providers] [index] [hooks] [findings]   (default: these)
 #   BENCH_A=/path/to/other/build benches/bench.sh ab|instructions   (builds against each other)
+#   ITEMS_REPO=/path/to/repo [ITEMS_NAME=name] ITEMS_COMMITS=40 benches/bench.sh items   (item vs file granularity)
 #   BENCH_BIN=/path/to/other/rustassistant benches/bench.sh cache   (measure another build)
 #
 # Whole-process wall times, median of RUNS runs (default 7), release build. Synthetic

@@ -397,3 +397,23 @@ fn paid_types_analyse_source_files_unless_the_config_includes_others() {
     env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
     assert_eq!(server.count(), 2, "README.md once the config includes it");
 }
+
+#[test]
+fn a_tracked_file_deleted_before_analyze_is_a_skip_not_an_error() {
+    let env = TestEnv::new();
+    let repo = env.repo("r", &[("a.rs", "// TODO a\n"), ("b.rs", "// TODO b\n")]);
+    std::fs::remove_file(repo.join("b.rs")).unwrap();
+    let v = env.run(&repo, &["analyze", "--all", "--json"]).ok().json();
+    assert_eq!(v["summary"]["errors"], 0, "{v:#}");
+    let b: Vec<_> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == "b.rs")
+        .collect();
+    assert!(
+        b.iter()
+            .all(|r| r["status"] == "skipped" && r["reason"] == "deleted in the working tree"),
+        "{b:#?}"
+    );
+}

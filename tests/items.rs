@@ -9,8 +9,13 @@ use crate::common::*;
 
 /// A Rust file of `n` functions, the `edited`th (if any) with a different body.
 fn functions(n: usize, edited: Option<usize>) -> String {
+    functions_in((0..n).collect(), edited)
+}
+
+/// [`functions`] in the order `order` gives.
+fn functions_in(order: Vec<usize>, edited: Option<usize>) -> String {
     let mut s = String::from("//! Many functions.\n\nuse std::fmt::Write;\n");
-    for i in 0..n {
+    for i in order {
         let body = if Some(i) == edited {
             format!("    let y = x * {i};\n    y + 1\n")
         } else {
@@ -260,4 +265,113 @@ fn the_commit_hook_carries_item_entries_so_a_teammate_pays_only_for_their_edit()
     let sent = sent_since(&server, before);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].len(), 1, "only f6: {sent:?}");
+}
+
+#[test]
+fn a_dry_run_estimates_only_the_items_without_a_result() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.repo("r", &[("src/a.rs", &functions(30, None))]);
+    env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor"])
+        .ok();
+    let estimate = |env: &TestEnv| {
+        env.run(
+            &repo,
+            &[
+                "analyze",
+                "src/a.rs",
+                "-t",
+                "refactor",
+                "--dry-run",
+                "--json",
+            ],
+        )
+        .ok()
+        .json()["summary"]["estimate"]
+            .clone()
+    };
+    std::fs::write(repo.join("src/a.rs"), functions(30, Some(4))).unwrap();
+    let items = estimate(&env);
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[analysis]\ngranularity = \"file\"\n",
+    )
+    .unwrap();
+    let whole = estimate(&env);
+    assert_eq!(items["requests"], 1, "{items}");
+    let (i, w) = (
+        items["input_tokens"].as_u64().unwrap(),
+        whole["input_tokens"].as_u64().unwrap(),
+    );
+    assert!(
+        i < w,
+        "one item and the skeleton ({i}) cost less than the file ({w})"
+    );
+    assert_eq!(server.count(), 1, "a dry run sends nothing");
+    // Nothing new in the file (a reorder): no request at all.
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[analysis]\ngranularity = \"item\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("src/a.rs"),
+        functions_in((0..30).rev().collect(), None),
+    )
+    .unwrap();
+    let none = env
+        .run(
+            &repo,
+            &[
+                "analyze",
+                "src/a.rs",
+                "-t",
+                "refactor",
+                "--dry-run",
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
+    assert!(
+        none["summary"]["estimate"].is_null() || none["summary"]["estimate"]["requests"] == 0,
+        "{none:#}"
+    );
+}
+
+/// Lines of the item shards of `refactor`.
+fn item_lines(repo: &Path) -> usize {
+    let dir = repo.join(".rustassistant/cache/refactor/items");
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().count())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn prune_drops_the_item_entries_no_file_at_head_has() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.repo("r", &[("src/a.rs", &functions(5, None))]);
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    commit_all(&env, &repo, "cache");
+    assert_eq!(item_lines(&repo), 6);
+    std::fs::write(repo.join("src/a.rs"), functions(5, Some(2))).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    commit_all(&env, &repo, "edit");
+    assert_eq!(item_lines(&repo), 7, "the old f2 and the new");
+    let r = env.run(&repo, &["cache", "prune", "--json"]).ok().json();
+    assert_eq!(r["count"], 2, "the old file entry and the old f2: {r:#}");
+    assert_eq!(item_lines(&repo), 6);
+    let before = server.count();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert_eq!(server.count(), before, "every item at HEAD kept");
+    // Back to the old f2: only that item is sent again.
+    std::fs::write(repo.join("src/a.rs"), functions(5, None)).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert_eq!(sent_since(&server, before).len(), 1);
+    assert_eq!(sent_since(&server, before)[0].len(), 1);
 }

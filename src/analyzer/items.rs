@@ -53,7 +53,7 @@ pub fn user(cache_type: &str, path: &str, split: &Split, items: &[&Item]) -> Str
         .replace("{{path}}", path)
         .replace("{{language}}", split.lang.name());
     s.push_str("\n\nSkeleton of the file:\n```\n");
-    s.push_str(&split.skeleton());
+    s.push_str(&split.skeleton(items.iter().any(|i| i.kind == Kind::Header)));
     s.push_str("```\n");
     for it in items {
         s.push_str(&format!(

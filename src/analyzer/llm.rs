@@ -100,42 +100,22 @@ impl Analyzer for LlmAnalyzer {
     }
 
     fn estimate(&self, path: &str, content: Option<&str>, size: u64) -> Option<super::Estimate> {
-        // With the model family's own tokenizer where one exists (OpenAI's models, through
-        // tiktoken), the prompt as it would be sent is counted; otherwise the conservative
-        // count the budget reserves with, a token per three bytes.
-        let counted = match (
-            content,
-            tokenizer(&self.identity.provider, &self.identity.model),
-        ) {
-            (Some(c), Some(bpe)) => {
-                let user = prompts::expand(&self.template, path, c);
-                Some(
-                    (bpe.encode_ordinary(&self.system).len() + bpe.encode_ordinary(&user).len())
-                        as u64
-                        + 8,
-                )
-            }
-            _ => None,
-        };
-        let input = counted.unwrap_or_else(|| {
-            let bytes = (self.system.len() + self.template.len() + path.len()) as u64 + size;
-            bytes.div_ceil(3) + 16
-        });
-        let tokens = Tokens {
-            input,
-            output: self.max_tokens as u64,
-            cached_input: 0,
-        };
-        let cost = self
-            .pricing
-            .cost(&self.identity.model, &tokens)
-            .or(self.free.then_some(0.0));
-        Some(super::Estimate {
-            input_tokens: input,
-            max_output_tokens: self.max_tokens as u64,
-            max_cost_usd: cost,
-            tokenizer: counted.is_some(),
-        })
+        let user = content.map(|c| prompts::expand(&self.template, path, c));
+        let bytes = (self.system.len() + self.template.len() + path.len()) as u64 + size;
+        Some(self.estimate_request(&self.system, user.as_deref(), bytes))
+    }
+
+    fn estimate_items(
+        &self,
+        path: &str,
+        split: &crate::items::Split,
+        items: &[&crate::items::Item],
+    ) -> Option<super::Estimate> {
+        self.item_identity.as_ref()?;
+        let system = super::items::system(&self.cache_type);
+        let user = super::items::user(&self.cache_type, path, split, items);
+        let bytes = (system.len() + user.len()) as u64;
+        Some(self.estimate_request(&system, Some(&user), bytes))
     }
 
     fn analyze(
@@ -190,6 +170,38 @@ impl Analyzer for LlmAnalyzer {
 }
 
 impl LlmAnalyzer {
+    /// What a request of `system` and `user` (when the caller could read it; else `bytes` of
+    /// prompt in all) costs at most: counted with the model family's own tokenizer where one
+    /// exists (OpenAI's models, through tiktoken), otherwise the conservative count the budget
+    /// reserves with, a token per three bytes.
+    fn estimate_request(&self, system: &str, user: Option<&str>, bytes: u64) -> super::Estimate {
+        let counted = match (
+            user,
+            tokenizer(&self.identity.provider, &self.identity.model),
+        ) {
+            (Some(u), Some(bpe)) => {
+                Some((bpe.encode_ordinary(system).len() + bpe.encode_ordinary(u).len()) as u64 + 8)
+            }
+            _ => None,
+        };
+        let input = counted.unwrap_or_else(|| bytes.div_ceil(3) + 16);
+        let tokens = Tokens {
+            input,
+            output: self.max_tokens as u64,
+            cached_input: 0,
+        };
+        let cost = self
+            .pricing
+            .cost(&self.identity.model, &tokens)
+            .or(self.free.then_some(0.0));
+        super::Estimate {
+            input_tokens: input,
+            max_output_tokens: self.max_tokens as u64,
+            max_cost_usd: cost,
+            tokenizer: counted.is_some(),
+        }
+    }
+
     /// Send one request; its reply's text, tokens, cost and the model the server named.
     fn send(
         &self,

@@ -157,6 +157,15 @@ pub trait Analyzer: Send + Sync {
     ) -> Result<ItemsOutcome, AnalyzeError> {
         Err(AnalyzeError::Skipped("not analysed by items".into()))
     }
+    /// What an item request for `items` of `split` would cost at most, for `--dry-run`.
+    fn estimate_items(
+        &self,
+        _path: &str,
+        _split: &crate::items::Split,
+        _items: &[&crate::items::Item],
+    ) -> Option<Estimate> {
+        None
+    }
     /// What analysing `content` (`size` bytes, read when the caller had it) at `path` would cost
     /// at most, for `--dry-run`: `None` for analyzers that cost nothing.
     fn estimate(&self, _path: &str, _content: Option<&str>, _size: u64) -> Option<Estimate> {

@@ -2,7 +2,7 @@
 //! carries, what a commit's tree holds, and running the git binary with a hook's environment.
 //! Every lock on the libgit2 handle is taken and released inside one method here.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use git2::ObjectType;
@@ -17,6 +17,12 @@ impl Repo {
     /// callers delete entries on this evidence, and an incomplete walk must never look like
     /// "not present".
     pub fn head_blob_ids(&self) -> Result<Option<HashSet<String>>, git2::Error> {
+        Ok(self.head_blobs()?.map(|b| b.into_keys().collect()))
+    }
+
+    /// Every blob of the tree at HEAD with the file name (last path component) of one place
+    /// it is at; `None` before the first commit. As complete as [`Repo::head_blob_ids`].
+    pub fn head_blobs(&self) -> Result<Option<HashMap<String, Vec<u8>>>, git2::Error> {
         let git = self.git();
         let head = match git.head() {
             Ok(h) => h,
@@ -25,7 +31,7 @@ impl Repo {
             Err(e) => return Err(e),
         };
         let root = head.peel_to_tree()?.id();
-        let mut blobs = HashSet::new();
+        let mut blobs = HashMap::new();
         let mut seen_trees = HashSet::new();
         let mut stack = vec![root];
         while let Some(id) = stack.pop() {
@@ -36,7 +42,9 @@ impl Repo {
             for e in tree.iter() {
                 match e.kind() {
                     Some(ObjectType::Blob) => {
-                        blobs.insert(e.id().to_string());
+                        blobs
+                            .entry(e.id().to_string())
+                            .or_insert_with(|| e.name_bytes().to_vec());
                     }
                     Some(ObjectType::Tree) => stack.push(e.id()),
                     // A gitlink (submodule commit) holds no blob of this repository.

@@ -165,27 +165,35 @@ pub struct Split {
 }
 
 impl Split {
-    /// The file's skeleton, the context sent with its items: the header's text, then each other
-    /// item's signature and lines, in file order.
-    pub fn skeleton(&self) -> String {
-        let mut s = String::new();
+    /// The file's skeleton, the context sent with its items: the file in its order with every
+    /// item but the header reduced to its signature (the header's own lines as they are, so
+    /// an `impl` or class line stands above its methods). When the header is itself sent
+    /// (`header_sent`), its lines are left out here: they follow in full as an item.
+    pub fn skeleton(&self, header_sent: bool) -> String {
+        let mut parts: Vec<(u32, &str)> = Vec::new();
         for it in &self.items {
-            if it.kind == Kind::Header {
-                s.push_str(&it.text);
-                if !it.text.ends_with('\n') {
-                    s.push('\n');
-                }
+            if it.kind != Kind::Header {
+                parts.push((it.first_line(), &it.signature));
                 continue;
             }
-            let (start, len) = it.runs[0];
-            s.push_str(&format!(
-                "// lines {}-{}: {} {}\n{}\n",
-                start,
-                start + len - 1,
-                it.kind.name(),
-                it.name,
-                it.signature
-            ));
+            if header_sent {
+                continue;
+            }
+            // The header's lines, run by run.
+            let mut lines = it.text.split('\n');
+            for &(start, len) in &it.runs {
+                for k in 0..len {
+                    if let Some(l) = lines.next() {
+                        parts.push((start + k, l));
+                    }
+                }
+            }
+        }
+        parts.sort_by_key(|p| p.0);
+        let mut s = String::new();
+        for (_, text) in parts {
+            s.push_str(text);
+            s.push('\n');
         }
         s
     }

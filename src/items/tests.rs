@@ -122,9 +122,20 @@ fn rust_items_are_functions_methods_types_and_nested_modules_items() {
     assert!(h.text.contains("impl Point {"));
     assert!(!h.text.contains("fn new"));
     check_lines(RUST, &s);
-    let sk = s.skeleton();
+    let sk = s.skeleton(false);
     assert!(sk.contains("pub fn new(x: i32, y: i32) -> Point …"), "{sk}");
     assert!(!sk.contains("Point { x, y }"), "{sk}");
+    // In file order: the impl line above its methods; the header left out when it is sent.
+    let at = |t: &str| sk.find(t).unwrap();
+    assert!(
+        at("impl Point {") < at("pub fn new") && at("pub fn new") < at("fn sum"),
+        "{sk}"
+    );
+    let without = s.skeleton(true);
+    assert!(
+        !without.contains("const LIMIT") && without.contains("pub fn top"),
+        "{without}"
+    );
 }
 
 #[test]

@@ -16,6 +16,44 @@ use crate::workspace::Workspace;
 
 use super::report::{line as skip, Cause, FileResult, Status};
 
+/// The results cached for the items of `split` (by item id), the items without one (each
+/// once), and how many were found.
+pub(crate) fn cached_items<'s>(
+    session: &Workspace,
+    cache_type: &str,
+    item_identity: &Identity,
+    split: &'s Split,
+) -> (HashMap<String, serde_json::Value>, Vec<&'s Item>, usize) {
+    let item_type = items_type(cache_type);
+    let item_variant = variant(
+        &item_identity.provider,
+        &item_identity.model,
+        &item_identity.prompt_hash,
+        SCHEMA_VERSION,
+    );
+    let mut results: HashMap<String, serde_json::Value> = HashMap::new();
+    let mut to_send: Vec<&Item> = Vec::new();
+    let mut reused = 0;
+    for it in &split.items {
+        if results.contains_key(&it.id) || to_send.iter().any(|s| s.id == it.id) {
+            continue;
+        }
+        let key = Key {
+            cache_type: item_type.clone(),
+            blob: it.id.clone(),
+            variant: item_variant.clone(),
+        };
+        match session.store.lookup(&key) {
+            Lookup::Hit { entry: e, .. } => {
+                results.insert(it.id.clone(), e.result);
+                reused += 1;
+            }
+            Lookup::Miss | Lookup::Invalid { .. } => to_send.push(it),
+        }
+    }
+    (results, to_send, reused)
+}
+
 /// Analyse the file of `entry` (filled in but for its result, tokens and cost) by the items of
 /// `split`. Returns the file's result line and the entries to write: the new item entries, then
 /// the file entry when every item has a result.
@@ -42,34 +80,9 @@ pub(crate) fn analyze_by_items(
             written,
         )
     };
+    let (mut results, to_send, reused) =
+        cached_items(session, &entry.cache_type, item_identity, split);
     let item_type = items_type(&entry.cache_type);
-    let item_variant = variant(
-        &item_identity.provider,
-        &item_identity.model,
-        &item_identity.prompt_hash,
-        SCHEMA_VERSION,
-    );
-    let key_of = |it: &Item| Key {
-        cache_type: item_type.clone(),
-        blob: it.id.clone(),
-        variant: item_variant.clone(),
-    };
-    // What is cached, by item id (an item twice in one file is looked up and sent once).
-    let mut results: HashMap<String, serde_json::Value> = HashMap::new();
-    let mut to_send: Vec<&Item> = Vec::new();
-    let mut reused = 0;
-    for it in &split.items {
-        if results.contains_key(&it.id) || to_send.iter().any(|s| s.id == it.id) {
-            continue;
-        }
-        match session.store.lookup(&key_of(it)) {
-            Lookup::Hit { entry: e, .. } => {
-                results.insert(it.id.clone(), e.result);
-                reused += 1;
-            }
-            Lookup::Miss | Lookup::Invalid { .. } => to_send.push(it),
-        }
-    }
     let mut written = Vec::new();
     let (mut tokens, mut cost) = (Tokens::default(), Some(0.0));
     let mut failed: Vec<String> = Vec::new();

@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 
+use crate::cache::key::is_items_type;
 use crate::error::UserError;
 use crate::index::{Index, Row};
 use crate::workspace::Workspace;
@@ -32,22 +33,35 @@ pub fn prune_victims(
         }
         None => {
             // Every blob at HEAD, or an error: nothing is deleted on incomplete evidence.
-            let blobs = repo
-                .head_blob_ids()
+            let head = repo
+                .head_blobs()
                 .map_err(|e| anyhow::anyhow!("cannot read HEAD's tree ({e}); nothing was pruned"))?
                 .ok_or_else(|| {
                     UserError::Input("no commit at HEAD yet: nothing to prune against".into())
                 })?;
+            let blobs: std::collections::HashSet<&String> = head.keys().collect();
+            // Item entries stay while a file at HEAD has that item (read only when there are
+            // item entries to judge).
+            let items_used = rows
+                .iter()
+                .any(|r| r.valid && is_items_type(&r.key.cache_type))
+                .then(|| items_at_head(session, &head))
+                .transpose()?
+                .unwrap_or_default();
             let overlay = |r: &Row| r.shard.starts_with("overlay/");
             // An overlay entry stays while its file still has that content (or git's index does).
             let (staged, _, _) = repo.index_blobs_and_paths(None, "").map_err(|e| {
                 anyhow::anyhow!("cannot read git's index ({e}); nothing was pruned")
             })?;
-            // Item entries are keyed by item id, not blob: which files use them is not
-            // recorded, so they are kept (`--older-than` prunes them like any entry).
             rows.into_iter()
-                .filter(|r| r.valid && !blobs.contains(&r.key.blob))
-                .filter(|r| !crate::cache::key::is_items_type(&r.key.cache_type))
+                .filter(|r| r.valid)
+                .filter(|r| {
+                    if is_items_type(&r.key.cache_type) {
+                        !items_used.contains(&r.key.blob)
+                    } else {
+                        !blobs.contains(&r.key.blob)
+                    }
+                })
                 .filter(|r| {
                     !overlay(r)
                         || !(staged.contains(&r.key.blob)
@@ -66,6 +80,34 @@ pub fn prune_victims(
         }
     };
     Ok(victims)
+}
+
+/// The ids of the items of every file at HEAD that has a grammar (`head`: blob id → a file
+/// name it has). A file that cannot be read is an error: nothing is deleted on incomplete
+/// evidence.
+fn items_at_head(
+    session: &Workspace,
+    head: &std::collections::HashMap<String, Vec<u8>>,
+) -> Result<std::collections::HashSet<String>> {
+    let mut ids = std::collections::HashSet::new();
+    for (blob, name) in head {
+        let Some(lang) = std::str::from_utf8(name)
+            .ok()
+            .and_then(crate::items::Lang::of)
+        else {
+            continue;
+        };
+        let bytes = session
+            .repo
+            .read_blob(blob)
+            .map_err(|e| anyhow::anyhow!("cannot read blob {blob} ({e}); nothing was pruned"))?;
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            if let Ok(split) = crate::items::split_as(lang, text) {
+                ids.extend(split.items.into_iter().map(|i| i.id));
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// `[cache] max_size`: after a run that wrote entries, evict by `[cache] eviction` (default

@@ -306,7 +306,25 @@ fn dry_run(
             })
             .flatten();
         let text = content.as_deref().and_then(|c| std::str::from_utf8(c).ok());
-        if let Some(e) = a.estimate(&j.file.path, text, j.file.size) {
+        // By items: only the items without a result would be sent (none: no request).
+        let by_items = (session.config.settings.granularity == crate::config::Granularity::Item)
+            .then(|| a.item_identity().zip(text))
+            .flatten()
+            .and_then(|(id, text)| {
+                let split = crate::items::split(&j.file.path, text).ok()?;
+                let (_, send, _) =
+                    items::cached_items(session, &plans[j.plan].cache_type, id, &split);
+                Some(if send.is_empty() {
+                    None
+                } else {
+                    a.estimate_items(&j.file.path, &split, &send)
+                })
+            });
+        let estimate = match by_items {
+            Some(e) => e,
+            None => a.estimate(&j.file.path, text, j.file.size),
+        };
+        if let Some(e) = estimate {
             est.requests += 1;
             est.tokenized += usize::from(e.tokenizer);
             est.input_tokens += e.input_tokens;

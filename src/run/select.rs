@@ -350,6 +350,16 @@ fn identify_all(
                     format!("over max_file_bytes ({n} > {max})"),
                 )),
                 Ok(None) => Err(skip(Status::Skipped, "not a regular file".to_string())),
+                // A tracked file deleted and not yet staged has no content to analyse.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && matches!(w, Want::Tracked(_)) =>
+                {
+                    Err(skip(
+                        Status::Skipped,
+                        "deleted in the working tree".to_string(),
+                    ))
+                }
                 Err(e) => Err(skip(Status::Error, format!("cannot read: {e}"))),
             };
             Target { id }

@@ -120,18 +120,32 @@ pub fn item_result(lines: u64) -> serde_json::Value {
 /// The answer a well-behaved model gives to `rec`: a result per item for an item request,
 /// [`RESULT`] for a whole file.
 pub fn answer(rec: &Recorded) -> Reply {
+    ok_reply(&rec.path, &answer_text(rec))
+}
+
+/// [`answer`], with a usage block of `input` input tokens (OpenAI wire format only).
+pub fn answer_sized(rec: &Recorded, input: u64) -> Reply {
+    let reply = answer(rec);
+    if !rec.path.ends_with("/chat/completions") {
+        return reply;
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    v["usage"]["prompt_tokens"] = input.into();
+    v["usage"]["prompt_tokens_details"]["cached_tokens"] = 0.into();
+    v["usage"]["total_tokens"] = (input + 800).into();
+    Reply::status(200, &v.to_string())
+}
+
+fn answer_text(rec: &Recorded) -> String {
     let asked = items_asked(&rec.body);
     if asked.is_empty() {
-        return ok_reply(&rec.path, RESULT);
+        return RESULT.to_string();
     }
     let items: serde_json::Map<String, serde_json::Value> = asked
         .into_iter()
         .map(|(id, n)| (id, item_result(n)))
         .collect();
-    ok_reply(
-        &rec.path,
-        &serde_json::json!({ "items": items }).to_string(),
-    )
+    serde_json::json!({ "items": items }).to_string()
 }
 
 /// A successful reply in the wire format of `path`, carrying `content` as the answer text.
