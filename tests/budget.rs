@@ -143,7 +143,8 @@ fn three_processes_of_eight_jobs_never_overshoot_a_hard_limit() {
             "{code}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!String::from_utf8_lossy(&out.stderr).contains("locked"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("locked"), "{err}");
     }
     let (spent, n) = ledger_settled(&env.home);
     assert!(

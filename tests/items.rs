@@ -132,7 +132,21 @@ fn moved_and_reordered_functions_are_never_sent_again() {
     // Move f5 to a new file whose header is new.
     let f5 = fns[0];
     std::fs::write(repo.join("src/b.rs"), format!("use std::io;\n{f5}")).unwrap();
-    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    let v = env
+        .run(&repo, &["analyze", "--all", "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    // a.rs: its header and six functions; b.rs: f5 (its new header is sent).
+    let items = &v["summary"]["items"];
+    assert_eq!(
+        (&items["sent"], &items["reused"]),
+        (&1.into(), &8.into()),
+        "{v:#}"
+    );
+    assert!(
+        items["bytes_not_sent"].as_u64().unwrap() > a.len() as u64,
+        "{v:#}"
+    );
     let sent = sent_since(&server, 1);
     // a.rs: nothing sent at all; b.rs: only its header.
     assert_eq!(sent.len(), 1, "{sent:?}");

@@ -4,6 +4,12 @@
 N=${LLM_FILES:-10000}
 R=$WORK/llm$N
 gen_repo "$R" "$N"
+# LLM_GRANULARITY=item: the refactor entries are made by items (a hit still reads only the
+# file entry).
+if [ -n "${LLM_GRANULARITY:-}" ]; then
+  mkdir -p "$R/.rustassistant"
+  printf '[analysis]\ngranularity = "%s"\n' "$LLM_GRANULARITY" >"$R/.rustassistant/config.toml"
+fi
 paid_on
 (cd "$R" && "$BIN" analyze --all -t refactor -t todos -t metrics --jobs 16 -q >/dev/null 2>&1)
 (cd "$R" && git add .rustassistant && git commit -q -m cache)
@@ -17,7 +23,7 @@ read -r llma offa gsta < <(cd "$R" && alternate_us "$RUNS" \
   "'$BIN' analyze --all -t refactor -q" "'$BIN' analyze --all -t todos -t metrics -q" "git status --porcelain")
 paid_off
 echo
-echo "## Hits of a paid type ($N files, refactor entries committed; alternated, median of $RUNS)"
+echo "## Hits of a paid type ($N files, refactor entries committed${LLM_GRANULARITY:+ by $LLM_GRANULARITY}; alternated, median of $RUNS)"
 echo
 echo "| measurement | wall time (ms) | vs its \`git status\` | target |"
 echo "|---|---:|---:|---|"

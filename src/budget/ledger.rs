@@ -150,17 +150,41 @@ pub struct MonthSpend {
 }
 
 impl Ledger {
-    /// Open (creating) the ledger at `path`.
+    /// Open (creating) the ledger at `path`. Processes that open a new ledger at the same
+    /// moment may find it locked while one of them creates it or turns on its WAL (SQLite does
+    /// not wait for that lock): such an open is tried again, for as long as a busy ledger is
+    /// waited for.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        let deadline = std::time::Instant::now() + BUSY_WAIT;
+        loop {
+            let busy = std::cell::Cell::new(false);
+            match Ledger::open_once(path, &busy) {
+                Err(_) if busy.get() && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, busy: &std::cell::Cell<bool>) -> Result<Ledger, LedgerError> {
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).map_err(|e| LedgerError::Corrupt {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
         }
-        let corrupt = |e: rusqlite::Error| LedgerError::Corrupt {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
+        let corrupt = |e: rusqlite::Error| {
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) {
+                busy.set(true);
+            }
+            LedgerError::Corrupt {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
         };
         // SQLite follows links: the ledger is only ever a regular file.
         for suffix in ["", "-wal", "-shm"] {

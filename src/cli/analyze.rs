@@ -207,6 +207,14 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                 s.tokens.input, s.tokens.output, s.cost_usd
             ));
         }
+        if let Some(u) = s.items {
+            line.push_str(&format!(
+                " · by items: {} sent, {} reused ({} not sent)",
+                u.sent,
+                u.reused,
+                crate::util::format_size(u.bytes_not_sent)
+            ));
+        }
         if s.not_matched > 0 {
             line.push_str(&format!(
                 " · {} not matched by [analysis] include/exclude{}",

@@ -514,6 +514,7 @@ fn analyze_one(
         reason: whole_because,
         cause: Cause::None,
         saved_usd: 0.0,
+        items: None,
     };
     (r, vec![entry])
 }

@@ -219,6 +219,16 @@ pub(crate) fn analyze_by_items(
         )),
         cause: Cause::None,
         saved_usd: 0.0,
+        items: Some(super::report::ItemUse {
+            sent: to_send.len(),
+            reused,
+            bytes_not_sent: split
+                .items
+                .iter()
+                .filter(|it| !to_send.iter().any(|s| s.id == it.id))
+                .map(|it| it.text.len() as u64)
+                .sum(),
+        }),
     };
     written.push(entry);
     (r, written)

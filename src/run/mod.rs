@@ -390,6 +390,12 @@ fn tally(sorted: &Sorted, submodules: Vec<String>, started: Instant) -> Summary 
         }
         summary.tokens = summary.tokens.add(&r.tokens);
         summary.cost_usd += r.cost_usd.unwrap_or(0.0);
+        if let Some(u) = r.items {
+            let t = summary.items.get_or_insert_with(Default::default);
+            t.sent += u.sent;
+            t.reused += u.reused;
+            t.bytes_not_sent += u.bytes_not_sent;
+        }
         summary.budget_refused |= r.cause == Cause::Budget;
         if r.status == Status::Hit {
             summary.saved_usd += r.saved_usd;

@@ -72,6 +72,20 @@ pub struct FileResult {
     /// Cost the hit saved (the entry's own cost).
     #[serde(skip)]
     pub saved_usd: f64,
+    /// How a file analysed by items was (DESIGN.md, "Items").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<ItemUse>,
+}
+
+/// What analysing a file by items sent and reused.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ItemUse {
+    /// Items sent.
+    pub sent: usize,
+    /// Items whose result was already cached.
+    pub reused: usize,
+    /// Bytes of the reused items' text, not sent.
+    pub bytes_not_sent: u64,
 }
 
 /// Totals of a run.
@@ -113,6 +127,9 @@ pub struct Summary {
     /// Submodules (and nested repositories) left out of the walk.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_submodules: Vec<String>,
+    /// Items sent and reused by the files analysed by items (absent when there were none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<ItemUse>,
     /// `--dry-run`: what the paid requests it would send could cost at most.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate: Option<DryRunEstimate>,
@@ -220,6 +237,7 @@ pub(crate) fn line(
         reason: Some(reason),
         cause,
         saved_usd: 0.0,
+        items: None,
     }
 }
 
