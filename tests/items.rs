@@ -389,3 +389,26 @@ fn prune_drops_the_item_entries_no_file_at_head_has() {
     assert_eq!(sent_since(&server, before).len(), 1);
     assert_eq!(sent_since(&server, before)[0].len(), 1);
 }
+
+#[test]
+fn a_commit_whose_hook_analyses_by_items_leaves_git_status_clean() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.hooked("r", &[("src/a.rs", &functions(4, None))]);
+    // Nothing analysed beforehand: the hook analyses the staged file by items itself.
+    std::fs::write(repo.join("src/a.rs"), functions(4, Some(2))).unwrap();
+    commit_all(&env, &repo, "edit");
+    assert!(server.count() >= 1, "the hook analysed");
+    let status = env.git(&repo, &["status", "--porcelain"]);
+    assert!(status.trim().is_empty(), "{status}");
+    let tree = env.git(&repo, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(
+        tree.contains(".rustassistant/cache/refactor/items/"),
+        "{tree}"
+    );
+    let v = env
+        .run(&repo, &["analyze", "--all", "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    assert_eq!(v["summary"]["hits"], 1, "{v:#}");
+}

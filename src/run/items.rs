@@ -94,8 +94,8 @@ pub(crate) fn analyze_by_items(
                 return match e.kind() {
                     FailureKind::Budget => fail(Status::Skipped, Cause::Budget, m, written),
                     FailureKind::Unavailable => fail(Status::Error, Cause::Unavailable, m, written),
-                    FailureKind::Skipped => fail(Status::Skipped, Cause::None, m, written),
-                    FailureKind::Failed => fail(Status::Error, Cause::None, m, written),
+                    FailureKind::Skipped => fail(Status::Skipped, Cause::Content, m, written),
+                    FailureKind::Failed => fail(Status::Error, Cause::Failed, m, written),
                 };
             }
         };
@@ -166,7 +166,7 @@ pub(crate) fn analyze_by_items(
         let n = failed.len();
         return fail(
             Status::Error,
-            Cause::None,
+            Cause::Failed,
             format!(
                 "{n} of {} item{} had no usable result, so the file has none yet ({}); the {} other{} kept",
                 to_send.len(),
@@ -189,7 +189,7 @@ pub(crate) fn analyze_by_items(
     if let Err(e) = entry.check() {
         return fail(
             Status::Error,
-            Cause::None,
+            Cause::Failed,
             format!("result rejected: {e}"),
             written,
         );
@@ -197,7 +197,7 @@ pub(crate) fn analyze_by_items(
     if entry.to_json().len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
         return fail(
             Status::Error,
-            Cause::None,
+            Cause::Failed,
             format!(
                 "cannot write entry: it would be over the {}-byte bound readers accept",
                 crate::cache::entry::MAX_ENTRY_FILE_BYTES
