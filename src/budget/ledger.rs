@@ -197,43 +197,37 @@ impl Ledger {
                 }
             })?;
         }
-        let conn = Connection::open(path).map_err(corrupt)?;
+        let mut conn = Connection::open(path).map_err(corrupt)?;
         conn.busy_timeout(BUSY_WAIT).map_err(corrupt)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(corrupt)?;
-        let tables: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(corrupt)?;
-        if tables == 0 {
-            conn.execute_batch(SCHEMA).map_err(corrupt)?;
-            conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?1)",
-                [VERSION],
-            )
-            .map_err(corrupt)?;
-        } else {
-            let v: Option<String> = conn
-                .query_row(
-                    "SELECT value FROM meta WHERE key = 'schema_version'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
+        // A new ledger's tables and version, or an old one's migration, are written in one
+        // transaction that takes the write lock before it looks again: another process doing
+        // the same at the same moment is waited for, and a ledger is never seen half made
+        // (tables without a version) or migrated twice. A ledger at this version is only read.
+        if version(&conn).map_err(corrupt)?.as_deref() != Some(VERSION) {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(corrupt)?;
-            match v.as_deref() {
-                Some(VERSION) => {}
-                Some("1") => migrate_v1(&conn).map_err(corrupt)?,
-                _ => {
+            match version(&tx).map_err(corrupt)? {
+                None if tables(&tx).map_err(corrupt)? == 0 => {
+                    tx.execute_batch(SCHEMA).map_err(corrupt)?;
+                    tx.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?1)",
+                        [VERSION],
+                    )
+                    .map_err(corrupt)?;
+                }
+                Some(v) if v == VERSION => {}
+                Some(v) if v == "1" => migrate_v1(&tx).map_err(corrupt)?,
+                v => {
                     return Err(LedgerError::Corrupt {
                         path: path.to_path_buf(),
                         reason: format!("unknown ledger version {v:?}"),
                     })
                 }
             }
+            tx.commit().map_err(corrupt)?;
         }
         let mut ledger = Ledger {
             conn,
@@ -436,18 +430,40 @@ impl Ledger {
     }
 }
 
-/// Bring a version 1 ledger to version 2: new columns, nothing else touched.
-fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
-    let tx = conn.unchecked_transaction()?;
-    for (name, ty) in V2_COLUMNS {
-        tx.execute_batch(&format!("ALTER TABLE requests ADD COLUMN {name} {ty}"))?;
+/// How many tables the database has.
+fn tables(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// The ledger's schema version; `None` when it has no tables yet, or no version.
+fn version(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    if tables(conn)? == 0 {
+        return Ok(None);
     }
-    tx.execute_batch("CREATE INDEX IF NOT EXISTS requests_state ON requests(state)")?;
-    tx.execute(
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Bring a version 1 ledger to version 2: new columns, nothing else touched. The caller holds
+/// the write transaction it happens in.
+fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
+    for (name, ty) in V2_COLUMNS {
+        conn.execute_batch(&format!("ALTER TABLE requests ADD COLUMN {name} {ty}"))?;
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS requests_state ON requests(state)")?;
+    conn.execute(
         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?1)",
         [VERSION],
     )?;
-    tx.commit()
+    Ok(())
 }
 
 /// One line of the `costs` report.
@@ -480,6 +496,29 @@ pub struct CostRow {
 mod tests {
     use super::*;
     use crate::cache::Tokens;
+
+    #[test]
+    fn processes_that_open_a_new_ledger_at_once_all_get_it() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("usage.db");
+            let start = std::sync::Barrier::new(8);
+            std::thread::scope(|s| {
+                let opened: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            Ledger::open(&path).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for o in opened {
+                    let r = o.join().unwrap();
+                    assert!(r.is_ok(), "{r:?}");
+                }
+            });
+        }
+    }
 
     #[test]
     fn a_reservation_whose_process_is_gone_is_settled_at_its_input_by_the_next_open() {
