@@ -274,14 +274,17 @@ pub fn split_as(lang: Lang, content: &str) -> Result<Split, Whole> {
     // Another node's text before an item on its first line, or after it on its last
     // (`x = 1; fn f() {}`), shares that line too; a comment after it is its own.
     for f in &found {
-        let line = lines[f.first];
+        // Rows count `\n`, as `lines` does; a row past the end would mean they disagree.
+        let Some(line) = lines.get(f.first) else {
+            return Err(Whole::Parser);
+        };
         let col = f.first_col + if f.first == 0 { skip } else { 0 };
         if !line.get(..col).is_some_and(|p| p.trim().is_empty()) {
             return Err(Whole::SharedLine(f.first as u32 + 1));
         }
         if let Some(col) = f.last_col {
             let col = col + if f.last == 0 { skip } else { 0 };
-            let rest = lines[f.last].get(col..).map(str::trim);
+            let rest = lines.get(f.last).and_then(|l| l.get(col..)).map(str::trim);
             let own = rest.is_some_and(|r| {
                 r.is_empty() || r.starts_with("//") || (lang == Lang::Python && r.starts_with('#'))
             });

@@ -382,6 +382,12 @@ fn bad_input_is_analysed_whole_or_split_at_the_right_lines() {
         let names: Vec<_> = outline(&s).into_iter().map(|o| (o.1, o.2)).collect();
         assert_eq!(names[0], ("f".to_string(), 3), "{content:?}");
     }
+    // Old Mac line ends (a lone CR) are not line ends to git or to the grammar: never a
+    // panic, and whatever is split has the file's lines.
+    let cr = "use a::b;\r\rfn f() {\r}\r\rfn g() {}\n";
+    if let Ok(s) = split("a.rs", cr) {
+        check_lines(cr, &s);
+    }
     // A trailing comment after an item stays on its line; a statement after it does not.
     assert!(split("a.rs", "fn f() {} // fine\n").is_ok());
     assert_eq!(
