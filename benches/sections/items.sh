@@ -70,6 +70,6 @@ awk -v b="$fb" -v r="$fr" -v t="$fms" -v p="$fpack" -v s="$spack" -v d="$fdone" 
 awk -v b="$ib" -v r="$ir" -v i="$ii" -v t="$ims" -v p="$ipack" -v s="$spack" -v d="$idone" 'BEGIN { printf "| item | %d | %d | %d | %d | %d | %d | %.2f× | %s |\n", b, b / 4, r, i, t, p, p / s, d }'
 echo "| (sources alone) | | | | | | $spack | 1.00× | |"
 echo
-awk -v f="$fb" -v i="$ib" 'BEGIN { printf "item ÷ file input: %.0f%% (target ≤ 35%%)\n", f > 0 ? 100 * i / f : 0 }'
+awk -v f="$fb" -v i="$ib" 'BEGIN { printf "item ÷ file input: %.0f%% (target ≤ 35%%)\n", (f > 0 ? 100 * i / f : 0) }'
 [ "$ffail$ifail" = 00 ] || echo "analyze runs that exited non-zero: file $ffail, item $ifail (first lines: $(sort -u "$WORK"/items-*.err | head -3 | tr '\n' ' '))"
 [ -n "${KEEP_REPO:-}" ] || rm -rf "$WORK"/items-*
