@@ -28,14 +28,19 @@ fn functions_in(order: Vec<usize>, edited: Option<usize>) -> String {
     s
 }
 
+/// Set `[analysis] granularity` in the user's config.
+fn granularity(env: &TestEnv, g: &str) {
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        format!("[analysis]\ngranularity = \"{g}\"\n"),
+    )
+    .unwrap();
+}
+
 fn item_env(server: &FakeServer) -> TestEnv {
     let mut env = TestEnv::new();
     env.use_openai(&server.base_url("openai"));
-    std::fs::write(
-        env.home.join(".rustassistant/config.toml"),
-        "[analysis]\ngranularity = \"item\"\n",
-    )
-    .unwrap();
+    granularity(&env, "item");
     env
 }
 
@@ -166,11 +171,7 @@ fn file_granularity_sends_todays_request_byte_for_byte() {
     let repo = env.repo("r", &[("src/a.rs", &functions(3, None))]);
     env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor"])
         .ok();
-    std::fs::write(
-        env.home.join(".rustassistant/config.toml"),
-        "[analysis]\ngranularity = \"file\"\n",
-    )
-    .unwrap();
+    granularity(&env, "file");
     env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor", "--force"])
         .ok();
     let r = server.recorded();
@@ -187,11 +188,7 @@ fn a_file_granular_result_is_a_hit_in_item_mode() {
     let repo = env.repo("r", &[("src/a.rs", &functions(3, None))]);
     env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor"])
         .ok();
-    std::fs::write(
-        env.home.join(".rustassistant/config.toml"),
-        "[analysis]\ngranularity = \"item\"\n",
-    )
-    .unwrap();
+    granularity(&env, "item");
     let v = env
         .run(&repo, &["analyze", "src/a.rs", "-t", "refactor", "--json"])
         .ok()
@@ -306,11 +303,7 @@ fn a_dry_run_estimates_only_the_items_without_a_result() {
     };
     std::fs::write(repo.join("src/a.rs"), functions(30, Some(4))).unwrap();
     let items = estimate(&env);
-    std::fs::write(
-        env.home.join(".rustassistant/config.toml"),
-        "[analysis]\ngranularity = \"file\"\n",
-    )
-    .unwrap();
+    granularity(&env, "file");
     let whole = estimate(&env);
     assert_eq!(items["requests"], 1, "{items}");
     let (i, w) = (
@@ -323,11 +316,7 @@ fn a_dry_run_estimates_only_the_items_without_a_result() {
     );
     assert_eq!(server.count(), 1, "a dry run sends nothing");
     // Nothing new in the file (a reorder): no request at all.
-    std::fs::write(
-        env.home.join(".rustassistant/config.toml"),
-        "[analysis]\ngranularity = \"item\"\n",
-    )
-    .unwrap();
+    granularity(&env, "item");
     std::fs::write(
         repo.join("src/a.rs"),
         functions_in((0..30).rev().collect(), None),

@@ -151,26 +151,20 @@ fn say(
     match r.status {
         // One line per analysis, which never reads like a hit (`📦 Using cached analysis`).
         // With -v a remote analysis announced itself when its request left: this closes it.
-        Status::Miss if remote && out.verbose > 0 => {
-            out.line(&format!(
-                "💾 Analysis cached for {} ({})",
-                r.path, r.cache_type
-            ));
-            if let Some(how) = &r.reason {
-                out.detail(&format!("   {}: {how}", r.path));
-            }
-        }
-        Status::Miss => {
-            out.line(&format!(
-                "🔍 Analyzing {} ({})... analysis cached",
-                r.path, r.cache_type
-            ));
-            if let Some(how) = &r.reason {
-                out.detail(&format!("   {}: {how}", r.path));
-            }
-        }
+        Status::Miss if remote && out.verbose > 0 => out.line(&format!(
+            "💾 Analysis cached for {} ({})",
+            r.path, r.cache_type
+        )),
+        Status::Miss => out.line(&format!(
+            "🔍 Analyzing {} ({})... analysis cached",
+            r.path, r.cache_type
+        )),
         Status::Error | Status::Skipped => repeats.say(r, out),
         Status::Hit => {}
+    }
+    // -v: how a miss was analysed (by items, or whole and why).
+    if let (Status::Miss, Some(how)) = (r.status, &r.reason) {
+        out.detail(&format!("   {}: {how}", r.path));
     }
 }
 
@@ -469,13 +463,8 @@ fn analyze_one(
     let outcome = match analyzer.analyze(&file.path, text, opts.deadline) {
         Ok(o) => o,
         Err(e) => {
-            let m = e.message();
-            return match e.kind() {
-                FailureKind::Budget => fail_because(Status::Skipped, Cause::Budget, m),
-                FailureKind::Unavailable => fail_because(Status::Error, Cause::Unavailable, m),
-                FailureKind::Skipped => fail(Status::Skipped, m),
-                FailureKind::Failed => fail(Status::Error, m),
-            };
+            let (status, cause, m) = failure(&e);
+            return fail_because(status, cause, m);
         }
     };
     entry.tokens = outcome.tokens;
@@ -487,22 +476,9 @@ fn analyze_one(
     // Control characters in a paid result are neutralised rather than refusing the entry (and
     // paying again on every run).
     entry.result = crate::cache::entry::neutralise_controls(outcome.result);
-    if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
-        entry.signature = Some(crate::cache::sign(key.as_bytes(), &entry));
-    }
     debug_assert_eq!(entry.key(), job.key);
-    if let Err(e) = entry.check() {
-        return fail(Status::Error, format!("result rejected: {e}"));
-    }
-    if entry.to_json().len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
-        // Never write what no reader would accept.
-        return fail(
-            Status::Error,
-            format!(
-                "cannot write entry: it would be over the {}-byte bound readers accept",
-                crate::cache::entry::MAX_ENTRY_FILE_BYTES
-            ),
-        );
+    if let Err(why) = seal(session, &mut entry) {
+        return fail(Status::Error, why);
     }
     let r = FileResult {
         path: file.path.clone(),
@@ -517,6 +493,33 @@ fn analyze_one(
         items: None,
     };
     (r, vec![entry])
+}
+
+/// The status, cause and message of a file whose analysis failed with `e`.
+pub(crate) fn failure(e: &crate::analyzer::AnalyzeError) -> (Status, Cause, String) {
+    let m = e.message();
+    match e.kind() {
+        FailureKind::Budget => (Status::Skipped, Cause::Budget, m),
+        FailureKind::Unavailable => (Status::Error, Cause::Unavailable, m),
+        FailureKind::Skipped => (Status::Skipped, Cause::Content, m),
+        FailureKind::Failed => (Status::Error, Cause::Failed, m),
+    }
+}
+
+/// Sign `entry` when `RUSTASSISTANT_SIGNING_KEY` is set and make sure a reader would accept
+/// it: why not, otherwise (nothing is written that no reader would take).
+pub(crate) fn seal(session: &Workspace, entry: &mut Entry) -> Result<(), String> {
+    if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
+        entry.signature = Some(crate::cache::sign(key.as_bytes(), entry));
+    }
+    entry.check().map_err(|e| format!("result rejected: {e}"))?;
+    if entry.to_json().len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
+        return Err(format!(
+            "cannot write entry: it would be over the {}-byte bound readers accept",
+            crate::cache::entry::MAX_ENTRY_FILE_BYTES
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>> {

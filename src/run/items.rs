@@ -4,10 +4,10 @@
 //! whole-file result has. Every item result a reply gave is kept, even when another item of
 //! the same reply failed: it was paid for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use crate::analyzer::{Analyzer, FailureKind, Identity};
+use crate::analyzer::{Analyzer, Identity};
 use crate::cache::key::{items_type, variant, Key};
 use crate::cache::store::Lookup;
 use crate::cache::{Entry, Tokens, SCHEMA_VERSION};
@@ -34,8 +34,9 @@ pub(crate) fn cached_items<'s>(
     let mut results: HashMap<String, serde_json::Value> = HashMap::new();
     let mut to_send: Vec<&Item> = Vec::new();
     let mut reused = 0;
+    let mut seen: HashSet<&str> = HashSet::new();
     for it in &split.items {
-        if results.contains_key(&it.id) || to_send.iter().any(|s| s.id == it.id) {
+        if !seen.insert(&it.id) {
             continue;
         }
         let key = Key {
@@ -90,13 +91,8 @@ pub(crate) fn analyze_by_items(
         let o = match analyzer.analyze_items(&entry.path, split, &to_send, deadline) {
             Ok(o) => o,
             Err(e) => {
-                let m = e.message();
-                return match e.kind() {
-                    FailureKind::Budget => fail(Status::Skipped, Cause::Budget, m, written),
-                    FailureKind::Unavailable => fail(Status::Error, Cause::Unavailable, m, written),
-                    FailureKind::Skipped => fail(Status::Skipped, Cause::Content, m, written),
-                    FailureKind::Failed => fail(Status::Error, Cause::Failed, m, written),
-                };
+                let (status, cause, m) = super::execute::failure(&e);
+                return fail(status, cause, m, written);
             }
         };
         tokens = o.tokens;
@@ -144,10 +140,7 @@ pub(crate) fn analyze_by_items(
                 signature: None,
                 result: value.clone(),
             };
-            if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
-                e.signature = Some(crate::cache::sign(key.as_bytes(), &e));
-            }
-            if let Err(why) = e.check() {
+            if let Err(why) = super::execute::seal(session, &mut e) {
                 failed.push(format!("{} `{}`: {why}", it.kind.name(), it.name));
                 continue;
             }
@@ -183,28 +176,10 @@ pub(crate) fn analyze_by_items(
     entry.items = Some(split.items.len() as u32);
     entry.tokens = tokens;
     entry.cost_usd = cost;
-    if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
-        entry.signature = Some(crate::cache::sign(key.as_bytes(), &entry));
+    if let Err(why) = super::execute::seal(session, &mut entry) {
+        return fail(Status::Error, Cause::Failed, why, written);
     }
-    if let Err(e) = entry.check() {
-        return fail(
-            Status::Error,
-            Cause::Failed,
-            format!("result rejected: {e}"),
-            written,
-        );
-    }
-    if entry.to_json().len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
-        return fail(
-            Status::Error,
-            Cause::Failed,
-            format!(
-                "cannot write entry: it would be over the {}-byte bound readers accept",
-                crate::cache::entry::MAX_ENTRY_FILE_BYTES
-            ),
-            written,
-        );
-    }
+    let sent: HashSet<&str> = to_send.iter().map(|it| it.id.as_str()).collect();
     let r = FileResult {
         path: file.path.clone(),
         cache_type: ty,
@@ -225,7 +200,7 @@ pub(crate) fn analyze_by_items(
             bytes_not_sent: split
                 .items
                 .iter()
-                .filter(|it| !to_send.iter().any(|s| s.id == it.id))
+                .filter(|it| !sent.contains(it.id.as_str()))
                 .map(|it| it.text.len() as u64)
                 .sum(),
         }),
