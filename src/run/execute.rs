@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::analyzer::FailureKind;
 use crate::cache::shard::ShardId;
 use crate::cache::store::{Edit, Location, Place};
 use crate::cache::{Entry, Tokens, SCHEMA_VERSION};
@@ -463,7 +462,7 @@ fn analyze_one(
     let outcome = match analyzer.analyze(&file.path, text, opts.deadline) {
         Ok(o) => o,
         Err(e) => {
-            let (status, cause, m) = failure(&e);
+            let (status, cause, m) = super::report::failure(&e);
             return fail_because(status, cause, m);
         }
     };
@@ -477,7 +476,7 @@ fn analyze_one(
     // paying again on every run).
     entry.result = crate::cache::entry::neutralise_controls(outcome.result);
     debug_assert_eq!(entry.key(), job.key);
-    if let Err(why) = seal(session, &mut entry) {
+    if let Err(why) = super::report::seal(session, &mut entry) {
         return fail(Status::Error, why);
     }
     let r = FileResult {
@@ -493,33 +492,6 @@ fn analyze_one(
         items: None,
     };
     (r, vec![entry])
-}
-
-/// The status, cause and message of a file whose analysis failed with `e`.
-pub(crate) fn failure(e: &crate::analyzer::AnalyzeError) -> (Status, Cause, String) {
-    let m = e.message();
-    match e.kind() {
-        FailureKind::Budget => (Status::Skipped, Cause::Budget, m),
-        FailureKind::Unavailable => (Status::Error, Cause::Unavailable, m),
-        FailureKind::Skipped => (Status::Skipped, Cause::Content, m),
-        FailureKind::Failed => (Status::Error, Cause::Failed, m),
-    }
-}
-
-/// Sign `entry` when `RUSTASSISTANT_SIGNING_KEY` is set and make sure a reader would accept
-/// it: why not, otherwise (nothing is written that no reader would take).
-pub(crate) fn seal(session: &Workspace, entry: &mut Entry) -> Result<(), String> {
-    if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
-        entry.signature = Some(crate::cache::sign(key.as_bytes(), entry));
-    }
-    entry.check().map_err(|e| format!("result rejected: {e}"))?;
-    if entry.to_json().len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
-        return Err(format!(
-            "cannot write entry: it would be over the {}-byte bound readers accept",
-            crate::cache::entry::MAX_ENTRY_FILE_BYTES
-        ));
-    }
-    Ok(())
 }
 
 pub(crate) fn read_content(repo: &Repo, file: &FileId, max: u64) -> std::io::Result<Vec<u8>> {

@@ -91,7 +91,7 @@ pub(crate) fn analyze_by_items(
         let o = match analyzer.analyze_items(&entry.path, split, &to_send, deadline) {
             Ok(o) => o,
             Err(e) => {
-                let (status, cause, m) = super::execute::failure(&e);
+                let (status, cause, m) = super::report::failure(&e);
                 return fail(status, cause, m, written);
             }
         };
@@ -140,7 +140,7 @@ pub(crate) fn analyze_by_items(
                 signature: None,
                 result: value.clone(),
             };
-            if let Err(why) = super::execute::seal(session, &mut e) {
+            if let Err(why) = super::report::seal(session, &mut e) {
                 failed.push(format!("{} `{}`: {why}", it.kind.name(), it.name));
                 continue;
             }
@@ -176,7 +176,7 @@ pub(crate) fn analyze_by_items(
     entry.items = Some(split.items.len() as u32);
     entry.tokens = tokens;
     entry.cost_usd = cost;
-    if let Err(why) = super::execute::seal(session, &mut entry) {
+    if let Err(why) = super::report::seal(session, &mut entry) {
         return fail(Status::Error, Cause::Failed, why, written);
     }
     let sent: HashSet<&str> = to_send.iter().map(|it| it.id.as_str()).collect();

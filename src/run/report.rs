@@ -328,3 +328,33 @@ pub(crate) fn skip_line(r: &FileResult) -> String {
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
+
+/// The status, cause and message of a file whose analysis failed with `e`.
+pub(crate) fn failure(e: &crate::analyzer::AnalyzeError) -> (Status, Cause, String) {
+    let m = e.message();
+    match e.kind() {
+        crate::analyzer::FailureKind::Budget => (Status::Skipped, Cause::Budget, m),
+        crate::analyzer::FailureKind::Unavailable => (Status::Error, Cause::Unavailable, m),
+        crate::analyzer::FailureKind::Skipped => (Status::Skipped, Cause::Content, m),
+        crate::analyzer::FailureKind::Failed => (Status::Error, Cause::Failed, m),
+    }
+}
+
+/// Sign `entry` when `RUSTASSISTANT_SIGNING_KEY` is set and make sure a reader would accept
+/// it: why not, otherwise (nothing is written that no reader would take).
+pub(crate) fn seal(
+    session: &crate::workspace::Workspace,
+    entry: &mut crate::cache::Entry,
+) -> Result<(), String> {
+    if let Some(key) = session.env.get("RUSTASSISTANT_SIGNING_KEY") {
+        entry.signature = Some(crate::cache::sign(key.as_bytes(), entry));
+    }
+    entry.check().map_err(|e| format!("result rejected: {e}"))?;
+    if entry.to_json().len() as u64 > crate::cache::entry::MAX_ENTRY_FILE_BYTES {
+        return Err(format!(
+            "cannot write entry: it would be over the {}-byte bound readers accept",
+            crate::cache::entry::MAX_ENTRY_FILE_BYTES
+        ));
+    }
+    Ok(())
+}
