@@ -18,7 +18,8 @@ replay() { # replay MODE: MODE is file, item or none (sources only)
   local mode=$1 R=$WORK/items-$1 log=$WORK/items-$1.log
   rm -rf "$R" "$log" && mkdir -p "$R" && git -C "$R" init -q -b main
   rm -f "$WORK/fake-llm.port"
-  "$ROOT/target/release/examples/fake_llm_server" 0 "$log" >"$WORK/fake-llm.port" &
+  # Unique prose answers (FAKE_LLM_PROSE): what a model's results cost a history.
+  FAKE_LLM_PROSE=${FAKE_LLM_PROSE:-1} "$ROOT/target/release/examples/fake_llm_server" 0 "$log" >"$WORK/fake-llm.port" &
   local pid=$!
   while [ ! -s "$WORK/fake-llm.port" ]; do sleep 0.05; done
   export RUSTASSISTANT_BASE_URL="http://127.0.0.1:$(cat "$WORK/fake-llm.port")/v1"
@@ -27,7 +28,7 @@ replay() { # replay MODE: MODE is file, item or none (sources only)
     printf '[analysis]\ntypes = ["refactor"]\ngranularity = "%s"\n' "$mode" >"$R/.rustassistant/config.toml"
     (cd "$R" && "$BIN" hooks install -q >/dev/null)
   fi
-  local t0=${EPOCHREALTIME/./} failed=0 base=0 n=0
+  local t0=${EPOCHREALTIME/./} failed=0 base=0 n=0 base_pack=0
   for c in "${commits[@]}"; do
     (cd "$R" && git ls-files -z -- . ':!.rustassistant' | xargs -0 rm -f --)
     git -C "$SRC" archive "$c" | tar -x -C "$R" --exclude=.rustassistant
@@ -40,6 +41,9 @@ replay() { # replay MODE: MODE is file, item or none (sources only)
     # The first commit is the base: what it sent is not counted.
     if [ $((n++)) = 0 ]; then
       base=$(cat "$log" 2>/dev/null | wc -l)
+      # The pack at the base, to tell the history's growth from the first full analysis.
+      (cd "$R" && git gc --aggressive -q)
+      base_pack=$(cd "$R" && git count-objects -v | awk '/size-pack/ {print $2}')
       t0=${EPOCHREALTIME/./}
     fi
   done
@@ -55,21 +59,26 @@ replay() { # replay MODE: MODE is file, item or none (sources only)
   pack=$(cd "$R" && git count-objects -v | awk '/size-pack/ {print $2}')
   local bytes=0 reqs=0 items=0
   [ -f "$log" ] && read -r bytes reqs items < <(awk -v base="$base" 'NR > base {b += $1; n++; i += $2} END {print b + 0, n + 0, i + 0}' "$log")
-  echo "$mode $bytes $reqs $items $(((t1 - t0) / 1000)) $pack $failed $complete"
+  echo "$mode $bytes $reqs $items $(((t1 - t0) / 1000)) $pack $failed $complete $((pack - base_pack))"
 }
-read -r _ fb fr fi fms fpack ffail fdone < <(replay file)
-read -r _ ib ir ii ims ipack ifail idone < <(replay item)
-read -r _ _ _ _ _ spack _ _ < <(replay none)
+read -r _ fb fr fi fms fpack ffail fdone fgrow < <(replay file)
+read -r _ ib ir ii ims ipack ifail idone igrow < <(replay item)
+read -r _ _ _ _ _ spack _ _ sgrow < <(replay none)
 paid_off
 echo
 echo "## Item granularity over a real history (${ITEMS_NAME:-$(basename "$SRC")}, last $((${#commits[@]} - 1)) commits after a fully analysed one, refactor)"
 echo
-echo "| granularity | input bytes sent | input tokens (bytes / 4) | requests | items sent | replay wall time (ms) | pack after gc --aggressive (KiB) | pack vs sources alone | files without a result at the end |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
-awk -v b="$fb" -v r="$fr" -v t="$fms" -v p="$fpack" -v s="$spack" -v d="$fdone" 'BEGIN { printf "| file | %d | %d | %d | — | %d | %d | %.2f× | %s |\n", b, b / 4, r, t, p, p / s, d }'
-awk -v b="$ib" -v r="$ir" -v i="$ii" -v t="$ims" -v p="$ipack" -v s="$spack" -v d="$idone" 'BEGIN { printf "| item | %d | %d | %d | %d | %d | %d | %.2f× | %s |\n", b, b / 4, r, i, t, p, p / s, d }'
-echo "| (sources alone) | | | | | | $spack | 1.00× | |"
+echo "| granularity | input bytes sent | input tokens (bytes / 4) | requests | items sent | replay wall time (ms) | pack after gc --aggressive (KiB) | pack vs sources alone | pack growth over the replayed commits (KiB) | growth vs sources' growth | files without a result at the end |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+row() { # row NAME BYTES REQS ITEMS MS PACK GROWTH DONE
+  awk -v n="$1" -v b="$2" -v r="$3" -v i="$4" -v t="$5" -v p="$6" -v g="$7" -v d="$8" -v s="$spack" -v sg="$sgrow" \
+    'BEGIN { printf "| %s | %d | %d | %d | %s | %d | %d | %.2f× | %d | %.2f× | %s |\n", n, b, b / 4, r, i, t, p, p / s, g, (sg > 0 ? g / sg : 0), d }'
+}
+row file "$fb" "$fr" — "$fms" "$fpack" "$fgrow" "$fdone"
+row item "$ib" "$ir" "$ii" "$ims" "$ipack" "$igrow" "$idone"
+echo "| (sources alone) | | | | | | $spack | 1.00× | $sgrow | 1.00× | |"
 echo
 awk -v f="$fb" -v i="$ib" 'BEGIN { printf "item ÷ file input: %.0f%% (target ≤ 35%%)\n", (f > 0 ? 100 * i / f : 0) }'
+awk -v f="$fgrow" -v i="$igrow" 'BEGIN { printf "item ÷ file pack growth: %.2f (target ≤ 1.00)\n", (f > 0 ? i / f : 0) }'
 [ "$ffail$ifail" = 00 ] || echo "analyze runs that exited non-zero: file $ffail, item $ifail (first lines: $(sort -u "$WORK"/items-*.err | head -3 | tr '\n' ' '))"
 [ -n "${KEEP_REPO:-}" ] || rm -rf "$WORK"/items-*

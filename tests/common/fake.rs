@@ -125,8 +125,13 @@ pub fn answer(rec: &Recorded) -> Reply {
 
 /// [`answer`], with a usage block of `input` input tokens (OpenAI wire format only).
 pub fn answer_sized(rec: &Recorded, input: u64) -> Reply {
-    let reply = answer(rec);
-    if !rec.path.ends_with("/chat/completions") {
+    sized(answer(rec), &rec.path, input)
+}
+
+/// `reply` (to a request for `path`) with a usage block of `input` input tokens (OpenAI wire
+/// format only).
+pub fn sized(reply: Reply, path: &str, input: u64) -> Reply {
+    if !path.ends_with("/chat/completions") {
         return reply;
     }
     let mut v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
