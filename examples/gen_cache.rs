@@ -151,6 +151,7 @@ fn main() {
             cost_usd: Some((tokens.input as f64 * 0.2 + tokens.output as f64 * 0.5) / 1e6),
             response_model: None,
             items: None,
+            item_variant: None,
             signature: None,
             result: serde_json::json!({"summary": rng.sentence(30), "smells": smells, "suggestions": suggestions,
                 "scores": {"maintainability": rng.below(11), "readability": rng.below(11), "complexity": rng.below(11)}}),

@@ -37,10 +37,11 @@ fn granularity(env: &TestEnv, g: &str) {
     .unwrap();
 }
 
+/// An environment with the default granularity (items where a grammar exists).
 fn item_env(server: &FakeServer) -> TestEnv {
     let mut env = TestEnv::new();
+    env.vars.remove("RUSTASSISTANT_GRANULARITY");
     env.use_openai(&server.base_url("openai"));
-    granularity(&env, "item");
     env
 }
 
@@ -85,6 +86,19 @@ fn editing_one_function_of_thirty_sends_that_function_alone() {
         "{}",
         out.stdout
     );
+    // What reuse saved, in `cache stats` and the report: 30 items, their bytes and their share
+    // of the first request.
+    let stats = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
+    assert_eq!(stats["items"]["reused"], 30, "{stats:#}");
+    assert!(stats["items"]["bytes_not_sent"].as_u64().unwrap() > 30 * 40);
+    assert!(
+        stats["items"]["saved_usd"].as_f64().unwrap() > 0.0,
+        "{stats:#}"
+    );
+    env.run(&repo, &["report", "-o", "report.html"]).ok();
+    let page = std::fs::read_to_string(repo.join("report.html")).unwrap();
+    assert!(page.contains("item reuse saved you"), "{page}");
+    assert!(page.contains("30 items"));
 
     // The assembled result: 31 items' findings, each at its own absolute line.
     let v = env
@@ -169,14 +183,16 @@ fn file_granularity_sends_todays_request_byte_for_byte() {
     let mut env = TestEnv::new();
     env.use_openai(&server.base_url("openai"));
     let repo = env.repo("r", &[("src/a.rs", &functions(3, None))]);
+    // RUSTASSISTANT_GRANULARITY=file (the tests' environment), then the setting in a file.
     env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor"])
         .ok();
+    env.vars.remove("RUSTASSISTANT_GRANULARITY");
     granularity(&env, "file");
     env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor", "--force"])
         .ok();
     let r = server.recorded();
     assert_eq!(r.len(), 2);
-    assert_eq!(r[0].body, r[1].body, "granularity = file is the default");
+    assert_eq!(r[0].body, r[1].body);
     assert!(items_asked(&r[0].body).is_empty());
 }
 
@@ -188,7 +204,8 @@ fn a_file_granular_result_is_a_hit_in_item_mode() {
     let repo = env.repo("r", &[("src/a.rs", &functions(3, None))]);
     env.run(&repo, &["analyze", "src/a.rs", "-t", "refactor"])
         .ok();
-    granularity(&env, "item");
+    // The default from here on: items.
+    env.vars.remove("RUSTASSISTANT_GRANULARITY");
     let v = env
         .run(&repo, &["analyze", "src/a.rs", "-t", "refactor", "--json"])
         .ok()
@@ -270,7 +287,10 @@ fn the_commit_hook_carries_item_entries_so_a_teammate_pays_only_for_their_edit()
         .ok()
         .json();
     assert_eq!(v["summary"]["hits"], 1, "{v:#}");
-    std::fs::write(mate.join("src/a.rs"), functions(8, Some(6))).unwrap();
+    // Their edit of f6 on the committed version (f3 edited); the original f3 was never
+    // committed by anyone (no file of a commit had it), so it is not carried.
+    let edited = functions(8, Some(3)).replace("    x + 6\n", "    x - 6\n");
+    std::fs::write(mate.join("src/a.rs"), edited).unwrap();
     let before = server.count();
     env.run(&mate, &["analyze", "--all", "-t", "refactor"]).ok();
     let sent = sent_since(&server, before);
@@ -400,4 +420,181 @@ fn a_commit_whose_hook_analyses_by_items_leaves_git_status_clean() {
         .ok()
         .json();
     assert_eq!(v["summary"]["hits"], 1, "{v:#}");
+}
+
+/// The lines of the shards under `.rustassistant/cache/<rel>` (a folder).
+fn shard_lines(repo: &Path, rel: &str) -> Vec<String> {
+    let dir = repo.join(".rustassistant/cache").join(rel);
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "jsonl") {
+            out.extend(
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .lines()
+                    .map(String::from),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn a_file_analysed_by_items_stores_each_result_once_and_reads_it_assembled() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.repo("r", &[("src/lib.rs", &functions(30, None))]);
+    env.run(&repo, &["analyze", "src/lib.rs", "-t", "refactor"])
+        .ok();
+    commit_all(&env, &repo, "cache");
+    // The file entry holds no result: its 31 items' entries do, once each.
+    let file = shard_lines(&repo, "refactor");
+    assert_eq!(file.len(), 1);
+    let line: serde_json::Value = serde_json::from_str(&file[0]).unwrap();
+    assert!(line["result"].is_null(), "{line:#}");
+    assert_eq!(line["items"], 31);
+    assert_eq!(line["item_variant"].as_str().unwrap().len(), 16);
+    let items = shard_lines(&repo, "refactor/items");
+    assert_eq!(items.len(), 31);
+    assert!(items
+        .iter()
+        .all(|l| l.contains(r#""result":{"#) && !l.contains("line_start\":4")));
+    // Compact: the id, the type, the cost share, the result and the variant; the rest is the
+    // file entry's.
+    let item: serde_json::Value = serde_json::from_str(&items[0]).unwrap();
+    let keys: Vec<&str> = item
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["blob", "cache_type", "cost_usd", "result", "variant"],
+        "{item:#}"
+    );
+    assert_eq!(item["variant"], line["item_variant"]);
+
+    // Findings read the assembled result: one per function, at its absolute line.
+    let doc = env
+        .run(&repo, &["findings", "--json", "-t", "refactor"])
+        .ok()
+        .json();
+    let list = doc["findings"].as_array().unwrap();
+    let content = functions(30, None);
+    let lines: Vec<&str> = content.lines().collect();
+    let at = |i: usize| {
+        lines
+            .iter()
+            .position(|l| *l == format!("/// Function {i}."))
+            .unwrap() as u64
+            + 1
+    };
+    for i in 0..30 {
+        assert!(
+            list.iter().any(|f| f["line_start"].as_u64() == Some(at(i))),
+            "f{i} at line {}: {doc:#}",
+            at(i)
+        );
+    }
+
+    // An item entry gone (a prune on another branch, a hand edit): `show` says what is missing
+    // instead of showing a result without it, and `--force` asks for that item alone.
+    let shard = std::fs::read_dir(repo.join(".rustassistant/cache/refactor/items"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read_to_string(p).unwrap().lines().count() == 1)
+        .expect("an item shard of one line");
+    std::fs::remove_file(shard).unwrap();
+    let out = env.run(&repo, &["show", "src/lib.rs", "-t", "refactor"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("cannot be assembled: 1 of its 31 item results are not in the cache"),
+        "{}",
+        out.stderr
+    );
+    let before = server.count();
+    env.run(
+        &repo,
+        &["analyze", "--force", "src/lib.rs", "-t", "refactor"],
+    )
+    .ok();
+    let sent = sent_since(&server, before);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].len(), 1, "the missing item alone");
+    env.run(&repo, &["show", "src/lib.rs", "-t", "refactor"])
+        .ok();
+}
+
+#[test]
+fn a_commit_keeps_exactly_the_item_entries_its_files_have() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.hooked("r", &[("src/a.rs", &functions(5, None))]);
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "cache"]);
+    assert_eq!(item_lines(&repo), 6, "five functions and the header");
+    // f4 edited and analysed, then put back; f2 edited: the commit has the new f2 only.
+    std::fs::write(repo.join("src/a.rs"), functions(5, Some(4))).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    std::fs::write(repo.join("src/a.rs"), functions(5, Some(2))).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    commit_all(&env, &repo, "edit f2");
+    assert_eq!(
+        item_lines(&repo),
+        6,
+        "the old f2 pruned with its file's content, the edited f4 never committed"
+    );
+    let status = env.git(&repo, &["status", "--porcelain"]);
+    assert!(status.trim().is_empty(), "{status}");
+    // Nothing paid is lost: the edited f4's file entry and item, and the original f2 the commit
+    // pruned, wait in the local overlay; back at that content, its result is whole.
+    let before = server.count();
+    std::fs::write(repo.join("src/a.rs"), functions(5, Some(4))).unwrap();
+    env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
+    assert_eq!(server.count(), before, "nothing sent");
+    let v = env
+        .run(&repo, &["show", "src/a.rs", "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        v["entries"][0]["result"]["smells"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+}
+
+#[test]
+fn a_function_larger_than_the_request_bound_is_skipped_with_the_reason() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    // The request bound is `[analysis] max_file_bytes`, applied to the file before it is split:
+    // a file within it gives items within it, and one over it is never split nor sent.
+    std::fs::write(
+        env.home.join(".rustassistant/config.toml"),
+        "[analysis]\nmax_file_bytes = 1000\n",
+    )
+    .unwrap();
+    let big = format!(
+        "fn small() {{}}\n\nfn big() {{\n{}}}\n",
+        "    let _ = 1;\n".repeat(100)
+    );
+    let repo = env.repo(
+        "r",
+        &[("src/a.rs", &big), ("src/b.rs", &functions(3, None))],
+    );
+    let out = env
+        .run(&repo, &["analyze", "--all", "-t", "refactor", "-v"])
+        .ok();
+    assert!(
+        out.stdout.contains("src/a.rs") && out.stdout.contains("max_file_bytes"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(server.count(), 1, "b.rs alone is sent");
+    assert!(server.recorded().iter().all(|r| !r.body.contains("fn big")));
 }

@@ -80,7 +80,9 @@ impl Plan {
 }
 
 /// Stage the shards of the commit being made from `index_file` (with `sweep`, every shard is
-/// looked at, not only those of the blobs the commit adds or drops). Once the shards are written,
+/// looked at, not only those of the blobs the commit adds or drops). `items_in_tree` gives the
+/// ids of the items the files being committed have, asked only when item shards are planned.
+/// Once the shards are written,
 /// `meanwhile` runs on this thread, given the files written (working tree and overlay) with
 /// their bytes, while their blobs are packed and git records them in its index on another.
 /// For a hundred-file hook that is 2-4 ms of pack and ~8 of `git update-index` against 12-17
@@ -91,6 +93,7 @@ pub fn stage_for_commit(
     index_file: Option<&str>,
     prune: bool,
     sweep: bool,
+    items_in_tree: impl FnOnce() -> Option<HashSet<String>>,
     meanwhile: impl FnOnce(&[(Location, &[u8])]),
 ) -> Result<Staged> {
     // git diffs the index with HEAD (a process) while the index and the shard folders are
@@ -121,8 +124,17 @@ pub fn stage_for_commit(
             .map(|(l, _)| l.shard.cache_type.clone()),
     );
     let mut shards: BTreeSet<ShardId> = BTreeSet::new();
-    let dropped = old.iter().filter(|b| prune && !tree.contains(*b));
-    // Item shards are keyed by item id, not blob: they are planned below, from the overlay.
+    let dropped: Vec<&String> = old.iter().filter(|b| prune && !tree.contains(*b)).collect();
+    // Item shards are keyed by item id, not blob: they are planned below, from the overlay,
+    // and every committed one when content leaves the tree (its items may be used no more).
+    if !dropped.is_empty() {
+        shards.extend(
+            recorded
+                .keys()
+                .filter(|s| is_items_type(&s.cache_type))
+                .cloned(),
+        );
+    }
     for blob in new.iter().chain(dropped) {
         for t in types.iter().filter(|t| !is_items_type(t)) {
             shards.insert(ShardId {
@@ -143,9 +155,8 @@ pub fn stage_for_commit(
             continue;
         }
         if let Ok(Some(bytes)) = store.read_shard(loc) {
-            // Item entries are carried by the first commit after they were made: which files
-            // of the tree use an item is not recorded, and an item's result is never wrong
-            // for the text it names (DESIGN.md, "Items").
+            // Item entries are carried by the first commit whose files have the item (see
+            // `items_in_tree`).
             let items = is_items_type(&loc.shard.cache_type) && !bytes.is_empty();
             if items || shard::blobs_named(&bytes).any(|b| tree.contains(b)) {
                 shards.insert(loc.shard.clone());
@@ -178,6 +189,14 @@ pub fn stage_for_commit(
     let mut out = Staged::default();
     let _lock = store.lock()?;
     let shards: Vec<ShardId> = shards.into_iter().collect();
+    // The items the tree's files have, when item shards are planned: those are carried and
+    // kept, the others wait in the overlay or (pruning) go. Unknown: every item is kept and
+    // carried, as nothing is deleted on incomplete evidence.
+    let used = shards
+        .iter()
+        .any(|s| is_items_type(&s.cache_type))
+        .then(items_in_tree)
+        .flatten();
     let read_blob = |shard: &ShardId| match recorded.get(shard) {
         Some(oid) => repo
             .read_blob_within(oid, super::shard::MAX_SHARD_BYTES)
@@ -201,7 +220,8 @@ pub fn stage_for_commit(
     // Plan one shard and write what changed; `Ok(None)` when a working-tree file taken for the
     // staged version changed after git's stat data was compared.
     let apply = |i: usize, staged: &StagedVersion| -> Result<Option<Applied>, String> {
-        let Some(applied) = plan_shard(store, &shards[i], staged, &tree, prune)? else {
+        let Some(applied) = plan_shard(store, &shards[i], staged, &tree, used.as_ref(), prune)?
+        else {
             return Ok(None);
         };
         for (at, bytes) in applied.0.written() {
@@ -348,6 +368,7 @@ fn plan_shard(
     shard: &ShardId,
     staged: &StagedVersion,
     tree: &HashSet<String>,
+    used: Option<&HashSet<String>>,
     prune: bool,
 ) -> Result<Option<(Plan, usize, usize)>, String> {
     let (mut added, mut pruned) = (0, 0);
@@ -382,9 +403,15 @@ fn plan_shard(
         &work_parsed
     };
     let ov = store.parse(&ov_bytes, shard);
-    // Item entries are never pruned on commit (nothing records which files use an item).
+    // An item entry is in the tree while a file of the tree has the item.
     let items = is_items_type(&shard.cache_type);
-    let in_tree = |e: &Entry| items || tree.contains(&e.blob);
+    let in_tree = |e: &Entry| {
+        if items {
+            used.is_none_or(|u| u.contains(&e.blob))
+        } else {
+            tree.contains(&e.blob)
+        }
+    };
     let keep = |e: &Entry| !prune || in_tree(e);
     // The entries of committed blobs this repository has locally, the working tree's first.
     // Borrowed from the parsed shards: nothing is cloned, and each key is the one decoding
@@ -427,12 +454,14 @@ fn plan_shard(
     };
     // Moved up: overlay entries of committed blobs. Moved down: working-tree lines the commit
     // does not carry and HEAD never had (content staged once, then unstaged), which wait in the
-    // overlay rather than being lost.
+    // overlay rather than being lost; and every item entry the commit prunes, which a file
+    // entry of the overlay (content never committed) may be assembled from.
     let up = ov.entries.iter().any(|d| in_tree(&d.entry));
     let down: Vec<&Entry> = work
         .entries
         .iter()
-        .filter(|d| !keep(&d.entry) && idx.get(&d.key).is_none())
+        .chain(if items { idx.entries.iter() } else { [].iter() })
+        .filter(|d| !keep(&d.entry) && (items || idx.get(&d.key).is_none()))
         .map(|d| &d.entry)
         .collect();
     let overlay = (up || !down.is_empty()).then(|| {

@@ -47,9 +47,16 @@ impl Tokens {
 }
 
 /// One cached analysis result. Field order is the serialisation order.
+///
+/// An item entry (`<type>/items`) is compact ([`Entry::compact`]): it holds only its id, its
+/// result, its share of the request's cost and its variant (`item_variant`), the fields every
+/// other entry has staying empty. Item entries are the most numerous lines a repository
+/// commits, and the provider, model, prompt hash, path and times of each are its file entry's
+/// already (DESIGN.md, "Items").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// [`super::SCHEMA_VERSION`] at the time of writing.
+    #[serde(default)]
     pub schema_version: u32,
     /// Analysis type.
     pub cache_type: String,
@@ -57,20 +64,28 @@ pub struct Entry {
     pub blob: String,
     /// Repository-relative path of the file when it was analysed (informational: the key is
     /// the blob, so a renamed file still hits).
+    #[serde(default)]
     pub path: String,
     /// Size of the analysed content in bytes.
+    #[serde(default)]
     pub file_size: u64,
     /// Provider name (`builtin` for the offline analyzers).
+    #[serde(default)]
     pub provider: String,
     /// Model requested (the analyzer name and version for built-in types).
+    #[serde(default)]
     pub model: String,
     /// sha256 of the expanded prompt and every request option.
+    #[serde(default)]
     pub prompt_hash: String,
     /// RFC 3339 UTC creation time.
+    #[serde(default)]
     pub created_at: String,
     /// Version of rustassistant that wrote the entry.
+    #[serde(default)]
     pub tool_version: String,
     /// Token usage.
+    #[serde(default)]
     pub tokens: Tokens,
     /// Cost in USD; `null` when the model's price is unknown (never a made-up zero).
     pub cost_usd: Option<f64>,
@@ -81,6 +96,11 @@ pub struct Entry {
     /// (DESIGN.md, "Items"); absent for a result of the whole file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<u32>,
+    /// The variant of the item entries a result stored by reference is assembled from (they
+    /// are keyed by the item prompt, not the file prompt): present exactly when `result` is
+    /// null (cache/assemble.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_variant: Option<String>,
     /// HMAC-SHA256 (hex) over the canonical bytes of the entry without this field, present when
     /// the writer had `RUSTASSISTANT_SIGNING_KEY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,8 +147,21 @@ pub enum EntryError {
 }
 
 impl Entry {
-    /// The key this entry's fields derive.
+    /// Whether this is a compact item entry: an item type without the fields a variant derives
+    /// from, whose variant is `item_variant` itself.
+    pub fn compact(&self) -> bool {
+        super::key::is_items_type(&self.cache_type) && self.prompt_hash.is_empty()
+    }
+
+    /// The key this entry's fields derive (a compact item entry's names its variant).
     pub fn key(&self) -> Key {
+        if self.compact() {
+            return Key {
+                cache_type: self.cache_type.clone(),
+                blob: self.blob.clone(),
+                variant: self.item_variant.clone().unwrap_or_default(),
+            };
+        }
         Key {
             cache_type: self.cache_type.clone(),
             blob: self.blob.clone(),
@@ -224,11 +257,39 @@ impl Entry {
         } else if !matches!(self.blob.len(), 40 | 64) || !is_lower_hex(&self.blob) {
             return bad("blob is not a 40 or 64 digit lower-case hex id".into());
         }
-        if self.prompt_hash.len() != 64 || !is_lower_hex(&self.prompt_hash) {
-            return bad("prompt_hash is not 64 hex digits".into());
-        }
-        if self.created_at.parse::<jiff::Timestamp>().is_err() {
-            return bad("created_at is not an RFC 3339 time".into());
+        if self.compact() {
+            match &self.item_variant {
+                Some(v) if v.len() == 16 && is_lower_hex(v) => {}
+                _ => {
+                    return bad(
+                        "a compact item entry's variant is not 16 lower-case hex digits".into(),
+                    )
+                }
+            }
+            if self.items.is_some() || self.result.is_null() {
+                return bad("an item entry has no items and a result".into());
+            }
+        } else {
+            if self.prompt_hash.len() != 64 || !is_lower_hex(&self.prompt_hash) {
+                return bad("prompt_hash is not 64 hex digits".into());
+            }
+            if self.created_at.parse::<jiff::Timestamp>().is_err() {
+                return bad("created_at is not an RFC 3339 time".into());
+            }
+            // A null result is a file entry whose result its item entries hold
+            // (cache/assemble.rs).
+            match &self.item_variant {
+                None if self.result.is_null() => return bad("result is null".into()),
+                Some(_) if !self.result.is_null() || self.items.is_none() => {
+                    return bad(
+                        "item_variant is set but the result is not stored by reference".into(),
+                    )
+                }
+                Some(v) if v.len() != 16 || !is_lower_hex(v) => {
+                    return bad("item_variant is not 16 lower-case hex digits".into())
+                }
+                _ => {}
+            }
         }
         if let Some(c) = self.cost_usd {
             if !c.is_finite() || c < 0.0 {
@@ -257,7 +318,8 @@ impl Entry {
         if let Some(field) = find_control(&self.result, "result") {
             return Err(EntryError::ControlChars(field));
         }
-        if !safe_relative_path(&self.path) {
+        let path_ok = safe_relative_path(&self.path) || (self.compact() && self.path.is_empty());
+        if !path_ok {
             return Err(EntryError::PathEscape(crate::output::sanitize(&self.path)));
         }
         Ok(())
@@ -364,6 +426,7 @@ pub(crate) mod tests {
             cost_usd: Some(0.0123),
             response_model: None,
             items: None,
+            item_variant: None,
             signature: None,
             result: serde_json::json!({"smells": [], "score": 7}),
         }

@@ -232,6 +232,7 @@ fn import_one(repo: &crate::git::Repo, f: &Path, now: &str) -> Result<Entry, Str
         cost_usd: None,
         response_model: None,
         items: None,
+        item_variant: None,
         signature: None,
         result,
     };

@@ -6,6 +6,7 @@
 //! - [`shard::render`] is deterministic: the same entries always give the same bytes;
 //! - [`store::Store::lookup`] never trusts a line whose fields do not re-derive its own key.
 
+pub mod assemble;
 pub mod commit;
 mod duplicates;
 pub mod entry;

@@ -7,11 +7,16 @@ use super::shard::{self, ShardId};
 use super::store::{Store, UNKNOWN_TIME};
 
 impl Store {
-    /// Whether `created_at` is past `[cache] max_age`.
+    /// Whether `created_at` is past `[cache] max_age` (never for an empty time: a compact item
+    /// entry's, which lives as long as a file entry uses it).
     pub fn expired(&self, created_at: &str) -> bool {
         let Some(age) = self.max_age() else {
             return false;
         };
+        // Compact item entries carry no time: they live as long as a file entry uses them.
+        if created_at.is_empty() {
+            return false;
+        }
         match created_at.parse::<jiff::Timestamp>() {
             Ok(t) => {
                 let now = jiff::Timestamp::now();

@@ -123,15 +123,35 @@ impl serde::Serialize for Canonical<'_> {
             cost_usd,
             response_model,
             items,
+            item_variant,
             signature,
             result,
         } = self.e;
+        // A compact item entry: what its key and result need, and nothing else (its other
+        // fields are empty, as they decode; Entry::compact).
+        if self.e.compact() {
+            let mut m = s.serialize_struct("Entry", 6)?;
+            m.serialize_field("blob", blob)?;
+            m.serialize_field("cache_type", cache_type)?;
+            if let Some(c) = cost_usd {
+                m.serialize_field("cost_usd", c)?;
+            }
+            m.serialize_field("result", result)?;
+            if let Some(sig) = signature {
+                m.serialize_field("signature", sig)?;
+            }
+            m.serialize_field("variant", self.variant)?;
+            return m.end();
+        }
         let mut m = s.serialize_struct("Entry", 16)?;
         m.serialize_field("blob", blob)?;
         m.serialize_field("cache_type", cache_type)?;
         m.serialize_field("cost_usd", cost_usd)?;
         m.serialize_field("created_at", created_at)?;
         m.serialize_field("file_size", file_size)?;
+        if let Some(v) = item_variant {
+            m.serialize_field("item_variant", v)?;
+        }
         if let Some(n) = items {
             m.serialize_field("items", n)?;
         }
@@ -191,6 +211,11 @@ pub fn decode_line_keyed(bytes: &[u8], shard: &ShardId) -> Result<(Entry, Key), 
             (serde_json::from_value(v).map_err(malformed)?, claimed)
         }
     };
+    let mut entry = entry;
+    // A compact item entry's variant is the one its line names.
+    if entry.compact() && entry.item_variant.is_none() {
+        entry.item_variant = claimed.clone();
+    }
     entry.check()?;
     let key = entry.key();
     if let Some(c) = claimed.filter(|c| *c != key.variant) {
@@ -450,129 +475,4 @@ pub fn render_keyed<'a>(entries: impl IntoIterator<Item = (&'a Key, &'a Entry)>)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cache::entry::tests::sample;
-
-    fn with(blob_tail: char, created: &str) -> Entry {
-        let mut e = sample();
-        e.blob = format!("f1{}", blob_tail.to_string().repeat(38));
-        e.created_at = created.into();
-        e
-    }
-
-    #[test]
-    fn render_is_sorted_deterministic_and_parses_back_as_normal() {
-        let a = with('a', "2026-01-01T00:00:00Z");
-        let b = with('b', "2026-01-01T00:00:00Z");
-        let one = render([&b, &a]);
-        assert_eq!(one, render([&a, &b, &a]));
-        let shard = ShardId::of(&a.key());
-        let p = parse(&one, &shard);
-        assert!(p.is_normal(&one), "{p:?}");
-        assert_eq!(p.entries.len(), 2);
-        assert_eq!(p.entries[0].entry, a);
-        // Keys are sorted within each line, the variant is written.
-        let first = std::str::from_utf8(&one[p.entries[0].line.range.clone()]).unwrap();
-        assert!(first.starts_with("{\"blob\":"), "{first}");
-        assert!(first.contains(&format!("\"variant\":\"{}\"", a.key().variant)));
-    }
-
-    #[test]
-    fn a_union_merge_leftover_resolves_to_the_earliest_line_on_both_sides() {
-        let early = with('a', "2026-01-01T00:00:00Z");
-        let mut late = early.clone();
-        late.created_at = "2026-02-01T00:00:00Z".into();
-        late.result = serde_json::json!({"other": true});
-        let shard = ShardId::of(&early.key());
-        for order in [[&late, &early], [&early, &late]] {
-            let mut bytes = Vec::new();
-            for e in order {
-                bytes.extend(encode_line(e));
-                bytes.push(b'\n');
-            }
-            let p = parse(&bytes, &shard);
-            assert!(!p.is_normal(&bytes));
-            assert_eq!(p.entries.len(), 1);
-            assert_eq!(p.entries[0].entry, early);
-            assert_eq!(p.superseded.len(), 1);
-            assert_eq!(render(order), render([&early]));
-        }
-    }
-
-    #[test]
-    fn bad_lines_are_set_aside_not_fatal() {
-        let good = with('a', "2026-01-01T00:00:00Z");
-        let shard = ShardId::of(&good.key());
-        let mut forged = encode_line(&good);
-        let text = String::from_utf8(forged.clone())
-            .unwrap()
-            .replace("grok-4-fast", "grok-4");
-        forged = text.into_bytes();
-        let mut elsewhere = good.clone();
-        elsewhere.blob = "aa".repeat(20);
-        let mut bytes = b"{truncated\n".to_vec();
-        bytes.extend(forged);
-        bytes.push(b'\n');
-        bytes.extend(encode_line(&elsewhere));
-        bytes.push(b'\n');
-        bytes.extend(encode_line(&good));
-        let p = parse(&bytes, &shard);
-        assert_eq!(p.entries.len(), 1);
-        assert_eq!(p.invalid.len(), 3, "{:?}", p.invalid);
-        assert!(matches!(p.invalid[1].2, EntryError::Mislabelled(_)));
-        assert!(matches!(p.invalid[2].2, EntryError::Mislabelled(_)));
-        assert!(!p.is_normal(&bytes));
-    }
-
-    #[test]
-    fn canonical_matches_the_value_route() {
-        // The line format as first defined: the entry as a JSON value (a sorted map), the
-        // variant added. Options present and absent, a non-finite cost, nested results.
-        let value_route = |e: &Entry| {
-            let mut v = serde_json::to_value(e).unwrap();
-            v.as_object_mut()
-                .unwrap()
-                .insert("variant".into(), Value::String(e.key().variant));
-            serde_json::to_vec(&v).unwrap()
-        };
-        let mut e = sample();
-        let mut cases = vec![e.clone()];
-        e.response_model = Some("m-2026".into());
-        e.signature = Some("sig\"\u{1}".into());
-        e.cost_usd = None;
-        e.result = serde_json::json!({"z": [1, {"b": 2, "a": "\n"}], "a": null, "m": 1.5e300});
-        cases.push(e.clone());
-        e.cost_usd = Some(f64::NAN);
-        e.tokens.cached_input = u64::MAX;
-        e.response_model = None;
-        cases.push(e);
-        for e in &cases {
-            assert_eq!(
-                String::from_utf8(encode_line(e)).unwrap(),
-                String::from_utf8(value_route(e)).unwrap()
-            );
-        }
-    }
-
-    #[test]
-    fn memmem_finds_only_what_is_there() {
-        assert!(memmem(b"abcabd", b"abd"));
-        assert!(!memmem(b"abcab", b"abd"));
-        assert!(memmem(b"x", b""));
-    }
-
-    #[test]
-    fn shard_names_round_trip_and_refuse_others() {
-        let id = ShardId::from_rel("todos/ab.jsonl").unwrap();
-        assert_eq!(id.rel(), "todos/ab.jsonl");
-        for bad in [
-            "todos/AB.jsonl",
-            "todos/abc.jsonl",
-            "../ab.jsonl",
-            "todos/ab.json",
-        ] {
-            assert!(ShardId::from_rel(bad).is_none(), "{bad}");
-        }
-    }
-}
+mod tests;

@@ -209,10 +209,11 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
         }
         if let Some(u) = s.items {
             line.push_str(&format!(
-                " · by items: {} sent, {} reused ({} not sent)",
+                " · by items: {} sent, {} reused ({}, ${:.4} not sent)",
                 u.sent,
                 u.reused,
-                crate::util::format_size(u.bytes_not_sent)
+                crate::util::format_size(u.bytes_not_sent),
+                u.saved_usd
             ));
         }
         if s.not_matched > 0 {

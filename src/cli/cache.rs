@@ -225,6 +225,14 @@ fn stats(session: &Workspace, zero: bool) -> Result<Exit> {
         "Cost saved by hits              {:>10}",
         format!("${:.4}", s.saved_usd)
     ));
+    if s.items.reused > 0 {
+        lines.push(format!(
+            "Items reused (not sent)         {:>10}   ({}, ${:.4} not spent)",
+            s.items.reused,
+            format_size(s.items.bytes_not_sent),
+            s.items.saved_usd
+        ));
+    }
     match &budget {
         Ok(b) => lines.push(format!(
             "Budget                          {}",

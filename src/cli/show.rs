@@ -94,6 +94,23 @@ fn show_blob(
             found.push(e);
         }
     }
+    // Results of files analysed by items are assembled from their items' entries.
+    let types: Vec<String> = found.iter().map(|e| e.cache_type.clone()).collect();
+    let found: Vec<crate::cache::Entry> = session
+        .store
+        .complete(&session.repo, found)
+        .into_iter()
+        .zip(types)
+        .filter_map(|(r, ty)| match r {
+            Ok(e) => Some(e),
+            Err(why) => {
+                session.out.warn(&format!(
+                    "the cached {ty} result of {rel} cannot be assembled: {why}; `rustassistant analyze --force -t {ty} {rel}` asks for the missing items only"
+                ));
+                None
+            }
+        })
+        .collect();
     if found.is_empty() {
         return Err(UserError::Input(format!(
             "no cached analysis for {} {which} ({}): run `rustassistant analyze {}`",

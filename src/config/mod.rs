@@ -1,8 +1,8 @@
 //! Layered configuration.
 //!
 //! Precedence, highest first: command-line flag > environment (`RUSTASSISTANT_PROVIDER`,
-//! `RUSTASSISTANT_MODEL`, `RUSTASSISTANT_BASE_URL`) > user config (`$RUSTASSISTANT_HOME/config.toml`)
-//! > repository config (`.rustassistant/config.toml`) > built-in defaults.
+//! `RUSTASSISTANT_MODEL`, `RUSTASSISTANT_BASE_URL`, `RUSTASSISTANT_GRANULARITY`) > user config
+//! (`$RUSTASSISTANT_HOME/config.toml`) > repository config (`.rustassistant/config.toml`) > built-in defaults.
 //!
 //! The repository's file is other people's data: [`trust`] decides what it may set.
 //!
@@ -259,6 +259,12 @@ impl Config {
         };
         let mut cfg = cfg;
         cfg.settings = cfg.validate()?;
+        // `[analysis] granularity` for one command or one CI job (what a file says otherwise).
+        if let Some(g) = env.get("RUSTASSISTANT_GRANULARITY") {
+            cfg.settings.granularity = g.parse().map_err(|why| {
+                UserError::Usage(format!("invalid RUSTASSISTANT_GRANULARITY: {why}"))
+            })?;
+        }
         Ok(cfg)
     }
 

@@ -163,7 +163,7 @@ impl Default for Settings {
             max_age: None,
             pre_commit: PreCommitMode::Analyze,
             pre_push: PrePushMode::Warn,
-            granularity: Granularity::File,
+            granularity: Granularity::Item,
         }
     }
 }

@@ -11,7 +11,7 @@ use rusqlite::params;
 use super::Index;
 use crate::cache::shard::{self, ShardId};
 use crate::cache::store::Location;
-use crate::cache::{Key, Store};
+use crate::cache::{Entry, Key, Store};
 use crate::findings::{derive, Raw, Severity, Thresholds};
 
 /// A valid entry as the index knows it.
@@ -87,6 +87,7 @@ impl Index {
     pub fn findings_of(
         &mut self,
         store: &Store,
+        repo: &crate::git::Repo,
         wanted: &[&Known],
         t: &Thresholds,
         floor: Option<Severity>,
@@ -171,9 +172,19 @@ impl Index {
         if missing.is_empty() {
             return Ok(out);
         }
-        let derived: Vec<(&Known, Vec<Raw>)> = missing
+        let (known, entries): (Vec<&Known>, Vec<Entry>) = missing
             .iter()
-            .flat_map(|(rel, keys)| derive_from_shard(store, rel, keys, t))
+            .flat_map(|(rel, keys)| entries_in_shard(store, rel, keys))
+            .unzip();
+        // Results of files analysed by items are assembled from their items' entries first; one
+        // that cannot be (its items pruned elsewhere) has no answer, as an untrusted line has none.
+        let derived: Vec<(&Known, Vec<Raw>)> = known
+            .into_iter()
+            .zip(store.complete(repo, entries))
+            .filter_map(|(k, e)| {
+                let e = e.ok()?;
+                Some((k, derive(&e.cache_type, &e.result, t)))
+            })
             .collect();
         // Storing is best effort: a busy or read-only index only means deriving again next time.
         let put = || -> Result<()> {
@@ -209,13 +220,8 @@ impl Index {
     }
 }
 
-/// The findings of `keys`, all in the shard `rel`, from its current bytes.
-fn derive_from_shard<'k>(
-    store: &Store,
-    rel: &str,
-    keys: &[&'k Known],
-    t: &Thresholds,
-) -> Vec<(&'k Known, Vec<Raw>)> {
+/// The trusted entries of `keys`, all in the shard `rel`, from its current bytes.
+fn entries_in_shard<'k>(store: &Store, rel: &str, keys: &[&'k Known]) -> Vec<(&'k Known, Entry)> {
     let Some(at) = Location::from_rel(rel) else {
         return Vec::new();
     };
@@ -226,7 +232,7 @@ fn derive_from_shard<'k>(
     debug_assert!(keys.iter().all(|k| ShardId::of(&k.key) == at.shard));
     keys.iter()
         .filter_map(|k| match store.judge(&parsed, &bytes, &k.key) {
-            Ok(Some(e)) => Some((*k, derive(&e.cache_type, &e.result, t))),
+            Ok(Some(e)) => Some((*k, e.clone())),
             _ => None,
         })
         .collect()

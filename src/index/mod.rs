@@ -12,6 +12,7 @@
 //!   so a hit needs no shard read; counters (hits, misses, cost saved) and access history live
 //!   only here.
 
+mod blob_items;
 mod findings;
 pub mod hits;
 mod query;
@@ -22,7 +23,7 @@ mod sync;
 mod verify;
 
 pub use findings::Known;
-pub use query::{Group, IndexHit, Row, Stats, Tally};
+pub use query::{Group, IndexHit, ItemSavings, Row, Stats, Tally};
 pub use savings::Saving;
 pub use sync::{stat as shard_stat, Sig};
 pub use verify::{Problem, Verified};

@@ -90,6 +90,8 @@ pub struct Stats {
     /// Cost the hits saved.
     #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub saved_usd: f64,
+    /// What item reuse saved the files analysed by items (DESIGN.md, "Items").
+    pub items: ItemSavings,
     /// `[cache] max_size` in bytes, when set.
     pub max_size_bytes: Option<u64>,
     /// Per analysis type.
@@ -119,9 +121,24 @@ pub struct Row {
     pub error: Option<String>,
 }
 
+/// What item reuse saved: items whose cached result a file analysed by items reused instead
+/// of sending them, their bytes, and the cost they had when they were analysed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct ItemSavings {
+    /// Items reused.
+    pub reused: u64,
+    /// Bytes of their text not sent.
+    pub bytes_not_sent: u64,
+    /// USD not spent: their share of the request that analysed them.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
+    pub saved_usd: f64,
+}
+
 /// The counters one run adds to the index.
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
+    /// Item reuse by the files analysed by items.
+    pub items: ItemSavings,
     /// Cache hits.
     pub hits: u64,
     /// Misses (analysed now).
@@ -267,9 +284,17 @@ impl Index {
         // One statement for the three counters (each statement is parsed afresh: a process
         // runs this once).
         tx.execute(
-            "INSERT INTO counters VALUES ('hits', ?1), ('misses', ?2), ('saved_usd', ?3)
+            "INSERT INTO counters VALUES ('hits', ?1), ('misses', ?2), ('saved_usd', ?3),
+               ('items_reused', ?4), ('items_bytes_not_sent', ?5), ('items_saved_usd', ?6)
              ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
-            params![nh, nm, saved],
+            params![
+                nh,
+                nm,
+                saved,
+                tally.items.reused as f64,
+                tally.items.bytes_not_sent as f64,
+                tally.items.saved_usd
+            ],
         )?;
         if !tally.savings.is_empty() {
             let month = crate::util::now_timestamp(&session.env)
@@ -399,6 +424,11 @@ impl Index {
         s.hits = counter("hits") as u64;
         s.misses = counter("misses") as u64;
         s.saved_usd = counter("saved_usd");
+        s.items = ItemSavings {
+            reused: counter("items_reused") as u64,
+            bytes_not_sent: counter("items_bytes_not_sent") as u64,
+            saved_usd: counter("items_saved_usd"),
+        };
         s.hit_rate = if s.hits + s.misses > 0 {
             s.hits as f64 / (s.hits + s.misses) as f64
         } else {
@@ -531,69 +561,4 @@ pub struct IndexHit {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stamps(ix: &Index) -> (Vec<(i64, i64)>, String) {
-        let mut q = ix
-            .conn
-            .prepare("SELECT id, last_accessed FROM access ORDER BY id")
-            .unwrap();
-        let rows = q
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        let last = ix
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'last_stamp'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        (rows, last)
-    }
-
-    #[test]
-    fn a_run_with_the_hits_stamped_within_the_half_hour_writes_no_stamp() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ws = crate::workspace::test_workspace(dir.path());
-        let mut ix = Index::open(&ws);
-        let home = dir.path().join("home").display().to_string();
-        let mut run = |ws: &mut Workspace, at: &str, ids: &[i64]| {
-            ws.env = crate::util::env::Env::from_pairs([
-                ("RUSTASSISTANT_HOME".to_string(), home.clone()),
-                ("RUSTASSISTANT_NOW".to_string(), at.to_string()),
-            ]);
-            ix.record_run(ws, ids, &[], &Tally::default()).unwrap();
-            stamps(&ix)
-        };
-        let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
-        let at = |secs: i64| (t0 + jiff::SignedDuration::from_secs(secs)).to_string();
-        let (rows, first) = run(&mut ws, &at(0), &[3, 1, 2]);
-        assert_eq!(
-            rows,
-            [
-                (1, t0.as_second()),
-                (2, t0.as_second()),
-                (3, t0.as_second())
-            ]
-        );
-        // The same set, in another order, within the half hour: nothing is written.
-        let (rows2, last) = run(&mut ws, &at(1700), &[2, 3, 1]);
-        assert_eq!((&rows2, &last), (&rows, &first));
-        // Another set is stamped (only its new id: the others are recent), and named.
-        let (rows3, last) = run(&mut ws, &at(1700), &[1, 4]);
-        assert_ne!(last, first);
-        assert_eq!(rows3[3], (4, t0.as_second() + 1700));
-        assert_eq!(rows3[0], (1, t0.as_second()));
-        // Back to the first set within its half hour: still remembered, nothing is written.
-        let (rows3b, last3b) = run(&mut ws, &at(1750), &[1, 2, 3]);
-        assert_eq!((&rows3b, &last3b), (&rows3, &last));
-        // Past the half hour the first set is stamped again: every hit is under an hour old.
-        let (rows4, _) = run(&mut ws, &at(3000), &[1, 2, 3]);
-        assert!(
-            rows4[..3].iter().all(|r| r.1 == t0.as_second() + 3000),
-            "{rows4:?}"
-        );
-    }
-}
+mod tests;

@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS findings (key_id INTEGER PRIMARY KEY, line_hash INTEG
 CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, hits INTEGER NOT NULL, misses INTEGER NOT NULL, saved_usd REAL NOT NULL);
 -- What hits of paid analyses saved, per month (UTC), model and type.
 CREATE TABLE IF NOT EXISTS savings (month TEXT NOT NULL, model TEXT NOT NULL, cache_type TEXT NOT NULL, hits INTEGER NOT NULL, saved_usd REAL NOT NULL, PRIMARY KEY (month, model, cache_type));
+-- The item ids of a blob (space-separated; empty: analysed whole), derived once (index::blob_items).
+CREATE TABLE IF NOT EXISTS blob_items (blob TEXT PRIMARY KEY, ids TEXT NOT NULL);
 -- Triggers are in TRIGGERS so a bulk load can drop them and recompute `totals` in one pass.
 "#;
 

@@ -17,6 +17,7 @@
 //! text (carriage returns and tabs included): the same function text is the same id wherever
 //! it lives, so a moved, reordered or renamed-file function is found again.
 
+pub mod assemble;
 mod walk;
 
 use sha2::{Digest, Sha256};

@@ -48,7 +48,7 @@ pub fn collect(
         }
     }
     let thresholds = Thresholds::of(&session.config);
-    let derived = index.findings_of(&session.store, &wanted, &thresholds, floor)?;
+    let derived = index.findings_of(&session.store, &session.repo, &wanted, &thresholds, floor)?;
     let mut findings = Vec::new();
     for f in &files {
         for k in chosen.get(&*f.blob).into_iter().flatten() {

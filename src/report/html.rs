@@ -69,7 +69,19 @@ pub fn page(d: &Data) -> String {
         ("hits saved you", usd(saved)),
         ("hit rate", rate),
         ("findings", counts.total().to_string()),
-    ] {
+    ]
+    .into_iter()
+    .chain((d.items.reused > 0).then(|| {
+        (
+            "item reuse saved you",
+            format!(
+                "{} ({} items, {} not sent)",
+                usd(d.items.saved_usd),
+                d.items.reused,
+                crate::util::format_size(d.items.bytes_not_sent)
+            ),
+        )
+    })) {
         h.push_str(&format!(
             "<div class=\"card\"><b>{}</b>{}</div>",
             esc(&value),

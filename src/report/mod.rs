@@ -59,6 +59,8 @@ pub struct Data {
     /// Sum of the entries' known costs.
     #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub entries_cost_usd: f64,
+    /// What item reuse saved in this clone (DESIGN.md, "Items").
+    pub items: crate::index::ItemSavings,
 }
 
 /// One month of the user's ledger for this repository.
@@ -130,6 +132,7 @@ pub fn gather(session: &Workspace) -> Result<Data> {
     let stats = index.stats(None)?;
     d.entries = stats.total_entries;
     d.entries_cost_usd = stats.estimated_cost_usd;
+    d.items = stats.items;
     let groups = |g: &[crate::index::Group]| -> Vec<(String, u64, f64)> {
         g.iter()
             .map(|x| (x.name.clone(), x.entries, x.cost_usd))

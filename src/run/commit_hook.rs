@@ -149,17 +149,20 @@ fn stage(session: &Workspace, index: &mut Index, fresh: bool, sweep: bool) -> Re
     let idx = session.env.get("GIT_INDEX_FILE");
     // The local index learns what changed in the same command, while git stages the shards.
     let mut sync_failed = None;
+    let index = std::cell::RefCell::new(index);
     let sync = |written: &[(crate::cache::store::Location, &[u8])]| {
-        if let Err(e) = index.sync_written(&session.store, written) {
+        if let Err(e) = index.borrow_mut().sync_written(&session.store, written) {
             sync_failed = Some(e.to_string());
         }
     };
+    let items = || super::items::items_in_tree(session, &index.borrow(), idx);
     let staged = crate::cache::commit::stage_for_commit(
         &session.store,
         &session.repo,
         idx,
         session.config.prune_on_commit(),
         sweep,
+        items,
         sync,
     )?;
     if let Some(e) = sync_failed {

@@ -428,8 +428,10 @@ fn analyze_one(
         cost_usd: None,
         response_model: None,
         items: None,
+        item_variant: None,
         signature: None,
-        result: serde_json::Value::Null,
+        // A placeholder: the result is set once there is one.
+        result: serde_json::json!({}),
     };
     if let Err(e) = entry.check() {
         return fail(

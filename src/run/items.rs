@@ -4,26 +4,25 @@
 //! whole-file result has. Every item result a reply gave is kept, even when another item of
 //! the same reply failed: it was paid for.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Instant;
 
 use crate::analyzer::{Analyzer, Identity};
 use crate::cache::key::{items_type, variant, Key};
-use crate::cache::store::Lookup;
 use crate::cache::{Entry, Tokens, SCHEMA_VERSION};
 use crate::items::{Item, Split};
 use crate::workspace::Workspace;
 
 use super::report::{line as skip, Cause, FileResult, Status};
 
-/// The results cached for the items of `split` (by item id), the items without one (each
-/// once), and how many were found.
+/// The items of `split` that have no result yet (each once), how many have one, and what those
+/// cost when they were analysed. Each item shard is read once.
 pub(crate) fn cached_items<'s>(
     session: &Workspace,
     cache_type: &str,
     item_identity: &Identity,
     split: &'s Split,
-) -> (HashMap<String, serde_json::Value>, Vec<&'s Item>, usize) {
+) -> (Vec<&'s Item>, usize, f64) {
     let item_type = items_type(cache_type);
     let item_variant = variant(
         &item_identity.provider,
@@ -31,28 +30,29 @@ pub(crate) fn cached_items<'s>(
         &item_identity.prompt_hash,
         SCHEMA_VERSION,
     );
-    let mut results: HashMap<String, serde_json::Value> = HashMap::new();
-    let mut to_send: Vec<&Item> = Vec::new();
-    let mut reused = 0;
     let mut seen: HashSet<&str> = HashSet::new();
-    for it in &split.items {
-        if !seen.insert(&it.id) {
-            continue;
-        }
-        let key = Key {
-            cache_type: item_type.clone(),
-            blob: it.id.clone(),
-            variant: item_variant.clone(),
-        };
-        match session.store.lookup(&key) {
-            Lookup::Hit { entry: e, .. } => {
-                results.insert(it.id.clone(), e.result);
-                reused += 1;
-            }
-            Lookup::Miss | Lookup::Invalid { .. } => to_send.push(it),
-        }
-    }
-    (results, to_send, reused)
+    let unique: Vec<(&Item, Key)> = split
+        .items
+        .iter()
+        .filter(|it| seen.insert(&it.id))
+        .map(|it| {
+            let key = Key {
+                cache_type: item_type.clone(),
+                blob: it.id.clone(),
+                variant: item_variant.clone(),
+            };
+            (it, key)
+        })
+        .collect();
+    let found = session.store.lookup_many(unique.iter().map(|(_, k)| k));
+    let to_send: Vec<&Item> = unique
+        .iter()
+        .filter(|(_, k)| !found.contains_key(k))
+        .map(|(it, _)| *it)
+        .collect();
+    let reused = unique.len() - to_send.len();
+    let saved = found.values().filter_map(|e| e.cost_usd).sum();
+    (to_send, reused, saved)
 }
 
 /// Analyse the file of `entry` (filled in but for its result, tokens and cost) by the items of
@@ -81,8 +81,14 @@ pub(crate) fn analyze_by_items(
             written,
         )
     };
-    let (mut results, to_send, reused) =
+    let (to_send, reused, saved_usd) =
         cached_items(session, &entry.cache_type, item_identity, split);
+    let item_variant = variant(
+        &item_identity.provider,
+        &item_identity.model,
+        &item_identity.prompt_hash,
+        SCHEMA_VERSION,
+    );
     let item_type = items_type(&entry.cache_type);
     let mut written = Vec::new();
     let (mut tokens, mut cost) = (Tokens::default(), Some(0.0));
@@ -97,54 +103,48 @@ pub(crate) fn analyze_by_items(
         };
         tokens = o.tokens;
         cost = o.cost_usd;
-        let response_model = o
+        entry.response_model = o
             .response_model
             .filter(|m| m != &item_identity.model)
             .map(|m| crate::output::sanitize(&m));
-        // Each item's share of the request, by the bytes it sent.
-        let input = crate::analyzer::items::apportion(o.tokens.input, &to_send);
-        let output = crate::analyzer::items::apportion(o.tokens.output, &to_send);
-        let cached = crate::analyzer::items::apportion(o.tokens.cached_input, &to_send);
+        // Each item's share of the request's cost, by the bytes it sent (what reusing it later
+        // saves); the request's tokens are the file entry's.
         let micro = o
             .cost_usd
             .map(|c| crate::analyzer::items::apportion((c * 1e9).round() as u64, &to_send));
-        let created_at = crate::util::now_rfc3339(&session.env);
         for (i, (it, (id, r))) in to_send.iter().zip(o.reply.results).enumerate() {
             debug_assert_eq!(it.id, id);
-            let value = match r {
+            let result = match r {
                 Ok(v) => crate::cache::entry::neutralise_controls(v),
                 Err(why) => {
                     failed.push(format!("{} `{}`: {why}", it.kind.name(), it.name));
                     continue;
                 }
             };
+            // Compact (Entry::compact): the id, the result, its share of the cost, the variant.
             let mut e = Entry {
-                schema_version: SCHEMA_VERSION,
+                schema_version: 0,
                 cache_type: item_type.clone(),
                 blob: id.clone(),
-                path: entry.path.clone(),
-                file_size: it.text.len() as u64,
-                provider: item_identity.provider.clone(),
-                model: item_identity.model.clone(),
-                prompt_hash: item_identity.prompt_hash.clone(),
-                created_at: created_at.clone(),
-                tool_version: env!("CARGO_PKG_VERSION").to_string(),
-                tokens: Tokens {
-                    input: input[i],
-                    output: output[i],
-                    cached_input: cached[i].min(input[i]),
-                },
+                path: String::new(),
+                file_size: 0,
+                provider: String::new(),
+                model: String::new(),
+                prompt_hash: String::new(),
+                created_at: String::new(),
+                tool_version: String::new(),
+                tokens: Tokens::default(),
                 cost_usd: micro.as_ref().map(|m| m[i] as f64 / 1e9),
-                response_model: response_model.clone(),
+                response_model: None,
                 items: None,
+                item_variant: Some(item_variant.clone()),
                 signature: None,
-                result: value.clone(),
+                result,
             };
             if let Err(why) = super::report::seal(session, &mut e) {
                 failed.push(format!("{} `{}`: {why}", it.kind.name(), it.name));
                 continue;
             }
-            results.insert(id, value);
             written.push(e);
         }
         if !o.reply.unknown.is_empty() {
@@ -171,8 +171,9 @@ pub(crate) fn analyze_by_items(
             written,
         );
     }
-    entry.result =
-        crate::cache::entry::neutralise_controls(crate::analyzer::items::assemble(split, &results));
+    // Stored by reference: the item entries hold the results, once (cache/assemble.rs).
+    entry.result = serde_json::Value::Null;
+    entry.item_variant = Some(item_variant);
     entry.items = Some(split.items.len() as u32);
     entry.tokens = tokens;
     entry.cost_usd = cost;
@@ -203,8 +204,76 @@ pub(crate) fn analyze_by_items(
                 .filter(|it| !sent.contains(it.id.as_str()))
                 .map(|it| it.text.len() as u64)
                 .sum(),
+            saved_usd,
         }),
     };
     written.push(entry);
     (r, written)
+}
+
+/// The ids of every item the files of git's index (`index_file`: the one a commit is made
+/// from) have: what a commit keeps and carries of the item entries. `None` when a file cannot
+/// be read: the caller then keeps every item entry (nothing is deleted on incomplete evidence).
+pub(crate) fn items_in_tree(
+    session: &Workspace,
+    index: &crate::index::Index,
+    index_file: Option<&str>,
+) -> Option<HashSet<String>> {
+    let tracked = session.repo.tracked(index_file).ok()?;
+    items_of(
+        session,
+        index,
+        tracked.iter().map(|t| (&*t.path, t.blob.as_str())),
+    )
+}
+
+/// The ids of the items of the given `(path, blob)` files (those with a grammar): each blob is
+/// split once per tool version and remembered in the local index. Content comes from git's
+/// objects, else from the work-tree file when it still has that content. `None` when some
+/// content cannot be read.
+pub(crate) fn items_of<'a>(
+    session: &Workspace,
+    index: &crate::index::Index,
+    files: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Option<HashSet<String>> {
+    let files: Vec<(&str, &str, String)> = files
+        .filter(|(path, _)| crate::items::Lang::of(path).is_some())
+        .map(|(path, blob)| (path, blob, memo_key(blob)))
+        .collect();
+    let keys: Vec<&str> = files.iter().map(|(_, _, k)| k.as_str()).collect();
+    let known = index.item_ids_of(&keys).unwrap_or_default();
+    let mut ids = HashSet::new();
+    let mut fresh = Vec::new();
+    for (path, blob, key) in &files {
+        if let Some(list) = known.get(key) {
+            ids.extend(list.iter().cloned());
+            continue;
+        }
+        let bytes = match session.repo.read_blob(blob) {
+            Ok(b) => b,
+            Err(_) => crate::util::fs::read_in_tree(
+                session.repo.workdir(),
+                std::path::Path::new(path),
+                session.config.max_file_bytes(),
+            )
+            .ok()
+            .flatten()
+            .filter(|b| session.repo.hash_blob(b) == *blob)?,
+        };
+        let list: Vec<String> = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|text| crate::items::split(path, text).ok())
+            .map(|s| s.items.into_iter().map(|i| i.id).collect())
+            .unwrap_or_default();
+        ids.extend(list.iter().cloned());
+        fresh.push((key.clone(), list));
+    }
+    let _ = index.remember_item_ids(&fresh);
+    Some(ids)
+}
+
+/// The local index's key for a blob's item ids: the tool's version with it, so that another
+/// version's parser splits the content again.
+fn memo_key(blob: &str) -> String {
+    format!("{}/{blob}", env!("CARGO_PKG_VERSION"))
 }

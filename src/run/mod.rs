@@ -312,7 +312,7 @@ fn dry_run(
             .flatten()
             .and_then(|(id, text)| {
                 let split = crate::items::split(&j.file.path, text).ok()?;
-                let (_, send, _) =
+                let (send, _, _) =
                     items::cached_items(session, &plans[j.plan].cache_type, id, &split);
                 Some(if send.is_empty() {
                     None
@@ -395,6 +395,7 @@ fn tally(sorted: &Sorted, submodules: Vec<String>, started: Instant) -> Summary 
             t.sent += u.sent;
             t.reused += u.reused;
             t.bytes_not_sent += u.bytes_not_sent;
+            t.saved_usd += u.saved_usd;
         }
         summary.budget_refused |= r.cause == Cause::Budget;
         if r.status == Status::Hit {
@@ -430,6 +431,14 @@ fn record(
 ) {
     let Some(ix) = index else { return };
     let tally = crate::index::Tally {
+        items: summary
+            .items
+            .map(|u| crate::index::ItemSavings {
+                reused: u.reused as u64,
+                bytes_not_sent: u.bytes_not_sent,
+                saved_usd: u.saved_usd,
+            })
+            .unwrap_or_default(),
         hits: hit_ids.map_or(0, |_| summary.hits as u64),
         misses: summary.misses as u64,
         saved_usd: hit_ids.map_or(0.0, |_| summary.saved_usd),

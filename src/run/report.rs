@@ -86,6 +86,10 @@ pub struct ItemUse {
     pub reused: usize,
     /// Bytes of the reused items' text, not sent.
     pub bytes_not_sent: u64,
+    /// What the reused items cost when they were analysed (their share of that request): what
+    /// reusing them saved.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
+    pub saved_usd: f64,
 }
 
 /// Totals of a run.

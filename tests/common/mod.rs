@@ -85,6 +85,9 @@ impl TestEnv {
             ("GIT_COMMITTER_DATE", "2026-11-21T10:00:00Z".to_string()),
             ("RUSTASSISTANT_NOW", "2026-11-21T10:00:00Z".to_string()),
             ("NO_COLOR", "1".to_string()),
+            // Whole-file requests, which most tests' fake providers answer and count; the
+            // default (items where a grammar exists) is tested in tests/items.rs.
+            ("RUSTASSISTANT_GRANULARITY", "file".to_string()),
             ("LANG", "C.UTF-8".to_string()),
         ] {
             vars.insert(k.to_string(), v);

@@ -43,6 +43,7 @@ fn write_entry_at(ws: &Workspace, plan: &Plan, t: &Target, created_at: &str, cos
         cost_usd: Some(cost),
         response_model: None,
         items: None,
+        item_variant: None,
         signature: None,
         result: serde_json::json!({"items": []}),
     };
