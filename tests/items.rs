@@ -515,12 +515,21 @@ fn a_file_analysed_by_items_stores_each_result_once_and_reads_it_assembled() {
         "{}",
         out.stderr
     );
+    let v = env.run(&repo, &["cache", "verify", "--json"]);
+    assert_ne!(v.code, 0, "{}", v.stdout);
+    assert!(
+        v.stdout
+            .contains("the refactor result of src/lib.rs cannot be assembled"),
+        "{}",
+        v.stdout
+    );
     let before = server.count();
     env.run(
         &repo,
         &["analyze", "--force", "src/lib.rs", "-t", "refactor"],
     )
     .ok();
+    env.run(&repo, &["cache", "verify"]).ok();
     let sent = sent_since(&server, before);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].len(), 1, "the missing item alone");
@@ -597,4 +606,43 @@ fn a_function_larger_than_the_request_bound_is_skipped_with_the_reason() {
     );
     assert_eq!(server.count(), 1, "b.rs alone is sent");
     assert!(server.recorded().iter().all(|r| !r.body.contains("fn big")));
+}
+
+#[test]
+fn analyses_moved_into_the_shards_take_their_items_with_them() {
+    let server = FakeServer::ok();
+    let env = item_env(&server);
+    let repo = env.hooked("r", &[("src/a.rs", "fn keep() {}\n")]);
+    // Analysed while the hook was installed (into the overlay), then the hook goes and the
+    // content is staged: the next run moves its analyses into the shards, to commit.
+    let (committed, paid) = (item_lines(&repo), server.count());
+    std::fs::write(repo.join("src/b.rs"), functions(4, None)).unwrap();
+    env.run(&repo, &["analyze", "src/b.rs", "-t", "refactor"])
+        .ok();
+    assert_eq!(item_lines(&repo), committed, "in the overlay");
+    env.run(&repo, &["hooks", "uninstall"]).ok();
+    env.git(&repo, &["add", "-A"]);
+    env.run(&repo, &["analyze", "src/b.rs", "-t", "refactor"])
+        .ok();
+    assert_eq!(
+        item_lines(&repo),
+        committed + 5,
+        "four functions and the header, in the shards"
+    );
+    commit_all(&env, &repo, "b");
+    let remote = env.bare_remote();
+    env.git(&repo, &["push", "-q", remote.to_str().unwrap(), "main"]);
+    let mate = env.clone_of(&remote, "mate");
+    let v = env
+        .run(&mate, &["show", "src/b.rs", "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        v["entries"][0]["result"]["smells"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(server.count(), paid + 1, "b.rs paid once");
 }

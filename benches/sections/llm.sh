@@ -4,8 +4,8 @@
 N=${LLM_FILES:-10000}
 R=$WORK/llm$N
 gen_repo "$R" "$N"
-# LLM_GRANULARITY=item: the refactor entries are made by items (a hit still reads only the
-# file entry).
+# LLM_GRANULARITY (file or item; default the tool's, item) sets how the refactor entries are
+# made: by items, a file entry stores its result by reference and a hit still reads only it.
 if [ -n "${LLM_GRANULARITY:-}" ]; then
   mkdir -p "$R/.rustassistant"
   printf '[analysis]\ngranularity = "%s"\n' "$LLM_GRANULARITY" >"$R/.rustassistant/config.toml"
@@ -23,7 +23,7 @@ read -r llma offa gsta < <(cd "$R" && alternate_us "$RUNS" \
   "'$BIN' analyze --all -t refactor -q" "'$BIN' analyze --all -t todos -t metrics -q" "git status --porcelain")
 paid_off
 echo
-echo "## Hits of a paid type ($N files, refactor entries committed${LLM_GRANULARITY:+ by $LLM_GRANULARITY}; alternated, median of $RUNS)"
+echo "## Hits of a paid type ($N files, refactor entries committed by ${LLM_GRANULARITY:-item}; alternated, median of $RUNS)"
 echo
 echo "| measurement | wall time (ms) | vs its \`git status\` | target |"
 echo "|---|---:|---:|---|"

@@ -82,9 +82,9 @@ impl Plan {
 /// Stage the shards of the commit being made from `index_file` (with `sweep`, every shard is
 /// looked at, not only those of the blobs the commit adds or drops). `items_in_tree` gives the
 /// ids of the items the files being committed have, asked only when item shards are planned.
-/// Once the shards are written,
-/// `meanwhile` runs on this thread, given the files written (working tree and overlay) with
-/// their bytes, while their blobs are packed and git records them in its index on another.
+/// Once the shards are written, `meanwhile` runs on this thread, given the files written
+/// (working tree and overlay) with their bytes, while their blobs are packed and git records
+/// them in its index on another.
 /// For a hundred-file hook that is 2-4 ms of pack and ~8 of `git update-index` against 12-17
 /// of the local index's update; neither side reads what the other writes.
 pub fn stage_for_commit(

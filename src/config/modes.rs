@@ -150,7 +150,7 @@ pub struct Settings {
     pub pre_commit: PreCommitMode,
     /// `[hooks] pre_push` (default warn).
     pub pre_push: PrePushMode,
-    /// `[analysis] granularity` (default file).
+    /// `[analysis] granularity` (default item).
     pub granularity: Granularity,
 }
 

@@ -25,8 +25,9 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 # max_file_bytes = 262144
 # allow_secrets = []         # (trust) paths that may be sent even if they look like secrets
 #                            # (globs as in include: `*` stays within a folder, `**` crosses)
-# granularity = "file"       # "item": refactor and analysis send only the functions, methods
-#                            # and types without a result (Rust, Python, TS/JS, Go)
+# granularity = "item"       # refactor and analysis send only the functions, methods and
+#                            # types without a result (Rust, Python, TS/JS, Go); "file":
+#                            # whole files (RUSTASSISTANT_GRANULARITY overrides)
 
 [cache]
 # max_age = "180d"            # older entries are misses, so analyses refresh (user or trusted config only)

@@ -73,6 +73,7 @@ impl Index {
             let mut problems = Vec::new();
             let (mut entries, mut duplicates) = (0, 0);
             let mut lines: Lines = Vec::new();
+            let mut by_reference = Vec::new();
             match store.read_shard(loc) {
                 Ok(Some(bytes)) => {
                     // The index records what a plain parse finds (its winners decide hits
@@ -90,6 +91,9 @@ impl Index {
                         });
                     }
                     for d in &p.entries {
+                        if d.entry.by_reference() {
+                            by_reference.push(d.entry.clone());
+                        }
                         if let Some(e) = store.untrusted(&d.entry) {
                             problems.push(Problem {
                                 path: format!("{path}:{}", d.key.blob),
@@ -125,14 +129,42 @@ impl Index {
                     });
                 }
             }
-            (entries, duplicates, problems, lines)
+            (entries, duplicates, problems, lines, by_reference)
         });
         let mut on_disk: BTreeMap<String, Lines> = BTreeMap::new();
-        for (loc, (n, d, p, lines)) in shards.iter().zip(checked) {
+        let mut by_reference = Vec::new();
+        for (loc, (n, d, p, lines, refs)) in shards.iter().zip(checked) {
             out.entries += n;
             out.duplicates += d;
             out.problems.extend(p);
             on_disk.insert(loc.rel(), lines);
+            let path = store.path_of(loc).display().to_string();
+            by_reference.extend(refs.into_iter().map(|e| (path.clone(), e)));
+        }
+        // Results stored by reference: each must still assemble from its items' entries.
+        let (paths, entries): (Vec<String>, Vec<crate::cache::Entry>) =
+            by_reference.into_iter().unzip();
+        let names: Vec<(String, String, String)> = entries
+            .iter()
+            .map(|e| (e.blob.clone(), e.cache_type.clone(), e.path.clone()))
+            .collect();
+        for ((path, (blob, ty, file)), r) in paths
+            .into_iter()
+            .zip(names)
+            .zip(store.complete(&session.repo, entries))
+        {
+            // Content this clone does not have (a shallow clone) cannot be checked here.
+            if let Err(why) = r.as_ref().map(|_| ()).or_else(|w| match w {
+                crate::cache::assemble::Incomplete::NoContent(_) => Ok(()),
+                other => Err(other.clone()),
+            }) {
+                out.problems.push(Problem {
+                    path: format!("{path}:{blob}"),
+                    problem: format!(
+                        "the {ty} result of {file} cannot be assembled: {why}; `rustassistant analyze --force -t {ty} {file}` asks for the missing items only"
+                    ),
+                });
+            }
         }
         if old > 0 {
             out.problems.push(Problem {

@@ -41,12 +41,18 @@ pub(crate) fn promote(
         if at.place != Place::Overlay {
             continue;
         }
-        let shard = ShardId::of(key);
-        down.entry(shard.clone())
-            .or_default()
-            .drop_keys
-            .insert(key.clone());
-        up.entry(shard).or_default().add.push(*entry);
+        // A result stored by reference goes up with the item entries it is assembled from.
+        let items = if entry.by_reference() {
+            overlay_items(session, &entry)
+        } else {
+            Vec::new()
+        };
+        for e in items.into_iter().chain(std::iter::once(*entry)) {
+            let key = e.key();
+            let shard = ShardId::of(&key);
+            down.entry(shard.clone()).or_default().drop_keys.insert(key);
+            up.entry(shard).or_default().add.push(e);
+        }
     }
     let mut touched = Vec::new();
     // Up first: a crash in between leaves the entry in both places, never in neither.
@@ -75,4 +81,42 @@ pub(crate) fn promote(
         touched.extend(applied.into_iter().filter(|a| a.changed).map(|a| a.at));
     }
     touched
+}
+
+/// The item entries in the overlay that the result of `file_entry` (stored by reference) is
+/// assembled from.
+fn overlay_items(
+    session: &Workspace,
+    file_entry: &crate::cache::Entry,
+) -> Vec<crate::cache::Entry> {
+    let Some(variant) = &file_entry.item_variant else {
+        return Vec::new();
+    };
+    let Some(split) = session
+        .repo
+        .read_blob(&file_entry.blob)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|text| crate::items::split(&file_entry.path, &text).ok())
+    else {
+        return Vec::new();
+    };
+    let ty = crate::cache::key::items_type(&file_entry.cache_type);
+    let mut seen = std::collections::HashSet::new();
+    split
+        .items
+        .iter()
+        .filter(|it| seen.insert(it.id.clone()))
+        .filter_map(|it| {
+            let key = Key {
+                cache_type: ty.clone(),
+                blob: it.id.clone(),
+                variant: variant.clone(),
+            };
+            match session.store.lookup(&key) {
+                Lookup::Hit { entry, at } if at.place == Place::Overlay => Some(*entry),
+                _ => None,
+            }
+        })
+        .collect()
 }
