@@ -53,6 +53,18 @@ fn sent_since(server: &FakeServer, from: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// How many smells the assembled refactor result of `file` shows.
+fn smells_shown(env: &TestEnv, repo: &Path, file: &str) -> usize {
+    let v = env
+        .run(repo, &["show", file, "-t", "refactor", "--json"])
+        .ok()
+        .json();
+    v["entries"][0]["result"]["smells"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v:#}"))
+        .len()
+}
+
 fn commit_all(env: &TestEnv, repo: &Path, msg: &str) {
     env.git(repo, &["add", "-A"]);
     env.git(repo, &["commit", "-q", "-m", msg]);
@@ -564,17 +576,7 @@ fn a_commit_keeps_exactly_the_item_entries_its_files_have() {
     std::fs::write(repo.join("src/a.rs"), functions(5, Some(4))).unwrap();
     env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
     assert_eq!(server.count(), before, "nothing sent");
-    let v = env
-        .run(&repo, &["show", "src/a.rs", "-t", "refactor", "--json"])
-        .ok()
-        .json();
-    assert_eq!(
-        v["entries"][0]["result"]["smells"]
-            .as_array()
-            .unwrap()
-            .len(),
-        6
-    );
+    assert_eq!(smells_shown(&env, &repo, "src/a.rs"), 6);
 }
 
 #[test]
@@ -633,16 +635,6 @@ fn analyses_moved_into_the_shards_take_their_items_with_them() {
     let remote = env.bare_remote();
     env.git(&repo, &["push", "-q", remote.to_str().unwrap(), "main"]);
     let mate = env.clone_of(&remote, "mate");
-    let v = env
-        .run(&mate, &["show", "src/b.rs", "-t", "refactor", "--json"])
-        .ok()
-        .json();
-    assert_eq!(
-        v["entries"][0]["result"]["smells"]
-            .as_array()
-            .unwrap()
-            .len(),
-        5
-    );
+    assert_eq!(smells_shown(&env, &mate, "src/b.rs"), 5);
     assert_eq!(server.count(), paid + 1, "b.rs paid once");
 }

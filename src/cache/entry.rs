@@ -147,6 +147,37 @@ pub enum EntryError {
 }
 
 impl Entry {
+    /// A compact item entry ([`Entry::compact`]): the result of item `id` of type `item_type`
+    /// (`<type>/items`) under `variant`, and its share of the request's cost; every other
+    /// field empty, as such a line decodes.
+    pub fn compact_item(
+        item_type: &str,
+        id: &str,
+        variant: &str,
+        cost_usd: Option<f64>,
+        result: Value,
+    ) -> Entry {
+        Entry {
+            schema_version: 0,
+            cache_type: item_type.to_string(),
+            blob: id.to_string(),
+            path: String::new(),
+            file_size: 0,
+            provider: String::new(),
+            model: String::new(),
+            prompt_hash: String::new(),
+            created_at: String::new(),
+            tool_version: String::new(),
+            tokens: Tokens::default(),
+            cost_usd,
+            response_model: None,
+            items: None,
+            item_variant: Some(variant.to_string()),
+            signature: None,
+            result,
+        }
+    }
+
     /// Whether this is a compact item entry: an item type without the fields a variant derives
     /// from, whose variant is `item_variant` itself.
     pub fn compact(&self) -> bool {
@@ -403,127 +434,7 @@ fn find_control(v: &Value, at: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    pub(crate) fn sample() -> Entry {
-        Entry {
-            schema_version: 1,
-            cache_type: "refactor".into(),
-            blob: "f13893335dc53501e525a24eed8c429a2c9bfd4e".into(),
-            path: "src/error.rs".into(),
-            file_size: 2995,
-            provider: "xai".into(),
-            model: "grok-4-fast".into(),
-            prompt_hash: "a".repeat(64),
-            created_at: "2026-11-21T10:00:00Z".into(),
-            tool_version: "0.1.0".into(),
-            tokens: Tokens {
-                input: 1200,
-                output: 800,
-                cached_input: 0,
-            },
-            cost_usd: Some(0.0123),
-            response_model: None,
-            items: None,
-            item_variant: None,
-            signature: None,
-            result: serde_json::json!({"smells": [], "score": 7}),
-        }
-    }
-
-    #[test]
-    fn serialisation_is_deterministic_and_round_trips() {
-        let e = sample();
-        let a = e.to_json();
-        assert_eq!(a, e.to_json());
-        assert!(a.ends_with(b"}\n"));
-        let text = String::from_utf8(a.clone()).unwrap();
-        let order: Vec<usize> = [
-            "schema_version",
-            "cache_type",
-            "blob",
-            "path",
-            "file_size",
-            "provider",
-            "model",
-            "prompt_hash",
-            "created_at",
-            "tool_version",
-            "tokens",
-            "cost_usd",
-            "result",
-        ]
-        .iter()
-        .map(|f| text.find(&format!("\"{f}\"")).unwrap())
-        .collect();
-        assert!(
-            order.windows(2).all(|w| w[0] < w[1]),
-            "field order is the documented one"
-        );
-        let back = Entry::decode(&a, Some(&e.key())).unwrap();
-        assert_eq!(back, e);
-        let z = e.to_bytes(true);
-        assert!(z.len() < a.len());
-        assert_eq!(Entry::decode(&z, Some(&e.key())).unwrap(), e);
-    }
-
-    #[test]
-    fn mislabelled_entries_are_rejected() {
-        let e = sample();
-        let mut k = e.key();
-        k.variant = "0000000000000000".into();
-        assert!(matches!(
-            Entry::decode(&e.to_json(), Some(&k)),
-            Err(EntryError::Mislabelled(_))
-        ));
-        let mut k = e.key();
-        k.blob = "0".repeat(40);
-        assert!(matches!(
-            Entry::decode(&e.to_json(), Some(&k)),
-            Err(EntryError::Mislabelled(_))
-        ));
-    }
-
-    #[test]
-    fn hostile_fields_are_rejected() {
-        let mut e = sample();
-        e.path = "../../etc/passwd".into();
-        assert!(matches!(e.check(), Err(EntryError::PathEscape(_))));
-        e.path = "/etc/passwd".into();
-        assert!(matches!(e.check(), Err(EntryError::PathEscape(_))));
-        let mut e = sample();
-        e.result = serde_json::json!({"text": "hi\x1b[31m"});
-        assert!(matches!(e.check(), Err(EntryError::ControlChars(_))));
-        let mut e = sample();
-        e.cost_usd = Some(-1.0);
-        assert!(e.check().is_err());
-        assert!(matches!(
-            Entry::decode(b"{not json", None),
-            Err(EntryError::Malformed(_))
-        ));
-        assert!(matches!(
-            Entry::decode(b"{}", None),
-            Err(EntryError::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn decompression_bomb_is_bounded() {
-        let zeros = vec![b' '; (MAX_ENTRY_JSON_BYTES + 10) as usize];
-        let bomb = zstd::bulk::compress(&zeros, 3).unwrap();
-        assert!((bomb.len() as u64) < MAX_ENTRY_FILE_BYTES);
-        assert!(matches!(
-            decode_json_bytes(&bomb),
-            Err(EntryError::Decompress(_))
-        ));
-        let garbage = [0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3];
-        assert!(matches!(
-            decode_json_bytes(&garbage),
-            Err(EntryError::Decompress(_))
-        ));
-    }
-}
+pub(crate) mod tests;
 
 #[cfg(test)]
 mod fuzz_regressions {

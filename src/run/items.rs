@@ -121,26 +121,13 @@ pub(crate) fn analyze_by_items(
                     continue;
                 }
             };
-            // Compact (Entry::compact): the id, the result, its share of the cost, the variant.
-            let mut e = Entry {
-                schema_version: 0,
-                cache_type: item_type.clone(),
-                blob: id.clone(),
-                path: String::new(),
-                file_size: 0,
-                provider: String::new(),
-                model: String::new(),
-                prompt_hash: String::new(),
-                created_at: String::new(),
-                tool_version: String::new(),
-                tokens: Tokens::default(),
-                cost_usd: micro.as_ref().map(|m| m[i] as f64 / 1e9),
-                response_model: None,
-                items: None,
-                item_variant: Some(item_variant.clone()),
-                signature: None,
+            let mut e = Entry::compact_item(
+                &item_type,
+                &id,
+                &item_variant,
+                micro.as_ref().map(|m| m[i] as f64 / 1e9),
                 result,
-            };
+            );
             if let Err(why) = super::report::seal(session, &mut e) {
                 failed.push(format!("{} `{}`: {why}", it.kind.name(), it.name));
                 continue;

@@ -125,25 +125,13 @@ fn shard_names_round_trip_and_refuse_others() {
 
 /// A compact item entry (Entry::compact), as run/items.rs writes one.
 fn compact_item() -> Entry {
-    Entry {
-        schema_version: 0,
-        cache_type: "refactor/items".into(),
-        blob: "0123456789abcdef".into(),
-        path: String::new(),
-        file_size: 0,
-        provider: String::new(),
-        model: String::new(),
-        prompt_hash: String::new(),
-        created_at: String::new(),
-        tool_version: String::new(),
-        tokens: crate::cache::Tokens::default(),
-        cost_usd: Some(0.0002),
-        response_model: None,
-        items: None,
-        item_variant: Some("fedcba9876543210".into()),
-        signature: None,
-        result: serde_json::json!({"smells": [], "summary": "ok"}),
-    }
+    Entry::compact_item(
+        "refactor/items",
+        "0123456789abcdef",
+        "fedcba9876543210",
+        Some(0.0002),
+        serde_json::json!({"smells": [], "summary": "ok"}),
+    )
 }
 
 #[test]
