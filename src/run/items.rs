@@ -223,8 +223,9 @@ pub(crate) fn items_of<'a>(
     index: &crate::index::Index,
     files: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Option<HashSet<String>> {
+    let mut seen = HashSet::new();
     let files: Vec<(&str, &str, String)> = files
-        .filter(|(path, _)| crate::items::Lang::of(path).is_some())
+        .filter(|(path, blob)| crate::items::Lang::of(path).is_some() && seen.insert(*blob))
         .map(|(path, blob)| (path, blob, memo_key(blob)))
         .collect();
     let keys: Vec<&str> = files.iter().map(|(_, _, k)| k.as_str()).collect();
