@@ -150,15 +150,27 @@ pub fn stage_for_commit(
     }
     // Overlay shards holding analyses of content this commit holds, whenever and by whom they
     // were made (content committed by `--no-verify`, a cherry-pick or a rebase included).
+    // The items the tree's files have, asked once and only when item shards are concerned:
+    // those are carried and kept, the others wait in the overlay or (pruning) go. Unknown
+    // (`None`): every item is kept and carried, as nothing is deleted on incomplete evidence.
+    let mut items_in_tree = Some(items_in_tree);
+    let mut tree_items: Option<Option<HashSet<String>>> = None;
     for (loc, _) in &overlay_listing.shards {
         if shards.contains(&loc.shard) {
             continue;
         }
         if let Ok(Some(bytes)) = store.read_shard(loc) {
-            // Item entries are carried by the first commit whose files have the item (see
-            // `items_in_tree`).
-            let items = is_items_type(&loc.shard.cache_type) && !bytes.is_empty();
-            if items || shard::blobs_named(&bytes).any(|b| tree.contains(b)) {
+            // Item entries are carried by the first commit whose files have the item.
+            let wanted = if is_items_type(&loc.shard.cache_type) {
+                let used = tree_items.get_or_insert_with(|| items_in_tree.take().and_then(|f| f()));
+                match used {
+                    Some(u) => shard::blobs_named(&bytes).any(|b| u.contains(b)),
+                    None => !bytes.is_empty(),
+                }
+            } else {
+                shard::blobs_named(&bytes).any(|b| tree.contains(b))
+            };
+            if wanted {
                 shards.insert(loc.shard.clone());
             }
         }
@@ -189,14 +201,13 @@ pub fn stage_for_commit(
     let mut out = Staged::default();
     let _lock = store.lock()?;
     let shards: Vec<ShardId> = shards.into_iter().collect();
-    // The items the tree's files have, when item shards are planned: those are carried and
-    // kept, the others wait in the overlay or (pruning) go. Unknown: every item is kept and
-    // carried, as nothing is deleted on incomplete evidence.
-    let used = shards
-        .iter()
-        .any(|s| is_items_type(&s.cache_type))
-        .then(items_in_tree)
-        .flatten();
+    let used = if shards.iter().any(|s| is_items_type(&s.cache_type)) {
+        tree_items
+            .get_or_insert_with(|| items_in_tree.take().and_then(|f| f()))
+            .take()
+    } else {
+        None
+    };
     let read_blob = |shard: &ShardId| match recorded.get(shard) {
         Some(oid) => repo
             .read_blob_within(oid, super::shard::MAX_SHARD_BYTES)
