@@ -577,6 +577,11 @@ fn a_commit_keeps_exactly_the_item_entries_its_files_have() {
     env.run(&repo, &["analyze", "--all", "-t", "refactor"]).ok();
     assert_eq!(server.count(), before, "nothing sent");
     assert_eq!(smells_shown(&env, &repo, "src/a.rs"), 6);
+    // Committed at last: the items that waited go with it, and the tree has its six again.
+    commit_all(&env, &repo, "f4 after all");
+    assert_eq!(item_lines(&repo), 6);
+    let status = env.git(&repo, &["status", "--porcelain"]);
+    assert!(status.trim().is_empty(), "{status}");
 }
 
 #[test]
