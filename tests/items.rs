@@ -354,24 +354,8 @@ fn a_dry_run_estimates_only_the_items_without_a_result() {
         functions_in((0..30).rev().collect(), None),
     )
     .unwrap();
-    let none = env
-        .run(
-            &repo,
-            &[
-                "analyze",
-                "src/a.rs",
-                "-t",
-                "refactor",
-                "--dry-run",
-                "--json",
-            ],
-        )
-        .ok()
-        .json();
-    assert!(
-        none["summary"]["estimate"].is_null() || none["summary"]["estimate"]["requests"] == 0,
-        "{none:#}"
-    );
+    let none = estimate(&env);
+    assert!(none.is_null() || none["requests"] == 0, "{none:#}");
 }
 
 /// Lines of the item shards of `refactor`.

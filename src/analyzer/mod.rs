@@ -25,6 +25,18 @@ pub struct Identity {
     pub prompt_hash: String,
 }
 
+impl Identity {
+    /// The variant of the keys this identity's results are stored under.
+    pub fn variant(&self) -> String {
+        crate::cache::variant(
+            &self.provider,
+            &self.model,
+            &self.prompt_hash,
+            crate::cache::SCHEMA_VERSION,
+        )
+    }
+}
+
 /// A finished analysis.
 #[derive(Debug, Clone)]
 pub struct Outcome {

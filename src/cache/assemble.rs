@@ -123,6 +123,14 @@ impl Store {
     }
 }
 
+/// The keys of the item entries a result stored by reference is assembled from, in item order
+/// (an item repeated in the file, once each time), with the split they come from.
+pub fn item_keys_of(repo: &Repo, e: &Entry) -> Result<(crate::items::Split, Vec<Key>), Incomplete> {
+    let s = split_of(repo, e)?;
+    let keys = item_keys(e, &s).collect();
+    Ok((s, keys))
+}
+
 /// The keys of the item entries of `e`'s file, split as `s`, in item order.
 fn item_keys<'a>(e: &'a Entry, s: &'a crate::items::Split) -> impl Iterator<Item = Key> + 'a {
     let ty = items_type(&e.cache_type);
@@ -137,7 +145,8 @@ fn item_keys<'a>(e: &'a Entry, s: &'a crate::items::Split) -> impl Iterator<Item
 /// The items of the content `e` describes, which must be as many as `e` says.
 fn split_of(repo: &Repo, e: &Entry) -> Result<crate::items::Split, Incomplete> {
     let n = e.items.unwrap_or_default();
-    let bytes = content_of(repo, e).ok_or_else(|| Incomplete::NoContent(e.blob.clone()))?;
+    let bytes = content_of(repo, &e.blob, &e.path, MAX_CONTENT)
+        .ok_or_else(|| Incomplete::NoContent(e.blob.clone()))?;
     let text =
         std::str::from_utf8(&bytes).map_err(|_| Incomplete::Split(n, "it is not UTF-8".into()))?;
     let split =
@@ -151,15 +160,14 @@ fn split_of(repo: &Repo, e: &Entry) -> Result<crate::items::Split, Incomplete> {
     Ok(split)
 }
 
-/// The content of blob `e.blob`: from git's objects, else the work-tree file at `e.path` when
-/// it still has that content (an overlay entry of content never added).
-fn content_of(repo: &Repo, e: &Entry) -> Option<Vec<u8>> {
-    if let Ok(b) = repo.read_blob(&e.blob) {
+/// The content of `blob`: from git's objects, else the work-tree file at `path` (at most
+/// `max` bytes) when it still has that content (an overlay entry of content never added).
+pub fn content_of(repo: &Repo, blob: &str, path: &str, max: u64) -> Option<Vec<u8>> {
+    if let Ok(b) = repo.read_blob(blob) {
         return Some(b);
     }
-    let b =
-        crate::util::fs::read_in_tree(repo.workdir(), std::path::Path::new(&e.path), MAX_CONTENT)
-            .ok()
-            .flatten()?;
-    (repo.hash_blob(&b) == e.blob).then_some(b)
+    let b = crate::util::fs::read_in_tree(repo.workdir(), std::path::Path::new(path), max)
+        .ok()
+        .flatten()?;
+    (repo.hash_blob(&b) == blob).then_some(b)
 }

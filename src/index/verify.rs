@@ -142,28 +142,26 @@ impl Index {
             by_reference.extend(refs.into_iter().map(|e| (path.clone(), e)));
         }
         // Results stored by reference: each must still assemble from its items' entries.
+        // Content this clone does not have (a shallow clone) cannot be checked here.
         let (paths, entries): (Vec<String>, Vec<crate::cache::Entry>) =
             by_reference.into_iter().unzip();
-        let names: Vec<(String, String, String)> = entries
+        let named: Vec<(String, String, String)> = entries
             .iter()
             .map(|e| (e.blob.clone(), e.cache_type.clone(), e.path.clone()))
             .collect();
         for ((path, (blob, ty, file)), r) in paths
             .into_iter()
-            .zip(names)
+            .zip(named)
             .zip(store.complete(&session.repo, entries))
         {
-            // Content this clone does not have (a shallow clone) cannot be checked here.
-            if let Err(why) = r.as_ref().map(|_| ()).or_else(|w| match w {
-                crate::cache::assemble::Incomplete::NoContent(_) => Ok(()),
-                other => Err(other.clone()),
-            }) {
-                out.problems.push(Problem {
+            match r {
+                Ok(_) | Err(crate::cache::assemble::Incomplete::NoContent(_)) => {}
+                Err(why) => out.problems.push(Problem {
                     path: format!("{path}:{blob}"),
                     problem: format!(
                         "the {ty} result of {file} cannot be assembled: {why}; `rustassistant analyze --force -t {ty} {file}` asks for the missing items only"
                     ),
-                });
+                }),
             }
         }
         if old > 0 {

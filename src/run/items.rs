@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use crate::analyzer::{Analyzer, Identity};
-use crate::cache::key::{items_type, variant, Key};
-use crate::cache::{Entry, Tokens, SCHEMA_VERSION};
+use crate::cache::key::{items_type, Key};
+use crate::cache::{Entry, Tokens};
 use crate::items::{Item, Split};
 use crate::workspace::Workspace;
 
@@ -24,12 +24,7 @@ pub(crate) fn cached_items<'s>(
     split: &'s Split,
 ) -> (Vec<&'s Item>, usize, f64) {
     let item_type = items_type(cache_type);
-    let item_variant = variant(
-        &item_identity.provider,
-        &item_identity.model,
-        &item_identity.prompt_hash,
-        SCHEMA_VERSION,
-    );
+    let item_variant = item_identity.variant();
     let mut seen: HashSet<&str> = HashSet::new();
     let unique: Vec<(&Item, Key)> = split
         .items
@@ -83,12 +78,7 @@ pub(crate) fn analyze_by_items(
     };
     let (to_send, reused, saved_usd) =
         cached_items(session, &entry.cache_type, item_identity, split);
-    let item_variant = variant(
-        &item_identity.provider,
-        &item_identity.model,
-        &item_identity.prompt_hash,
-        SCHEMA_VERSION,
-    );
+    let item_variant = item_identity.variant();
     let item_type = items_type(&entry.cache_type);
     let mut written = Vec::new();
     let (mut tokens, mut cost) = (Tokens::default(), Some(0.0));
@@ -237,17 +227,12 @@ pub(crate) fn items_of<'a>(
             ids.extend(list.iter().cloned());
             continue;
         }
-        let bytes = match session.repo.read_blob(blob) {
-            Ok(b) => b,
-            Err(_) => crate::util::fs::read_in_tree(
-                session.repo.workdir(),
-                std::path::Path::new(path),
-                session.config.max_file_bytes(),
-            )
-            .ok()
-            .flatten()
-            .filter(|b| session.repo.hash_blob(b) == *blob)?,
-        };
+        let bytes = crate::cache::assemble::content_of(
+            &session.repo,
+            blob,
+            path,
+            session.config.max_file_bytes(),
+        )?;
         let list: Vec<String> = std::str::from_utf8(&bytes)
             .ok()
             .and_then(|text| crate::items::split(path, text).ok())

@@ -89,34 +89,15 @@ fn overlay_items(
     session: &Workspace,
     file_entry: &crate::cache::Entry,
 ) -> Vec<crate::cache::Entry> {
-    let Some(variant) = &file_entry.item_variant else {
+    let Ok((_, mut keys)) = crate::cache::assemble::item_keys_of(&session.repo, file_entry) else {
         return Vec::new();
     };
-    let Some(split) = session
-        .repo
-        .read_blob(&file_entry.blob)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|text| crate::items::split(&file_entry.path, &text).ok())
-    else {
-        return Vec::new();
-    };
-    let ty = crate::cache::key::items_type(&file_entry.cache_type);
-    let mut seen = std::collections::HashSet::new();
-    split
-        .items
-        .iter()
-        .filter(|it| seen.insert(it.id.clone()))
-        .filter_map(|it| {
-            let key = Key {
-                cache_type: ty.clone(),
-                blob: it.id.clone(),
-                variant: variant.clone(),
-            };
-            match session.store.lookup(&key) {
-                Lookup::Hit { entry, at } if at.place == Place::Overlay => Some(*entry),
-                _ => None,
-            }
+    keys.sort();
+    keys.dedup();
+    keys.iter()
+        .filter_map(|key| match session.store.lookup(key) {
+            Lookup::Hit { entry, at } if at.place == Place::Overlay => Some(*entry),
+            _ => None,
         })
         .collect()
 }
