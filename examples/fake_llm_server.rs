@@ -182,10 +182,17 @@ fn prose_answer(r: &fake::Recorded) -> String {
             .collect();
         return serde_json::json!({"summary": p.text(200), "smells": smells, "suggestions": suggestions, "scores": scores}).to_string();
     }
+    // A summary for the one item the request asks it of, as the prompt says.
+    let carrier = fake::summary_asked(&r.body);
     let items: serde_json::Map<String, serde_json::Value> = asked
         .into_iter()
         .map(|(id, n)| {
-            let r = serde_json::json!({"summary": p.text(40), "smells": [p.smell(1, n.clamp(1, 3), 50)], "suggestions": [], "scores": scores});
+            let summary = if carrier.as_deref() == Some(id.as_str()) {
+                p.text(40)
+            } else {
+                String::new()
+            };
+            let r = serde_json::json!({"summary": summary, "smells": [p.smell(1, n.clamp(1, 3), 50)], "suggestions": [], "scores": scores});
             (id, r)
         })
         .collect();

@@ -497,12 +497,27 @@ fn a_file_analysed_by_items_stores_each_result_once_and_reads_it_assembled() {
 
     // An item entry gone (a prune on another branch, a hand edit): `show` says what is missing
     // instead of showing a result without it, and `--force` asks for that item alone.
-    let shard = std::fs::read_dir(repo.join(".rustassistant/cache/refactor/items"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| std::fs::read_to_string(p).unwrap().lines().count() == 1)
-        .expect("an item shard of one line");
-    std::fs::remove_file(shard).unwrap();
+    // The request's item entries are stored together, in the item shard the file's blob
+    // names: one new shard version for a commit, not one per item.
+    let shards: Vec<(std::path::PathBuf, String)> =
+        std::fs::read_dir(repo.join(".rustassistant/cache/refactor/items"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap()))
+            .filter(|(_, text)| !text.is_empty())
+            .collect();
+    assert_eq!(shards.len(), 1, "one item shard holds them all");
+    let blob = env.git(&repo, &["rev-parse", "HEAD:src/lib.rs"]);
+    assert!(
+        shards[0]
+            .0
+            .ends_with(format!("{}.jsonl", &blob.trim()[..2])),
+        "{:?} is named by {blob}",
+        shards[0].0
+    );
+    let (shard, text) = &shards[0];
+    let rest: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(shard, rest).unwrap();
     let out = env.run(&repo, &["show", "src/lib.rs", "-t", "refactor"]);
     assert_ne!(out.code, 0);
     assert!(

@@ -31,15 +31,28 @@ pub fn template(cache_type: &str) -> &'static str {
     match cache_type {
         "refactor" => "Review the items below of `{{path}}` ({{language}}) for refactoring opportunities: code smells with their \
 location and severity, and concrete suggestions with priority and effort. Score each item's maintainability, readability and \
-complexity from 0 to 10. The skeleton shows the whole file for context; review only the items. For the header item, the \
-summary describes the whole file.",
+complexity from 0 to 10. The skeleton shows the whole file for context; review only the items. Give a summary only for \
+the item marked `summary of the file`, describing the whole file; leave it empty (\"\") for every other item.",
         _ => "Review the items below of `{{path}}` ({{language}}) for quality, complexity and security. Report concrete findings \
-with line numbers. The skeleton shows the whole file for context; review only the items.",
+with line numbers. The skeleton shows the whole file for context; review only the items. Give a summary only for the item \
+marked `summary of the file`, describing the whole file; leave it empty (\"\") for every other item.",
     }
+}
+
+/// The item whose result carries the file's summary: the header, else the first item. Only it
+/// is asked for one: the assembled result shows one summary (`items::assemble`), and a
+/// summary per item would be paid for, stored and committed for nothing.
+pub fn summary_item(split: &Split) -> Option<&Item> {
+    split
+        .items
+        .iter()
+        .find(|i| i.kind == Kind::Header)
+        .or(split.items.first())
 }
 
 /// The user message: the instructions, the skeleton, then each item with its id.
 pub fn user(cache_type: &str, path: &str, split: &Split, items: &[&Item]) -> String {
+    let carrier = summary_item(split).map(|i| i.id.as_str());
     let mut s = template(cache_type)
         .replace("{{path}}", path)
         .replace("{{language}}", split.lang.name());
@@ -48,10 +61,15 @@ pub fn user(cache_type: &str, path: &str, split: &Split, items: &[&Item]) -> Str
     s.push_str("```\n");
     for it in items {
         s.push_str(&format!(
-            "\n### item {} ({} {}, {} lines)\n```\n{}\n```\n",
+            "\n### item {} ({} {}{}, {} lines)\n```\n{}\n```\n",
             it.id,
             it.kind.name(),
             if it.name.is_empty() { "-" } else { &it.name },
+            if carrier == Some(it.id.as_str()) {
+                ", summary of the file"
+            } else {
+                ""
+            },
             it.line_count(),
             it.text
         ));
@@ -203,6 +221,46 @@ mod tests {
         let r = parse_reply("refactor", &ok.to_string(), &sent).unwrap();
         assert!(r.results.iter().all(|(_, x)| x.is_ok()));
         assert!(parse_reply("refactor", "prose", &sent).is_err());
+    }
+
+    #[test]
+    fn one_item_is_asked_for_the_files_summary() {
+        let marked = |text: &str, skip: usize| {
+            let s = split("a.rs", text).unwrap();
+            let sent: Vec<&Item> = s.items.iter().skip(skip).collect();
+            let u = user("refactor", "a.rs", &s, &sent);
+            let ids: Vec<String> = u
+                .lines()
+                .filter(|l| l.contains(", summary of the file, "))
+                .map(|l| {
+                    l["### item ".len()..]
+                        .split(' ')
+                        .next()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect();
+            (ids, s)
+        };
+        // The header, when the file has one.
+        let (ids, s) = marked(FILE, 0);
+        assert_eq!(ids, [s.items[0].id.clone()]);
+        // Not sent (cached): no item is asked.
+        assert!(marked(FILE, 1).0.is_empty());
+        // No header: the first item.
+        let no_header = "fn one() {\n    a();\n}\n\nfn two() {\n    b();\n}\n";
+        let (ids, s) = marked(no_header, 0);
+        assert_ne!(s.items[0].kind, Kind::Header);
+        assert_eq!(ids, [s.items[0].id.clone()]);
+        // The assembled summary is that item's, whatever order the items come in.
+        let mut r = HashMap::new();
+        r.insert(s.items[0].id.clone(), result(1, 5.0, "the file"));
+        r.insert(s.items[1].id.clone(), result(1, 5.0, ""));
+        assert_eq!(assemble(&s, &r)["summary"], "the file");
+        // An empty summary before it does not hide it.
+        r.insert(s.items[0].id.clone(), result(1, 5.0, ""));
+        r.insert(s.items[1].id.clone(), result(1, 5.0, "later"));
+        assert_eq!(assemble(&s, &r)["summary"], "later");
     }
 
     #[test]

@@ -9,10 +9,9 @@
 //! result (`show`, findings, SARIF, the report) call [`Store::complete`]; an all-cached
 //! `analyze` needs only to know the file entry exists, and never assembles.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::key::{items_type, Key};
-use super::shard::ShardId;
 use super::store::{Location, Store};
 use super::Entry;
 use crate::git::Repo;
@@ -48,30 +47,30 @@ impl Entry {
 }
 
 impl Store {
-    /// The trusted entries for `keys` (only those that have one), reading each shard and its
-    /// overlay file once: a line in the shards wins over the overlay, as in [`Store::lookup`].
+    /// The trusted entries for `keys` (only those that have one), reading each shard they may
+    /// be in once: a line in the shards wins over the overlay, as in [`Store::lookup`].
     pub fn lookup_many<'k>(&self, keys: impl IntoIterator<Item = &'k Key>) -> HashMap<Key, Entry> {
-        let mut by_shard: HashMap<ShardId, Vec<&Key>> = HashMap::new();
+        // Places first in the order: every shard is read before any overlay file.
+        let mut by_location: BTreeMap<Location, Vec<&Key>> = BTreeMap::new();
         for k in keys {
-            by_shard.entry(ShardId::of(k)).or_default().push(k);
+            for at in self.locations_of(k) {
+                by_location.entry(at).or_default().push(k);
+            }
         }
-        let mut out = HashMap::new();
-        for (shard, mut wanted) in by_shard {
-            for at in Location::each(&shard) {
-                if wanted.is_empty() {
-                    break;
+        let mut out: HashMap<Key, Entry> = HashMap::new();
+        for (at, mut wanted) in by_location {
+            wanted.retain(|k| !out.contains_key(*k));
+            if wanted.is_empty() {
+                continue;
+            }
+            let Ok(Some(bytes)) = self.read_shard(&at) else {
+                continue;
+            };
+            let parsed = self.parse(&bytes, &at.shard);
+            for k in wanted {
+                if let Ok(Some(e)) = self.judge(&parsed, &bytes, k) {
+                    out.insert(k.clone(), e.clone());
                 }
-                let Ok(Some(bytes)) = self.read_shard(&at) else {
-                    continue;
-                };
-                let parsed = self.parse(&bytes, &shard);
-                wanted.retain(|k| match self.judge(&parsed, &bytes, k) {
-                    Ok(Some(e)) => {
-                        out.insert((*k).clone(), e.clone());
-                        false
-                    }
-                    _ => true,
-                });
             }
         }
         out

@@ -1,8 +1,9 @@
 //! The entry format, key derivation, the shard format and the on-disk store.
 //!
 //! What callers may rely on:
-//! - a [`Key`] is `(cache_type, blob, variant)` and lives in exactly one shard
-//!   (`cache/<type>/<b0b1>.jsonl`, or the same name in the local overlay);
+//! - a [`Key`] is `(cache_type, blob, variant)`; a file entry lives in exactly one shard
+//!   (`cache/<type>/<b0b1>.jsonl`, or the same name in the local overlay), an item entry in
+//!   any shard of its type ([`homes`]);
 //! - [`shard::render`] is deterministic: the same entries always give the same bytes;
 //! - [`store::Store::lookup`] never trusts a line whose fields do not re-derive its own key.
 
@@ -10,6 +11,7 @@ pub mod assemble;
 pub mod commit;
 mod duplicates;
 pub mod entry;
+mod homes;
 pub mod key;
 pub mod layout;
 pub mod listing;

@@ -23,7 +23,7 @@ pub const MAX_SHARD_BYTES: u64 = 256 << 20;
 /// File name suffix of a shard.
 pub const SUFFIX: &str = ".jsonl";
 
-/// Which shard a key lives in: its type and the first two hex digits of its blob.
+/// A shard: its type and two hex digits, the first of the blobs of its file entries.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ShardId {
     /// Analysis type.
@@ -39,6 +39,16 @@ impl ShardId {
             cache_type: key.cache_type.clone(),
             prefix: key.blob[..2].to_string(),
         }
+    }
+
+    /// Whether `key`'s line may live in this shard: one of its type's, named by the first two
+    /// hex digits of its blob. An item entry lives in any shard of its type: those of one
+    /// request are written together, in the shard named by the analysed file's blob (a
+    /// commit then adds one shard version, not one per item: DESIGN.md's git cost), and
+    /// readers find them by their ids ([`super::Store::item_homes`]).
+    pub fn holds(&self, key: &Key) -> bool {
+        key.cache_type == self.cache_type
+            && (super::key::is_items_type(&key.cache_type) || key.blob[..2] == self.prefix)
     }
 
     /// `<type>/<b0b1>.jsonl`: the path below `cache/` (or the overlay folder).
@@ -225,7 +235,7 @@ pub fn decode_line_keyed(bytes: &[u8], shard: &ShardId) -> Result<(Entry, Key), 
             crate::output::sanitize(&c)
         )));
     }
-    if key.cache_type != shard.cache_type || key.blob[..2] != shard.prefix {
+    if !shard.holds(&key) {
         return Err(EntryError::Mislabelled(format!(
             "a {} entry for blob {} does not belong in shard {}",
             key.cache_type,

@@ -121,6 +121,9 @@ pub struct Store {
     checked: std::sync::Arc<std::sync::Mutex<HashSet<PathBuf>>>,
     /// Replaced shards' inodes, reused for the next replacements (see [`super::spare`]).
     spares: std::sync::Arc<super::spare::Spares>,
+    /// Which item shards name each item id, per items type, built on first need
+    /// ([`super::homes`]).
+    pub(super) homes: std::sync::Arc<std::sync::Mutex<super::homes::Homes>>,
 }
 
 impl Store {
@@ -134,6 +137,7 @@ impl Store {
             real: std::sync::OnceLock::new(),
             checked: Default::default(),
             spares: std::sync::Arc::new(super::spare::Spares::new(state.join("spare"))),
+            homes: Default::default(),
             state,
         }
     }
@@ -218,7 +222,7 @@ impl Store {
     /// Look `key` up in its shard, then in the overlay.
     pub fn lookup(&self, key: &Key) -> Lookup {
         let mut invalid = None;
-        for at in Location::each(&ShardId::of(key)) {
+        for at in self.locations_of(key) {
             let bytes = match self.read_shard(&at) {
                 Ok(Some(b)) => b,
                 Ok(None) => continue,
@@ -423,7 +427,7 @@ impl Store {
         };
         for e in &edit.add {
             let key = e.key();
-            if ShardId::of(&key) != at.shard {
+            if !at.shard.holds(&key) {
                 continue;
             }
             if kept.get(&key).is_some_and(|old| same(old, e))
@@ -444,6 +448,7 @@ impl Store {
         }
         applied.changed = true;
         self.replace_shard(at, &bytes)?;
+        self.note_items(at, kept.keys());
         Ok(applied)
     }
 

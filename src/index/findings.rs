@@ -9,7 +9,7 @@ use anyhow::Result;
 use rusqlite::params;
 
 use super::Index;
-use crate::cache::shard::{self, ShardId};
+use crate::cache::shard;
 use crate::cache::store::Location;
 use crate::cache::{Entry, Key, Store};
 use crate::findings::{derive, Raw, Severity, Thresholds};
@@ -229,7 +229,7 @@ fn entries_in_shard<'k>(store: &Store, rel: &str, keys: &[&'k Known]) -> Vec<(&'
         return Vec::new();
     };
     let parsed = shard::parse(&bytes, &at.shard);
-    debug_assert!(keys.iter().all(|k| ShardId::of(&k.key) == at.shard));
+    debug_assert!(keys.iter().all(|k| at.shard.holds(&k.key)));
     keys.iter()
         .filter_map(|k| match store.judge(&parsed, &bytes, &k.key) {
             Ok(Some(e)) => Some((*k, e.clone())),

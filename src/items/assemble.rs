@@ -2,8 +2,9 @@
 //! rule: lists (smells, suggestions, findings, hotspots) are concatenated in file order with
 //! line numbers made absolute; numbers (the scores) are the mean over the items that give
 //! them, weighted by the items' line counts, to one decimal; text (the summary) is the header
-//! item's (the request asks the header's summary to describe the whole file), else the first
-//! item's that has one.
+//! item's, else the first item's in file order that has one. A request asks one item for a
+//! summary, describing the whole file: the header, else the first item
+//! (`analyzer::items::summary_item`); the others leave theirs empty.
 //!
 //! A file analysed by items stores no copy of this: its entry says how many items it has, and
 //! readers assemble the result from the item entries whenever they read it, so each result is
@@ -96,7 +97,12 @@ fn merge(
             e.1 += weight;
             *slot = Value::from(0);
         }
-        (slot @ Value::Null, Value::String(s)) if !s.is_empty() => *slot = Value::String(s.clone()),
+        // Text: the first non-empty one (an empty one holds the place until then).
+        (slot, Value::String(s))
+            if slot.is_null() || (slot.as_str() == Some("") && !s.is_empty()) =>
+        {
+            *slot = Value::String(s.clone());
+        }
         (slot @ Value::Null, other) if !other.is_null() => *slot = other.clone(),
         _ => {}
     }

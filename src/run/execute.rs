@@ -108,8 +108,18 @@ pub(crate) fn execute(
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
+            // The item entries of one request are written together, in the item shard the
+            // analysed file's blob names (cache::homes).
+            let home = r.blob.as_ref().map(|b| b.as_str()[..2].to_string());
             for e in entries {
-                writer.push(e, staged, results.len());
+                let shard = match &home {
+                    Some(prefix) if crate::cache::key::is_items_type(&e.cache_type) => ShardId {
+                        cache_type: e.cache_type.clone(),
+                        prefix: prefix.clone(),
+                    },
+                    _ => ShardId::of(&e.key()),
+                };
+                writer.push(e, shard, staged, results.len());
             }
             pending.insert(i, r.clone());
             while let Some(r) = pending.remove(&printed) {
@@ -185,7 +195,7 @@ struct Writer<'a> {
     /// Blob ids git's index records per path ([`Writer::index_blobs`]).
     staged: Option<HashMap<String, String>>,
     /// (place, entry, the result it belongs to).
-    pending: Vec<(Place, Entry, usize)>,
+    pending: Vec<(Place, ShardId, Entry, usize)>,
     last: Instant,
     /// Whether paid (remote) results are being written: then at least once a second.
     remote: bool,
@@ -249,9 +259,9 @@ impl<'a> Writer<'a> {
     }
 
     /// Queue `e` for result `at`.
-    fn push(&mut self, e: Entry, staged: bool, at: usize) {
+    fn push(&mut self, e: Entry, shard: ShardId, staged: bool, at: usize) {
         let place = self.place(staged);
-        self.pending.push((place, e, at));
+        self.pending.push((place, shard, e, at));
     }
 
     fn flush_if_due(&mut self, results: &mut [FileResult]) {
@@ -289,8 +299,21 @@ impl<'a> Writer<'a> {
         }
         let mut by_place: BTreeMap<Place, BTreeMap<ShardId, Edit>> = BTreeMap::new();
         let mut owners: BTreeMap<(Place, ShardId), Vec<usize>> = BTreeMap::new();
-        for (place, e, at) in std::mem::take(&mut self.pending) {
-            let shard = ShardId::of(&e.key());
+        // An item two requests sent at once (the same function in two files) is stored once:
+        // item entries do not share a shard by key, so no shard's rewrite would merge them.
+        let mut items_written = std::collections::HashSet::new();
+        for (place, shard, e, at) in std::mem::take(&mut self.pending) {
+            if crate::cache::key::is_items_type(&e.cache_type) {
+                let key = e.key();
+                if !items_written.insert(key.clone())
+                    || matches!(
+                        self.session.store.lookup(&key),
+                        crate::cache::Lookup::Hit { .. }
+                    )
+                {
+                    continue;
+                }
+            }
             owners.entry((place, shard.clone())).or_default().push(at);
             by_place
                 .entry(place)

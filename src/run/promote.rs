@@ -47,9 +47,11 @@ pub(crate) fn promote(
         } else {
             Vec::new()
         };
-        for e in items.into_iter().chain(std::iter::once(*entry)) {
+        // Each goes up into the shard of its name: an item entry stays with the others of
+        // its request (cache::homes).
+        for (e, at) in items.into_iter().chain(std::iter::once((*entry, at))) {
             let key = e.key();
-            let shard = ShardId::of(&key);
+            let shard = at.shard;
             down.entry(shard.clone()).or_default().drop_keys.insert(key);
             up.entry(shard).or_default().add.push(e);
         }
@@ -84,11 +86,11 @@ pub(crate) fn promote(
 }
 
 /// The item entries in the overlay that the result of `file_entry` (stored by reference) is
-/// assembled from.
+/// assembled from, with where each is.
 fn overlay_items(
     session: &Workspace,
     file_entry: &crate::cache::Entry,
-) -> Vec<crate::cache::Entry> {
+) -> Vec<(crate::cache::Entry, Location)> {
     let Ok((_, mut keys)) = crate::cache::assemble::item_keys_of(&session.repo, file_entry) else {
         return Vec::new();
     };
@@ -96,7 +98,7 @@ fn overlay_items(
     keys.dedup();
     keys.iter()
         .filter_map(|key| match session.store.lookup(key) {
-            Lookup::Hit { entry, at } if at.place == Place::Overlay => Some(*entry),
+            Lookup::Hit { entry, at } if at.place == Place::Overlay => Some((*entry, at)),
             _ => None,
         })
         .collect()

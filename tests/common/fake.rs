@@ -102,6 +102,15 @@ pub fn items_asked(body: &str) -> Vec<(String, u64)> {
     out
 }
 
+/// The id of the item an item request asks the file's summary of (its heading says `summary
+/// of the file`).
+pub fn summary_asked(body: &str) -> Option<String> {
+    let i = body.find(", summary of the file, ")?;
+    let head = &body[..i];
+    let start = head.rfind("### item ")? + "### item ".len();
+    head[start..].split(' ').next().map(str::to_string)
+}
+
 /// A result for an item of `lines` lines, valid for every LLM type's schema: one smell on the
 /// item's last line (at most its third).
 pub fn item_result(lines: u64) -> serde_json::Value {
@@ -146,9 +155,17 @@ fn answer_text(rec: &Recorded) -> String {
     if asked.is_empty() {
         return RESULT.to_string();
     }
+    // As asked: a summary for one item only.
+    let carrier = summary_asked(&rec.body);
     let items: serde_json::Map<String, serde_json::Value> = asked
         .into_iter()
-        .map(|(id, n)| (id, item_result(n)))
+        .map(|(id, n)| {
+            let mut r = item_result(n);
+            if carrier.as_deref() != Some(id.as_str()) {
+                r["summary"] = "".into();
+            }
+            (id, r)
+        })
         .collect();
     serde_json::json!({ "items": items }).to_string()
 }

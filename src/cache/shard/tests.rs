@@ -156,6 +156,27 @@ fn a_compact_item_line_holds_its_key_and_result_alone_and_round_trips() {
 }
 
 #[test]
+fn an_item_line_may_live_in_any_shard_of_its_type_a_file_line_only_in_its_own() {
+    let item = compact_item();
+    let line = encode_line(&item);
+    let other = |ty: &str, prefix: &str| ShardId {
+        cache_type: ty.into(),
+        prefix: prefix.into(),
+    };
+    // The shard of the request that analysed it, named by another blob.
+    assert!(decode_line(&line, &other("refactor/items", "ff")).is_ok());
+    assert!(matches!(
+        decode_line(&line, &other("docs/items", "01")),
+        Err(EntryError::Mislabelled(_))
+    ));
+    let file = with('a', "2026-01-01T00:00:00Z");
+    assert!(matches!(
+        decode_line(&encode_line(&file), &other(&file.cache_type, "ff")),
+        Err(EntryError::Mislabelled(_))
+    ));
+}
+
+#[test]
 fn a_compact_item_line_that_names_two_variants_or_none_is_refused() {
     let shard = ShardId::of(&compact_item().key());
     for bad in [
