@@ -81,6 +81,11 @@ fn each_wire_format_misses_once_then_hits_with_zero_requests() {
                 assert_eq!(req.header("anthropic-version"), Some("2023-06-01"));
                 assert_eq!(body["model"], model);
                 assert!(body["system"].as_str().unwrap().contains("JSON"));
+                // Structured output: the result tool, its use forced, its input the schema.
+                assert_eq!(body["tool_choice"]["type"], "tool", "{body:#}");
+                let tool = &body["tools"][0];
+                assert_eq!(tool["name"], body["tool_choice"]["name"]);
+                assert_strict_refactor_schema(&tool["input_schema"]);
             }
             "gemini" => {
                 assert_eq!(req.path, format!("/v1beta/models/{model}:generateContent"));
@@ -89,6 +94,14 @@ fn each_wire_format_misses_once_then_hits_with_zero_requests() {
                     .as_str()
                     .unwrap()
                     .contains("fn main"));
+                let config = &body["generationConfig"];
+                assert_eq!(config["responseMimeType"], "application/json");
+                // Gemini's dialect: upper-case types, nullable, no additionalProperties.
+                let schema = &config["responseSchema"];
+                assert_eq!(schema["type"], "OBJECT", "{schema:#}");
+                let location = &schema["properties"]["smells"]["items"]["properties"]["location"];
+                assert_eq!(location["properties"]["symbol"]["nullable"], true);
+                assert!(!schema.to_string().contains("additionalProperties"));
             }
             _ => {
                 assert_eq!(req.path, "/v1/chat/completions");
@@ -97,6 +110,10 @@ fn each_wire_format_misses_once_then_hits_with_zero_requests() {
                     Some(format!("Bearer {KEY}").as_str())
                 );
                 assert_eq!(body["messages"][1]["role"], "user");
+                let format = &body["response_format"];
+                assert_eq!(format["type"], "json_schema", "{provider}: {body:#}");
+                assert_eq!(format["json_schema"]["strict"], true);
+                assert_strict_refactor_schema(&format["json_schema"]["schema"]);
             }
         }
 
@@ -114,6 +131,66 @@ fn each_wire_format_misses_once_then_hits_with_zero_requests() {
             "{provider}: the second run makes zero requests"
         );
     }
+}
+
+/// The refactor result schema as sent, strict: every field required, no others.
+fn assert_strict_refactor_schema(schema: &serde_json::Value) {
+    assert_eq!(schema["type"], "object", "{schema:#}");
+    assert_eq!(schema["additionalProperties"], false);
+    for field in ["summary", "smells", "suggestions", "scores"] {
+        assert!(
+            schema["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == field),
+            "{field}: {schema:#}"
+        );
+    }
+    assert_eq!(
+        schema["properties"]["smells"]["items"]["properties"]["severity"]["enum"],
+        serde_json::json!(["low", "medium", "high", "critical"])
+    );
+}
+
+#[test]
+fn a_server_that_refuses_json_schema_is_asked_for_json_objects_once_and_for_the_run() {
+    // An OpenAI-compatible server without structured outputs (as llama.cpp's once answered).
+    let server = FakeServer::start(|r, _| {
+        if r.body.contains("\"json_schema\"") {
+            Reply::status(
+                400,
+                r#"{"error": {"message": "response_format type 'json_schema' is not supported", "type": "invalid_request_error"}}"#,
+            )
+        } else {
+            crate::common::fake::answer(r)
+        }
+    });
+    let env = llm_env("openai", &server);
+    let repo = env.repo("r", &[("src/a.rs", RUST_SRC), ("src/b.rs", "fn b() {}\n")]);
+    let out = env
+        .run(
+            &repo,
+            &[
+                "analyze", "--all", "--type", "refactor", "-v", "--jobs", "1",
+            ],
+        )
+        .ok();
+    assert!(
+        out.stdout
+            .contains("the server refused `json_schema` structured outputs"),
+        "{}",
+        out.stdout
+    );
+    let bodies: Vec<String> = server.recorded().into_iter().map(|r| r.body).collect();
+    let refused = bodies
+        .iter()
+        .filter(|b| b.contains("\"json_schema\""))
+        .count();
+    assert_eq!(refused, 1, "refused once, then remembered for the run");
+    assert_eq!(bodies.len(), 3, "two files, one request refused");
+    assert!(bodies[1..].iter().all(|b| b.contains("\"json_object\"")));
+    assert_eq!(entry_lines(&repo).len(), 2, "both analysed and cached");
 }
 
 #[test]

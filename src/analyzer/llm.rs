@@ -127,6 +127,7 @@ impl Analyzer for LlmAnalyzer {
         let (text, tokens, cost_usd, response_model) = self.send(
             self.system.clone(),
             prompts::expand(&self.template, path, content),
+            super::schema::result(&self.cache_type),
             deadline,
         )?;
         let result = prompts::parse_reply(&self.cache_type, &text)
@@ -153,9 +154,11 @@ impl Analyzer for LlmAnalyzer {
         if self.item_identity.is_none() {
             return Err(AnalyzeError::Skipped("not analysed by items".into()));
         }
+        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         let (text, tokens, cost_usd, response_model) = self.send(
             super::items::system(&self.cache_type),
             super::items::user(&self.cache_type, path, split, items),
+            super::schema::item_reply(&self.cache_type, &ids),
             deadline,
         )?;
         let reply = super::items::parse_reply(&self.cache_type, &text, items)
@@ -207,6 +210,7 @@ impl LlmAnalyzer {
         &self,
         system: String,
         user: String,
+        schema: serde_json::Value,
         deadline: Option<std::time::Instant>,
     ) -> Result<(String, Tokens, Option<f64>, Option<String>), AnalyzeError> {
         if let Some(var) = self.missing_key {
@@ -221,6 +225,7 @@ impl LlmAnalyzer {
             max_tokens: self.max_tokens,
             temperature: self.temperature,
             cache_type: self.cache_type.clone(),
+            schema: Some(schema),
             deadline,
         };
         let name = self.provider.name();

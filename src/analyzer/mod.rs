@@ -8,6 +8,7 @@ pub mod items;
 pub mod llm;
 pub mod prompts;
 pub mod registry;
+pub mod schema;
 pub mod secrets;
 
 use serde_json::Value;

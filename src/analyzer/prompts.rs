@@ -57,24 +57,6 @@ with a short example where it helps.\n\n```\n{{content}}\n```\n",
     }
 }
 
-/// Required top-level fields and their JSON kinds, per type: a reply missing them is an error,
-/// never a cached result.
-fn required(cache_type: &str) -> &'static [(&'static str, &'static str)] {
-    match cache_type {
-        "refactor" => &[
-            ("smells", "array"),
-            ("suggestions", "array"),
-            ("scores", "object"),
-        ],
-        "docs" => &[("markdown", "string")],
-        _ => &[
-            ("quality", "object"),
-            ("complexity", "object"),
-            ("security", "object"),
-        ],
-    }
-}
-
 /// Expand `template` for one file.
 pub fn expand(template: &str, path: &str, content: &str) -> String {
     let lang = super::builtin::lex::Lang::of(path).name();
@@ -124,13 +106,16 @@ pub fn parse_json(text: &str) -> Result<Value, String> {
 /// `v` if it is an object with the type's required fields.
 pub fn check_schema(cache_type: &str, v: Value) -> Result<Value, String> {
     let obj = v.as_object().ok_or("the reply is JSON but not an object")?;
-    for (field, kind) in required(cache_type) {
+    // The schema's top-level fields (`schema::result`), but the summary: text a model asked for
+    // none (an item's) may leave out.
+    for (field, kind) in super::schema::top_level(&super::schema::result(cache_type)) {
         let ok = matches!(
-            (obj.get(*field), *kind),
+            (obj.get(&field), kind.as_str()),
             (Some(Value::Array(_)), "array")
                 | (Some(Value::Object(_)), "object")
                 | (Some(Value::String(_)), "string")
-        );
+                | (None, _)
+        ) && (obj.contains_key(&field) || field == "summary");
         if !ok {
             return Err(format!(
                 "the reply does not follow the {cache_type} schema: `{field}` must be an {kind}"

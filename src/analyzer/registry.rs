@@ -63,7 +63,8 @@ pub fn configured_provider(
         std::time::Duration::from_secs(cfg.file.llm.timeout.unwrap_or(DEFAULT_TIMEOUT_S).max(1));
     let http: Arc<dyn crate::llm::Provider> = Arc::new(
         crate::llm::http::Http::new(preset.name, model, preset.wire, base, key, timeout)
-            .map_err(anyhow::Error::msg)?,
+            .map_err(anyhow::Error::msg)?
+            .with_printer(session.out),
     );
     let pricing = Arc::new(crate::budget::Pricing::new(&cfg.file.pricing));
     let free = preset.name == "ollama";

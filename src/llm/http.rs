@@ -36,6 +36,12 @@ pub struct Http {
     /// Built on the first request: a run of cache hits never pays for it (building it loads
     /// the system's CA certificates, a few milliseconds).
     client: std::sync::OnceLock<Result<reqwest::blocking::Client, String>>,
+    /// Whether the server takes `json_schema` structured outputs (OpenAI's wire format): an
+    /// OpenAI-compatible server that refuses them is asked for a JSON object instead, for the
+    /// rest of the run.
+    json_schema: std::sync::atomic::AtomicBool,
+    /// Where `-v` details go.
+    out: crate::output::Printer,
 }
 
 impl Http {
@@ -57,7 +63,15 @@ impl Http {
             key,
             timeout,
             client: std::sync::OnceLock::new(),
+            json_schema: std::sync::atomic::AtomicBool::new(true),
+            out: crate::output::Printer::default(),
         })
+    }
+
+    /// Print `-v` details (the structured-output fallback) with `out`.
+    pub fn with_printer(mut self, out: crate::output::Printer) -> Http {
+        self.out = out;
+        self
     }
 
     /// The HTTP client, built once, on the first request.
@@ -90,10 +104,35 @@ impl Http {
 
     fn build(&self, req: &ChatRequest) -> wire::Built {
         match self.wire {
-            Wire::OpenAi => wire::openai::build(&self.model, self.key.as_deref(), req),
+            Wire::OpenAi => wire::openai::build(
+                &self.model,
+                self.key.as_deref(),
+                req,
+                self.json_schema.load(std::sync::atomic::Ordering::Relaxed),
+            ),
             Wire::Anthropic => wire::anthropic::build(&self.model, self.key.as_deref(), req),
             Wire::Gemini => wire::gemini::build(&self.model, self.key.as_deref(), req),
         }
+    }
+
+    /// Whether a request refused with `message` was asking for a structured output this
+    /// server does not take: then it is asked for a JSON object from now on (said once, `-v`).
+    fn falls_back(&self, req: &ChatRequest, message: &str) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.wire != Wire::OpenAi
+            || req.schema.is_none()
+            || !wire::openai::refuses_json_schema(message)
+        {
+            return false;
+        }
+        if self.json_schema.swap(false, Ordering::Relaxed) {
+            self.out.detail(&format!(
+                "{}: the server refused `json_schema` structured outputs ({}); asking for a JSON object instead for the rest of the run",
+                self.name,
+                crate::output::sanitize(message)
+            ));
+        }
+        true
     }
 
     fn parse(&self, body: &Value) -> Result<ChatResponse, String> {
@@ -121,7 +160,7 @@ impl Provider for Http {
             None => started + self.timeout,
         };
         let timed_out = || ProviderError::Timeout(self.timeout.as_secs().max(1));
-        let built = self.build(req);
+        let mut built = self.build(req);
         let url = format!("{}{}", self.base_url, built.path);
         let mut attempt = 0;
         loop {
@@ -219,6 +258,13 @@ impl Provider for Http {
             let retryable = matches!(status, 429 | 500 | 502 | 503 | 504 | 529);
             if status == 429 && is_spending_cap(&message) || matches!(status, 402) {
                 return Err(ProviderError::SpendingCap { status, message });
+            }
+            let asked_schema =
+                built.body.pointer("/response_format/type") == Some(&Value::from("json_schema"));
+            if status == 400 && asked_schema && self.falls_back(req, &message) {
+                built = self.build(req);
+                attempt -= 1;
+                continue;
             }
             if !retryable {
                 return Err(ProviderError::Client { status, message });

@@ -45,6 +45,9 @@ pub struct ChatRequest {
     pub temperature: f64,
     /// The analysis type (for the ledger; not sent).
     pub cache_type: String,
+    /// The JSON Schema the answer must follow, sent as the vendor's structured output
+    /// (`wire/`); `None` asks for any JSON object.
+    pub schema: Option<serde_json::Value>,
     /// The caller's own deadline (the commit hook's time bound), on top of the timeout.
     pub deadline: Option<Instant>,
 }

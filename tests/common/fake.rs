@@ -179,8 +179,16 @@ pub fn ok_reply(path: &str, content: &str) -> Reply {
                "usage": {{"prompt_tokens": 1200, "completion_tokens": 800, "total_tokens": 2000, "prompt_tokens_details": {{"cached_tokens": 200}}, "completion_tokens_details": {{"reasoning_tokens": 0}}}}}}"#
         )
     } else if path.ends_with("/v1/messages") {
+        // A request forcing the result tool gets a tool use whose input is the answer, when
+        // the answer is a JSON object; other text stays a text block.
+        let block = match serde_json::from_str::<serde_json::Value>(content) {
+            Ok(v @ serde_json::Value::Object(_)) => format!(
+                r#"{{"type": "tool_use", "id": "toolu_1", "name": "record_result", "input": {v}}}"#
+            ),
+            _ => format!(r#"{{"type": "text", "text": {text}}}"#),
+        };
         format!(
-            r#"{{"id": "msg_1", "type": "message", "role": "assistant", "model": "served-model-1", "content": [{{"type": "text", "text": {text}}}], "stop_reason": "end_turn",
+            r#"{{"id": "msg_1", "type": "message", "role": "assistant", "model": "served-model-1", "content": [{block}], "stop_reason": "end_turn",
                "usage": {{"input_tokens": 1000, "output_tokens": 800, "cache_read_input_tokens": 200, "cache_creation_input_tokens": 0}}}}"#
         )
     } else {

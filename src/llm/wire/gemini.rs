@@ -25,6 +25,116 @@ pub fn build(model: &str, key: Option<&str>, req: &ChatRequest) -> Built {
             },
         }),
     }
+    .with_schema(req.schema.as_ref())
+}
+
+impl Built {
+    /// Gemini's structured output: `responseSchema`, in its dialect of OpenAPI's schema
+    /// (upper-case types, `nullable`, no references or `additionalProperties`).
+    fn with_schema(mut self, schema: Option<&Value>) -> Built {
+        if let Some(s) = schema {
+            self.body["generationConfig"]["responseSchema"] = dialect(&inline_refs(s));
+        }
+        self
+    }
+}
+
+/// `schema` with every `$ref` to `#/$defs/<name>` replaced by that definition and `$defs`
+/// removed, for a vendor whose schema dialect has no references (Gemini's `responseSchema`).
+pub fn inline_refs(schema: &Value) -> Value {
+    fn walk(v: &Value, defs: &serde_json::Map<String, Value>) -> Value {
+        match v {
+            Value::Object(m) => {
+                if let Some(def) = m
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/$defs/"))
+                    .and_then(|name| defs.get(name))
+                {
+                    return walk(def, defs);
+                }
+                Value::Object(
+                    m.iter()
+                        .filter(|(k, _)| k.as_str() != "$defs")
+                        .map(|(k, x)| (k.clone(), walk(x, defs)))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, defs)).collect()),
+            other => other.clone(),
+        }
+    }
+    let defs = schema
+        .get("$defs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    walk(schema, &defs)
+}
+
+/// A JSON Schema in Gemini's `responseSchema` dialect.
+fn dialect(v: &Value) -> Value {
+    let Value::Object(m) = v else {
+        return v.clone();
+    };
+    let mut out = serde_json::Map::new();
+    for (k, x) in m {
+        match k.as_str() {
+            "additionalProperties" => {}
+            "type" => match x {
+                Value::Array(kinds) => {
+                    if let Some(t) = kinds
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .find(|t| *t != "null")
+                    {
+                        out.insert("type".into(), Value::from(t.to_ascii_uppercase()));
+                    }
+                    if kinds.iter().any(|t| t == "null") {
+                        out.insert("nullable".into(), Value::Bool(true));
+                    }
+                }
+                Value::String(t) => {
+                    out.insert("type".into(), Value::from(t.to_ascii_uppercase()));
+                }
+                other => {
+                    out.insert("type".into(), other.clone());
+                }
+            },
+            // `anyOf: [X, {"type": "null"}]`: X, nullable.
+            "anyOf" => {
+                let parts = x.as_array().cloned().unwrap_or_default();
+                let non_null: Vec<&Value> = parts.iter().filter(|p| p["type"] != "null").collect();
+                if let [only] = non_null.as_slice() {
+                    if let Value::Object(inner) = dialect(only) {
+                        out.extend(inner);
+                    }
+                    if non_null.len() < parts.len() {
+                        out.insert("nullable".into(), Value::Bool(true));
+                    }
+                } else {
+                    out.insert(
+                        "anyOf".into(),
+                        Value::Array(parts.iter().map(dialect).collect()),
+                    );
+                }
+            }
+            "properties" => {
+                let props = x
+                    .as_object()
+                    .map(|p| p.iter().map(|(n, s)| (n.clone(), dialect(s))).collect())
+                    .unwrap_or_default();
+                out.insert("properties".into(), Value::Object(props));
+            }
+            "items" => {
+                out.insert("items".into(), dialect(x));
+            }
+            _ => {
+                out.insert(k.clone(), x.clone());
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// Read the answer and usage from a reply.
@@ -80,6 +190,23 @@ pub fn parse(v: &Value) -> Result<ChatResponse, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_is_sent_in_geminis_dialect() {
+        let schema = json!({"$defs": {"r": {"type": "object", "additionalProperties": false,
+                "properties": {"a": {"type": ["integer", "null"]},
+                               "b": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+                "required": ["a", "b"]}},
+            "type": "object", "properties": {"x": {"$ref": "#/$defs/r"}}, "required": ["x"]});
+        let req = super::super::test_request("refactor", Some(schema));
+        let s = &build("m", None, &req).body["generationConfig"]["responseSchema"];
+        assert_eq!(
+            *s,
+            json!({"type": "OBJECT", "required": ["x"], "properties": {"x": {"type": "OBJECT",
+                "required": ["a", "b"], "properties": {"a": {"type": "INTEGER", "nullable": true},
+                "b": {"type": "STRING", "nullable": true}}}}})
+        );
+    }
 
     #[test]
     fn thoughts_count_as_output_and_cached_content_as_cached_input() {

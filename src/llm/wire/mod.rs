@@ -17,3 +17,17 @@ pub struct Built {
     /// JSON body.
     pub body: Value,
 }
+
+/// A request as the wire tests build one.
+#[cfg(test)]
+pub fn test_request(cache_type: &str, schema: Option<Value>) -> crate::llm::ChatRequest {
+    crate::llm::ChatRequest {
+        system: "s".into(),
+        user: "u".into(),
+        max_tokens: 10,
+        temperature: 0.0,
+        cache_type: cache_type.into(),
+        schema,
+        deadline: None,
+    }
+}

@@ -6,8 +6,22 @@ use serde_json::{json, Value};
 use super::Built;
 use crate::llm::{ChatRequest, ChatResponse, Usage};
 
-/// Build the request.
-pub fn build(model: &str, key: Option<&str>, req: &ChatRequest) -> Built {
+/// The `response_format` of a request: the schema as a strict structured output (OpenAI and
+/// xAI), or, without one or for a server that refused it (`json_schema: false`), any JSON
+/// object.
+fn response_format(req: &ChatRequest, json_schema: bool) -> Value {
+    match &req.schema {
+        Some(schema) if json_schema => json!({"type": "json_schema", "json_schema": {
+            "name": format!("{}_result", req.cache_type.replace(|c: char| !c.is_ascii_alphanumeric(), "_")),
+            "strict": true,
+            "schema": schema,
+        }}),
+        _ => json!({"type": "json_object"}),
+    }
+}
+
+/// Build the request (`json_schema`: whether the server takes structured outputs).
+pub fn build(model: &str, key: Option<&str>, req: &ChatRequest, json_schema: bool) -> Built {
     let mut headers = Vec::new();
     if let Some(k) = key {
         headers.push(("authorization", format!("Bearer {k}")));
@@ -23,9 +37,18 @@ pub fn build(model: &str, key: Option<&str>, req: &ChatRequest) -> Built {
             ],
             "max_tokens": req.max_tokens,
             "temperature": req.temperature,
-            "response_format": {"type": "json_object"},
+            "response_format": response_format(req, json_schema),
         }),
     }
+}
+
+/// Whether an error message of a server refusing a request says it does not take
+/// `json_schema` structured outputs (an OpenAI-compatible server without them).
+pub fn refuses_json_schema(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["json_schema", "response_format", "structured output"]
+        .iter()
+        .any(|w| m.contains(w))
 }
 
 /// Read the answer and usage from a reply.
@@ -66,6 +89,27 @@ pub fn parse(v: &Value) -> Result<ChatResponse, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schema_is_a_strict_json_schema_unless_the_server_refused_it() {
+        let req = super::super::test_request("refactor/items", Some(json!({"type": "object"})));
+        let f = &build("m", None, &req, true).body["response_format"];
+        assert_eq!(f["type"], "json_schema");
+        assert_eq!(f["json_schema"]["name"], "refactor_items_result");
+        assert_eq!(f["json_schema"]["strict"], true);
+        assert_eq!(f["json_schema"]["schema"], json!({"type": "object"}));
+        let plain = json!({"type": "json_object"});
+        assert_eq!(build("m", None, &req, false).body["response_format"], plain);
+        let none = ChatRequest {
+            schema: None,
+            ..req
+        };
+        assert_eq!(build("m", None, &none, true).body["response_format"], plain);
+        assert!(refuses_json_schema(
+            "'response_format.type' must be 'json_object'"
+        ));
+        assert!(!refuses_json_schema("context length exceeded"));
+    }
 
     #[test]
     fn usage_with_cached_and_reasoning_tokens() {
