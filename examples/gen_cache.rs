@@ -152,6 +152,7 @@ fn main() {
             response_model: None,
             items: None,
             item_variant: None,
+            invalid: None,
             signature: None,
             result: serde_json::json!({"summary": rng.sentence(30), "smells": smells, "suggestions": suggestions,
                 "scores": {"maintainability": rng.below(11), "readability": rng.below(11), "complexity": rng.below(11)}}),

@@ -418,22 +418,15 @@ fn the_key_never_reaches_output_entries_or_the_index() {
 
 #[test]
 fn bad_replies_are_errors_and_never_cached() {
+    // (A reply in the wire format whose answer misses the schema is stored: the next test.)
     let replies: Vec<(&str, Reply)> = vec![
         ("not JSON", Reply::status(200, "<html>gateway</html>")),
-        (
-            "prose answer",
-            ok_reply("/v1/chat/completions", "I think the code is fine."),
-        ),
         (
             "no usage",
             Reply::status(
                 200,
                 r#"{"choices": [{"message": {"content": "{\"markdown\": \"x\"}"}}]}"#,
             ),
-        ),
-        (
-            "wrong schema",
-            ok_reply("/v1/chat/completions", r#"{"text": "x"}"#),
         ),
         (
             "huge",
@@ -459,6 +452,80 @@ fn bad_replies_are_errors_and_never_cached() {
     let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
     env.run(&repo, &["analyze", "a.rs", "-t", "docs"]).ok();
     assert_eq!(entry_files(&repo).len(), 1);
+}
+
+#[test]
+fn a_reply_that_misses_the_schema_is_paid_for_once_and_force_asks_again() {
+    for (what, answer, granularity) in [
+        ("prose", "I think the code is fine.", "file"),
+        ("wrong schema", r#"{"text": "x"}"#, "file"),
+        ("prose to an item request", "Looks good to me.", "item"),
+    ] {
+        let server = FakeServer::start(move |r, _| ok_reply(&r.path, answer));
+        let mut env = llm_env("openai", &server);
+        env.set("RUSTASSISTANT_GRANULARITY", granularity);
+        let repo = env.repo("r", &[("a.rs", RUST_SRC)]);
+        let first = env.run(&repo, &["analyze", "a.rs", "-t", "refactor", "--json"]);
+        assert_eq!(first.code, 1, "{what}: an error line the run it arrives");
+        let r = &first.json()["results"][0];
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("invalid reply, stored so it is not paid for again"),
+            "{what}: {r:#}"
+        );
+        assert!(r["cost_usd"].as_f64().unwrap() > 0.0, "{what}: {r:#}");
+        // Stored, marked, with the reply as it came.
+        let e = entry_json(&repo, "refactor");
+        assert!(e["invalid"].as_str().unwrap().contains("openai"), "{e:#}");
+        let word = if answer.starts_with('{') {
+            "text"
+        } else {
+            answer.split(' ').next().unwrap()
+        };
+        assert!(e["result"].to_string().contains(word), "{what}: {e:#}");
+        // Three runs, one payment.
+        for _ in 0..2 {
+            env.run(&repo, &["analyze", "a.rs", "-t", "refactor"]).ok();
+        }
+        assert_eq!(server.count(), 1, "{what}: paid once over three runs");
+        // Not a result for `show` unless asked; counted by `cache verify` and `cache stats`.
+        let show = env.run(&repo, &["show", "a.rs", "-t", "refactor"]);
+        assert_ne!(show.code, 0, "{what}");
+        assert!(show.stderr.contains("is invalid"), "{}", show.stderr);
+        let shown = env
+            .run(
+                &repo,
+                &["show", "a.rs", "-t", "refactor", "--include-invalid"],
+            )
+            .ok();
+        assert!(shown.stdout.contains("invalid reply"), "{}", shown.stdout);
+        let v = env.run(&repo, &["cache", "verify", "--json"]).ok().json();
+        assert_eq!(v["invalid_replies"]["entries"], 1, "{v:#}");
+        let stats = env.run(&repo, &["cache", "stats", "--json"]).ok().json();
+        assert_eq!(stats["invalid_replies"]["entries"], 1, "{stats:#}");
+        let f = env
+            .run(&repo, &["findings", "--json", "-t", "refactor"])
+            .ok()
+            .json();
+        assert_eq!(f["findings"].as_array().unwrap().len(), 0, "{f:#}");
+        let f = env
+            .run(
+                &repo,
+                &["findings", "--json", "-t", "refactor", "--include-invalid"],
+            )
+            .ok()
+            .json();
+        assert_eq!(f["findings"][0]["kind"], "invalid-reply", "{f:#}");
+        env.run(&repo, &["report", "-o", "r.html"]).ok();
+        let html = std::fs::read_to_string(repo.join("r.html")).unwrap();
+        assert!(html.contains("replies that missed their schema"), "{what}");
+        // `--force` asks again.
+        let again = env.run(&repo, &["analyze", "a.rs", "-t", "refactor", "--force"]);
+        assert_eq!(again.code, 1);
+        assert_eq!(server.count(), 2, "{what}: --force pays again");
+    }
 }
 
 #[test]

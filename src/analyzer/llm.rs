@@ -130,13 +130,23 @@ impl Analyzer for LlmAnalyzer {
             super::schema::result(&self.cache_type),
             deadline,
         )?;
-        let result = prompts::parse_reply(&self.cache_type, &text)
-            .map_err(|m| AnalyzeError::Failed(format!("{}: {m}", self.provider.name())))?;
+        // A reply that misses the schema was paid for: it is kept, marked invalid.
+        let (result, invalid) = match prompts::parse_reply(&self.cache_type, &text) {
+            Ok(r) => (r, None),
+            Err(m) => (
+                super::raw_reply(&text),
+                Some(super::invalid_reason(format!(
+                    "{}: {m}",
+                    self.provider.name()
+                ))),
+            ),
+        };
         Ok(Outcome {
             result,
             tokens,
             cost_usd,
             response_model,
+            invalid,
         })
     }
 
@@ -161,13 +171,22 @@ impl Analyzer for LlmAnalyzer {
             super::schema::item_reply(&self.cache_type, &ids),
             deadline,
         )?;
-        let reply = super::items::parse_reply(&self.cache_type, &text, items)
-            .map_err(|m| AnalyzeError::Failed(format!("{}: {m}", self.provider.name())))?;
+        let (reply, invalid) = match super::items::parse_reply(&self.cache_type, &text, items) {
+            Ok(r) => (r, None),
+            Err(m) => (
+                super::items::ItemReply::default(),
+                Some((
+                    super::invalid_reason(format!("{}: {m}", self.provider.name())),
+                    super::raw_reply(&text),
+                )),
+            ),
+        };
         Ok(super::ItemsOutcome {
             reply,
             tokens,
             cost_usd,
             response_model,
+            invalid,
         })
     }
 }

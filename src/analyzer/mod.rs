@@ -49,6 +49,9 @@ pub struct Outcome {
     pub cost_usd: Option<f64>,
     /// The model name the server reported.
     pub response_model: Option<String>,
+    /// Why the reply does not follow the type's schema, when it does not: `result` is then the
+    /// reply as it came (its JSON, or its text as a string), stored so it is paid for once.
+    pub invalid: Option<String>,
 }
 
 /// A finished item request.
@@ -62,6 +65,28 @@ pub struct ItemsOutcome {
     pub cost_usd: Option<f64>,
     /// The model name the server reported.
     pub response_model: Option<String>,
+    /// When the reply as a whole is unusable (prose, no `items` object): why, and the reply as
+    /// it came; `reply` is then empty.
+    pub invalid: Option<(String, Value)>,
+}
+
+/// A reply that could not be used as a result, kept as it came: its JSON, else its text.
+pub fn raw_reply(text: &str) -> Value {
+    prompts::parse_json(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// `why`, bounded to what an entry may carry.
+pub fn invalid_reason(why: String) -> String {
+    let mut why = crate::output::sanitize(&why);
+    if why.len() > crate::cache::entry::MAX_INVALID_REASON {
+        let mut end = crate::cache::entry::MAX_INVALID_REASON - 3;
+        while !why.is_char_boundary(end) {
+            end -= 1;
+        }
+        why.truncate(end);
+        why.push_str("...");
+    }
+    why
 }
 
 /// Why one file was not analysed. Never fatal to the run: it becomes that file's result line.

@@ -21,6 +21,8 @@ pub const MAX_ENTRY_JSON_BYTES: u64 = 8 * 1024 * 1024;
 /// zstd level for new entries: near the best ratio on kilobyte-sized JSON while still taking
 /// well under a millisecond per entry.
 const ZSTD_LEVEL: i32 = 19;
+/// Longest reason an entry gives for an invalid reply.
+pub const MAX_INVALID_REASON: usize = 2000;
 /// Magic number that opens every zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -101,6 +103,12 @@ pub struct Entry {
     /// null (cache/assemble.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_variant: Option<String>,
+    /// Why the reply does not follow the type's schema, when it does not. Such a reply was paid
+    /// for, so it is stored (`result` holds it: its JSON, or its text as a string) and not paid
+    /// for again; it is never shown as a result (`show --include-invalid` shows it), has no
+    /// findings, and `analyze --force` asks again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<String>,
     /// HMAC-SHA256 (hex) over the canonical bytes of the entry without this field, present when
     /// the writer had `RUSTASSISTANT_SIGNING_KEY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,6 +181,7 @@ impl Entry {
             response_model: None,
             items: None,
             item_variant: Some(variant.to_string()),
+            invalid: None,
             signature: None,
             result,
         }
@@ -344,6 +353,14 @@ impl Entry {
         if let Some(m) = &self.response_model {
             if crate::output::has_control(m) {
                 return Err(EntryError::ControlChars("response_model".into()));
+            }
+        }
+        if let Some(why) = &self.invalid {
+            if crate::output::has_control(why) {
+                return Err(EntryError::ControlChars("invalid".into()));
+            }
+            if why.len() > MAX_INVALID_REASON || self.compact() || self.item_variant.is_some() {
+                return bad("`invalid` is too long or on an entry stored by items".into());
             }
         }
         if let Some(field) = find_control(&self.result, "result") {

@@ -233,6 +233,7 @@ fn import_one(repo: &crate::git::Repo, f: &Path, now: &str) -> Result<Entry, Str
         response_model: None,
         items: None,
         item_variant: None,
+        invalid: None,
         signature: None,
         result,
     };

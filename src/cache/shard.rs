@@ -134,6 +134,7 @@ impl serde::Serialize for Canonical<'_> {
             response_model,
             items,
             item_variant,
+            invalid,
             signature,
             result,
         } = self.e;
@@ -159,6 +160,9 @@ impl serde::Serialize for Canonical<'_> {
         m.serialize_field("cost_usd", cost_usd)?;
         m.serialize_field("created_at", created_at)?;
         m.serialize_field("file_size", file_size)?;
+        if let Some(why) = invalid {
+            m.serialize_field("invalid", why)?;
+        }
         if let Some(v) = item_variant {
             m.serialize_field("item_variant", v)?;
         }

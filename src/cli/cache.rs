@@ -225,6 +225,12 @@ fn stats(session: &Workspace, zero: bool) -> Result<Exit> {
         "Cost saved by hits              {:>10}",
         format!("${:.4}", s.saved_usd)
     ));
+    if s.invalid_replies.entries > 0 {
+        lines.push(format!(
+            "Invalid replies stored          {:>10}   (${:.4}; `show --include-invalid`, `analyze --force`)",
+            s.invalid_replies.entries, s.invalid_replies.cost_usd
+        ));
+    }
     if s.items.reused > 0 {
         lines.push(format!(
             "Items reused (not sent)         {:>10}   ({}, ${:.4} not spent)",
@@ -453,6 +459,8 @@ fn verify(session: &Workspace) -> Result<Exit> {
     let wt = session.repo.workdir().display().to_string();
     let rel = |p: &str| p.strip_prefix(&format!("{wt}/")).unwrap_or(p).to_string();
     let problems: Vec<&crate::index::Problem> = v.problems.iter().collect();
+    // Stored replies that missed their schema: counted, not problems of the cache.
+    let invalid = ix.invalid_replies()?;
     if session.out.json {
         let list: Vec<_> = problems
             .iter()
@@ -464,6 +472,7 @@ fn verify(session: &Workspace) -> Result<Exit> {
             "duplicates": v.duplicates,
             "bad": list,
             "index_repaired": v.index_repaired,
+            "invalid_replies": invalid,
             "ok": problems.is_empty(),
         }));
     } else {
@@ -480,6 +489,15 @@ fn verify(session: &Workspace) -> Result<Exit> {
                 v.duplicates,
                 if v.duplicates == 1 { "" } else { "s" },
                 if v.duplicates == 1 { "it" } else { "them" }
+            ));
+        }
+        if invalid.entries > 0 {
+            session.out.note(&format!(
+                "{} stored {} missed {} type's schema (${:.4} paid, not paid again): `rustassistant show --include-invalid FILE` shows one, `analyze --force` asks again",
+                invalid.entries,
+                if invalid.entries == 1 { "reply" } else { "replies" },
+                if invalid.entries == 1 { "its" } else { "their" },
+                invalid.cost_usd
             ));
         }
         if !v.index_repaired.is_empty() {

@@ -56,6 +56,10 @@ pub struct FindingsArgs {
     /// Write the output to FILE (atomically) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also list, as a note, each stored reply that missed its type's schema (kept so it is
+    /// paid for once; `analyze --force` asks again).
+    #[arg(long)]
+    pub include_invalid: bool,
 }
 
 /// Run `findings`.
@@ -82,7 +86,14 @@ pub fn run(session: &Workspace, args: &FindingsArgs) -> Result<Exit> {
         ..Selection::default()
     };
     let mut index = Index::open(session);
-    let collected = crate::report::collect(session, &mut index, &sel, &types, floor)?;
+    let collected = crate::report::collect(
+        session,
+        &mut index,
+        &sel,
+        &types,
+        floor,
+        args.include_invalid,
+    )?;
     let list = collected.findings;
     let unanalysed = collected.unanalysed;
     print(session, args, &list)?;

@@ -23,6 +23,10 @@ pub struct ShowArgs {
     /// its current content.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+    /// Also show stored replies that missed the type's schema (kept so they are paid for
+    /// once; `analyze --force` asks again), as they came.
+    #[arg(long)]
+    pub include_invalid: bool,
 }
 
 /// Run `show`.
@@ -111,6 +115,18 @@ fn show_blob(
             }
         })
         .collect();
+    // A stored reply that missed the schema is no result: named, shown only when asked.
+    let (found, invalid): (Vec<_>, Vec<_>) = found
+        .into_iter()
+        .partition(|e| e.invalid.is_none() || args.include_invalid);
+    for e in &invalid {
+        session.out.warn(&format!(
+            "the cached {} reply for {rel} is invalid ({}); `--include-invalid` shows it, `rustassistant analyze --force -t {} {rel}` asks again",
+            e.cache_type,
+            sanitize(e.invalid.as_deref().unwrap_or("")),
+            e.cache_type
+        ));
+    }
     if found.is_empty() {
         return Err(UserError::Input(format!(
             "no cached analysis for {} {which} ({}): run `rustassistant analyze {}`",
@@ -140,6 +156,17 @@ fn show_blob(
             Some(n) => format!("assembled from the results of its {n} items"),
             None => "a result of the whole file".to_string(),
         });
+        if let Some(why) = &e.invalid {
+            session.out.content(&format!(
+                "invalid reply ({}), as it came:\n{}",
+                sanitize(why),
+                sanitize(&match &e.result {
+                    serde_json::Value::String(t) => t.clone(),
+                    v => serde_json::to_string_pretty(v).unwrap_or_default(),
+                })
+            ));
+            continue;
+        }
         session.out.content(&render_result(e));
     }
     Ok(Exit::Success)

@@ -90,6 +90,23 @@ pub struct Raw {
     pub message: String,
 }
 
+/// The kind of the one note a stored reply that missed its type's schema gives (shown only
+/// when asked: `findings --include-invalid`).
+pub const INVALID_REPLY: &str = "invalid-reply";
+
+/// The note of a stored `cache_type` reply that missed its schema for `why`.
+pub fn invalid_reply(cache_type: &str, why: &str) -> Raw {
+    Raw {
+        line_start: 1,
+        line_end: 1,
+        kind: INVALID_REPLY.to_string(),
+        severity: Severity::Note,
+        message: format!(
+            "the stored {cache_type} reply missed its schema ({why}); `rustassistant analyze --force` asks again"
+        ),
+    }
+}
+
 /// One finding at a path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {

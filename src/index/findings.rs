@@ -183,6 +183,10 @@ impl Index {
             .zip(store.complete(repo, entries))
             .filter_map(|(k, e)| {
                 let e = e.ok()?;
+                // A stored reply that missed its schema has one note, saying so.
+                if let Some(why) = &e.invalid {
+                    return Some((k, vec![crate::findings::invalid_reply(&e.cache_type, why)]));
+                }
                 Some((k, derive(&e.cache_type, &e.result, t)))
             })
             .collect();

@@ -23,7 +23,7 @@ mod sync;
 mod verify;
 
 pub use findings::Known;
-pub use query::{Group, IndexHit, ItemSavings, Row, Stats, Tally};
+pub use query::{Group, IndexHit, InvalidReplies, ItemSavings, Row, Stats, Tally};
 pub use savings::Saving;
 pub use sync::{stat as shard_stat, Sig};
 pub use verify::{Problem, Verified};

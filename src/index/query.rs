@@ -92,6 +92,8 @@ pub struct Stats {
     pub saved_usd: f64,
     /// What item reuse saved the files analysed by items (DESIGN.md, "Items").
     pub items: ItemSavings,
+    /// Stored replies that missed their type's schema (kept so they are paid for once).
+    pub invalid_replies: InvalidReplies,
     /// `[cache] max_size` in bytes, when set.
     pub max_size_bytes: Option<u64>,
     /// Per analysis type.
@@ -119,6 +121,16 @@ pub struct Row {
     pub valid: bool,
     /// Why not.
     pub error: Option<String>,
+}
+
+/// Stored replies that missed their type's schema, and what they cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct InvalidReplies {
+    /// How many.
+    pub entries: u64,
+    /// What they cost, in USD.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
+    pub cost_usd: f64,
 }
 
 /// What item reuse saved: items whose cached result a file analysed by items reused instead
@@ -429,6 +441,7 @@ impl Index {
             bytes_not_sent: counter("items_bytes_not_sent") as u64,
             saved_usd: counter("items_saved_usd"),
         };
+        s.invalid_replies = self.invalid_replies()?;
         s.hit_rate = if s.hits + s.misses > 0 {
             s.hits as f64 / (s.hits + s.misses) as f64
         } else {
@@ -442,6 +455,19 @@ impl Index {
         s.by_type = sort(by_type);
         s.by_model = sort(by_model);
         Ok(s)
+    }
+
+    /// The stored replies that missed their type's schema, and what they cost.
+    pub fn invalid_replies(&self) -> Result<InvalidReplies> {
+        let (n, cost): (i64, f64) = self.conn.query_row(
+            "SELECT count(*), COALESCE(sum(cost_usd), 0) FROM entries WHERE valid = 1 AND error IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(InvalidReplies {
+            entries: n as u64,
+            cost_usd: cost,
+        })
     }
 
     /// Every indexed line (superseded duplicates aside), in the order `policy` evicts them (or

@@ -548,13 +548,14 @@ fn insert_row(
     let overlay = rel.starts_with("overlay/");
     match &r.what {
         Ok((key, e)) => tx.prepare_cached(
+            // `error` of a trusted line: the reply it stores missed its schema (Entry::invalid).
             "INSERT INTO entries (shard, line_hash, key_id, cache_type, blob, variant, valid, path, file_size, provider, model, created_at,
-                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size, overlay)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                tokens_in, tokens_out, tokens_cached, cost_usd, size_on_disk, json_size, overlay, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         )?.execute(params![
             rel, r.hash as i64, key_id(key), key.cache_type, key.blob, key.variant, r.valid, e.path, e.file_size as i64,
             e.provider, e.model, e.created_at, e.tokens.input as i64, e.tokens.output as i64,
-            e.tokens.cached_input as i64, e.cost_usd, size, r.len as i64, overlay
+            e.tokens.cached_input as i64, e.cost_usd, size, r.len as i64, overlay, e.invalid
         ])?,
         Err(err) => tx.prepare_cached(
             "INSERT INTO entries (shard, line_hash, key_id, cache_type, blob, variant, valid, error, size_on_disk, json_size, overlay)

@@ -25,13 +25,15 @@ pub struct Collected {
     pub files: usize,
 }
 
-/// The findings of the files `sel` names, of `types`, at least as severe as `floor`.
+/// The findings of the files `sel` names, of `types`, at least as severe as `floor`; with
+/// `include_invalid`, the note of each stored reply that missed its schema too.
 pub fn collect(
     session: &Workspace,
     index: &mut Index,
     sel: &Selection,
     types: &[String],
     floor: Option<Severity>,
+    include_invalid: bool,
 ) -> Result<Collected> {
     let files = crate::run::identify(session, sel)?;
     // A few files (`--since`, named paths): only their blobs' rows are read.
@@ -53,7 +55,8 @@ pub fn collect(
     for f in &files {
         for k in chosen.get(&*f.blob).into_iter().flatten() {
             for raw in derived.get(&k.key_id).into_iter().flatten() {
-                if floor.is_none_or(|fl| raw.severity.at_least(fl)) {
+                let shown = include_invalid || raw.kind != crate::findings::INVALID_REPLY;
+                if shown && floor.is_none_or(|fl| raw.severity.at_least(fl)) {
                     findings.push(Finding::at(&f.path, &k.key, raw.clone()));
                 }
             }

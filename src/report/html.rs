@@ -81,6 +81,16 @@ pub fn page(d: &Data) -> String {
                 crate::util::format_size(d.items.bytes_not_sent)
             ),
         )
+    }))
+    .chain((d.invalid_replies.entries > 0).then(|| {
+        (
+            "paid for replies that missed their schema (stored, not paid again)",
+            format!(
+                "{} ({} replies)",
+                usd(d.invalid_replies.cost_usd),
+                d.invalid_replies.entries
+            ),
+        )
     })) {
         h.push_str(&format!(
             "<div class=\"card\"><b>{}</b>{}</div>",

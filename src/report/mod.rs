@@ -61,6 +61,8 @@ pub struct Data {
     pub entries_cost_usd: f64,
     /// What item reuse saved in this clone (DESIGN.md, "Items").
     pub items: crate::index::ItemSavings,
+    /// Stored replies that missed their type's schema, and what they cost.
+    pub invalid_replies: crate::index::InvalidReplies,
 }
 
 /// One month of the user's ledger for this repository.
@@ -132,6 +134,7 @@ pub fn gather(session: &Workspace) -> Result<Data> {
     let stats = index.stats(None)?;
     d.entries = stats.total_entries;
     d.entries_cost_usd = stats.estimated_cost_usd;
+    d.invalid_replies = stats.invalid_replies;
     d.items = stats.items;
     let groups = |g: &[crate::index::Group]| -> Vec<(String, u64, f64)> {
         g.iter()
@@ -152,7 +155,7 @@ pub fn gather(session: &Workspace) -> Result<Data> {
         all: true,
         ..Selection::default()
     };
-    let c = collect(session, &mut index, &sel, &types, None)?;
+    let c = collect(session, &mut index, &sel, &types, None, false)?;
     d.files = c.files;
     d.unanalysed = c.unanalysed.len();
     d.findings = c.findings;

@@ -452,6 +452,7 @@ fn analyze_one(
         response_model: None,
         items: None,
         item_variant: None,
+        invalid: None,
         signature: None,
         // A placeholder: the result is set once there is one.
         result: serde_json::json!({}),
@@ -501,8 +502,17 @@ fn analyze_one(
     // paying again on every run).
     entry.result = crate::cache::entry::neutralise_controls(outcome.result);
     debug_assert_eq!(entry.key(), job.key);
+    // A reply that misses the schema is stored, marked, so it is paid for once: an error line
+    // now, a hit (with nothing to show) until `--force`.
+    entry.invalid = outcome.invalid;
     if let Err(why) = super::report::seal(session, &mut entry) {
         return fail(Status::Error, why);
+    }
+    if let Some(why) = &entry.invalid {
+        let mut r = fail(Status::Error, super::report::invalid_stored(why)).0;
+        r.tokens = entry.tokens;
+        r.cost_usd = entry.cost_usd;
+        return (r, vec![entry]);
     }
     let r = FileResult {
         path: file.path.clone(),

@@ -97,6 +97,22 @@ pub(crate) fn analyze_by_items(
             .response_model
             .filter(|m| m != &item_identity.model)
             .map(|m| crate::output::sanitize(&m));
+        // A reply unusable as a whole was paid for: the file's entry keeps it, marked invalid
+        // (a hit with nothing to show until `--force`).
+        if let Some((why, raw)) = o.invalid {
+            entry.result = crate::cache::entry::neutralise_controls(raw);
+            entry.invalid = Some(why);
+            entry.tokens = tokens;
+            entry.cost_usd = cost;
+            if let Err(seal) = super::report::seal(session, &mut entry) {
+                return fail(Status::Error, Cause::Failed, seal, written);
+            }
+            let reason = super::report::invalid_stored(entry.invalid.as_deref().unwrap_or(""));
+            let mut r = fail(Status::Error, Cause::Failed, reason, Vec::new()).0;
+            r.tokens = entry.tokens;
+            r.cost_usd = entry.cost_usd;
+            return (r, vec![entry]);
+        }
         // Each item's share of the request's cost, by the bytes it sent (what reusing it later
         // saves); the request's tokens are the file entry's.
         let micro = o

@@ -8,6 +8,11 @@ use serde_json::json;
 
 use crate::cache::Tokens;
 
+/// The reason of a file whose reply missed the schema and was stored.
+pub(crate) fn invalid_stored(why: &str) -> String {
+    format!("invalid reply, stored so it is not paid for again (`--force` asks again): {why}")
+}
+
 /// Outcome of one `(file, type)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

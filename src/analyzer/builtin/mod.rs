@@ -70,6 +70,7 @@ impl Analyzer for Builtin {
             tokens: Tokens::default(),
             cost_usd: Some(0.0),
             response_model: None,
+            invalid: None,
         })
     }
 }

@@ -21,6 +21,7 @@ pub(crate) fn sample() -> Entry {
         response_model: None,
         items: None,
         item_variant: None,
+        invalid: None,
         signature: None,
         result: serde_json::json!({"smells": [], "score": 7}),
     }
@@ -116,4 +117,36 @@ fn decompression_bomb_is_bounded() {
         decode_json_bytes(&garbage),
         Err(EntryError::Decompress(_))
     ));
+}
+
+#[test]
+fn a_stored_invalid_reply_keeps_its_reason_in_sorted_place_and_is_checked() {
+    let mut e = sample();
+    e.invalid = Some("xai: the reply is not valid JSON".into());
+    e.result = Value::String("I think it is fine.".into());
+    assert!(e.check().is_ok());
+    let line = String::from_utf8(crate::cache::shard::encode_line(&e)).unwrap();
+    let at = |k: &str| line.find(&format!("\"{k}\":")).unwrap();
+    assert!(
+        at("file_size") < at("invalid") && at("invalid") < at("model"),
+        "{line}"
+    );
+    let shard = crate::cache::shard::ShardId::of(&e.key());
+    let back = crate::cache::shard::decode_line(line.as_bytes(), &shard).unwrap();
+    assert_eq!(back, e, "round trips, the reason with it");
+    // Bounded, no control characters, never on an entry stored by items.
+    e.invalid = Some("x".repeat(MAX_INVALID_REASON + 1));
+    assert!(e.check().is_err());
+    e.invalid = Some("a\u{1b}[31m".into());
+    assert!(matches!(e.check(), Err(EntryError::ControlChars(_))));
+    let mut item = Entry::compact_item(
+        "refactor/items",
+        &"a".repeat(16),
+        &"b".repeat(16),
+        None,
+        Value::Null,
+    );
+    item.result = serde_json::json!({});
+    item.invalid = Some("x".into());
+    assert!(item.check().is_err());
 }

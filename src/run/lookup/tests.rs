@@ -44,6 +44,7 @@ fn write_entry_at(ws: &Workspace, plan: &Plan, t: &Target, created_at: &str, cos
         response_model: None,
         items: None,
         item_variant: None,
+        invalid: None,
         signature: None,
         result: serde_json::json!({"items": []}),
     };
