@@ -116,6 +116,12 @@ fn dry_run_estimates_what_the_paid_requests_would_cost_and_sends_nothing() {
     assert!(e["input_tokens"].as_u64().unwrap() > 2 * 1300, "{e}");
     assert!(e["max_output_tokens"].as_u64().unwrap() >= 3);
     assert!(e["max_cost_usd"].as_f64().unwrap() > 0.0, "{e}");
+    // Both ways: the batch APIs' half price (gpt-4o-mini lists no batch price of its own).
+    let (normal, batch) = (
+        e["max_cost_usd"].as_f64().unwrap(),
+        e["max_batch_cost_usd"].as_f64().unwrap(),
+    );
+    assert!((batch - normal / 2.0).abs() < 1e-4, "{e}");
     assert_eq!(e["unknown_price"], 0);
     assert_eq!(
         e["tokenized"], 3,
@@ -147,7 +153,8 @@ fn dry_run_estimates_what_the_paid_requests_would_cost_and_sends_nothing() {
         .ok()
         .stdout;
     assert!(
-        text.contains("would analyse 3; 3 paid requests would cost at most $"),
+        text.contains("would analyse 3; 3 paid requests would cost at most $")
+            && text.contains("at the providers' batch prices"),
         "{text}"
     );
     // A model without a price is counted apart, never priced at zero.

@@ -216,10 +216,15 @@ impl LlmAnalyzer {
             .pricing
             .cost(&self.identity.model, &tokens)
             .or(self.free.then_some(0.0));
+        let batch = self
+            .pricing
+            .batch_cost(&self.identity.model, &tokens)
+            .or(self.free.then_some(0.0));
         super::Estimate {
             input_tokens: input,
             max_output_tokens: self.max_tokens as u64,
             max_cost_usd: cost,
+            max_batch_cost_usd: batch,
             tokenizer: counted.is_some(),
         }
     }

@@ -221,6 +221,8 @@ pub struct Estimate {
     /// The cost with that input and every output token used; `None` when the model's price
     /// is unknown.
     pub max_cost_usd: Option<f64>,
+    /// The same, sent in a batch job (`batch_input`, `batch_output` prices).
+    pub max_batch_cost_usd: Option<f64>,
     /// Whether the input was counted with the model family's tokenizer (else estimated from
     /// its size).
     pub tokenizer: bool,

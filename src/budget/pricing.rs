@@ -69,6 +69,25 @@ impl Pricing {
     pub fn cost(&self, model: &str, tokens: &Tokens) -> Option<f64> {
         self.price(model).map(|p| cost_of(p, tokens))
     }
+
+    /// Cost in USD of `tokens` on `model` in a batch job; `None` when the price is unknown.
+    pub fn batch_cost(&self, model: &str, tokens: &Tokens) -> Option<f64> {
+        self.price(model).map(|p| cost_of(&batch_price(p), tokens))
+    }
+}
+
+/// The price of a batch job: `batch_input` and `batch_output` where listed, else half the
+/// normal prices (what OpenAI's, Anthropic's and Gemini's batch APIs bill); cached input at
+/// half its price, never above the batch input price.
+pub fn batch_price(p: &Price) -> Price {
+    let input = p.batch_input.unwrap_or(p.input / 2.0);
+    Price {
+        input,
+        output: p.batch_output.unwrap_or(p.output / 2.0),
+        cached_input: Some((p.cached_input.unwrap_or(p.input) / 2.0).min(input)),
+        batch_input: None,
+        batch_output: None,
+    }
 }
 
 /// Cost in USD: uncached input at the input price, cached input at its own price (the input
@@ -162,6 +181,8 @@ mod tests {
                 input: 1.0,
                 output: 2.0,
                 cached_input: None,
+                batch_input: None,
+                batch_output: Some(0.5),
             },
         );
         o.insert(
@@ -170,6 +191,8 @@ mod tests {
                 input: 0.0,
                 output: 0.0,
                 cached_input: None,
+                batch_input: None,
+                batch_output: None,
             },
         );
         let p = Pricing::new(&o);
@@ -185,5 +208,15 @@ mod tests {
             ),
             Some(0.0)
         );
+        // Batch: half the input price by default, the listed batch output price.
+        let t = Tokens {
+            input: 1_000_000,
+            output: 1_000_000,
+            cached_input: 0,
+        };
+        assert_eq!(p.batch_cost("gpt-4o", &t), Some(0.5 + 0.5));
+        // The shipped prices: half.
+        let normal = p.cost("gpt-4o-mini", &t).unwrap();
+        assert!((p.batch_cost("gpt-4o-mini", &t).unwrap() - normal / 2.0).abs() < 1e-12);
     }
 }

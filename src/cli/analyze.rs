@@ -243,9 +243,10 @@ pub fn run(session: &Workspace, args: &AnalyzeArgs) -> Result<Exit> {
                     String::new()
                 };
                 format!(
-                    "; {} would cost at most ${:.4}{unknown} ({} tokens in{}, at most {} out)",
+                    "; {} would cost at most ${:.4}{unknown}, or ${:.4} at the providers' batch prices ({} tokens in{}, at most {} out)",
                     count(e.requests, "paid request", "paid requests"),
                     e.max_cost_usd,
+                    e.max_batch_cost_usd,
                     e.input_tokens,
                     if e.tokenized == e.requests {
                         ", counted with the model's tokenizer"

@@ -121,6 +121,11 @@ pub struct Price {
     pub output: f64,
     /// Cached input tokens (defaults to the input price).
     pub cached_input: Option<f64>,
+    /// Input tokens of a batch job (defaults to half the input price, as the vendors' batch
+    /// APIs bill).
+    pub batch_input: Option<f64>,
+    /// Output tokens of a batch job (defaults to half the output price).
+    pub batch_output: Option<f64>,
 }
 
 /// One configuration file, as written. Every field is optional so files can be layered.

@@ -361,7 +361,8 @@ impl Config {
         }
         for (model, p) in &self.file.pricing {
             let cached = p.cached_input.unwrap_or(p.input);
-            if [p.input, p.output, cached]
+            let batch = [p.batch_input.unwrap_or(0.0), p.batch_output.unwrap_or(0.0)];
+            if [p.input, p.output, cached, batch[0], batch[1]]
                 .iter()
                 .any(|v| !v.is_finite() || *v < 0.0)
             {

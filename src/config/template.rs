@@ -59,6 +59,8 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# rustassistant team settings, committe
 # input = 0.0                 # USD per million tokens
 # output = 0.0
 # cached_input = 0.0
+# batch_input = 0.0           # in a batch job (default: half of input)
+# batch_output = 0.0          # (default: half of output)
 "#;
 
 /// Set `key = value` (a TOML literal) in `[section]` of the file at `path`, keeping every other

@@ -333,6 +333,7 @@ fn dry_run(
                 Some(c) => est.max_cost_usd += c,
                 None => est.unknown_price += 1,
             }
+            est.max_batch_cost_usd += e.max_batch_cost_usd.unwrap_or(0.0);
         }
         out.line(&format!(
             "🔍 Would analyze {} ({})",

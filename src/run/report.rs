@@ -194,6 +194,9 @@ pub struct DryRunEstimate {
     /// The cost if every output token were used, for the requests whose price is known.
     #[serde(serialize_with = "crate::util::money::ser_usd")]
     pub max_cost_usd: f64,
+    /// The same requests sent as one batch job, at the batch prices.
+    #[serde(serialize_with = "crate::util::money::ser_usd")]
+    pub max_batch_cost_usd: f64,
     /// Requests to models without a known price (not in `max_cost_usd`).
     pub unknown_price: usize,
     /// Requests whose input was counted with the model's own tokenizer (the others are
