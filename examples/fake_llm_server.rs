@@ -184,7 +184,7 @@ fn prose_answer(r: &fake::Recorded) -> String {
     }
     // A summary for the one item the request asks it of, as the prompt says.
     let carrier = fake::summary_asked(&r.body);
-    let items: serde_json::Map<String, serde_json::Value> = asked
+    let items: Vec<serde_json::Value> = asked
         .into_iter()
         .map(|(id, n)| {
             let summary = if carrier.as_deref() == Some(id.as_str()) {
@@ -193,7 +193,7 @@ fn prose_answer(r: &fake::Recorded) -> String {
                 String::new()
             };
             let r = serde_json::json!({"summary": summary, "smells": [p.smell(1, n.clamp(1, 3), 50)], "suggestions": [], "scores": scores});
-            (id, r)
+            serde_json::json!({"id": id, "result": r})
         })
         .collect();
     serde_json::json!({ "items": items }).to_string()

@@ -19,8 +19,9 @@ pub fn supports(cache_type: &str) -> bool {
 pub fn system(cache_type: &str) -> String {
     format!(
         "You are a meticulous senior software engineer reviewing parts (items) of one source file. \
-Answer with a single JSON object and nothing else (no prose, no code fences): {{\"items\": {{\"<item id>\": RESULT, ...}}}} \
-with one RESULT for every item id you were given and no other ids. Line numbers in a RESULT count from the item's \
+Answer with a single JSON object and nothing else (no prose, no code fences): \
+{{\"items\": [{{\"id\": \"<item id>\", \"result\": RESULT}}, ...]}} with one entry for every item id you were given and no \
+other ids. Line numbers in a RESULT count from the item's \
 first line (line 1), never from the top of the file. Each RESULT follows this schema:\n{}",
         super::prompts::schema(cache_type)
     )
@@ -87,12 +88,25 @@ pub struct ItemReply {
     pub unknown: Vec<String>,
 }
 
-/// Parse an item reply to the `sent` items: valid JSON (or JSON in a code fence), an `items`
-/// object; each item's result must follow the type's schema with its lines inside the item.
+/// Parse an item reply to the `sent` items: valid JSON (or JSON in a code fence) whose `items`
+/// lists `{"id", "result"}` (the schema the request asks for: `schema::item_reply`), or maps
+/// ids to results (what a model without the schema may answer; an id given twice: the first);
+/// each item's result must follow the type's schema with its lines inside the item.
 pub fn parse_reply(cache_type: &str, text: &str, sent: &[&Item]) -> Result<ItemReply, String> {
     let v = super::prompts::parse_json(text)?;
-    let Some(Value::Object(items)) = v.get("items") else {
-        return Err("the reply has no `items` object".into());
+    let items: serde_json::Map<String, Value> = match v.get("items") {
+        Some(Value::Object(m)) => m.clone(),
+        Some(Value::Array(list)) => {
+            let mut m = serde_json::Map::new();
+            for e in list {
+                if let (Some(id), Some(r)) = (e.get("id").and_then(Value::as_str), e.get("result"))
+                {
+                    m.entry(id.to_string()).or_insert_with(|| r.clone());
+                }
+            }
+            m
+        }
+        _ => return Err("the reply has no `items` list".into()),
     };
     let mut out = ItemReply::default();
     for it in sent {
@@ -220,6 +234,15 @@ mod tests {
         }});
         let r = parse_reply("refactor", &ok.to_string(), &sent).unwrap();
         assert!(r.results.iter().all(|(_, x)| x.is_ok()));
+        // The list the request's schema asks for; an id given twice counts once, the first.
+        let listed = serde_json::json!({"items": [
+            {"id": sent[1].id.clone(), "result": result(1, 5.0, "")},
+            {"id": sent[0].id.clone(), "result": result(3, 5.0, "")},
+            {"id": sent[0].id.clone(), "result": result(99, 5.0, "")},
+        ]});
+        let r = parse_reply("refactor", &listed.to_string(), &sent).unwrap();
+        assert!(r.results.iter().all(|(_, x)| x.is_ok()), "{:?}", r.results);
+        assert!(r.unknown.is_empty());
         assert!(parse_reply("refactor", "prose", &sent).is_err());
     }
 

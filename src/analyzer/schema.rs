@@ -122,17 +122,18 @@ pub fn result(cache_type: &str) -> Value {
     }
 }
 
-/// The schema of an item reply to the items `ids`: `{"items": {"<id>": RESULT, ...}}` with
-/// exactly those ids (a strict schema cannot leave the keys of a map open). The result schema
-/// is stated once, under `$defs`, and referred to per id.
+/// The schema of an item reply to the items `ids`: `{"items": [{"id", "result"}, ...]}`, each
+/// id one of those sent. A list, not a map from id to result: a strict schema cannot leave a
+/// map's keys open, and naming each id as a property would repeat the result schema once per
+/// item in every request (vendors bill a schema as input).
 pub fn item_reply(cache_type: &str, ids: &[&str]) -> Value {
-    let per_item: Vec<(&str, Value)> = ids
-        .iter()
-        .map(|id| (*id, json!({"$ref": "#/$defs/result"})))
-        .collect();
-    let mut s = object(&[("items", object(&per_item))]);
-    s["$defs"] = json!({ "result": result(cache_type) });
-    s
+    object(&[(
+        "items",
+        array(object(&[
+            ("id", one_of(ids)),
+            ("result", result(cache_type)),
+        ])),
+    )])
 }
 
 /// The top-level fields of a schema and their JSON kinds, what every reply is checked for.
@@ -186,15 +187,9 @@ mod tests {
         }
         let r = item_reply("refactor", &["00aa", "11bb"]);
         assert_strict(&r);
-        assert_eq!(
-            r["properties"]["items"]["required"],
-            json!(["00aa", "11bb"])
-        );
-        let inlined = crate::llm::wire::gemini::inline_refs(&r);
-        assert!(!inlined.to_string().contains("$ref") && !inlined.to_string().contains("$defs"));
-        assert_eq!(
-            inlined["properties"]["items"]["properties"]["11bb"],
-            result("refactor")
-        );
+        let entry = &r["properties"]["items"]["items"];
+        assert_eq!(entry["properties"]["id"]["enum"], json!(["00aa", "11bb"]));
+        // The result schema once, whatever the number of items.
+        assert_eq!(entry["properties"]["result"], result("refactor"));
     }
 }

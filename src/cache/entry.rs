@@ -105,8 +105,8 @@ pub struct Entry {
     pub item_variant: Option<String>,
     /// Why the reply does not follow the type's schema, when it does not. Such a reply was paid
     /// for, so it is stored (`result` holds it: its JSON, or its text as a string) and not paid
-    /// for again; it is never shown as a result (`show --include-invalid` shows it), has no
-    /// findings, and `analyze --force` asks again.
+    /// for again; it is never shown as a result, and has one note for findings, both shown only
+    /// when asked (`--include-invalid`); `analyze --force` asks again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalid: Option<String>,
     /// HMAC-SHA256 (hex) over the canonical bytes of the entry without this field, present when

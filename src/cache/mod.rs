@@ -3,7 +3,7 @@
 //! What callers may rely on:
 //! - a [`Key`] is `(cache_type, blob, variant)`; a file entry lives in exactly one shard
 //!   (`cache/<type>/<b0b1>.jsonl`, or the same name in the local overlay), an item entry in
-//!   any shard of its type ([`homes`]);
+//!   any shard of its type (`cache/homes.rs`);
 //! - [`shard::render`] is deterministic: the same entries always give the same bytes;
 //! - [`store::Store::lookup`] never trusts a line whose fields do not re-derive its own key.
 

@@ -45,7 +45,7 @@ impl ShardId {
     /// hex digits of its blob. An item entry lives in any shard of its type: those of one
     /// request are written together, in the shard named by the analysed file's blob (a
     /// commit then adds one shard version, not one per item: DESIGN.md's git cost), and
-    /// readers find them by their ids ([`super::Store::item_homes`]).
+    /// readers find them by their ids ([`super::Store::locations_of`]).
     pub fn holds(&self, key: &Key) -> bool {
         key.cache_type == self.cache_type
             && (super::key::is_items_type(&key.cache_type) || key.blob[..2] == self.prefix)

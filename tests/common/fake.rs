@@ -155,16 +155,16 @@ fn answer_text(rec: &Recorded) -> String {
     if asked.is_empty() {
         return RESULT.to_string();
     }
-    // As asked: a summary for one item only.
+    // As asked: a summary for one item only, in the list the request's schema asks for.
     let carrier = summary_asked(&rec.body);
-    let items: serde_json::Map<String, serde_json::Value> = asked
+    let items: Vec<serde_json::Value> = asked
         .into_iter()
         .map(|(id, n)| {
             let mut r = item_result(n);
             if carrier.as_deref() != Some(id.as_str()) {
                 r["summary"] = "".into();
             }
-            (id, r)
+            serde_json::json!({"id": id, "result": r})
         })
         .collect();
     serde_json::json!({ "items": items }).to_string()

@@ -30,46 +30,13 @@ pub fn build(model: &str, key: Option<&str>, req: &ChatRequest) -> Built {
 
 impl Built {
     /// Gemini's structured output: `responseSchema`, in its dialect of OpenAPI's schema
-    /// (upper-case types, `nullable`, no references or `additionalProperties`).
+    /// (upper-case types, `nullable`, no `additionalProperties`).
     fn with_schema(mut self, schema: Option<&Value>) -> Built {
         if let Some(s) = schema {
-            self.body["generationConfig"]["responseSchema"] = dialect(&inline_refs(s));
+            self.body["generationConfig"]["responseSchema"] = dialect(s);
         }
         self
     }
-}
-
-/// `schema` with every `$ref` to `#/$defs/<name>` replaced by that definition and `$defs`
-/// removed, for a vendor whose schema dialect has no references (Gemini's `responseSchema`).
-pub fn inline_refs(schema: &Value) -> Value {
-    fn walk(v: &Value, defs: &serde_json::Map<String, Value>) -> Value {
-        match v {
-            Value::Object(m) => {
-                if let Some(def) = m
-                    .get("$ref")
-                    .and_then(Value::as_str)
-                    .and_then(|r| r.strip_prefix("#/$defs/"))
-                    .and_then(|name| defs.get(name))
-                {
-                    return walk(def, defs);
-                }
-                Value::Object(
-                    m.iter()
-                        .filter(|(k, _)| k.as_str() != "$defs")
-                        .map(|(k, x)| (k.clone(), walk(x, defs)))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, defs)).collect()),
-            other => other.clone(),
-        }
-    }
-    let defs = schema
-        .get("$defs")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    walk(schema, &defs)
 }
 
 /// A JSON Schema in Gemini's `responseSchema` dialect.
@@ -193,11 +160,10 @@ mod tests {
 
     #[test]
     fn the_schema_is_sent_in_geminis_dialect() {
-        let schema = json!({"$defs": {"r": {"type": "object", "additionalProperties": false,
+        let schema = json!({"type": "object", "properties": {"x": {"type": "object", "additionalProperties": false,
                 "properties": {"a": {"type": ["integer", "null"]},
                                "b": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
-                "required": ["a", "b"]}},
-            "type": "object", "properties": {"x": {"$ref": "#/$defs/r"}}, "required": ["x"]});
+                "required": ["a", "b"]}}, "required": ["x"]});
         let req = super::super::test_request("refactor", Some(schema));
         let s = &build("m", None, &req).body["generationConfig"]["responseSchema"];
         assert_eq!(
