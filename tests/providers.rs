@@ -190,6 +190,10 @@ fn a_server_that_refuses_json_schema_is_asked_for_json_objects_once_and_for_the_
     assert_eq!(refused, 1, "refused once, then remembered for the run");
     assert_eq!(bodies.len(), 3, "two files, one request refused");
     assert!(bodies[1..].iter().all(|b| b.contains("\"json_object\"")));
+    // The schema then goes in words, in the system message.
+    assert!(bodies[1..]
+        .iter()
+        .all(|b| b.contains("following this JSON Schema")));
     assert_eq!(entry_lines(&repo).len(), 2, "both analysed and cached");
 }
 

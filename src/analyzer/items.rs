@@ -15,16 +15,15 @@ pub fn supports(cache_type: &str) -> bool {
     matches!(cache_type, "refactor" | "analysis")
 }
 
-/// The system message of an item request.
-pub fn system(cache_type: &str) -> String {
-    format!(
-        "You are a meticulous senior software engineer reviewing parts (items) of one source file. \
-Answer with a single JSON object and nothing else (no prose, no code fences): \
-{{\"items\": [{{\"id\": \"<item id>\", \"result\": RESULT}}, ...]}} with one entry for every item id you were given and no \
-other ids. Line numbers in a RESULT count from the item's \
-first line (line 1), never from the top of the file. Each RESULT follows this schema:\n{}",
-        super::prompts::schema(cache_type)
-    )
+/// The system message of an item request. The reply's shape and each result's schema are the
+/// request's structured output (`schema::item_reply`), not words here: stated twice they would
+/// be paid for twice on every request (a server that takes no schema gets it in the system
+/// message instead: `llm::wire::openai`).
+pub fn system(_cache_type: &str) -> String {
+    "You are a meticulous senior software engineer reviewing parts (items) of one source file. \
+Give one result for every item id you were given and for no other id. Line numbers in a result count from the item's \
+first line (line 1), never from the top of the file."
+        .to_string()
 }
 
 /// The instructions of an item request.

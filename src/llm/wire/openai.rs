@@ -26,13 +26,21 @@ pub fn build(model: &str, key: Option<&str>, req: &ChatRequest, json_schema: boo
     if let Some(k) = key {
         headers.push(("authorization", format!("Bearer {k}")));
     }
+    // A server that takes no structured output is given the schema in words.
+    let system = match &req.schema {
+        Some(schema) if !json_schema => format!(
+            "{}\n\nAnswer with a single JSON object and nothing else (no prose, no code fences), following this JSON Schema:\n{schema}",
+            req.system
+        ),
+        _ => req.system.clone(),
+    };
     Built {
         path: "/chat/completions".into(),
         headers,
         body: json!({
             "model": model,
             "messages": [
-                {"role": "system", "content": req.system},
+                {"role": "system", "content": system},
                 {"role": "user", "content": req.user},
             ],
             "max_tokens": req.max_tokens,
@@ -99,7 +107,15 @@ mod tests {
         assert_eq!(f["json_schema"]["strict"], true);
         assert_eq!(f["json_schema"]["schema"], json!({"type": "object"}));
         let plain = json!({"type": "json_object"});
-        assert_eq!(build("m", None, &req, false).body["response_format"], plain);
+        let fallback = build("m", None, &req, false).body;
+        assert_eq!(fallback["response_format"], plain);
+        // The schema then goes in words.
+        let system = fallback["messages"][0]["content"].as_str().unwrap();
+        assert!(system.starts_with("s\n\n") && system.ends_with(r#"{"type":"object"}"#));
+        assert_eq!(
+            build("m", None, &req, true).body["messages"][0]["content"],
+            "s"
+        );
         let none = ChatRequest {
             schema: None,
             ..req
