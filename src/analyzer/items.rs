@@ -29,13 +29,11 @@ first line (line 1), never from the top of the file."
 /// The instructions of an item request.
 pub fn template(cache_type: &str) -> &'static str {
     match cache_type {
-        "refactor" => "Review the items below of `{{path}}` ({{language}}) for refactoring opportunities: code smells with their \
-location and severity, and concrete suggestions with priority and effort. Score each item's maintainability, readability and \
-complexity from 0 to 10. The skeleton shows the whole file for context; review only the items. Give a summary only for \
-the item marked `summary of the file`, describing the whole file; leave it empty (\"\") for every other item.",
-        _ => "Review the items below of `{{path}}` ({{language}}) for quality, complexity and security. Report concrete findings \
-with line numbers. The skeleton shows the whole file for context; review only the items. Give a summary only for the item \
-marked `summary of the file`, describing the whole file; leave it empty (\"\") for every other item.",
+        "refactor" => "Review the items below of `{{path}}` ({{language}}) for refactoring opportunities, and score each item's \
+maintainability, readability and complexity from 0 to 10. The skeleton shows the whole file as context; review only the \
+items. Only the item marked `summary of the file` gets a summary, of the whole file; leave the others' empty.",
+        _ => "Review the items below of `{{path}}` ({{language}}) for quality, complexity and security, with concrete findings \
+and their lines. The skeleton shows the whole file as context; review only the items.",
     }
 }
 
@@ -52,7 +50,13 @@ pub fn summary_item(split: &Split) -> Option<&Item> {
 
 /// The user message: the instructions, the skeleton, then each item with its id.
 pub fn user(cache_type: &str, path: &str, split: &Split, items: &[&Item]) -> String {
-    let carrier = summary_item(split).map(|i| i.id.as_str());
+    // Only a type whose results have a summary asks one item for the file's.
+    let has_summary = super::schema::top_level(&super::schema::result(cache_type))
+        .iter()
+        .any(|(f, _)| f == "summary");
+    let carrier = summary_item(split)
+        .filter(|_| has_summary)
+        .map(|i| i.id.as_str());
     let mut s = template(cache_type)
         .replace("{{path}}", path)
         .replace("{{language}}", split.lang.name());
