@@ -78,7 +78,7 @@ row file "$fb" "$fr" — "$fms" "$fpack" "$fgrow" "$fdone"
 row item "$ib" "$ir" "$ii" "$ims" "$ipack" "$igrow" "$idone"
 echo "| (sources alone) | | | | | | $spack | 1.00× | $sgrow | 1.00× | |"
 echo
-awk -v f="$fb" -v i="$ib" 'BEGIN { printf "item ÷ file input: %.0f%% (target ≤ 35%%)\n", (f > 0 ? 100 * i / f : 0) }'
+awk -v f="$fb" -v i="$ib" 'BEGIN { printf "item ÷ file input: %.2f%% (target ≤ 35%%)\n", (f > 0 ? 100 * i / f : 0) }'
 awk -v f="$fgrow" -v i="$igrow" 'BEGIN { printf "item ÷ file pack growth: %.2f (target ≤ 1.00)\n", (f > 0 ? i / f : 0) }'
 [ "$ffail$ifail" = 00 ] || echo "analyze runs that exited non-zero: file $ffail, item $ifail (first lines: $(sort -u "$WORK"/items-*.err | head -3 | tr '\n' ' '))"
 [ -n "${KEEP_REPO:-}" ] || rm -rf "$WORK"/items-*
