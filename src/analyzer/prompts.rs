@@ -109,13 +109,15 @@ pub fn check_schema(cache_type: &str, v: Value) -> Result<Value, String> {
     // The schema's top-level fields (`schema::result`), but the summary: text a model asked for
     // none (an item's) may leave out.
     for (field, kind) in super::schema::top_level(&super::schema::result(cache_type)) {
-        let ok = matches!(
-            (obj.get(&field), kind.as_str()),
-            (Some(Value::Array(_)), "array")
-                | (Some(Value::Object(_)), "object")
-                | (Some(Value::String(_)), "string")
-                | (None, _)
-        ) && (obj.contains_key(&field) || field == "summary");
+        let ok = match obj.get(&field) {
+            None => field == "summary",
+            Some(v) => matches!(
+                (v, kind.as_str()),
+                (Value::Array(_), "array")
+                    | (Value::Object(_), "object")
+                    | (Value::String(_), "string")
+            ),
+        };
         if !ok {
             return Err(format!(
                 "the reply does not follow the {cache_type} schema: `{field}` must be an {kind}"

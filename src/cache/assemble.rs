@@ -47,9 +47,13 @@ impl Entry {
 }
 
 impl Store {
-    /// The trusted entries for `keys` (only those that have one), reading each shard they may
-    /// be in once: a line in the shards wins over the overlay, as in [`Store::lookup`].
-    pub fn lookup_many<'k>(&self, keys: impl IntoIterator<Item = &'k Key>) -> HashMap<Key, Entry> {
+    /// The trusted entries for `keys` (only those that have one) and where each is, reading
+    /// each shard they may be in once: a line in the shards wins over the overlay, as in
+    /// [`Store::lookup`].
+    pub fn lookup_many<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k Key>,
+    ) -> HashMap<Key, (Entry, Location)> {
         // Places first in the order: every shard is read before any overlay file.
         let mut by_location: BTreeMap<Location, Vec<&Key>> = BTreeMap::new();
         for k in keys {
@@ -57,7 +61,7 @@ impl Store {
                 by_location.entry(at).or_default().push(k);
             }
         }
-        let mut out: HashMap<Key, Entry> = HashMap::new();
+        let mut out: HashMap<Key, (Entry, Location)> = HashMap::new();
         for (at, mut wanted) in by_location {
             wanted.retain(|k| !out.contains_key(*k));
             if wanted.is_empty() {
@@ -69,7 +73,7 @@ impl Store {
             let parsed = self.parse(&bytes, &at.shard);
             for k in wanted {
                 if let Ok(Some(e)) = self.judge(&parsed, &bytes, k) {
-                    out.insert(k.clone(), e.clone());
+                    out.insert(k.clone(), (e.clone(), at.clone()));
                 }
             }
         }
@@ -102,7 +106,7 @@ impl Store {
                 let mut missing = 0;
                 for (it, k) in s.items.iter().zip(item_keys(&e, &s)) {
                     match found.get(&k) {
-                        Some(item) => {
+                        Some((item, _)) => {
                             results.insert(it.id.clone(), item.result.clone());
                         }
                         None if results.contains_key(&it.id) => {}

@@ -153,8 +153,7 @@ pub fn stage_for_commit(
     // The items the tree's files have, asked once and only when item shards are concerned:
     // those are carried and kept, the others wait in the overlay or (pruning) go. Unknown
     // (`None`): every item is kept and carried, as nothing is deleted on incomplete evidence.
-    let mut items_in_tree = Some(items_in_tree);
-    let mut tree_items: Option<Option<HashSet<String>>> = None;
+    let tree_items = std::cell::LazyCell::new(items_in_tree);
     for (loc, _) in &overlay_listing.shards {
         if shards.contains(&loc.shard) {
             continue;
@@ -162,8 +161,7 @@ pub fn stage_for_commit(
         if let Ok(Some(bytes)) = store.read_shard(loc) {
             // Item entries are carried by the first commit whose files have the item.
             let wanted = if is_items_type(&loc.shard.cache_type) {
-                let used = tree_items.get_or_insert_with(|| items_in_tree.take().and_then(|f| f()));
-                match used {
+                match &*tree_items {
                     Some(u) => shard::blobs_named(&bytes).any(|b| u.contains(b)),
                     None => !bytes.is_empty(),
                 }
@@ -201,10 +199,8 @@ pub fn stage_for_commit(
     let mut out = Staged::default();
     let _lock = store.lock()?;
     let shards: Vec<ShardId> = shards.into_iter().collect();
-    let used = if shards.iter().any(|s| is_items_type(&s.cache_type)) {
-        tree_items
-            .get_or_insert_with(|| items_in_tree.take().and_then(|f| f()))
-            .take()
+    let used: Option<&HashSet<String>> = if shards.iter().any(|s| is_items_type(&s.cache_type)) {
+        tree_items.as_ref()
     } else {
         None
     };
@@ -231,8 +227,7 @@ pub fn stage_for_commit(
     // Plan one shard and write what changed; `Ok(None)` when a working-tree file taken for the
     // staged version changed after git's stat data was compared.
     let apply = |i: usize, staged: &StagedVersion| -> Result<Option<Applied>, String> {
-        let Some(applied) = plan_shard(store, &shards[i], staged, &tree, used.as_ref(), prune)?
-        else {
+        let Some(applied) = plan_shard(store, &shards[i], staged, &tree, used, prune)? else {
             return Ok(None);
         };
         for (at, bytes) in applied.0.written() {

@@ -145,21 +145,17 @@ impl Index {
         // Content this clone does not have (a shallow clone) cannot be checked here.
         let (paths, entries): (Vec<String>, Vec<crate::cache::Entry>) =
             by_reference.into_iter().unzip();
-        let named: Vec<(String, String, String)> = entries
-            .iter()
-            .map(|e| (e.blob.clone(), e.cache_type.clone(), e.path.clone()))
-            .collect();
-        for ((path, (blob, ty, file)), r) in paths
-            .into_iter()
-            .zip(named)
-            .zip(store.complete(&session.repo, entries))
-        {
+        // (File entries by reference hold no result: cloning them is cheap.)
+        let assembled = store.complete(&session.repo, entries.clone());
+        for ((path, e), r) in paths.iter().zip(&entries).zip(assembled) {
             match r {
                 Ok(_) | Err(crate::cache::assemble::Incomplete::NoContent(_)) => {}
                 Err(why) => out.problems.push(Problem {
-                    path: format!("{path}:{blob}"),
+                    path: format!("{path}:{}", e.blob),
                     problem: format!(
-                        "the {ty} result of {file} cannot be assembled: {why}; `rustassistant analyze --force -t {ty} {file}` asks for the missing items only"
+                        "the {ty} result of {file} cannot be assembled: {why}; `rustassistant analyze --force -t {ty} {file}` asks for the missing items only",
+                        ty = e.cache_type,
+                        file = e.path
                     ),
                 }),
             }

@@ -115,14 +115,11 @@ impl Http {
         }
     }
 
-    /// Whether a request refused with `message` was asking for a structured output this
-    /// server does not take: then it is asked for a JSON object from now on (said once, `-v`).
-    fn falls_back(&self, req: &ChatRequest, message: &str) -> bool {
+    /// Whether a request that asked for `json_schema` and was refused with `message` was
+    /// refused for it: then this server is asked for a JSON object from now on (said once, `-v`).
+    fn falls_back(&self, message: &str) -> bool {
         use std::sync::atomic::Ordering;
-        if self.wire != Wire::OpenAi
-            || req.schema.is_none()
-            || !wire::openai::refuses_json_schema(message)
-        {
+        if !wire::openai::refuses_json_schema(message) {
             return false;
         }
         if self.json_schema.swap(false, Ordering::Relaxed) {
@@ -261,7 +258,7 @@ impl Provider for Http {
             }
             let asked_schema =
                 built.body.pointer("/response_format/type") == Some(&Value::from("json_schema"));
-            if status == 400 && asked_schema && self.falls_back(req, &message) {
+            if status == 400 && asked_schema && self.falls_back(&message) {
                 built = self.build(req);
                 attempt -= 1;
                 continue;

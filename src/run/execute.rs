@@ -301,16 +301,22 @@ impl<'a> Writer<'a> {
         let mut owners: BTreeMap<(Place, ShardId), Vec<usize>> = BTreeMap::new();
         // An item two requests sent at once (the same function in two files) is stored once:
         // item entries do not share a shard by key, so no shard's rewrite would merge them.
+        let pending = std::mem::take(&mut self.pending);
+        let item_keys: Vec<crate::cache::Key> = pending
+            .iter()
+            .filter(|(_, _, e, _)| crate::cache::key::is_items_type(&e.cache_type))
+            .map(|(_, _, e, _)| e.key())
+            .collect();
+        let stored = if item_keys.is_empty() {
+            HashMap::new()
+        } else {
+            self.session.store.lookup_many(&item_keys)
+        };
         let mut items_written = std::collections::HashSet::new();
-        for (place, shard, e, at) in std::mem::take(&mut self.pending) {
+        for (place, shard, e, at) in pending {
             if crate::cache::key::is_items_type(&e.cache_type) {
                 let key = e.key();
-                if !items_written.insert(key.clone())
-                    || matches!(
-                        self.session.store.lookup(&key),
-                        crate::cache::Lookup::Hit { .. }
-                    )
-                {
+                if stored.contains_key(&key) || !items_written.insert(key) {
                     continue;
                 }
             }

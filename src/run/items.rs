@@ -46,7 +46,7 @@ pub(crate) fn cached_items<'s>(
         .map(|(it, _)| *it)
         .collect();
     let reused = unique.len() - to_send.len();
-    let saved = found.values().filter_map(|e| e.cost_usd).sum();
+    let saved = found.values().filter_map(|(e, _)| e.cost_usd).sum();
     (to_send, reused, saved)
 }
 

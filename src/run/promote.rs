@@ -96,10 +96,11 @@ fn overlay_items(
     };
     keys.sort();
     keys.dedup();
-    keys.iter()
-        .filter_map(|key| match session.store.lookup(key) {
-            Lookup::Hit { entry, at } if at.place == Place::Overlay => Some((*entry, at)),
-            _ => None,
-        })
+    // Each shard read once (a request's items share one).
+    session
+        .store
+        .lookup_many(&keys)
+        .into_values()
+        .filter(|(_, at)| at.place == Place::Overlay)
         .collect()
 }

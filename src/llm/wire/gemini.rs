@@ -12,7 +12,7 @@ pub fn build(model: &str, key: Option<&str>, req: &ChatRequest) -> Built {
     if let Some(k) = key {
         headers.push(("x-goog-api-key", k.to_string()));
     }
-    Built {
+    let mut built = Built {
         path: format!("/v1beta/models/{model}:generateContent"),
         headers,
         body: json!({
@@ -24,22 +24,16 @@ pub fn build(model: &str, key: Option<&str>, req: &ChatRequest) -> Built {
                 "responseMimeType": "application/json",
             },
         }),
+    };
+    // Structured output: `responseSchema`, in Gemini's dialect of OpenAPI's schema.
+    if let Some(s) = &req.schema {
+        built.body["generationConfig"]["responseSchema"] = dialect(s);
     }
-    .with_schema(req.schema.as_ref())
+    built
 }
 
-impl Built {
-    /// Gemini's structured output: `responseSchema`, in its dialect of OpenAPI's schema
-    /// (upper-case types, `nullable`, no `additionalProperties`).
-    fn with_schema(mut self, schema: Option<&Value>) -> Built {
-        if let Some(s) = schema {
-            self.body["generationConfig"]["responseSchema"] = dialect(s);
-        }
-        self
-    }
-}
-
-/// A JSON Schema in Gemini's `responseSchema` dialect.
+/// A JSON Schema in Gemini's `responseSchema` dialect: upper-case types, `nullable` for a
+/// type or `anyOf` that admits null, no `additionalProperties`.
 fn dialect(v: &Value) -> Value {
     let Value::Object(m) = v else {
         return v.clone();
